@@ -1,0 +1,160 @@
+"""All of genrec's configuration, as typed dataclasses in one place.
+
+Every field can be overridden from the command line as ``--set key=value`` (for example
+``--set epochs=20 --set dropout=0.3``); ``apply_overrides`` parses and type-checks them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+
+@dataclass
+class SyntheticConfig:
+    """Size and shape of the built-in synthetic marketplace."""
+
+    n_users: int = 3000
+    n_items: int = 2000
+    n_categories: int = 12
+    n_brands: int = 40
+    mean_length: float = 14.0
+    min_length: int = 5
+    max_length: int = 60
+    interests_per_user: int = 3
+    popularity_skew: float = 1.1
+    p_complement: float = 0.35
+    p_repeat: float = 0.05
+    p_drift: float = 0.08
+    seed: int = 42
+
+
+@dataclass
+class EvalConfig:
+    """The evaluation protocol: how rankings are scored."""
+
+    ks: tuple[int, ...] = (5, 10, 20)
+    exclude_history: bool = False
+    batch_size: int = 1024
+    diversity_dim: int = 64
+
+
+@dataclass
+class PopularityConfig:
+    """Most-popular baseline."""
+
+
+@dataclass
+class ItemKNNConfig:
+    """Item-item nearest neighbours over the user-item matrix."""
+
+    neighbors: int = 200
+    shrink: float = 10.0
+    similarity: str = "cosine"  # "cosine" or "cooccurrence"
+    recency_decay: float = 1.0  # weight of the j-th most recent history item: decay**j
+    max_history: int = 50
+
+
+@dataclass
+class SASRecConfig:
+    """SASRec (self-attentive sequential recommendation) with full-catalog or sampled loss."""
+
+    dim: int = 64
+    layers: int = 2
+    heads: int = 1
+    max_length: int = 50
+    dropout: float = 0.5
+    loss: str = "ce"  # "ce": full-catalog softmax cross-entropy; "bce": one sampled negative
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 200
+    patience: int = 10
+    eval_every: int = 1
+    crop: str = "last"  # sequences longer than max_length: "last" window or a "random" one per epoch
+    threads: int = 0  # 0: all cores
+    seed: int = 42
+    time_budget_seconds: float = 0.0  # stop training after this long (0: no limit)
+    checkpoint_dir: str = ""  # if set: best model and resumable state are kept here
+    valid_users: int = 0  # evaluate early stopping on this many validation users (0: all)
+
+
+C = TypeVar("C")
+
+
+def apply_overrides(config: C, overrides: dict[str, Any] | list[str] | None) -> C:
+    """Return a copy of ``config`` with fields replaced; string values are parsed by field type."""
+    if not overrides:
+        return config
+    if isinstance(overrides, list):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ValueError(f"override {item!r} is not of the form key=value")
+            key, value = item.split("=", 1)
+            pairs[key.strip()] = value.strip()
+        overrides = pairs
+    hints = typing.get_type_hints(type(config))
+    names = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in names:
+            raise ValueError(
+                f"unknown setting {key!r} for {type(config).__name__}; known: {', '.join(sorted(names))}"
+            )
+        changes[key] = _parse(value, hints[key], key) if isinstance(value, str) else value
+    return dataclasses.replace(config, **changes)  # type: ignore[type-var]
+
+
+def _parse(text: str, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if hint is int:
+            return int(text)
+        if hint is float:
+            return float(text)
+        if origin is tuple:
+            inner = typing.get_args(hint)[0]
+            return tuple(inner(x) for x in text.split(",") if x)
+        return text
+    except ValueError:
+        raise ValueError(f"setting {key!r} expects {getattr(hint, '__name__', hint)}, got {text!r}") from None
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-friendly dict of a config dataclass."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Rebuild a config dataclass from ``config_to_dict`` output, ignoring unknown keys."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            value = data[f.name]
+            if typing.get_origin(hints[f.name]) is tuple and isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+__all__ = [
+    "SyntheticConfig",
+    "EvalConfig",
+    "PopularityConfig",
+    "ItemKNNConfig",
+    "SASRecConfig",
+    "apply_overrides",
+    "config_to_dict",
+    "config_from_dict",
+]

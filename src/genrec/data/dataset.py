@@ -1,0 +1,435 @@
+"""The in-memory dataset: items, users, interactions and the id maps between them.
+
+Internal ids are dense integers: item ``i`` is row ``i`` of ``Dataset.items`` and user ``u``
+is row ``u`` of ``Dataset.users``. External ids (whatever the source file used) are kept as
+strings in the ``item_id`` / ``user_id`` columns and mapped back and forth with
+``item_index`` / ``item_external`` and their user twins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genrec.data.errors import DataFormatError
+
+#: Known interaction event types; the position in this tuple is the stored code.
+EVENT_TYPES: tuple[str, ...] = (
+    "interaction",
+    "view",
+    "click",
+    "like",
+    "dislike",
+    "skip",
+    "cart",
+    "purchase",
+    "rating",
+    "review",
+)
+EVENT_CODE: dict[str, int] = {name: code for code, name in enumerate(EVENT_TYPES)}
+
+#: Columns of ``Dataset.items`` in order. ``categories`` holds a list of strings,
+#: ``attributes`` a dict of further categorical attributes, ``price`` a float or NaN.
+ITEM_COLUMNS: tuple[str, ...] = (
+    "item_id",
+    "title",
+    "description",
+    "brand",
+    "categories",
+    "price",
+    "attributes",
+)
+USER_COLUMNS: tuple[str, ...] = ("user_id", "attributes")
+
+
+def event_code(name: str) -> int:
+    """Return the stored code of an event type name, or raise a ValueError naming the known ones."""
+    try:
+        return EVENT_CODE[name.strip().lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown event type {name!r}; known: {', '.join(EVENT_TYPES)}"
+        ) from None
+
+
+@dataclass
+class Interactions:
+    """Columnar interaction log sorted by user, then time (ties keep input order)."""
+
+    user: np.ndarray  # int32 internal user ids
+    item: np.ndarray  # int32 internal item ids
+    timestamp: np.ndarray  # int64 (seconds, or position when the source has no time)
+    event: np.ndarray  # int8 codes into EVENT_TYPES
+    value: np.ndarray  # float32, NaN when absent (e.g. a rating)
+
+    def __post_init__(self) -> None:
+        n = len(self.user)
+        for name in ("item", "timestamp", "event", "value"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"interaction column '{name}' has a different length")
+        self.user = np.asarray(self.user, dtype=np.int32)
+        self.item = np.asarray(self.item, dtype=np.int32)
+        self.timestamp = np.asarray(self.timestamp, dtype=np.int64)
+        self.event = np.asarray(self.event, dtype=np.int8)
+        self.value = np.asarray(self.value, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def sorted(self) -> "Interactions":
+        """Return a copy ordered by (user, timestamp), stable for equal times."""
+        order = np.lexsort((self.timestamp, self.user))
+        return self.take(order)
+
+    def take(self, index: np.ndarray) -> "Interactions":
+        """Return the rows at ``index`` (an integer array or a boolean mask)."""
+        return Interactions(
+            self.user[index], self.item[index], self.timestamp[index], self.event[index], self.value[index]
+        )
+
+
+@dataclass
+class DatasetStats:
+    """Summary statistics of a dataset."""
+
+    name: str
+    users: int
+    items: int
+    interactions: int
+    density: float
+    seq_len_min: int
+    seq_len_max: int
+    seq_len_mean: float
+    seq_len_median: float
+    seq_len_p90: float
+    items_without_interactions: int
+    events: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the statistics as a plain dict."""
+        return dict(self.__dict__)
+
+
+class Dataset:
+    """Items, users and their interactions, with dense internal ids."""
+
+    def __init__(
+        self,
+        name: str,
+        items: pd.DataFrame,
+        users: pd.DataFrame,
+        interactions: Interactions,
+        has_timestamps: bool = True,
+    ) -> None:
+        self.name = name
+        self.items = _normalise_items(items)
+        self.users = _normalise_users(users)
+        self.interactions = interactions
+        self.has_timestamps = has_timestamps
+        self._item_map: dict[str, int] | None = None
+        self._user_map: dict[str, int] | None = None
+        self._sequences: list[np.ndarray] | None = None
+        self._validate()
+
+    # ---- construction ---------------------------------------------------------------
+    @classmethod
+    def from_frames(
+        cls,
+        name: str,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        keep_items_without_interactions: bool = False,
+    ) -> "Dataset":
+        """Build a dataset from frames keyed by external ids.
+
+        ``interactions`` needs ``user_id`` and ``item_id`` columns and may have ``timestamp``
+        (int), ``event`` (a name from EVENT_TYPES) and ``value``. Row order breaks timestamp
+        ties. Items mentioned only in interactions get an empty record; items only in
+        ``items`` are dropped unless ``keep_items_without_interactions``.
+        """
+        for col in ("user_id", "item_id"):
+            if col not in interactions.columns:
+                raise DataFormatError(f"interactions need a '{col}' column", field=col)
+        inter = interactions.reset_index(drop=True)
+        user_ext = inter["user_id"].astype(str).to_numpy()
+        item_ext = inter["item_id"].astype(str).to_numpy()
+        has_ts = "timestamp" in inter.columns and inter["timestamp"].notna().all()
+        if has_ts:
+            timestamp = inter["timestamp"].to_numpy(dtype=np.int64)
+        else:
+            timestamp = np.arange(len(inter), dtype=np.int64)
+        if "event" in inter.columns:
+            names = inter["event"].fillna("interaction").astype(str)
+            unknown = sorted(set(names.str.lower()) - set(EVENT_TYPES))
+            if unknown:
+                raise DataFormatError(
+                    f"unknown event type(s) {unknown}; known: {', '.join(EVENT_TYPES)}", field="event"
+                )
+            event = names.str.lower().map(EVENT_CODE).to_numpy(dtype=np.int8)
+        else:
+            event = np.zeros(len(inter), dtype=np.int8)
+        value = (
+            inter["value"].to_numpy(dtype=np.float32)
+            if "value" in inter.columns
+            else np.full(len(inter), np.nan, dtype=np.float32)
+        )
+
+        item_frame = _normalise_items(items if items is not None else pd.DataFrame({"item_id": []}))
+        if item_frame["item_id"].duplicated().any():
+            dup = item_frame.loc[item_frame["item_id"].duplicated(), "item_id"].iloc[0]
+            raise DataFormatError(f"duplicate item id {dup!r} in the item table", field="item_id")
+        used = pd.unique(item_ext)
+        if keep_items_without_interactions:
+            known = set(item_frame["item_id"])
+            extra = [i for i in used if i not in known]
+        else:
+            keep = item_frame["item_id"].isin(set(used))
+            item_frame = item_frame[keep]
+            known = set(item_frame["item_id"])
+            extra = [i for i in used if i not in known]
+        if extra:
+            item_frame = pd.concat([item_frame, _normalise_items(pd.DataFrame({"item_id": extra}))])
+        item_frame = item_frame.reset_index(drop=True)
+        item_map = {ext: i for i, ext in enumerate(item_frame["item_id"])}
+
+        user_frame = _normalise_users(users if users is not None else pd.DataFrame({"user_id": []}))
+        user_frame = user_frame[user_frame["user_id"].isin(set(user_ext))]
+        known_users = set(user_frame["user_id"])
+        extra_users = [u for u in pd.unique(user_ext) if u not in known_users]
+        if extra_users:
+            user_frame = pd.concat([user_frame, _normalise_users(pd.DataFrame({"user_id": extra_users}))])
+        user_frame = user_frame.reset_index(drop=True)
+        user_map = {ext: u for u, ext in enumerate(user_frame["user_id"])}
+
+        inter_arr = Interactions(
+            user=pd.Series(user_ext).map(user_map).to_numpy(dtype=np.int32),
+            item=pd.Series(item_ext).map(item_map).to_numpy(dtype=np.int32),
+            timestamp=timestamp,
+            event=event,
+            value=value,
+        ).sorted()
+        return cls(name, item_frame, user_frame, inter_arr, has_timestamps=has_ts)
+
+    @classmethod
+    def from_sequences(
+        cls,
+        name: str,
+        sequences: Mapping[str, Sequence[str]],
+        items: pd.DataFrame | None = None,
+        keep_items_without_interactions: bool = False,
+    ) -> "Dataset":
+        """Build a dataset from time-ordered item sequences keyed by external user id."""
+        users: list[str] = []
+        item_ids: list[str] = []
+        for user, seq in sequences.items():
+            users.extend([str(user)] * len(seq))
+            item_ids.extend(str(i) for i in seq)
+        frame = pd.DataFrame({"user_id": users, "item_id": item_ids})
+        ds = cls.from_frames(
+            name, frame, items, keep_items_without_interactions=keep_items_without_interactions
+        )
+        ds.has_timestamps = False
+        return ds
+
+    # ---- sizes and maps -------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        """Number of users."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items in the catalog."""
+        return len(self.items)
+
+    @property
+    def n_interactions(self) -> int:
+        """Number of interactions."""
+        return len(self.interactions)
+
+    def item_index(self, external: str) -> int:
+        """Internal id of an external item id (KeyError naming it if unknown)."""
+        if self._item_map is None:
+            self._item_map = {ext: i for i, ext in enumerate(self.items["item_id"])}
+        try:
+            return self._item_map[str(external)]
+        except KeyError:
+            raise KeyError(f"unknown item id {external!r} in dataset '{self.name}'") from None
+
+    def item_indices(self, externals: Iterable[str]) -> np.ndarray:
+        """Internal ids of several external item ids."""
+        return np.array([self.item_index(e) for e in externals], dtype=np.int64)
+
+    def item_external(self, index: int | np.ndarray) -> Any:
+        """External id(s) of internal item id(s)."""
+        ids = self.items["item_id"].to_numpy()
+        return ids[index]
+
+    def user_index(self, external: str) -> int:
+        """Internal id of an external user id (KeyError naming it if unknown)."""
+        if self._user_map is None:
+            self._user_map = {ext: u for u, ext in enumerate(self.users["user_id"])}
+        try:
+            return self._user_map[str(external)]
+        except KeyError:
+            raise KeyError(f"unknown user id {external!r} in dataset '{self.name}'") from None
+
+    def user_external(self, index: int | np.ndarray) -> Any:
+        """External id(s) of internal user id(s)."""
+        return self.users["user_id"].to_numpy()[index]
+
+    # ---- views ----------------------------------------------------------------------
+    def sequences(self) -> list[np.ndarray]:
+        """Per user (by internal id), the time-ordered internal item ids."""
+        if self._sequences is None:
+            counts = np.bincount(self.interactions.user, minlength=self.n_users)
+            bounds = np.cumsum(counts)[:-1]
+            self._sequences = np.split(self.interactions.item.astype(np.int64), bounds)
+        return self._sequences
+
+    def item_popularity(self) -> np.ndarray:
+        """Interaction count of every item."""
+        return np.bincount(self.interactions.item, minlength=self.n_items).astype(np.int64)
+
+    def item_text(self, index: int) -> str:
+        """A one-line text rendering of an item (title, brand, categories, price)."""
+        row = self.items.iloc[int(index)]
+        parts = [row["title"] or row["item_id"]]
+        if row["brand"]:
+            parts.append(f"brand: {row['brand']}")
+        if row["categories"]:
+            parts.append("categories: " + " > ".join(row["categories"]))
+        if not np.isnan(row["price"]):
+            parts.append(f"price: {row['price']:.2f}")
+        return "; ".join(str(p) for p in parts)
+
+    def stats(self) -> DatasetStats:
+        """Users, items, interactions, density and the sequence-length distribution."""
+        lengths = np.bincount(self.interactions.user, minlength=self.n_users)
+        if len(lengths) == 0:
+            lengths = np.zeros(1, dtype=np.int64)
+        events = np.bincount(self.interactions.event.astype(np.int64), minlength=len(EVENT_TYPES))
+        denom = max(self.n_users * self.n_items, 1)
+        return DatasetStats(
+            name=self.name,
+            users=self.n_users,
+            items=self.n_items,
+            interactions=self.n_interactions,
+            density=self.n_interactions / denom,
+            seq_len_min=int(lengths.min()),
+            seq_len_max=int(lengths.max()),
+            seq_len_mean=float(lengths.mean()),
+            seq_len_median=float(np.median(lengths)),
+            seq_len_p90=float(np.percentile(lengths, 90)),
+            items_without_interactions=int((self.item_popularity() == 0).sum()),
+            events={EVENT_TYPES[i]: int(c) for i, c in enumerate(events) if c},
+        )
+
+    # ---- derived datasets -----------------------------------------------------------
+    def with_interactions(self, interactions: Interactions, name: str | None = None) -> "Dataset":
+        """Same items and users, another interaction log (e.g. a training split)."""
+        return Dataset(
+            name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps
+        )
+
+    def kcore(self, k: int) -> "Dataset":
+        """Iteratively drop users and items with fewer than ``k`` interactions; re-index ids."""
+        if k <= 1:
+            return self
+        user, item = self.interactions.user, self.interactions.item
+        keep = np.ones(len(user), dtype=bool)
+        while True:
+            ucount = np.bincount(user[keep], minlength=self.n_users)
+            icount = np.bincount(item[keep], minlength=self.n_items)
+            new_keep = keep & (ucount[user] >= k) & (icount[item] >= k)
+            if new_keep.sum() == keep.sum():
+                break
+            keep = new_keep
+        return self._reindexed(self.interactions.take(keep), f"{self.name}-{k}core")
+
+    def _reindexed(self, inter: Interactions, name: str) -> "Dataset":
+        users_kept = np.unique(inter.user)
+        items_kept = np.unique(inter.item)
+        umap = np.full(self.n_users, -1, dtype=np.int64)
+        umap[users_kept] = np.arange(len(users_kept))
+        imap = np.full(self.n_items, -1, dtype=np.int64)
+        imap[items_kept] = np.arange(len(items_kept))
+        new = Interactions(umap[inter.user], imap[inter.item], inter.timestamp, inter.event, inter.value)
+        return Dataset(
+            name,
+            self.items.iloc[items_kept].reset_index(drop=True),
+            self.users.iloc[users_kept].reset_index(drop=True),
+            new.sorted(),
+            self.has_timestamps,
+        )
+
+    def _validate(self) -> None:
+        inter = self.interactions
+        if len(inter):
+            if inter.item.min() < 0 or inter.item.max() >= self.n_items:
+                raise ValueError("interaction item ids fall outside the item table")
+            if inter.user.min() < 0 or inter.user.max() >= self.n_users:
+                raise ValueError("interaction user ids fall outside the user table")
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(name={self.name!r}, users={self.n_users}, items={self.n_items}, "
+            f"interactions={self.n_interactions})"
+        )
+
+
+def _normalise_items(items: pd.DataFrame) -> pd.DataFrame:
+    """Return ``items`` with exactly ITEM_COLUMNS, filling defaults and coercing types."""
+    frame = items.copy()
+    if "item_id" not in frame.columns:
+        raise DataFormatError("item table needs an 'item_id' column", field="item_id")
+    n = len(frame)
+    frame["item_id"] = frame["item_id"].astype(str)
+    for col in ("title", "description", "brand"):
+        if col not in frame.columns:
+            frame[col] = [""] * n
+        frame[col] = frame[col].fillna("").astype(str)
+    if "categories" not in frame.columns:
+        frame["categories"] = [[] for _ in range(n)]
+    frame["categories"] = [_as_str_list(v) for v in frame["categories"]]
+    if "price" not in frame.columns:
+        frame["price"] = np.nan
+    frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype(np.float64)
+    if "attributes" not in frame.columns:
+        frame["attributes"] = [{} for _ in range(n)]
+    frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
+    return frame[list(ITEM_COLUMNS)].reset_index(drop=True)
+
+
+def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
+    """Return ``users`` with exactly USER_COLUMNS."""
+    frame = users.copy()
+    if "user_id" not in frame.columns:
+        raise DataFormatError("user table needs a 'user_id' column", field="user_id")
+    frame["user_id"] = frame["user_id"].astype(str)
+    if "attributes" not in frame.columns:
+        frame["attributes"] = [{} for _ in range(len(frame))]
+    frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
+    return frame[list(USER_COLUMNS)].reset_index(drop=True)
+
+
+def _as_str_list(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return {}
+    if isinstance(value, str):
+        return json.loads(value) if value else {}
+    return dict(value)

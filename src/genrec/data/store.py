@@ -1,0 +1,207 @@
+"""The embedded store: datasets persisted in one DuckDB file.
+
+Each dataset lives in its own schema (``ds_<name>``) with ``items``, ``users``,
+``interactions`` and ``meta`` tables, and is listed in the ``genrec_datasets`` table. A save
+runs in one transaction: it either lands whole or leaves what was stored before untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from genrec.data.dataset import Dataset, Interactions
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+SCHEMA_VERSION = 1
+
+
+def default_home() -> Path:
+    """genrec's cache/data directory: $GENREC_HOME or ~/.cache/genrec."""
+    return Path(os.environ.get("GENREC_HOME", Path.home() / ".cache" / "genrec"))
+
+
+def default_store_path() -> Path:
+    """The default embedded database file."""
+    return default_home() / "genrec.duckdb"
+
+
+def _schema(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise ValueError(
+            f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' (max 128)"
+        )
+    return '"ds_' + name.replace('"', "") + '"'
+
+
+class Store:
+    """A DuckDB file holding named datasets."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no store at {self.path}")
+        return duckdb.connect(str(self.path), read_only=read_only)
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Name, sizes and creation time of every stored dataset."""
+        if not self.path.exists():
+            return []
+        with self._connect(read_only=True) as con:
+            if not _has_table(con, "main", "genrec_datasets"):
+                return []
+            rows = con.execute(
+                "SELECT name, n_users, n_items, n_interactions, created_at, fingerprint "
+                "FROM genrec_datasets ORDER BY name"
+            ).fetchall()
+        keys = ("name", "users", "items", "interactions", "created_at", "fingerprint")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def has_dataset(self, name: str, fingerprint: str | None = None) -> bool:
+        """Whether a dataset of that name (and fingerprint, if given) is stored."""
+        for row in self.list_datasets():
+            if row["name"] == name and (fingerprint is None or row["fingerprint"] == fingerprint):
+                return True
+        return False
+
+    def save_dataset(self, dataset: Dataset, name: str | None = None, fingerprint: str = "") -> str:
+        """Store ``dataset`` under ``name`` (default: its own), replacing one of that name atomically."""
+        name = name or dataset.name
+        schema = _schema(name)
+        items = dataset.items
+        items_tbl = pa.table(
+            {
+                "item_id": pa.array(items["item_id"].tolist(), pa.string()),
+                "title": pa.array(items["title"].tolist(), pa.string()),
+                "description": pa.array(items["description"].tolist(), pa.string()),
+                "brand": pa.array(items["brand"].tolist(), pa.string()),
+                "categories": pa.array(items["categories"].tolist(), pa.list_(pa.string())),
+                "price": pa.array(items["price"].to_numpy(), pa.float64()),
+                "attributes": pa.array([json.dumps(a) for a in items["attributes"]], pa.string()),
+            }
+        )
+        users_tbl = pa.table(
+            {
+                "user_id": pa.array(dataset.users["user_id"].tolist(), pa.string()),
+                "attributes": pa.array([json.dumps(a) for a in dataset.users["attributes"]], pa.string()),
+            }
+        )
+        inter = dataset.interactions
+        inter_tbl = pa.table(
+            {
+                "user": inter.user,
+                "item": inter.item,
+                "timestamp": inter.timestamp,
+                "event": inter.event,
+                "value": inter.value,
+            }
+        )
+        meta = {"has_timestamps": dataset.has_timestamps, "schema_version": SCHEMA_VERSION}
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS genrec_datasets (name VARCHAR PRIMARY KEY, "
+                    "n_users BIGINT, n_items BIGINT, n_interactions BIGINT, created_at DOUBLE, "
+                    "fingerprint VARCHAR, meta VARCHAR)"
+                )
+                con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                con.execute(f"CREATE SCHEMA {schema}")
+                for table, data in (("items", items_tbl), ("users", users_tbl), ("interactions", inter_tbl)):
+                    con.register("_genrec_src", data)
+                    con.execute(f"CREATE TABLE {schema}.{table} AS SELECT * FROM _genrec_src")
+                    con.unregister("_genrec_src")
+                con.execute("DELETE FROM genrec_datasets WHERE name = ?", [name])
+                con.execute(
+                    "INSERT INTO genrec_datasets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        name,
+                        dataset.n_users,
+                        dataset.n_items,
+                        dataset.n_interactions,
+                        time.time(),
+                        fingerprint,
+                        json.dumps(meta),
+                    ],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return name
+
+    def load_dataset(self, name: str) -> Dataset:
+        """Load a stored dataset by name."""
+        schema = _schema(name)
+        with self._connect(read_only=True) as con:
+            row = (
+                con.execute("SELECT meta FROM genrec_datasets WHERE name = ?", [name]).fetchone()
+                if _has_table(con, "main", "genrec_datasets")
+                else None
+            )
+            if row is None:
+                known = ", ".join(r["name"] for r in self.list_datasets()) or "none"
+                raise KeyError(f"no dataset named {name!r} in {self.path} (stored: {known})")
+            meta = json.loads(row[0])
+            items = con.sql(f"SELECT * FROM {schema}.items").to_arrow_table().to_pandas()
+            users = con.sql(f"SELECT * FROM {schema}.users").to_arrow_table().to_pandas()
+            inter = con.execute(f"SELECT * FROM {schema}.interactions").fetchnumpy()
+        items["categories"] = [list(c) if c is not None else [] for c in items["categories"]]
+        items["attributes"] = [json.loads(a) if a else {} for a in items["attributes"]]
+        users["attributes"] = [json.loads(a) if a else {} for a in users["attributes"]]
+        interactions = Interactions(
+            np.asarray(inter["user"]),
+            np.asarray(inter["item"]),
+            np.asarray(inter["timestamp"]),
+            np.asarray(inter["event"]),
+            np.asarray(inter["value"]),
+        )
+        return Dataset(name, items, users, interactions, has_timestamps=bool(meta["has_timestamps"]))
+
+    def delete_dataset(self, name: str) -> None:
+        """Remove a stored dataset."""
+        schema = _schema(name)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            if _has_table(con, "main", "genrec_datasets"):
+                con.execute("DELETE FROM genrec_datasets WHERE name = ?", [name])
+            con.execute("COMMIT")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def frame_fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts (used to key cached loads)."""
+    import hashlib
+
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def files_fingerprint(paths: list[Path], params: dict[str, Any]) -> str:
+    """Fingerprint of source files (path, size, mtime) and loader parameters."""
+    desc = []
+    for p in paths:
+        st = Path(p).stat()
+        desc.append([str(Path(p).resolve()), st.st_size, int(st.st_mtime)])
+    return frame_fingerprint(desc, params)
+

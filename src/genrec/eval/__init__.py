@@ -1,0 +1,5 @@
+"""Evaluation: full-ranking metrics and the evaluator."""
+
+from genrec.eval.evaluator import EvalResult, evaluate
+
+__all__ = ["EvalResult", "evaluate"]

@@ -1,0 +1,177 @@
+"""The recommender API every model follows: fit, score, recommend, save, load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+import genrec
+from genrec.config import config_from_dict, config_to_dict
+from genrec.data.dataset import Dataset
+from genrec.data.split import EvalCases
+
+FORMAT_VERSION = 1
+Histories = Sequence[np.ndarray]
+
+
+@dataclass
+class Recommendations:
+    """Top-k lists: ``items[b]`` are internal item ids, best first, with their ``scores``."""
+
+    items: np.ndarray  # int64 [batch, k]
+    scores: np.ndarray  # float32 [batch, k]
+
+
+class Recommender(ABC):
+    """Base class: a model that scores the whole catalog for a user's history."""
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any | None = None) -> None:
+        self.config = config if config is not None else self.config_class()
+        self.n_items = 0
+        self.item_ids: list[str] = []  # external ids, so a saved model can be read on its own
+        self.fit_info: dict[str, Any] = {}
+
+    # ---- to implement ---------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+        """Train on ``dataset`` (interactions are the training split)."""
+
+    @abstractmethod
+    def score(self, histories: Histories) -> np.ndarray:
+        """Scores of every catalog item for each history: float32 [batch, n_items]."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]:
+        """Arrays that, with the config, fully define the trained model."""
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what ``_state`` returned."""
+
+    # ---- shared behaviour -----------------------------------------------------------
+    def fit(self, dataset: Dataset, valid: EvalCases | None = None) -> "Recommender":
+        """Train on ``dataset``; ``valid`` cases (if given) drive early stopping where supported."""
+        start = time.perf_counter()
+        self.n_items = dataset.n_items
+        self.item_ids = [str(x) for x in dataset.items["item_id"]]
+        self._fit(dataset, valid)
+        self.fit_info["fit_seconds"] = time.perf_counter() - start
+        return self
+
+    def recommend(
+        self,
+        histories: Histories,
+        k: int = 10,
+        exclude: str | Sequence[np.ndarray] | None = None,
+        batch_size: int = 1024,
+    ) -> Recommendations:
+        """Top-``k`` items per history. ``exclude``: None, "history", or item-id arrays per history."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if exclude is not None and not isinstance(exclude, str) and len(exclude) != len(histories):
+            raise ValueError("exclude must give one array of item ids per history")
+        if isinstance(exclude, str) and exclude != "history":
+            raise ValueError(f"exclude must be None, 'history' or per-history id arrays, not {exclude!r}")
+        k = min(k, self.n_items)
+        out_items = np.zeros((len(histories), k), dtype=np.int64)
+        out_scores = np.zeros((len(histories), k), dtype=np.float32)
+        for lo in range(0, len(histories), batch_size):
+            batch = histories[lo : lo + batch_size]
+            scores = self.score(batch)
+            if exclude is not None:
+                drop = batch if isinstance(exclude, str) else exclude[lo : lo + batch_size]
+                mask_items(scores, drop)
+            items, top = top_k(scores, k)
+            out_items[lo : lo + len(batch)] = items
+            out_scores[lo : lo + len(batch)] = top
+        return Recommendations(out_items, out_scores)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model to directory ``path`` (replaced atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            meta = {
+                "format_version": FORMAT_VERSION,
+                "genrec_version": genrec.__version__,
+                "model": self.name,
+                "config": config_to_dict(self.config),
+                "n_items": self.n_items,
+                "fit_info": self.fit_info,
+                "saved_at": time.time(),
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
+            (tmp / "item_ids.json").write_text(json.dumps(self.item_ids))
+            np.savez(tmp / "state.npz", **self._state())
+            old = path.with_name(path.name + ".old")
+            if path.exists():
+                path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        """Load a model saved with ``save``; the class is picked from the saved metadata."""
+        from genrec.models.registry import get_model_class
+
+        path = Path(path)
+        meta_file = path / "meta.json"
+        if not meta_file.exists():
+            raise FileNotFoundError(f"{path} is not a saved genrec model (no meta.json)")
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: saved with model format {meta['format_version']}, this genrec reads "
+                f"up to {FORMAT_VERSION}; upgrade genrec"
+            )
+        model_cls = get_model_class(meta["model"]) if cls is Recommender else cls
+        if model_cls.name != meta["model"]:
+            raise ValueError(f"{path} holds a '{meta['model']}' model, not '{model_cls.name}'")
+        model = model_cls(config_from_dict(model_cls.config_class, meta["config"]))
+        model.n_items = int(meta["n_items"])
+        model.item_ids = json.loads((path / "item_ids.json").read_text())
+        model.fit_info = meta.get("fit_info", {})
+        with np.load(path / "state.npz") as data:
+            model._set_state({k: data[k] for k in data.files})
+        return model
+
+
+def mask_items(scores: np.ndarray, items: Sequence[np.ndarray]) -> None:
+    """Set ``scores[b, items[b]]`` to -inf in place."""
+    rows = np.concatenate([np.full(len(x), b, dtype=np.int64) for b, x in enumerate(items)] or [[]])
+    cols = np.concatenate([np.asarray(x, dtype=np.int64) for x in items] or [[]])
+    if len(rows):
+        scores[rows.astype(np.int64), cols.astype(np.int64)] = -np.inf
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` largest scores per row, best first; ties go to the lower id."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    items = np.take_along_axis(part, order, axis=1)
+    # argpartition may pick any of several tied items at the k-th place; make the choice stable.
+    kth = np.take_along_axis(vals, order, axis=1)[:, -1:]
+    ties = (scores == kth).sum(axis=1) > (np.take_along_axis(vals, order, axis=1) == kth).sum(axis=1)
+    for b in np.flatnonzero(ties):
+        full = np.lexsort((np.arange(scores.shape[1]), -scores[b]))[:k]
+        items[b] = full
+    return items.astype(np.int64), np.take_along_axis(scores, items, axis=1).astype(np.float32)
