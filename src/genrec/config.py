@@ -28,6 +28,8 @@ class SyntheticConfig:
     p_complement: float = 0.35
     p_repeat: float = 0.05
     p_drift: float = 0.08
+    p_dislike: float = 0.02  # share of non-repeat, non-complement steps that are a disliked, off-taste pick
+    brand_affinity: float = 4.0  # extra weight of a user's favourite brands (1 + brand_affinity)
     seed: int = 42
 
 
@@ -79,6 +81,50 @@ class SASRecConfig:
     time_budget_seconds: float = 0.0  # stop training after this long (0: no limit)
     checkpoint_dir: str = ""  # if set: best model and resumable state are kept here
     valid_users: int = 0  # evaluate early stopping on this many validation users (0: all)
+    ffn_mult: int = 1  # feed-forward hidden size = ffn_mult * dim
+    init_std: float = 0.02  # std of the normal init of item and position embeddings
+    bf16: bool = False  # bf16 matmuls in the full-catalog output layer during training
+    ce_chunk: int = 256  # rows of logits computed at once by the fused full-softmax loss
+    eval_batch_size: int = 256  # histories per forward pass when scoring
+    progress: bool = True  # tqdm bar per epoch
+
+
+@dataclass
+class EncoderConfig:
+    """Text encoder for item embeddings (a sentence-transformers model) and its on-disk cache."""
+
+    model: str = "default"  # "default": bundled all-MiniLM-L6-v2; else a model name or local path
+    batch_size: int = 64
+    threads: int = 0  # torch threads while encoding (0: leave torch's setting)
+    max_seq_length: int = 0  # truncate texts to this many tokens (0: the model's default)
+    cache: bool = True  # keep embeddings under $GENREC_HOME/embeddings, keyed by model and text
+    cache_dir: str = ""  # override the cache directory
+    progress: bool = True  # tqdm bar over batches
+    fields: tuple[str, ...] = ("title", "brand", "categories", "price", "description")
+    template: str = ""  # e.g. "{title} by {brand}"; when set, used instead of ``fields``
+
+
+@dataclass
+class SemanticIdConfig:
+    """Semantic-ID tokenizer: residual quantisation of item embeddings into code tuples."""
+
+    method: str = "rq_kmeans"  # "rq_kmeans" or "rq_vae"
+    levels: int = 3
+    codebook_size: int = 256
+    max_collisions: int = 256  # vocabulary of the extra disambiguating code
+    overflow: str = "error"  # more items on one raw code than max_collisions: "error" or "spill"
+    seed: int = 42
+    threads: int = 0  # 0: all cores
+    kmeans_iters: int = 25
+    progress: bool = True
+    # RQ-VAE only
+    vae_hidden: tuple[int, ...] = (512, 256, 128)
+    vae_latent_dim: int = 32
+    vae_epochs: int = 200
+    vae_batch_size: int = 1024
+    vae_lr: float = 1e-3
+    vae_beta: float = 0.25  # commitment loss weight
+    vae_dead_reset: bool = True  # re-seed codes unused in an epoch from current residuals
 
 
 C = TypeVar("C")
@@ -154,6 +200,8 @@ __all__ = [
     "PopularityConfig",
     "ItemKNNConfig",
     "SASRecConfig",
+    "EncoderConfig",
+    "SemanticIdConfig",
     "apply_overrides",
     "config_to_dict",
     "config_from_dict",

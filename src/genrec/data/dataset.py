@@ -159,7 +159,7 @@ class Dataset:
         inter = interactions.reset_index(drop=True)
         user_ext = inter["user_id"].astype(str).to_numpy()
         item_ext = inter["item_id"].astype(str).to_numpy()
-        has_ts = "timestamp" in inter.columns and inter["timestamp"].notna().all()
+        has_ts = bool("timestamp" in inter.columns and inter["timestamp"].notna().all())
         if has_ts:
             timestamp = inter["timestamp"].to_numpy(dtype=np.int64)
         else:

@@ -108,7 +108,7 @@ class Store:
                 "value": inter.value,
             }
         )
-        meta = {"has_timestamps": dataset.has_timestamps, "schema_version": SCHEMA_VERSION}
+        meta = {"has_timestamps": bool(dataset.has_timestamps), "schema_version": SCHEMA_VERSION}
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -146,11 +146,12 @@ class Store:
         """Load a stored dataset by name."""
         schema = _schema(name)
         with self._connect(read_only=True) as con:
-            row = (
-                con.execute("SELECT meta FROM genrec_datasets WHERE name = ?", [name]).fetchone()
+            rows = (
+                con.execute("SELECT meta FROM genrec_datasets WHERE name = ?", [name]).fetchall()
                 if _has_table(con, "main", "genrec_datasets")
-                else None
+                else []
             )
+            row = rows[0] if rows else None
             if row is None:
                 known = ", ".join(r["name"] for r in self.list_datasets()) or "none"
                 raise KeyError(f"no dataset named {name!r} in {self.path} (stored: {known})")
@@ -182,11 +183,11 @@ class Store:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
+    rows = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def frame_fingerprint(*parts: Any) -> str:

@@ -1,0 +1,31 @@
+# The two commands of the README. Each creates .venv and installs what it needs by itself:
+# torch first, explicitly (the local CPU wheel), then genrec with its extras.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.genrec-installed
+
+.PHONY: demo test install benchmarks clean
+
+demo: $(STAMP)
+	$(BIN)/genrec demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Re-runs every benchmark on ../shared/datasets (long: see BENCHMARKS.md for wall times).
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/run_baselines.py --dataset all
+	$(BIN)/python benchmarks/make_tables.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

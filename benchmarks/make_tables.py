@@ -1,0 +1,113 @@
+"""Build the result tables of BENCHMARKS.md from benchmarks/results/<dataset>/<model>.json.
+
+Everything between the markers `<!-- results:start -->` and `<!-- results:end -->` in
+BENCHMARKS.md is regenerated; the prose around it is left alone.
+
+    python benchmarks/make_tables.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, RESULTS  # noqa: E402
+
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+MODEL_ORDER = ["popularity", "itemknn", "sasrec", "tiger"]
+ACCURACY = ["Recall@5", "NDCG@5", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
+BEYOND = ["Coverage@10", "ILD@10", "Novelty@10", "ARP@10", "Gini@10"]
+
+#: Figures published by others, for comparison only (cited, not measured here).
+PUBLISHED: dict[str, list[tuple[str, dict[str, float], str]]] = {
+    "amazon-beauty": [
+        ("SASRec (binary loss)", {"Recall@10": 0.0605, "NDCG@10": 0.0318}, "as reported in the TIGER paper (Rajput et al., 2023)"),
+        ("TIGER", {"Recall@10": 0.0648, "NDCG@10": 0.0384, "Recall@5": 0.0454, "NDCG@5": 0.0321}, "Rajput et al., 2023"),
+    ],
+    "ml-1m": [
+        ("SASRec", {"HR@10": 0.2853, "NDCG@10": 0.1603}, "as reported in the HSTU paper (Zhai et al., 2024)"),
+    ],
+}
+
+
+def load_results() -> dict[str, dict[str, dict[str, Any]]]:
+    """All model result files, keyed by dataset then model."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted(RESULTS.glob("*/*.json")):
+        data = json.loads(path.read_text())
+        if "metrics" in data and "model" in data and "protocol" in data:
+            found.setdefault(path.parent.name, {})[data["model"]] = data
+    return found
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
+
+
+def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
+    """Markdown for one dataset: accuracy table, beyond-accuracy table, provenance."""
+    names = sorted(runs, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
+    first = runs[names[0]]
+    stats = first.get("dataset_stats", {})
+    lines = [f"### {dataset}", ""]
+    lines.append(
+        f"Source: {first.get('dataset_source', dataset)}; {stats.get('users', '?')} users, "
+        f"{stats.get('items', '?')} items, {stats.get('interactions', '?')} interactions. "
+        f"Split: {first['split']['name']} ({first['split'].get('test_cases', '?')} test users). "
+        f"Protocol: full ranking over all items = {first['protocol']['full_ranking']}, "
+        f"history excluded = {first['protocol']['exclude_history']}, ties {first['protocol']['ties']}."
+    )
+    lines += ["", "| model | " + " | ".join(ACCURACY) + " | fit s | wall s | peak MiB |", "|---" * (len(ACCURACY) + 4) + "|"]
+    for name in names:
+        r = runs[name]
+        m = r["metrics"]
+        lines.append(
+            f"| {name} | " + " | ".join(_fmt(m.get(k)) for k in ACCURACY)
+            + f" | {_fmt(r.get('fit_seconds'), 0)} | {_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} |"
+        )
+    for label, figures, cite in PUBLISHED.get(dataset, []):
+        cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in ACCURACY]
+        lines.append(f"| *published: {label}* | " + " | ".join(cells) + f" | | | | ")
+    cites = [f"{label}: {cite}" for label, _, cite in PUBLISHED.get(dataset, [])]
+    if cites:
+        lines += ["", "Published rows are quoted for comparison, not measured here: " + "; ".join(cites) + "."]
+    lines += ["", "Beyond accuracy (top-10 lists on the test split):", ""]
+    lines += ["| model | " + " | ".join(BEYOND) + " |", "|---" * (len(BEYOND) + 1) + "|"]
+    for name in names:
+        m = runs[name]["metrics"]
+        lines.append(f"| {name} | " + " | ".join(_fmt(m.get(k), 3 if k != "ARP@10" else 1) for k in BEYOND) + " |")
+    lines += ["", "Runs:", ""]
+    for name in names:
+        r = runs[name]
+        chosen = r.get("selection", {}).get("chosen", {})
+        fit = r.get("fit_info", {})
+        extra = ""
+        if "best_epoch" in fit:
+            extra = f", best epoch {fit['best_epoch']} of {fit.get('epochs_run', '?')}, valid NDCG@10 {_fmt(fit.get('best_valid_ndcg10'))}"
+        lines.append(
+            f"- `{name}`: commit `{r['commit'][:12]}`, {r['finished_at']}, chosen on validation: `{json.dumps(chosen)}`{extra}; "
+            f"machine: {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores; `{r['command']}`"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Regenerate the tables in BENCHMARKS.md."""
+    results = load_results()
+    body = "\n".join(dataset_section(d, runs) for d, runs in sorted(results.items()))
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        raise SystemExit(f"{BENCHMARKS_MD} lacks the markers {START} / {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    BENCHMARKS_MD.write_text(f"{head}{START}\n{body}{END}{tail}")
+    print(f"wrote tables for {', '.join(sorted(results)) or 'no results'} into {BENCHMARKS_MD}")
+
+
+if __name__ == "__main__":
+    main()

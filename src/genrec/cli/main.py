@@ -1,0 +1,295 @@
+"""The ``genrec`` command line: data, fit, evaluate, recommend, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from genrec.config import EvalConfig, apply_overrides
+from genrec.data.errors import DataFormatError
+
+app = typer.Typer(help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Inspect, convert and list datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+out = Console()
+
+STORE_OPT = typer.Option(None, "--store", help="DuckDB store file (default: $GENREC_HOME/genrec.duckdb).")
+OPT_OPT = typer.Option(None, "--opt", help="Loader option key=value (repeatable).")
+SET_OPT = typer.Option(None, "--set", help="Config override key=value (repeatable).")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse key=value pairs; numbers and booleans are converted."""
+    result: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            _fail(f"option {pair!r} is not key=value")
+        key, value = pair.split("=", 1)
+        result[key.strip()] = _literal(value.strip())
+    return result
+
+
+def _literal(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _store(path: Optional[Path]) -> Any:
+    from genrec.data.store import Store
+
+    return Store(path)
+
+
+def _load(spec: str, store_path: Optional[Path], options: list[str] | None) -> Any:
+    from genrec.data.sources import resolve_dataset
+
+    try:
+        return resolve_dataset(spec, _store(store_path), _parse_options(options))
+    except (DataFormatError, FileNotFoundError, ValueError, KeyError) as err:
+        _fail(str(err))
+
+
+def _metrics_table(title: str, rows: dict[str, dict[str, float]], keys: list[str]) -> Table:
+    table = Table(title=title)
+    table.add_column("model")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for name, metrics in rows.items():
+        table.add_row(name, *(f"{metrics.get(k, float('nan')):.4f}" for k in keys))
+    return table
+
+
+# ---- data ---------------------------------------------------------------------------
+@data_app.command("stats")
+def data_stats(
+    spec: str = typer.Argument(..., help="'synthetic', a stored dataset name, or KIND:PATH."),
+    opt: Optional[list[str]] = OPT_OPT,
+    store: Optional[Path] = STORE_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Users, items, interactions, density and sequence lengths of a dataset."""
+    ds = _load(spec, store, opt)
+    stats = ds.stats().to_dict()
+    if as_json:
+        out.print_json(json.dumps(stats))
+        return
+    table = Table(title=f"dataset {ds.name}")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for key, value in stats.items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    out.print(table)
+
+
+@data_app.command("convert")
+def data_convert(
+    kind: str = typer.Argument(..., help="Loader: sequence, movielens, amazon, minionerec, table."),
+    path: Path = typer.Argument(..., help="Source file or directory."),
+    name: str = typer.Option(..., "--name", help="Name to store the dataset under."),
+    opt: Optional[list[str]] = OPT_OPT,
+    kcore: int = typer.Option(0, "--kcore", help="Apply k-core filtering before storing."),
+    store: Optional[Path] = STORE_OPT,
+) -> None:
+    """Load a dataset with a loader and store it in the embedded database."""
+    from genrec.data.loaders import load
+
+    try:
+        ds = load(kind, path, **_parse_options(opt))
+    except (DataFormatError, FileNotFoundError, ValueError) as err:
+        _fail(str(err))
+    if kcore > 1:
+        ds = ds.kcore(kcore)
+    st = _store(store)
+    st.save_dataset(ds, name=name)
+    out.print(f"stored [bold]{name}[/] in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions")
+
+
+@data_app.command("list")
+def data_list(store: Optional[Path] = STORE_OPT) -> None:
+    """List the datasets in the store."""
+    st = _store(store)
+    table = Table(title=f"datasets in {st.path}")
+    for col in ("name", "users", "items", "interactions"):
+        table.add_column(col)
+    for row in st.list_datasets():
+        table.add_row(row["name"], str(row["users"]), str(row["items"]), str(row["interactions"]))
+    out.print(table)
+
+
+# ---- models -------------------------------------------------------------------------
+@app.command()
+def fit(
+    model: str = typer.Argument(..., help="Model name: popularity, itemknn, sasrec, ..."),
+    data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
+    split: str = typer.Option("leave_one_out", "--split", help="leave_one_out or temporal."),
+    set_: Optional[list[str]] = SET_OPT,
+    opt: Optional[list[str]] = OPT_OPT,
+    store: Optional[Path] = STORE_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Train a model on the training part of a split (validation drives early stopping)."""
+    from genrec.data.split import make_split
+    from genrec.models.registry import create_model
+
+    ds = _load(data, store, opt)
+    try:
+        recommender = create_model(model, set_)
+        sp = make_split(ds, split)
+    except ValueError as err:
+        _fail(str(err))
+    recommender.fit(sp.train, sp.valid)
+    recommender.fit_info.update({"dataset": data, "split": sp.describe()})
+    recommender.save(out_dir)
+    summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
+    if as_json:
+        out.print_json(json.dumps(summary, default=float))
+    else:
+        out.print(f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}")
+
+
+def _load_model(path: Path) -> Any:
+    from genrec.models.base import Recommender
+
+    try:
+        return Recommender.load(path)
+    except (FileNotFoundError, ValueError) as err:
+        _fail(str(err))
+
+
+def _check_catalog(model: Any, ds: Any) -> None:
+    if model.item_ids != [str(x) for x in ds.items["item_id"]]:
+        _fail(f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)")
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A model saved by 'genrec fit'."),
+    data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec (the one the model was fit on)."),
+    split: str = typer.Option("leave_one_out", "--split", help="leave_one_out or temporal."),
+    on: str = typer.Option("test", "--on", help="test or valid."),
+    exclude_history: bool = typer.Option(False, "--exclude-history", help="Drop history items from rankings."),
+    ks: str = typer.Option("5,10,20", "--ks", help="Cut-offs, comma separated."),
+    opt: Optional[list[str]] = OPT_OPT,
+    store: Optional[Path] = STORE_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Evaluate a saved model by full ranking over the catalog."""
+    from genrec.data.split import make_split
+    from genrec.eval.evaluator import evaluate as run_eval
+
+    if on not in ("test", "valid"):
+        _fail("--on must be 'test' or 'valid'")
+    model = _load_model(model_dir)
+    ds = _load(data, store, opt)
+    _check_catalog(model, ds)
+    try:
+        sp = make_split(ds, split)
+        config = apply_overrides(EvalConfig(), {"ks": ks, "exclude_history": str(exclude_history)})
+    except ValueError as err:
+        _fail(str(err))
+    result = run_eval(model, getattr(sp, on), sp.train, config, progress=not as_json)
+    payload = {"model": model.name, "dataset": ds.name, "split": sp.describe(), "on": on, **result.to_dict()}
+    if as_json:
+        out.print_json(json.dumps(payload, default=float))
+        return
+    keys = [f"{m}@{k}" for k in config.ks for m in ("Recall", "NDCG")] + [f"Coverage@{config.ks[-1]}"]
+    out.print(_metrics_table(f"{ds.name} / {split} / {on} ({result.n_cases} cases)", {model.name: result.metrics}, keys))
+
+
+@app.command()
+def recommend(
+    model_dir: Path = typer.Argument(..., help="A model saved by 'genrec fit'."),
+    data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec (for histories and titles)."),
+    user: Optional[list[str]] = typer.Option(None, "--user", "-u", help="External user id (repeatable)."),
+    history: Optional[str] = typer.Option(None, "--history", help="Comma-separated external item ids instead of a user."),
+    k: int = typer.Option(10, "--k", "-k", help="How many items."),
+    exclude_history: bool = typer.Option(False, "--exclude-history", help="Never recommend history items."),
+    opt: Optional[list[str]] = OPT_OPT,
+    store: Optional[Path] = STORE_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Top-k recommendations for users of the dataset, or for a given history."""
+    model = _load_model(model_dir)
+    ds = _load(data, store, opt)
+    _check_catalog(model, ds)
+    try:
+        if history:
+            labels = ["(history)"]
+            hists = [ds.item_indices(h.strip() for h in history.split(",") if h.strip())]
+        else:
+            labels = list(user or ds.user_external(np.arange(min(3, ds.n_users))).tolist())
+            hists = [ds.sequences()[ds.user_index(u)] for u in labels]
+    except KeyError as err:
+        _fail(str(err.args[0]))
+    recs = model.recommend(hists, k=k, exclude="history" if exclude_history else None)
+    result = [
+        {
+            "user": label,
+            "recommendations": [
+                {"item_id": str(ds.item_external(i)), "title": ds.items.at[int(i), "title"], "score": float(s)}
+                for i, s in zip(items, scores)
+            ],
+        }
+        for label, items, scores in zip(labels, recs.items, recs.scores)
+    ]
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    for entry, hist in zip(result, hists):
+        show_recommendations(ds, entry["user"], hist, [r["item_id"] for r in entry["recommendations"]])
+
+
+def show_recommendations(ds: Any, user: str, history: np.ndarray, item_ids: list[str], last: int = 3) -> None:
+    """Print a user's recent history and a recommendation list with titles."""
+    table = Table(title=f"user {user}", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("item")
+    table.add_column("title")
+    for idx in history[-last:]:
+        table.add_row("seen", str(ds.item_external(idx)), ds.items.at[int(idx), "title"])
+    for rank, ext in enumerate(item_ids, 1):
+        table.add_row(str(rank), ext, ds.items.at[ds.item_index(ext), "title"])
+    out.print(table)
+
+
+@app.command()
+def demo(
+    users: int = typer.Option(3000, "--users", help="Synthetic users."),
+    items: int = typer.Option(2000, "--items", help="Synthetic items."),
+    sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", help="Upper bound on SASRec epochs."),
+    store: Optional[Path] = STORE_OPT,
+) -> None:
+    """Generate the synthetic marketplace, train and evaluate the baselines, show recommendations."""
+    from genrec.cli.demo import run_demo
+
+    run_demo(users=users, items=items, sasrec_epochs=sasrec_epochs, store=_store(store), console=out)
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

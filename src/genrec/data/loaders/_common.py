@@ -1,0 +1,242 @@
+"""Helpers shared by the loaders: line streaming with progress, ids, prices, categories."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from genrec.data.errors import DataFormatError
+
+#: Files larger than this get a progress bar (when stderr is a terminal).
+PROGRESS_BYTES = 8 * 1024 * 1024
+_NUMBER = r"(\d[\d,]*(?:\.\d*)?|\.\d+)"
+_PRICE_RE = re.compile(rf"\s*[$€£]?\s*{_NUMBER}\s*(?:-\s*[$€£]?\s*{_NUMBER}\s*)?")
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def iter_lines(
+    path: Path, encoding: str = "utf-8", desc: str | None = None
+) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` (1-based, newline stripped), with a progress bar for big files."""
+    path = Path(path)
+    size = path.stat().st_size
+    raw = open(path, "rb")
+    gz = raw.read(2) == b"\x1f\x8b"
+    raw.seek(0)
+    stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gz else raw  # type: ignore[assignment]
+    bar = tqdm(
+        total=size, unit="B", unit_scale=True, desc=desc or path.name, disable=None, leave=False
+    ) if size > PROGRESS_BYTES else None
+    text = io.TextIOWrapper(stream, encoding=encoding, newline=None)
+    number = 0
+    try:
+        for number, line in enumerate(text, start=1):
+            if bar is not None and number % 20000 == 0:
+                bar.update(raw.tell() - bar.n)
+            yield number, line.rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        # Decoding runs ahead in blocks, so only a lower bound of the line is known.
+        message = f"not valid {encoding} text after line {number} ({err.reason})"
+        raise DataFormatError(message, path) from None
+    except (OSError, EOFError) as err:
+        raise DataFormatError(f"cannot read the file: {err}", path) from None
+    finally:
+        if bar is not None:
+            bar.close()
+        text.close()
+        raw.close()
+
+
+def content_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Like ``iter_lines`` but skipping blank lines at the end; a blank line inside raises."""
+    blank: int | None = None
+    for number, line in iter_lines(path, encoding):
+        if not line.strip():
+            blank = blank or number
+            continue
+        if blank is not None:
+            raise DataFormatError("empty line", path, blank)
+        yield number, line
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes as UTF-8, falling back to ISO-8859-1 (old MovieLens files)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def parse_record(text: str, path: Path, line: int, allow_python: bool = False) -> dict[str, Any]:
+    """Parse one JSON object line (or a Python dict literal when ``allow_python``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        if not allow_python:
+            raise DataFormatError(f"invalid JSON: {err.msg} (column {err.colno})", path, line) from None
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise DataFormatError(
+                f"neither valid JSON ({err.msg}) nor a Python dict literal", path, line
+            ) from None
+    if not isinstance(value, dict):
+        raise DataFormatError(f"expected an object, got {type(value).__name__}", path, line)
+    return value
+
+
+def parse_list(text: Any, path: Path, line: int, field: str) -> list[str]:
+    """Parse a list written as JSON or a Python literal (``"['a', 'b']"``) into strings."""
+    if isinstance(text, list):
+        value: Any = text
+    else:
+        source = "" if text is None else str(text).strip()
+        try:
+            value = json.loads(source)
+        except json.JSONDecodeError:
+            try:
+                value = ast.literal_eval(source)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                message = f"not a list literal: {_short(source)!r}"
+                raise DataFormatError(message, path, line, field) from None
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list):
+        raise DataFormatError(f"expected a list, got {_short(str(text))!r}", path, line, field)
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise DataFormatError(f"list element {v!r} is not a string or integer", path, line, field)
+        out.append(str(v))
+    return out
+
+
+def unescape(value: Any) -> str:
+    """A text field as a string with HTML entities resolved ('' for missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, list):
+        value = "\n".join(str(v) for v in value if v is not None)
+    return html.unescape(str(value)).strip()
+
+
+def parse_price(
+    value: Any, path: Path, line: int | None, strict: bool = True, field: str = "price"
+) -> float:
+    """A price as float: numbers pass, strings like '$12.99' or '$5.99 - $12.99' give the first number.
+
+    Missing values give NaN. Anything else raises DataFormatError when ``strict``, else gives NaN.
+    """
+    if value is None or value == "":
+        return math.nan
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = _PRICE_RE.fullmatch(value)
+        if match:
+            return float(match.group(1).replace(",", ""))
+    if strict:
+        raise DataFormatError(f"non-numeric price {_short(str(value))!r}", path, line, field)
+    return math.nan
+
+
+def flatten_categories(value: Any) -> list[str]:
+    """Flatten a category list or a list of category paths into unique strings, in order."""
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if v is None:
+            return
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+            return
+        text = unescape(v)
+        if text and text not in seen:
+            seen.add(text)
+            out.append(text)
+
+    walk(value)
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy / pandas scalars and containers into plain JSON-serialisable values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def dataset_name(prefix: str, path: Path | str) -> str:
+    """A store-safe default dataset name from a prefix and a file name."""
+    stem = Path(path).name
+    for suffix in (".gz", ".zip", ".json", ".jsonl", ".txt", ".csv", ".parquet", ".dat", ".tsv"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return safe_name(f"{prefix}-{stem}" if prefix else stem)
+
+
+def safe_name(text: str) -> str:
+    """``text`` reduced to the characters a store name may hold (max 100)."""
+    name = _NAME_BAD.sub("_", text).strip("._-") or "dataset"
+    return name[:100]
+
+
+def line_of_key(text: str, key: str) -> int:
+    """1-based line where ``"key"`` first occurs in a JSON document (1 if not found)."""
+    pos = text.find(json.dumps(key))
+    return text.count("\n", 0, pos) + 1 if pos >= 0 else 1
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: Record keys that map onto item columns; everything else goes into ``attributes``.
+_TEXT_FIELDS = ("title", "description", "brand")
+_CATEGORY_FIELDS = ("categories", "category")
+
+
+def item_row(
+    item_id: str, record: dict[str, Any], path: Path, line: int | None, strict_price: bool = True
+) -> dict[str, Any]:
+    """Turn a side-file record into an item row: known fields to columns, the rest to attributes."""
+    row: dict[str, Any] = {"item_id": item_id}
+    attributes: dict[str, Any] = {}
+    categories: list[str] = []
+    for key, value in record.items():
+        if key in _TEXT_FIELDS:
+            row[key] = unescape(value)
+        elif key in _CATEGORY_FIELDS:
+            categories.extend(c for c in flatten_categories(value) if c not in categories)
+        elif key == "price":
+            row["price"] = parse_price(value, path, line, strict=strict_price)
+        elif key != "item_id" and not (key == "attributes" and isinstance(value, dict)):
+            attributes[key] = jsonable(value)
+    if isinstance(record.get("attributes"), dict):
+        attributes.update(jsonable(record["attributes"]))
+    row["categories"] = categories
+    row["attributes"] = attributes
+    return row

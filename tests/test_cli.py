@@ -1,0 +1,111 @@
+"""The genrec command line, end to end on small synthetic data and on malformed files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genrec.cli.main import app
+from genrec.data import Dataset, Store
+
+SMALL = ["--opt", "n_users=300", "--opt", "n_items=150"]
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    return result
+
+
+def test_fit_evaluate_recommend(env):
+    store = str(env / "db.duckdb")
+    res = run("data", "stats", "synthetic", *SMALL, "--store", store, "--json")
+    assert res.exit_code == 0, res.output
+    stats = json.loads(res.stdout)
+    assert stats["users"] == 300 and stats["items"] <= 150
+    assert Store(store).has_dataset("synthetic")
+
+    model_dir = env / "m"
+    res = run("fit", "itemknn", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir), "--set", "neighbors=50")
+    assert res.exit_code == 0, res.output
+    assert (model_dir / "meta.json").exists()
+
+    res = run("evaluate", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "--json")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["protocol"]["full_ranking"] is True and payload["protocol"]["exclude_history"] is False
+    assert 0.0 <= payload["metrics"]["NDCG@10"] <= 1.0 and payload["n_cases"] == 300
+
+    res = run("evaluate", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "--on", "valid")
+    assert res.exit_code == 0 and "NDCG@10" in res.stdout
+
+    res = run("recommend", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "-k", "5", "--exclude-history", "--json")
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.stdout)
+    assert len(recs) == 3 and all(len(r["recommendations"]) == 5 for r in recs)
+    user = recs[0]["user"]
+    res = run("recommend", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "--user", user, "-k", "3")
+    assert res.exit_code == 0 and f"user {user}" in res.stdout
+
+
+def test_unknown_model_and_setting(env):
+    store = str(env / "db.duckdb")
+    res = run("fit", "nosuchmodel", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "m"))
+    assert res.exit_code == 2 and "unknown model" in res.output
+    res = run("fit", "itemknn", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "m"), "--set", "bogus=1")
+    assert res.exit_code == 2 and "unknown setting 'bogus'" in res.output
+    assert not (env / "m").exists()
+
+
+def test_malformed_file_fails_cleanly(env):
+    bad = env / "bad.txt"
+    bad.write_text("u1 a b c\nu2\nu3 a b\n")
+    store = env / "db.duckdb"
+    Store(store).save_dataset(Dataset.from_sequences("keep", {"x": ["1", "2", "3"]}))
+    for args in (
+        ["fit", "popularity", "--data", f"sequence:{bad}", "--out", str(env / "m")],
+        ["data", "convert", "sequence", str(bad), "--name", "broken"],
+        ["data", "stats", f"sequence:{bad}"],
+    ):
+        res = run(*args, "--store", str(store))
+        assert res.exit_code == 2, (args, res.output)
+        assert "bad.txt" in res.output and "line 2" in res.output
+    assert [d["name"] for d in Store(store).list_datasets()] == ["keep"]
+    assert not (env / "m").exists()
+    # evaluate on a malformed file, with a real model.
+    run("fit", "popularity", "--data", "synthetic", *SMALL, "--store", str(store), "--out", str(env / "pop"))
+    res = run("evaluate", str(env / "pop"), "--data", f"sequence:{bad}", "--store", str(store))
+    assert res.exit_code == 2 and "line 2" in res.output
+
+
+def test_catalog_mismatch(env):
+    store = str(env / "db.duckdb")
+    run("fit", "popularity", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "pop"))
+    seqs = env / "other.txt"
+    seqs.write_text("u1 a b c\nu2 b c a\n")
+    res = run("evaluate", str(env / "pop"), "--data", f"sequence:{seqs}", "--store", store)
+    assert res.exit_code == 2 and "another catalog" in res.output
+
+
+def test_installed_entry_point(env):
+    exe = Path(sys.executable).with_name("genrec")
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "fit" in proc.stdout and "demo" in proc.stdout
+    proc = subprocess.run(
+        [str(exe), "evaluate", str(env / "missing"), "--store", str(env / "db.duckdb")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "not a saved genrec model" in proc.stderr
+
+
+def test_demo_runs_small(env):
+    res = run("demo", "--users", "200", "--items", "120", "--sasrec-epochs", "2", "--store", str(env / "db.duckdb"))
+    assert res.exit_code == 0, res.output
+    assert "NDCG@10" in res.stdout and "sasrec" in res.stdout and "demo finished" in res.stdout
