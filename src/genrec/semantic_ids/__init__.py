@@ -1,0 +1,7 @@
+"""Semantic IDs: item embeddings quantised into short code tuples (RQ-KMeans, RQ-VAE)."""
+
+from genrec.semantic_ids.base import SemanticIdTokenizer, create_tokenizer, mix_embeddings
+from genrec.semantic_ids.rq_kmeans import RQKMeans
+from genrec.semantic_ids.rq_vae import RQVAE
+
+__all__ = ["RQKMeans", "RQVAE", "SemanticIdTokenizer", "create_tokenizer", "mix_embeddings"]
