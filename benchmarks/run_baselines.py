@@ -42,7 +42,16 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
 
 #: Per-dataset settings that are not searched (SASRec is too slow to grid-search here).
 FIXED: dict[tuple[str, str], dict[str, Any]] = {
-    ("ml-1m", "sasrec"): {"max_length": 200, "dropout": 0.2, "crop": "random", "time_budget_seconds": 1500.0},
+    ("amazon-beauty", "sasrec"): {"bf16": True, "batch_size": 256, "patience": 15, "progress": False},
+    ("ml-1m", "sasrec"): {
+        "max_length": 200,
+        "dropout": 0.2,
+        "crop": "random",
+        "bf16": True,
+        "patience": 10,
+        "time_budget_seconds": 1500.0,
+        "progress": False,
+    },
 }
 
 

@@ -71,6 +71,8 @@ class SASRecConfig:
     loss: str = "ce"  # "ce": full-catalog softmax cross-entropy; "bce": one sampled negative
     lr: float = 1e-3
     weight_decay: float = 0.0
+    lr_decay_patience: int = 0  # multiply lr by lr_decay_factor after this many evaluations without gain (0: off)
+    lr_decay_factor: float = 0.5
     batch_size: int = 128
     epochs: int = 200
     patience: int = 10
@@ -83,6 +85,7 @@ class SASRecConfig:
     valid_users: int = 0  # evaluate early stopping on this many validation users (0: all)
     ffn_mult: int = 1  # feed-forward hidden size = ffn_mult * dim
     init_std: float = 0.02  # std of the normal init of item and position embeddings
+    input_norm: str = "none"  # input x = E[s]*sqrt(dim) + P ("scale"), LN(E[s] + P) ("layernorm"), E[s] + P
     bf16: bool = False  # bf16 matmuls in the full-catalog output layer during training
     ce_chunk: int = 256  # rows of logits computed at once by the fused full-softmax loss
     eval_batch_size: int = 256  # histories per forward pass when scoring
@@ -125,6 +128,56 @@ class SemanticIdConfig:
     vae_lr: float = 1e-3
     vae_beta: float = 0.25  # commitment loss weight
     vae_dead_reset: bool = True  # re-seed codes unused in an epoch from current residuals
+
+
+
+@dataclass
+class TigerConfig:
+    """Generative retrieval (TIGER-style): semantic IDs, a causal transformer, a code head, beam search."""
+
+    # item embeddings and semantic IDs
+    text_fields: tuple[str, ...] = ("title", "brand", "categories", "price", "description")
+    encoder_model: str = "default"  # sentence-transformers model ("default": bundled MiniLM)
+    encoder_cache_dir: str = ""  # embedding cache directory ("" : $GENREC_HOME/embeddings)
+    sid_method: str = "rq_kmeans"  # "rq_kmeans" or "rq_vae"
+    sid_levels: int = 3
+    sid_codebook_size: int = 256
+    sid_max_collisions: int = 256  # vocabulary of the disambiguating last code
+    sid_kmeans_iters: int = 25
+    collab: str = "svd"  # collaborative signal mixed into the quantised vectors: "none" or "svd"
+    collab_weight: float = 0.5  # share of the collaborative part in the mixed cosine (0..1)
+    collab_dim: int = 64  # truncated-SVD rank of the training item-user matrix
+    impute_neighbors: int = 10  # items with no training interactions: collab vector from text kNN
+    # network
+    dim: int = 64
+    layers: int = 2
+    heads: int = 1
+    max_length: int = 50
+    ffn_mult: int = 1
+    dropout: float = 0.5
+    item_id_embedding: bool = True  # add a learned item-id embedding to the code-sum input
+    head_mult: int = 2  # code-head MLP hidden size = head_mult * dim
+    tie_codes: bool = True  # output code embeddings O_l shared with the input code embeddings
+    trie_softmax: bool = False  # normalise each level over the codes that continue the prefix in the catalog
+    label_smoothing: float = 0.0
+    init_std: float = 0.02
+    # training
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_decay_patience: int = 0  # multiply lr by lr_decay_factor after this many evaluations without gain (0: off)
+    lr_decay_factor: float = 0.5
+    batch_size: int = 128
+    epochs: int = 200
+    patience: int = 8
+    eval_every: int = 1
+    valid_users: int = 0  # early stopping on this many (fixed, random) validation users (0: all)
+    time_budget_seconds: float = 0.0  # stop training after this long (0: no limit)
+    seed: int = 42
+    threads: int = 0  # 0: all cores
+    progress: bool = True
+    # decoding
+    beam_width: int = 30  # k > beam_width widens the beam to k
+    eval_batch_size: int = 512  # histories per beam search
 
 
 C = TypeVar("C")
@@ -202,6 +255,7 @@ __all__ = [
     "SASRecConfig",
     "EncoderConfig",
     "SemanticIdConfig",
+    "TigerConfig",
     "apply_overrides",
     "config_to_dict",
     "config_from_dict",
