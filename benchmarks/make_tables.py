@@ -87,8 +87,19 @@ def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
         chosen = r.get("selection", {}).get("chosen", {})
         fit = r.get("fit_info", {})
         extra = ""
-        if "best_epoch" in fit:
-            extra = f", best epoch {fit['best_epoch']} of {fit.get('epochs_run', '?')}, valid NDCG@10 {_fmt(fit.get('best_valid_ndcg10'))}"
+        sel = r.get("selection_fit_info", fit)
+        if "best_epoch" in sel:
+            extra = (
+                f", early stopping chose epoch {sel['best_epoch']} of {sel.get('epochs', '?')} "
+                f"(valid NDCG@10 {_fmt(sel.get('best_valid_ndcg10'))}, {sel.get('stop_reason', '?')})"
+            )
+        if "refit" in r:
+            before = r.get("test_metrics_before_refit", {})
+            extra += (
+                f"; then refit on train+valid for {r['refit']['epochs']} epochs ({_fmt(r['refit']['fit_seconds'], 0)} s); "
+                f"test of the early-stopped model before the refit: Recall@10 {_fmt(before.get('Recall@10'))}, "
+                f"NDCG@10 {_fmt(before.get('NDCG@10'))}"
+            )
         lines.append(
             f"- `{name}`: commit `{r['commit'][:12]}`, {r['finished_at']}, chosen on validation: `{json.dumps(chosen)}`{extra}; "
             f"machine: {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores; `{r['command']}`"

@@ -5,6 +5,12 @@ whole catalog, ties ranked pessimistically, history items NOT excluded. Hyper-pa
 chosen on the validation split only (ItemKNN: a small grid; SASRec: early stopping on
 validation NDCG@10); the test split is evaluated once, for the chosen configuration.
 
+Models trained for a number of epochs (SASRec) are then refit on training + validation
+interactions for the epoch count early stopping chose on validation, and that refit model is
+evaluated on test (`REFIT`). The test figures of the early-stopped model trained on the training
+split alone are kept in the result file too (`test_metrics_before_refit`), for transparency;
+nothing is chosen by them.
+
 Each (dataset, model) runs in its own process so that its peak memory is its own, and writes
 benchmarks/results/<dataset>/<model>.json.
 
@@ -16,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import logging
 import subprocess
 import sys
 import time
@@ -24,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
+from common import DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
 
 from genrec.config import EvalConfig, apply_overrides, config_to_dict  # noqa: E402
 from genrec.data.split import leave_one_out  # noqa: E402
@@ -32,6 +40,8 @@ from genrec.eval.evaluator import evaluate  # noqa: E402
 from genrec.models.registry import create_model  # noqa: E402
 
 MODELS = ("popularity", "itemknn", "sasrec")
+#: Models refit on train + validation with the epoch count chosen on validation.
+REFIT = {"sasrec"}
 
 #: Validation grids (model selection never looks at the test split).
 GRIDS: dict[str, dict[str, list[Any]]] = {
@@ -83,6 +93,19 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
     assert best is not None
     _, model, overrides, valid_metrics = best
     test = evaluate(model, split.test, split.train, eval_cfg, desc="test")
+    refit_info: dict[str, Any] = {}
+    if model_name in REFIT and split.train_valid is not None:
+        before = test.metrics
+        selection_fit_info = model.fit_info
+        model, test, refit_seconds = refit_and_test(
+            dataset, model_name, split, overrides, extra, int(model.fit_info["best_epoch"]), eval_cfg
+        )
+        refit_info = {
+            "refit": {"data": "train+valid", "epochs": int(selection_fit_info["best_epoch"]), "fit_seconds": refit_seconds},
+            "test_metrics_before_refit": before,
+            "selection_fit_info": selection_fit_info,
+        }
+        fit_seconds += refit_seconds
     payload = {
         "dataset": dataset,
         "dataset_source": DATASETS[dataset]["source"],
@@ -95,6 +118,7 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
         "config": config_to_dict(model.config),
         "selection": {"criterion": "valid NDCG@10", "trials": trials, "chosen": overrides},
         "fit_info": model.fit_info,
+        **refit_info,
         "fit_seconds": fit_seconds,
         "wall_seconds": time.perf_counter() - start,
         "peak_rss_mb": peak_rss_mb(),
@@ -113,17 +137,78 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
     return out
 
 
+def refit_and_test(
+    dataset: str, model_name: str, split: Any, overrides: dict[str, Any], extra: list[str], epochs: int, eval_cfg: EvalConfig
+) -> tuple[Any, Any, float]:
+    """Fit the chosen config on train + validation for ``epochs`` epochs; evaluate it on test."""
+    model = create_model(model_name, {**overrides, "epochs": epochs, "time_budget_seconds": 0.0})
+    model.config = apply_overrides(model.config, extra)
+    with Timer() as t:
+        model.fit(split.train_valid, None)
+    print(f"[{dataset}/{model_name}] refit on train+valid for {epochs} epochs: {t.seconds:.0f}s", flush=True)
+    return model, evaluate(model, split.test, split.train_valid, eval_cfg, desc="test (refit)"), t.seconds
+
+
+def refit_only(dataset: str, model_name: str, extra: list[str]) -> Path:
+    """Refit from the selection recorded in an existing result file (no new search), then test."""
+    start = time.perf_counter()
+    path = RESULTS / dataset / f"{model_name}.json"
+    previous = json.loads(path.read_text())
+    if "refit" in previous:
+        raise SystemExit(f"{path} already holds a refit result")
+    split = leave_one_out(load_benchmark_dataset(dataset))
+    eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
+    overrides = previous["selection"]["chosen"]
+    epochs = int(previous["fit_info"]["best_epoch"])
+    model, test, refit_seconds = refit_and_test(dataset, model_name, split, overrides, extra, epochs, eval_cfg)
+    wall = time.perf_counter() - start
+    payload = {
+        **previous,
+        "metrics": test.metrics,
+        "protocol": test.protocol,
+        "fit_info": model.fit_info,
+        "refit": {
+            "data": "train+valid",
+            "epochs": epochs,
+            "fit_seconds": refit_seconds,
+            "wall_seconds": wall,
+            "peak_rss_mb": peak_rss_mb(),
+            "commit": commit(),
+            "command": " ".join(["python"] + sys.argv),
+            "selection_run": {k: previous[k] for k in ("commit", "wall_seconds", "peak_rss_mb", "command", "finished_at")},
+        },
+        "test_metrics_before_refit": previous["metrics"],
+        "selection_fit_info": previous["fit_info"],
+        "fit_seconds": previous["fit_seconds"] + refit_seconds,
+        "wall_seconds": previous["wall_seconds"] + wall,
+        "peak_rss_mb": max(previous["peak_rss_mb"], peak_rss_mb()),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = write_result(dataset, model_name, payload)
+    m = test.metrics
+    print(f"[{dataset}/{model_name}] TEST (refit) Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} -> {out}")
+    return out
+
+
 def main() -> None:
     """Parse arguments; run one (dataset, model) here or fan out to one process each."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="all", help=f"one of {', '.join(DATASETS)} or 'all'")
     parser.add_argument("--model", default="all", help=f"one of {', '.join(MODELS)} or 'all'")
     parser.add_argument("--set", action="append", default=[], help="config override key=value for the model")
+    parser.add_argument(
+        "--refit-only", action="store_true",
+        help="reuse the selection in the existing result file; only refit on train+valid and test",
+    )
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
     models = list(MODELS) if args.model == "all" else [args.model]
     if len(datasets) == 1 and len(models) == 1:
-        run_one(datasets[0], models[0], args.set)
+        if args.refit_only:
+            refit_only(datasets[0], models[0], args.set)
+        else:
+            run_one(datasets[0], models[0], args.set)
         return
     for dataset, model in itertools.product(datasets, models):
         cmd = [sys.executable, __file__, "--dataset", dataset, "--model", model]

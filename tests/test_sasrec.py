@@ -32,9 +32,17 @@ def cyclic_dataset(n_users: int = 300, seed: int = 0) -> Dataset:
 def small_config(**changes: object) -> SASRecConfig:
     """A tiny, fast configuration."""
     base = dict(dim=32, layers=1, heads=2, max_length=8, dropout=0.1, lr=5e-3, batch_size=64,
-                epochs=15, patience=100, threads=2, progress=False)
+                epochs=15, patience=100, threads=1, progress=False)
     base.update(changes)
     return SASRecConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_threads():  # type: ignore[no-untyped-def]
+    """The model sets torch's global thread count; put it back for other test modules."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

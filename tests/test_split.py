@@ -78,3 +78,12 @@ def test_temporal_split():
 def test_temporal_needs_timestamps():
     with pytest.raises(ValueError, match="no timestamps"):
         temporal(seq_dataset())
+
+
+def test_train_valid_holds_everything_but_the_test_item():
+    ds = seq_dataset()
+    split = leave_one_out(ds)
+    tv = split.train_valid.sequences()
+    for u, h in zip(split.test.users, split.test.histories):
+        np.testing.assert_array_equal(tv[u], h)
+    assert split.train_valid.n_interactions == ds.n_interactions - len(split.test)

@@ -158,11 +158,12 @@ class TigerConfig:
     item_id_embedding: bool = True  # add a learned item-id embedding to the code-sum input
     head_mult: int = 2  # code-head MLP hidden size = head_mult * dim
     tie_codes: bool = True  # output code embeddings O_l shared with the input code embeddings
-    trie_softmax: bool = False  # normalise each level over the codes that continue the prefix in the catalog
+    trie_softmax: bool = True  # normalise each level over the codes that continue the prefix in the catalog
+    node_embedding: bool = True  # add a learned output vector per code prefix (trie node) to O_l
     label_smoothing: float = 0.0
     init_std: float = 0.02
     # training
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.0
     lr_decay_patience: int = 0  # multiply lr by lr_decay_factor after this many evaluations without gain (0: off)
     lr_decay_factor: float = 0.5

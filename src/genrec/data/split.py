@@ -46,6 +46,7 @@ class Split:
     valid: EvalCases
     test: EvalCases
     params: dict[str, Any]
+    train_valid: Dataset | None = None  # training plus validation interactions (for a final refit)
 
     def describe(self) -> dict[str, Any]:
         """Protocol name, parameters and sizes, for result files."""
@@ -69,8 +70,11 @@ def leave_one_out(dataset: Dataset, min_length: int = 3) -> Split:
     evaluated = np.flatnonzero(lengths >= min_length)
     # Position of each interaction within its user's sequence (inter is sorted by user, time).
     pos = np.arange(len(inter)) - starts[inter.user]
-    held_out = (lengths[inter.user] >= min_length) & (pos >= lengths[inter.user] - 2)
+    evaluated_row = lengths[inter.user] >= min_length
+    held_out = evaluated_row & (pos >= lengths[inter.user] - 2)
     train = dataset.with_interactions(inter.take(~held_out), name=f"{dataset.name}:train")
+    is_test = evaluated_row & (pos == lengths[inter.user] - 1)
+    train_valid = dataset.with_interactions(inter.take(~is_test), name=f"{dataset.name}:train+valid")
     valid = EvalCases(
         evaluated.astype(np.int64),
         [seqs[u][:-2] for u in evaluated],
@@ -81,7 +85,7 @@ def leave_one_out(dataset: Dataset, min_length: int = 3) -> Split:
         [seqs[u][:-1] for u in evaluated],
         np.array([seqs[u][-1] for u in evaluated], dtype=np.int64),
     )
-    return Split("leave_one_out", train, valid, test, {"min_length": min_length})
+    return Split("leave_one_out", train, valid, test, {"min_length": min_length}, train_valid)
 
 
 def temporal(dataset: Dataset, valid_fraction: float = 0.1, test_fraction: float = 0.1) -> Split:
@@ -98,6 +102,7 @@ def temporal(dataset: Dataset, valid_fraction: float = 0.1, test_fraction: float
     t_valid = int(ts[int(len(ts) * (1 - valid_fraction - test_fraction))])
     t_test = int(ts[int(len(ts) * (1 - test_fraction))])
     train = dataset.with_interactions(inter.take(inter.timestamp < t_valid), name=f"{dataset.name}:train")
+    train_valid = dataset.with_interactions(inter.take(inter.timestamp < t_test), name=f"{dataset.name}:train+valid")
     seqs = dataset.sequences()
     times = np.split(inter.timestamp, np.cumsum(np.bincount(inter.user, minlength=dataset.n_users))[:-1])
 
@@ -119,6 +124,7 @@ def temporal(dataset: Dataset, valid_fraction: float = 0.1, test_fraction: float
         cases(t_valid, t_test),
         cases(t_test, None),
         {"valid_fraction": valid_fraction, "test_fraction": test_fraction, "t_valid": t_valid, "t_test": t_test},
+        train_valid,
     )
 
 

@@ -146,18 +146,18 @@ class SASRecNet(nn.Module):
 
 
 class FullSoftmaxCE(torch.autograd.Function):
-    """Mean over rows n of  logsumexp_i(h_n . W_i) - h_n . W_{y_n}  and its gradient, chunk by chunk.
+    """Sum over rows n of  logsumexp_i(h_n . W_i) - h_n . W_{y_n}  and its gradient, chunk by chunk.
 
     The [N, n_items] logits never exist at once: each chunk of rows computes z = h W^T, the
-    loss, and the gradient of the mean loss, dz = (softmax(z) - onehot(y)) / N, giving
-    dh = dz W and dW += dz^T h while z is still in cache. Backward only scales them.
+    loss, and its gradient dz = softmax(z) - onehot(y), giving dh = dz W and dW += dz^T h
+    while z is still in cache. Backward only scales them.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, chunk: int, bf16: bool
     ) -> torch.Tensor:
-        """hidden [N, D], weight [V, D], target [N] in 0..V-1 -> scalar loss."""
+        """hidden [N, D], weight [V, D], target [N] in 0..V-1 -> scalar summed loss."""
         n = hidden.shape[0]
         d_hidden = torch.empty_like(hidden)
         d_weight = torch.zeros_like(weight)
@@ -176,12 +176,11 @@ class FullSoftmaxCE(torch.autograd.Function):
             total += (z_max[:, 0] + z_sum[:, 0].log() - z_target).sum()  # logsumexp(z) - z_y
             z.div_(z_sum)  # softmax(z)
             z[rows, y] -= 1.0  # softmax(z) - onehot(y)
-            z.div_(n)
             dz = z.to(w.dtype)
             d_hidden[lo : lo + chunk] = dz @ w
             d_weight += dz.T @ hc
         ctx.save_for_backward(d_hidden, d_weight)
-        return total / n
+        return total
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
@@ -269,18 +268,21 @@ class SASRec(Recommender):
             loss_sum, loss_n, out_of_time = 0.0, 0, False
             self.net.train()
             batches = bucketed_batches(window, cfg.batch_size, rng)
+            tokens_per_batch = float(window.sum()) / max(len(batches), 1)
             bar = tqdm(batches, desc=f"sasrec epoch {state.epoch + 1}", unit="batch", leave=False,
                        disable=not cfg.progress)
             for idx in bar:
                 inputs = torch.from_numpy(left_padded(flat, in_end[idx], window[idx]))
                 targets = torch.from_numpy(left_padded(flat, in_end[idx] + 1, window[idx]))
-                loss = self._loss(inputs, targets)
+                loss_total, n_tokens = self._loss(inputs, targets)
+                # Every position weighs the same whatever its batch: divide by the mean positions per
+                # batch, not by this batch's count (length-bucketed batches differ a lot in size).
                 optim.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss_total / tokens_per_batch).backward()
                 optim.step()
-                loss_sum += float(loss.detach())
-                loss_n += 1
-                bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}", refresh=False)
+                loss_sum += float(loss_total.detach())
+                loss_n += n_tokens
+                bar.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.4f}", refresh=False)
                 if cfg.time_budget_seconds and time.perf_counter() - start > cfg.time_budget_seconds:
                     out_of_time = True
                     break
@@ -339,21 +341,22 @@ class SASRec(Recommender):
             }
         )
 
-    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean loss over the non-padding positions of a batch ([B, L] ids + 1, 0 = padding)."""
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Summed loss over the non-padding positions of a batch ([B, L] ids + 1, 0 = padding), and their count."""
         assert self.net is not None
         keep = targets > 0
         hidden = self.net(inputs)[keep]  # [N, D]: only the positions that have a target
         weights = self.net.output_weights()
         if self.config.loss == "ce":
             # -log softmax_i(h . E[i])[target] over the full catalog (fused, chunked)
-            return FullSoftmaxCE.apply(hidden, weights, targets[keep] - 1, self.config.ce_chunk, self.config.bf16)
+            loss = FullSoftmaxCE.apply(hidden, weights, targets[keep] - 1, self.config.ce_chunk, self.config.bf16)
+            return loss, len(hidden)
         positive = targets[keep]
         negative = self._sample_negatives(inputs, targets)[keep]
         pos_logit = (hidden * weights[positive - 1]).sum(-1)
         neg_logit = (hidden * weights[negative - 1]).sum(-1)
         # -log sigma(pos) - log(1 - sigma(neg)) = softplus(-pos) + softplus(neg)
-        return (F.softplus(-pos_logit) + F.softplus(neg_logit)).mean()
+        return (F.softplus(-pos_logit) + F.softplus(neg_logit)).sum(), len(hidden)
 
     def _sample_negatives(self, inputs: torch.Tensor, targets: torch.Tensor, tries: int = 10) -> torch.Tensor:
         """One uniform item per position (ids + 1), redrawn while it is in the user's window."""
