@@ -108,4 +108,5 @@ def test_installed_entry_point(env):
 def test_demo_runs_small(env):
     res = run("demo", "--users", "200", "--items", "120", "--sasrec-epochs", "2", "--store", str(env / "db.duckdb"))
     assert res.exit_code == 0, res.output
-    assert "NDCG@10" in res.stdout and "sasrec" in res.stdout and "demo finished" in res.stdout
+    assert "N@10" in res.stdout and "sasrec" in res.stdout and "demo finished" in res.stdout
+    assert "best model on validation NDCG@10" in res.stdout
