@@ -13,6 +13,7 @@ _MODULES: dict[str, str] = {
     "popularity": "genrec.models.popularity",
     "itemknn": "genrec.models.itemknn",
     "sasrec": "genrec.models.sasrec",
+    "tiger": "genrec.models.tiger",
 }
 
 T = TypeVar("T", bound=type)

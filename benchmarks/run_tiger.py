@@ -1,0 +1,175 @@
+"""Benchmark the generative recommender (tiger) end to end: encode, tokenize, train, evaluate.
+
+Protocol as run_baselines.py: leave-one-out, full ranking over the whole catalog (a generative
+model is ranked by its beam-search top-k list; misses and invalid ids count as misses), history
+items NOT excluded, metrics at 5/10/20. Early stopping uses validation NDCG@10 (on a fixed random
+subset of validation users when ``valid_users`` is set); the test split is evaluated once.
+
+Model selection: ``--valid-only`` runs fit a configuration and score it on the full validation
+split without touching test; each such trial is appended to
+``benchmarks/results/<dataset>/tiger_trials.jsonl``. The final run (without ``--valid-only``)
+evaluates the chosen configuration on test once and records the trials as its ``selection``.
+
+``--cold-encode`` points the embedding cache at an empty temporary folder, so the reported
+pipeline time includes encoding every item text from scratch.
+
+    python benchmarks/run_tiger.py --dataset amazon-beauty --valid-only --set collab_weight=0.3
+    python benchmarks/run_tiger.py --dataset amazon-beauty --cold-encode --save ~/.cache/genrec/models/tiger-beauty
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
+
+from genrec.config import EvalConfig, apply_overrides, config_to_dict  # noqa: E402
+from genrec.data.split import leave_one_out  # noqa: E402
+from genrec.eval.evaluator import evaluate  # noqa: E402
+from genrec.models.registry import create_model  # noqa: E402
+
+#: The configuration chosen on validation, per dataset (see docs/generative.md for the trials).
+CHOSEN: dict[str, dict[str, Any]] = {
+    "amazon-beauty": {"valid_users": 5000, "progress": False},
+}
+
+
+def trials_file(dataset: str) -> Path:
+    """Where validation-only trials are logged."""
+    return RESULTS / dataset / "tiger_trials.jsonl"
+
+
+def run(dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool, save: str, threads: int) -> None:
+    """Fit tiger, evaluate on validation (and test once unless ``valid_only``), write the result."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    stages: dict[str, float] = {}
+    with Timer() as t:
+        ds = load_benchmark_dataset(dataset)
+        split = leave_one_out(ds)
+    stages["load_and_split"] = t.seconds
+    eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
+    chosen = dict(CHOSEN.get(dataset, {}))
+    model = create_model("tiger", chosen)
+    model.config = apply_overrides(model.config, overrides)
+    if threads:
+        model.config = apply_overrides(model.config, {"threads": threads})
+    tmp_cache = None
+    if cold_encode:
+        tmp_cache = tempfile.TemporaryDirectory(prefix="genrec-cold-embeddings-")
+        model.config = apply_overrides(model.config, {"encoder_cache_dir": tmp_cache.name})
+    with Timer() as t:
+        model.fit(split.train, split.valid)
+    stages["fit"] = t.seconds
+    info = model.fit_info
+    if save:
+        with Timer() as t:
+            model.save(Path(save).expanduser())
+        stages["save"] = t.seconds
+    stages.update({k: info[k] for k in ("encode_seconds", "tokenize_seconds", "train_seconds") if k in info})
+    with Timer() as t:
+        valid = evaluate(model, split.valid, split.train, eval_cfg, beyond_accuracy=False, desc="valid")
+    stages["valid_eval"] = t.seconds
+    vm = valid.metrics
+    config = config_to_dict(model.config)
+    if tmp_cache is not None:
+        config["encoder_cache_dir"] = "(temporary, empty: cold encode)"
+    print(
+        f"[{dataset}/tiger] valid Recall@10={vm['Recall@10']:.4f} NDCG@10={vm['NDCG@10']:.4f} "
+        f"fit {stages['fit']:.0f}s ({info.get('epochs')} epochs, best {info.get('best_epoch')})",
+        flush=True,
+    )
+    if valid_only:
+        trial = {
+            "overrides": overrides,
+            "config": config,
+            "valid_metrics": vm,
+            "fit_info": {k: v for k, v in info.items() if k != "history"},
+            "history": info.get("history"),
+            "stages": stages,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        out = trials_file(dataset)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a") as f:
+            f.write(json.dumps(trial, default=float) + "\n")
+        return
+
+    with Timer() as t:
+        test = evaluate(model, split.test, split.train, eval_cfg, desc="test")
+    stages["test_eval"] = t.seconds
+    wall = time.perf_counter() - start
+    stages["pipeline_wall"] = wall
+    trials = []
+    if trials_file(dataset).exists():
+        for line in trials_file(dataset).read_text().splitlines():
+            rec = json.loads(line)
+            trials.append({"overrides": rec.get("effective_overrides", rec["overrides"]),
+                           "valid_NDCG@10": rec["valid_metrics"]["NDCG@10"],
+                           "valid_Recall@10": rec["valid_metrics"]["Recall@10"],
+                           "fit_seconds": rec["stages"].get("fit")})
+    payload = {
+        "dataset": dataset,
+        "dataset_source": DATASETS[dataset]["source"],
+        "dataset_stats": ds.stats().to_dict(),
+        "model": "tiger",
+        "split": split.describe(),
+        "protocol": test.protocol,
+        "metrics": test.metrics,
+        "valid_metrics": vm,
+        "config": config,
+        "selection": {
+            "criterion": "valid NDCG@10 (full validation split, beam-search top-k)",
+            "trials": trials,
+            "chosen": {**chosen, **dict(o.split("=", 1) for o in overrides)},
+        },
+        "fit_info": info,
+        "fit_seconds": stages["fit"],
+        "stages_seconds": stages,
+        "cold_encode": bool(cold_encode),
+        "wall_seconds": wall,
+        "peak_rss_mb": peak_rss_mb(),
+        "commit": commit(),
+        "machine": machine(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(["python"] + sys.argv),
+    }
+    out = write_result(dataset, "tiger", payload)
+    m = test.metrics
+    print(
+        f"[{dataset}/tiger] TEST Recall@5={m['Recall@5']:.4f} NDCG@5={m['NDCG@5']:.4f} "
+        f"Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
+        f"wall {wall:.0f}s peak {payload['peak_rss_mb']:.0f} MiB -> {out}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="amazon-beauty", help=f"one of {', '.join(DATASETS)}")
+    parser.add_argument("--set", action="append", default=[], help="TigerConfig override key=value")
+    parser.add_argument("--valid-only", action="store_true", help="a selection trial: never touch test")
+    parser.add_argument("--cold-encode", action="store_true", help="encode item texts into an empty cache")
+    parser.add_argument("--save", default="", help="save the trained model to this directory")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the config's)")
+    args = parser.parse_args()
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+    logging.getLogger("genrec").setLevel(logging.INFO)
+    run(args.dataset, args.set, args.valid_only, args.cold_encode, args.save, args.threads)
+
+
+if __name__ == "__main__":
+    main()

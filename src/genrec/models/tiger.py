@@ -1,0 +1,724 @@
+"""TIGER-style generative retrieval (Rajput et al., 2023), built to train on a small CPU.
+
+Items as semantic IDs
+---------------------
+Every item's text (title, brand, categories, price, ...) is embedded by a sentence encoder
+(``genrec.encoders``, cached on disk). Optionally a collaborative vector is mixed in
+(LETTER / ColaRec-style): the item's row of a truncated SVD of the training item-user matrix,
+``v_i = [sqrt(1 - w) t_i / |t_i|, sqrt(w) c_i / |c_i|]`` (``mix_embeddings``), so that the codes
+group items that are both described alike and bought by the same people. Items without training
+interactions (and items added later) get c_i imputed from their nearest text neighbours. The
+vectors are quantised by RQ-KMeans (or RQ-VAE) into L codes, plus TIGER's disambiguating code:
+item i -> (c_i1, ..., c_iL, c_i,L+1), unique per item.
+
+Network (one input position per history item, not one per code)
+----------------------------------------------------------------
+The history s_1..s_T becomes T input vectors
+
+  x_t = sum_l E_l[c_{s_t, l}]  (+ I[s_t], an item-id embedding)  + P[p_t]
+
+read by a causal pre-norm transformer (SASRec's blocks), giving h_t after every item. A small
+autoregressive code head turns h = h_t into the next item's codes, level by level:
+
+  x_l = h + sum_{j<l} G_{l,j}[c_j]            (embeddings of the codes already chosen)
+  q_l = x_l + W_2 GELU(W_1 LN(x_l))          (a residual MLP per level)
+  log p(c_l | h, c_<l) = log_softmax_v(q_l . O_l[v] + b_l[v])[c_l]
+
+with O_l = E_l (tied) or a separate table. An item's score is its log-probability
+sum_l log p(c_l | h, c_<l). Training is teacher-forced cross-entropy on every level at every
+position of every sequence in one pass (as SASRec), i.e. L + 1 softmaxes of <= 256 entries per
+position instead of one over the catalog.
+
+Decoding
+--------
+``recommend`` runs ``constrained_beam_search`` over the catalog's prefix trie: the transformer
+runs once per user, each further level only runs the head on the (user, beam) rows. Every result
+is a real, distinct catalog item; exclusions prune whole subtrees. ``score`` computes the exact
+log-probability of every item (costly: the head runs on every trie prefix for every user; for
+small catalogs and checks).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from genrec.config import EncoderConfig, SemanticIdConfig, TigerConfig
+from genrec.data.dataset import Dataset, Interactions
+from genrec.data.split import EvalCases
+from genrec.decoding import PrefixTrie, constrained_beam_search
+from genrec.eval import metrics as M
+from genrec.models.base import Histories, Recommendations, Recommender
+from genrec.models.registry import register_model
+from genrec.models.sasrec import Block, bucketed_batches, left_padded
+from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
+
+logger = logging.getLogger(__name__)
+
+
+# ---- the network ----------------------------------------------------------------------
+class CodeHead(nn.Module):
+    """Autoregressive head: level l reads h plus the embeddings of the codes chosen before it."""
+
+    def __init__(self, vocab_sizes: Sequence[int], dim: int, mult: int, dropout: float) -> None:
+        super().__init__()
+        self.vocab_sizes = list(vocab_sizes)
+        offsets = np.concatenate([[0], np.cumsum(self.vocab_sizes)]).astype(np.int64)
+        self.register_buffer("offsets", torch.from_numpy(offsets), persistent=False)
+        # G_{l, j} for j < l, stored as one table per level indexed by offsets[j] + c_j
+        self.prefix = nn.ModuleList(nn.Embedding(max(int(offsets[l]), 1), dim) for l in range(len(vocab_sizes)))
+        self.norm = nn.ModuleList(nn.LayerNorm(dim) for _ in vocab_sizes)
+        self.ff1 = nn.ModuleList(nn.Linear(dim, mult * dim) for _ in vocab_sizes)
+        self.ff2 = nn.ModuleList(nn.Linear(mult * dim, dim) for _ in vocab_sizes)
+        self.bias = nn.ParameterList(nn.Parameter(torch.zeros(v)) for v in vocab_sizes)
+        self.drop = nn.Dropout(dropout)
+
+    def query(self, level: int, h: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+        """q_l = x + W_2 GELU(W_1 LN(x)),  x = h + sum_{j<l} G_{l,j}[prefix_j];  h [N, D], prefix [N, l]."""
+        x = h
+        if level:
+            x = x + self.prefix[level](prefix + self.offsets[:level]).sum(1)
+        return x + self.ff2[level](self.drop(F.gelu(self.ff1[level](self.norm[level](x)))))
+
+
+class TigerNet(nn.Module):
+    """Code-sum item inputs, causal transformer blocks, and the code head."""
+
+    def __init__(
+        self,
+        n_items: int,
+        codes: np.ndarray,
+        vocab_sizes: Sequence[int],
+        cfg: TigerConfig,
+        node_counts: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.max_length = cfg.max_length
+        self.tie = cfg.tie_codes
+        self.vocab_sizes = list(vocab_sizes)
+        # input code tables have one extra row, V_l, the padding code (zero, never trained)
+        self.code_emb = nn.ModuleList(nn.Embedding(v + 1, cfg.dim, padding_idx=v) for v in vocab_sizes)
+        self.item_emb = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0) if cfg.item_id_embedding else None
+        self.pos_emb = nn.Embedding(cfg.max_length, cfg.dim)
+        self.emb_drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.dropout, cfg.ffn_mult) for _ in range(cfg.layers))
+        self.ln_f = nn.LayerNorm(cfg.dim)
+        self.head = CodeHead(vocab_sizes, cfg.dim, cfg.head_mult, cfg.dropout)
+        self.out_emb = None if self.tie else nn.ModuleList(nn.Embedding(v, cfg.dim) for v in vocab_sizes)
+        # N_l: one output vector per trie node at depth l + 1 (per distinct code prefix), or None
+        self.node_emb = None if node_counts is None else nn.ModuleList(nn.Embedding(n, cfg.dim) for n in node_counts)
+        for emb in [*self.code_emb, self.pos_emb, *(self.out_emb or []), *self.head.prefix, *(self.node_emb or [])]:
+            nn.init.normal_(emb.weight, std=cfg.init_std)
+        if self.item_emb is not None:
+            nn.init.normal_(self.item_emb.weight, std=cfg.init_std)
+        with torch.no_grad():
+            for emb, v in zip(self.code_emb, vocab_sizes):
+                emb.weight[v].zero_()
+            if self.item_emb is not None:
+                self.item_emb.weight[0].zero_()
+        self.codes = torch.empty(0)
+        self.set_codes(codes)
+
+    def set_codes(self, codes: np.ndarray) -> None:
+        """The item -> codes table, [n_items + 1, L] with row 0 (padding) = the padding codes."""
+        pad = np.asarray(self.vocab_sizes, dtype=np.int64)[None]
+        self.codes = torch.from_numpy(np.concatenate([pad, np.asarray(codes, dtype=np.int64)]))
+
+    def add_items(self, codes: np.ndarray, node_counts: Sequence[int] | None = None) -> None:
+        """Append new items: codes, and zero id / node embeddings (new items rely on codes alone)."""
+        self.set_codes(np.concatenate([self.codes[1:].numpy(), np.asarray(codes, dtype=np.int64)]))
+        if self.item_emb is not None:
+            self.item_emb = _grown(self.item_emb, len(self.codes), padding_idx=0)
+        if self.node_emb is not None and node_counts is not None:
+            for level, count in enumerate(node_counts):
+                self.node_emb[level] = _grown(self.node_emb[level], count)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """seq: [B, T] item ids + 1, left-padded with 0 -> hidden states h [B, T, D]."""
+        b, length = seq.shape
+        codes = self.codes[seq]  # [B, T, L]
+        x = sum(emb(codes[..., l]) for l, emb in enumerate(self.code_emb))
+        if self.item_emb is not None:
+            x = x + self.item_emb(seq)
+        positions = torch.arange(self.max_length - length, self.max_length)
+        x = self.emb_drop(x + self.pos_emb(positions)[None])
+        present = seq > 0
+        causal = torch.ones(length, length, dtype=torch.bool).tril()
+        itself = torch.eye(length, dtype=torch.bool)
+        # may_attend[b, t, u] = u <= t and (an item at u, or u == t)
+        mask = (causal[None] & (present[:, None, :] | itself[None]))[:, None]
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.ln_f(x)
+
+    def level_logits(
+        self, level: int, h: torch.Tensor, prefix: torch.Tensor, edges: Edges | None = None
+    ) -> torch.Tensor:
+        """Logits [N, V_l] of code ``level`` given h [N, D] and the codes before it, prefix [N, l].
+
+        z[n, v] = q_l[n] . O_l[v] + b_l[v], plus q_l[n] . N_l[child] on each trie edge (n, v -> child)
+        in ``edges`` when node embeddings are on (levels >= 1; at level 0 the child is the code).
+        """
+        q = self.head.query(level, h, prefix)
+        table = self.out_emb[level].weight if self.out_emb is not None else self.code_emb[level].weight[:-1]
+        logits = q @ table.T + self.head.bias[level]
+        if edges is not None and self.node_emb is not None and level > 0:  # level 0: N_0 would repeat O_0
+            extra = (q.index_select(0, edges.row) * self.node_emb[level](edges.node)).sum(-1)
+            logits = logits.index_put((edges.row, edges.token), extra, accumulate=True)
+        return logits
+
+    def loss(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        label_smoothing: float,
+        edges_of: Callable[[int, torch.Tensor], Edges] | None = None,
+        trie_softmax: bool = False,
+    ) -> torch.Tensor:
+        """Teacher-forced -sum_l log p(c_l | h_t, c_<l) of every next item, mean over positions.
+
+        ``edges_of(level, items)`` gives the trie edges leaving each target's level-l prefix; with
+        ``trie_softmax`` each level's softmax runs over those codes only (else the whole vocabulary).
+        """
+        keep = targets > 0
+        h = self(inputs)[keep]  # [N, D]
+        items = targets[keep] - 1
+        codes = self.codes[targets[keep]]  # [N, L]
+        total = h.new_zeros(())
+        for level in range(len(self.vocab_sizes)):
+            edges = edges_of(level, items) if edges_of is not None else None
+            logits = self.level_logits(level, h, codes[:, :level], edges)
+            mask = edges.mask(len(items), self.vocab_sizes[level]) if trie_softmax and edges is not None else None
+            total = total + smoothed_ce(logits, codes[:, level], label_smoothing, mask)
+        return total
+
+
+class Edges(NamedTuple):
+    """Trie edges leaving a batch of prefixes: row n may continue with ``token`` to prefix ``node``."""
+
+    row: torch.Tensor  # [E] which row (prefix) the edge leaves
+    token: torch.Tensor  # [E] the code on the edge
+    node: torch.Tensor  # [E] stable index of the prefix the edge leads to (for N_l)
+
+    def mask(self, rows: int, vocab: int) -> torch.Tensor:
+        """bool [rows, vocab]: which codes continue each row's prefix."""
+        out = torch.zeros(rows, vocab, dtype=torch.bool)
+        out[self.row, self.token] = True
+        return out
+
+
+def _grown(emb: nn.Embedding, rows: int, padding_idx: int | None = None) -> nn.Embedding:
+    """A copy of ``emb`` with zero rows appended up to ``rows``."""
+    old = emb.weight.data
+    grown = nn.Embedding(rows, old.shape[1], padding_idx=padding_idx)
+    grown.weight.data.zero_()
+    grown.weight.data[: len(old)] = old
+    return grown
+
+
+def smoothed_ce(logits: torch.Tensor, target: torch.Tensor, eps: float, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of -(1 - eps) log p[y] - eps mean_{v allowed} log p[v], p = softmax over allowed v."""
+    if mask is None:
+        return F.cross_entropy(logits, target, label_smoothing=eps)
+    logp = logits.masked_fill(~mask, -torch.inf).log_softmax(-1)
+    nll = -logp.gather(1, target[:, None])[:, 0]
+    if eps:
+        uniform = -logp.masked_fill(~mask, 0.0).sum(1) / mask.sum(1)
+        nll = (1 - eps) * nll + eps * uniform
+    return nll.mean()
+
+
+# ---- the recommender ------------------------------------------------------------------
+@register_model("tiger")
+class Tiger(Recommender):
+    """Generative recommender: semantic IDs from item text, decoded by trie-constrained beam search."""
+
+    config_class = TigerConfig
+    full_scores = False  # evaluated from recommend()'s top-k lists
+
+    def __init__(self, config: TigerConfig | None = None) -> None:
+        super().__init__(config)
+        self.net: TigerNet | None = None
+        self.tokenizer: SemanticIdTokenizer | None = None
+        self.trie: PrefixTrie | None = None
+        self.codes: np.ndarray | None = None  # [n_items, L + 1] semantic IDs, row = item
+        self.text_emb: np.ndarray | None = None  # [n_items, d] unit text vectors (for imputation)
+        self.collab_emb: np.ndarray | None = None  # [n_items, k] collaborative vectors, or None
+        self.prefix_ids: np.ndarray | None = None  # [n_items, L + 1] stable index of each item's prefixes
+        self._structure: _TrieIndex | None = None  # trie-node lookups, rebuilt when the catalog grows
+
+    # ---- item vectors and semantic IDs ---------------------------------------------------
+    def _encoder_config(self) -> EncoderConfig:
+        cfg = self.config
+        return EncoderConfig(
+            model=cfg.encoder_model,
+            fields=tuple(cfg.text_fields),
+            cache_dir=cfg.encoder_cache_dir,
+            threads=cfg.threads,
+            progress=cfg.progress,
+        )
+
+    def _encode_texts(self, dataset: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
+        """Unit text embeddings of the dataset's items and how many came from the cache."""
+        from genrec.encoders import TextEncoder, item_texts, text_key
+
+        enc_cfg = self._encoder_config()
+        texts = item_texts(dataset, enc_cfg.fields, enc_cfg.template or None)
+        encoder = TextEncoder(enc_cfg)
+        hits = 0
+        if encoder.cache is not None:
+            hits = int(encoder.cache.get([text_key(t) for t in texts])[0].sum())
+        start = time.perf_counter()
+        vectors = encoder.encode(texts)
+        info = {"encode_seconds": time.perf_counter() - start, "encode_cache_hits": hits, "encode_texts": len(texts)}
+        return vectors, info
+
+    def _sid_config(self) -> SemanticIdConfig:
+        cfg = self.config
+        return SemanticIdConfig(
+            method=cfg.sid_method,
+            levels=cfg.sid_levels,
+            codebook_size=cfg.sid_codebook_size,
+            max_collisions=cfg.sid_max_collisions,
+            overflow="spill",
+            seed=cfg.seed,
+            threads=cfg.threads,
+            kmeans_iters=cfg.sid_kmeans_iters,
+            progress=cfg.progress,
+        )
+
+    def _collab_vectors(self, dataset: Dataset, text: np.ndarray) -> np.ndarray | None:
+        """Truncated-SVD item vectors of the training item-user matrix; cold items imputed from text."""
+        cfg = self.config
+        if cfg.collab == "none" or cfg.collab_weight <= 0.0:
+            return None
+        if cfg.collab != "svd":
+            raise ValueError(f"collab must be 'none' or 'svd', not {cfg.collab!r}")
+        collab = _unit(svd_item_vectors(dataset, cfg.collab_dim, cfg.seed))
+        warm = np.bincount(dataset.interactions.item, minlength=dataset.n_items) > 0
+        if (~warm).any() and warm.any():
+            collab[~warm] = impute_from_neighbors(text[~warm], text[warm], collab[warm], cfg.impute_neighbors)
+        return collab
+
+    def _mixed(self, text: np.ndarray, collab: np.ndarray | None) -> np.ndarray:
+        if collab is None:
+            return text
+        return mix_embeddings(text, collab, self.config.collab_weight)
+
+    # ---- training -----------------------------------------------------------------------
+    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+        cfg = self.config
+        self._set_threads()
+        torch.manual_seed(cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+
+        text, enc_info = self._encode_texts(dataset)
+        self.fit_info.update(enc_info)
+        start = time.perf_counter()
+        self.text_emb = _unit(text)
+        self.collab_emb = self._collab_vectors(dataset, self.text_emb)
+        self.tokenizer = create_tokenizer(self._sid_config())
+        self.codes = self.tokenizer.fit_assign(self._mixed(self.text_emb, self.collab_emb))
+        self.trie = PrefixTrie(self.codes, self.tokenizer.vocab_sizes)
+        self.fit_info["tokenize_seconds"] = time.perf_counter() - start
+        self.fit_info["tokenizer"] = self.tokenizer.stats()
+        self._set_threads()  # faiss / the encoder may have changed thread settings
+
+        self.prefix_ids = stable_prefix_ids(self.codes)
+        self.net = TigerNet(self.n_items, self.codes, self.tokenizer.vocab_sizes, cfg, self._node_counts())
+        optim = torch.optim.AdamW(
+            self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay, foreach=True
+        )
+        edges_of = self._item_edges if (cfg.trie_softmax or cfg.node_embedding) else None
+
+        seqs = [s for s in dataset.sequences() if len(s) >= 2]
+        n_seq = np.array([len(s) for s in seqs], dtype=np.int64)
+        flat = np.concatenate(seqs).astype(np.int64) + 1 if seqs else np.zeros(0, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(n_seq)[:-1]]).astype(np.int64)
+        window = np.minimum(n_seq - 1, cfg.max_length)
+        in_end = starts + n_seq - 1  # the last window: inputs flat[in_end - window : in_end]
+
+        if valid is not None and cfg.valid_users and cfg.valid_users < len(valid):
+            pick = np.random.default_rng(cfg.seed + 1).choice(len(valid), cfg.valid_users, replace=False)
+            valid = valid.subset(np.sort(pick))
+
+        best_score, best_epoch, bad, best_weights = -np.inf, 0, 0, None
+        history: list[dict[str, float]] = []
+        epoch_seconds: list[float] = []
+        stop_reason = "epochs"
+        train_start = time.perf_counter()
+        epoch = 0
+        while epoch < cfg.epochs and len(seqs):
+            epoch_start = time.perf_counter()
+            self.net.train()
+            loss_sum, loss_n, out_of_time = 0.0, 0, False
+            batches = bucketed_batches(window, cfg.batch_size, rng)
+            bar = tqdm(batches, desc=f"tiger epoch {epoch + 1}", unit="batch", leave=False, disable=not cfg.progress)
+            for idx in bar:
+                inputs = torch.from_numpy(left_padded(flat, in_end[idx], window[idx]))
+                targets = torch.from_numpy(left_padded(flat, in_end[idx] + 1, window[idx]))
+                loss = self.net.loss(inputs, targets, cfg.label_smoothing, edges_of, cfg.trie_softmax)
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+                loss_sum += float(loss.detach())
+                loss_n += 1
+                bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}", refresh=False)
+                if cfg.time_budget_seconds and time.perf_counter() - train_start > cfg.time_budget_seconds:
+                    out_of_time = True
+                    break
+            bar.close()
+            epoch += 1
+            epoch_seconds.append(time.perf_counter() - epoch_start)
+            entry: dict[str, float] = {"epoch": epoch, "loss": loss_sum / max(loss_n, 1)}
+            if valid is not None and (epoch % max(cfg.eval_every, 1) == 0 or out_of_time or epoch >= cfg.epochs):
+                eval_start = time.perf_counter()
+                ndcg = self.valid_ndcg(valid)
+                entry["valid_ndcg10"] = ndcg
+                entry["valid_seconds"] = time.perf_counter() - eval_start
+                if ndcg > best_score:
+                    best_score, best_epoch, bad = ndcg, epoch, 0
+                    best_weights = copy.deepcopy(self.net.state_dict())
+                else:
+                    bad += 1
+                    if cfg.lr_decay_patience and bad % cfg.lr_decay_patience == 0:
+                        for group in optim.param_groups:  # reduce on plateau: lr <- factor * lr
+                            group["lr"] *= cfg.lr_decay_factor
+                entry["lr"] = optim.param_groups[0]["lr"]
+                logger.info(
+                    "tiger epoch %d: loss %.4f, valid NDCG@10 %.5f (best %.5f at %d), %.1f s + eval %.1f s",
+                    epoch, entry["loss"], ndcg, best_score, best_epoch, epoch_seconds[-1], entry["valid_seconds"],
+                )
+                if bad >= cfg.patience:
+                    stop_reason = "patience"
+            history.append(entry)
+            if out_of_time:
+                stop_reason = "time_budget"
+            if stop_reason != "epochs":
+                break
+        if best_weights is not None:
+            self.net.load_state_dict(best_weights)
+        self.net.eval()
+        self.fit_info.update(
+            {
+                "epochs": epoch,
+                "best_epoch": best_epoch,
+                "best_valid_ndcg10": float(best_score) if best_epoch else None,
+                "valid_users": len(valid) if valid is not None else 0,
+                "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
+                "train_seconds": time.perf_counter() - train_start,
+                "stop_reason": stop_reason,
+                "parameters": sum(p.numel() for p in self.net.parameters()),
+                "history": history,
+            }
+        )
+
+    def valid_ndcg(self, cases: EvalCases) -> float:
+        """NDCG@10 of the beam-search top-10 over ``cases`` (history kept), as ``evaluate`` gives."""
+        lists = self.recommend(cases.histories, k=10).items
+        ranks = M.rank_in_lists(lists, cases.targets, self.n_items)
+        return M.rank_metrics(ranks, (10,))["NDCG@10"]
+
+    # ---- inference ------------------------------------------------------------------------
+    def _require(self) -> tuple[TigerNet, PrefixTrie]:
+        if self.net is None or self.trie is None:
+            raise RuntimeError("tiger model is not trained; call fit or load first")
+        return self.net, self.trie
+
+    def user_states(self, histories: Histories) -> torch.Tensor:
+        """h after the last ``max_length`` items of every history: [n, D] (in input order)."""
+        net, _ = self._require()
+        self._set_threads()
+        net.eval()
+        n = len(histories)
+        lengths = np.array([len(h) for h in histories], dtype=np.int64)
+        flat = (
+            np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) + 1
+            if n and lengths.sum()
+            else np.zeros(0, dtype=np.int64)
+        )
+        ends = np.cumsum(lengths)
+        window = np.minimum(lengths, self.config.max_length)
+        order = np.argsort(window, kind="stable")
+        out = torch.zeros(n, self.config.dim)
+        with torch.inference_mode():
+            for lo in range(0, n, self.config.eval_batch_size):
+                idx = order[lo : lo + self.config.eval_batch_size]
+                seq = torch.from_numpy(left_padded(flat, ends[idx], window[idx]))
+                out[torch.from_numpy(idx)] = net(seq)[:, -1]
+        return out
+
+    def recommend(
+        self,
+        histories: Histories,
+        k: int = 10,
+        exclude: str | Sequence[np.ndarray] | None = None,
+        batch_size: int = 0,
+    ) -> Recommendations:
+        """Top-``k`` items per history by trie-constrained beam search (beam = max(beam_width, k)).
+
+        Items are real and distinct; a slot with no item left (tiny catalog, exclusions) is -1
+        with score -inf. Scores are the items' log-probabilities sum_l log p(c_l | h, c_<l).
+        """
+        net, trie = self._require()
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if exclude is not None and not isinstance(exclude, str) and len(exclude) != len(histories):
+            raise ValueError("exclude must give one array of item ids per history")
+        if isinstance(exclude, str) and exclude != "history":
+            raise ValueError(f"exclude must be None, 'history' or per-history id arrays, not {exclude!r}")
+        k = min(k, self.n_items)
+        beam = max(self.config.beam_width, k)
+        batch_size = batch_size or self.config.eval_batch_size
+        n = len(histories)
+        out_items = np.full((n, k), -1, dtype=np.int64)
+        out_scores = np.full((n, k), -np.inf, dtype=np.float32)
+        states = self.user_states(histories)
+
+        def step(level: int, prefix: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self._log_probs(level, h, prefix), h
+
+        with torch.inference_mode():
+            for lo in range(0, n, batch_size):
+                hi = min(lo + batch_size, n)
+                drop = None
+                if exclude is not None:
+                    source = histories if isinstance(exclude, str) else exclude
+                    drop = [np.asarray(x, dtype=np.int64) for x in source[lo:hi]]
+                items, scores = constrained_beam_search(step, trie, hi - lo, beam, k, exclude=drop, state=states[lo:hi])
+                out_items[lo:hi] = items.numpy()
+                out_scores[lo:hi] = scores.numpy()
+        return Recommendations(out_items, out_scores)
+
+    def score(self, histories: Histories, chunk: int = 1 << 16) -> np.ndarray:
+        """Exact log p(item | history) of every catalog item: [batch, n_items].
+
+        Costs one head evaluation per (user, trie prefix), about (L + 1) x n_items per user:
+        fine for small catalogs and checks, slow for large ones (use ``recommend``).
+        """
+        net, _ = self._require()
+        assert self.codes is not None
+        states = self.user_states(histories)
+        n, codes = len(histories), torch.from_numpy(self.codes)
+        total = torch.zeros(n, self.n_items)
+        with torch.inference_mode():
+            for level in range(codes.shape[1]):
+                if level == 0:
+                    prefixes, inverse = codes[:1, :0], torch.zeros(self.n_items, dtype=torch.long)
+                else:
+                    prefixes, inverse = torch.unique(codes[:, :level], dim=0, return_inverse=True)
+                per = max(1, chunk // max(len(prefixes), 1))
+                for lo in range(0, n, per):
+                    h = states[lo : lo + per]
+                    rows = h.repeat_interleave(len(prefixes), 0)
+                    logp = self._log_probs(level, rows, prefixes.repeat(len(h), 1))
+                    logp = logp.view(len(h), len(prefixes), -1)
+                    total[lo : lo + per] += logp[:, inverse, codes[:, level]]
+        return total.numpy()
+
+    def _log_probs(self, level: int, h: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+        """log p(c_l = v | h, prefix) [N, V_l]; with ``trie_softmax`` only over v continuing the prefix."""
+        net, trie = self._require()
+        cfg = self.config
+        edges = None
+        if cfg.trie_softmax or cfg.node_embedding:
+            node = torch.zeros(len(prefix), dtype=torch.long)
+            for j in range(level):  # walk the trie to each row's prefix node (-1: not a prefix)
+                node = trie.child(j, node, prefix[:, j])
+            edges = self._edges(level, node)
+        logits = net.level_logits(level, h, prefix, edges)
+        if cfg.trie_softmax and edges is not None:
+            logits = logits.masked_fill(~edges.mask(len(prefix), logits.shape[1]), -torch.inf)
+        return logits.log_softmax(-1)
+
+    def _node_counts(self) -> list[int] | None:
+        """Rows of the node-embedding tables (distinct prefixes per depth), or None when off."""
+        if not self.config.node_embedding or self.prefix_ids is None:
+            return None
+        counts = [int(c) for c in self.prefix_ids.max(axis=0) + 1]
+        return [1] + counts[1:]  # depth-1 prefixes are the level-0 codes themselves: no table
+
+    def _index(self) -> "_TrieIndex":
+        """Trie-node lookups for the current catalog (rebuilt after ``add_items``)."""
+        _, trie = self._require()
+        assert self.prefix_ids is not None
+        if self._structure is None or self._structure.n_items != self.n_items:
+            leaves = trie.item_leaf(torch.arange(self.n_items))
+            item_nodes = [trie.ancestor(depth, leaves) for depth in range(trie.n_levels + 1)]
+            stable = []
+            for level in range(trie.n_levels):  # stable index of every depth-(level + 1) trie node
+                table = torch.zeros(trie.n_nodes(level + 1), dtype=torch.long)
+                table[item_nodes[level + 1]] = torch.from_numpy(self.prefix_ids[:, level])
+                stable.append(table)
+            self._structure = _TrieIndex(self.n_items, item_nodes, stable)
+        return self._structure
+
+    def _edges(self, level: int, nodes: torch.Tensor) -> Edges:
+        """The trie edges leaving depth-``level`` ``nodes`` (row = position in ``nodes``)."""
+        _, trie = self._require()
+        row, child = trie.children(level, nodes)
+        return Edges(row, trie.token(level, child), self._index().stable[level].index_select(0, child))
+
+    def _item_edges(self, level: int, items: torch.Tensor) -> Edges:
+        """The trie edges leaving the level-``level`` prefix of each item."""
+        return self._edges(level, self._index().item_nodes[level].index_select(0, items))
+
+    # ---- new items ------------------------------------------------------------------------
+    def add_items(self, items: pd.DataFrame) -> list[int]:
+        """Add catalog items without retraining; returns their internal ids (recommendable at once).
+
+        ``items`` has the item schema (item_id, title, brand, categories, price, ...). Their texts
+        are encoded, a collaborative vector (if used) is imputed from text neighbours, and the
+        trained tokenizer gives each a new semantic ID, which joins the trie.
+        """
+        net, trie = self._require()
+        assert self.tokenizer is not None and self.codes is not None and self.text_emb is not None
+        if len(items) == 0:
+            return []
+        new = Dataset("new-items", items, pd.DataFrame({"user_id": []}), _no_interactions())
+        ext = [str(x) for x in new.items["item_id"]]
+        clash = sorted(set(ext) & set(self.item_ids)) or sorted({x for x in ext if ext.count(x) > 1})
+        if clash:
+            raise ValueError(f"item id(s) already in the catalog or repeated: {clash[:5]}")
+        text = _unit(self._encode_texts(new)[0])
+        collab = None
+        if self.collab_emb is not None:
+            collab = impute_from_neighbors(text, self.text_emb, self.collab_emb, self.config.impute_neighbors)
+        ids = self.tokenizer.add_items(self._mixed(text, collab))
+        first = self.n_items
+        for offset, row in enumerate(ids):
+            trie.add(row, first + offset)
+        assert self.prefix_ids is not None
+        self.prefix_ids = np.concatenate([self.prefix_ids, extend_prefix_ids(self.codes, self.prefix_ids, ids)])
+        self.codes = np.concatenate([self.codes, ids])
+        net.add_items(ids, self._node_counts())
+        self.text_emb = np.concatenate([self.text_emb, text])
+        if collab is not None and self.collab_emb is not None:
+            self.collab_emb = np.concatenate([self.collab_emb, collab])
+        self.item_ids.extend(ext)
+        self.n_items += len(ext)
+        return list(range(first, self.n_items))
+
+    # ---- state ----------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        net, _ = self._require()
+        assert self.tokenizer is not None and self.codes is not None and self.text_emb is not None
+        tok = self.tokenizer
+        state = {f"net.{k}": v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+        state.update({f"tok.{k}": np.asarray(v) for k, v in tok._state().items()})
+        state.update(
+            codes=self.codes,
+            prefix_ids=self.prefix_ids,
+            tok_ids=tok.ids,
+            tok_raw_codes=tok.raw_codes,
+            tok_dim=np.array(tok.dim),
+            text_emb=self.text_emb.astype(np.float32),
+        )
+        if self.collab_emb is not None:
+            state["collab_emb"] = self.collab_emb.astype(np.float32)
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        tok = create_tokenizer(self._sid_config())
+        tok.dim = int(state["tok_dim"])
+        tok._set_state({k[4:]: v for k, v in state.items() if k.startswith("tok.")})
+        tok.ids = state["tok_ids"].astype(np.int64)
+        tok.raw_codes = state["tok_raw_codes"].astype(np.int64)
+        self.tokenizer = tok
+        self.codes = state["codes"].astype(np.int64)
+        self.text_emb = state["text_emb"]
+        self.collab_emb = state.get("collab_emb")
+        self.prefix_ids = state["prefix_ids"].astype(np.int64)
+        self.trie = PrefixTrie(self.codes, tok.vocab_sizes)
+        self._structure = None
+        self.net = TigerNet(self.n_items, self.codes, tok.vocab_sizes, self.config, self._node_counts())
+        self.net.load_state_dict({k[4:]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")})
+        self.net.eval()
+
+    def _set_threads(self) -> None:
+        threads = self.config.threads or os.cpu_count() or 1
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+# ---- helpers ----------------------------------------------------------------------------
+def impute_from_neighbors(query: np.ndarray, ref: np.ndarray, values: np.ndarray, k: int, chunk: int = 4096) -> np.ndarray:
+    """For unit ``query`` rows: sum_n w_n values[n] / sum_n w_n over the k nearest ``ref`` rows, w = max(cos, 0)."""
+    k = max(1, min(k, len(ref)))
+    out = np.zeros((len(query), values.shape[1]), dtype=np.float32)
+    for lo in range(0, len(query), chunk):
+        sim = query[lo : lo + chunk] @ ref.T  # [C, n_ref] cosines
+        nbr = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        w = np.maximum(np.take_along_axis(sim, nbr, axis=1), 0.0) + 1e-6
+        out[lo : lo + chunk] = (w[:, :, None] * values[nbr]).sum(1) / w.sum(1, keepdims=True)
+    return _unit(out)
+
+
+def svd_item_vectors(dataset: Dataset, dim: int, seed: int) -> np.ndarray:
+    """Rows U_i S of a rank-``dim`` truncated SVD  A ~ U S V^T  of the binary item-user matrix A."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import svds
+
+    inter = dataset.interactions
+    a = sp.csr_matrix(
+        (np.ones(len(inter), dtype=np.float32), (inter.item, inter.user)),
+        shape=(dataset.n_items, max(dataset.n_users, 1)),
+    )
+    a.data[:] = 1.0  # repeated interactions count once
+    k = min(dim, min(a.shape) - 1)
+    if k < 1:
+        return np.asarray(a.todense(), dtype=np.float32)
+    v0 = np.random.default_rng(seed).standard_normal(min(a.shape))
+    u, s, _ = svds(a, k=k, v0=v0)
+    return (u * s).astype(np.float32)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _no_interactions() -> Interactions:
+    empty = np.zeros(0)
+    return Interactions(empty, empty, empty, empty, empty)
+
+
+class _TrieIndex(NamedTuple):
+    """Per catalog: the trie node of each item's prefix at every depth, and node -> stable index."""
+
+    n_items: int
+    item_nodes: list[torch.Tensor]  # [depth] LongTensor [n_items]
+    stable: list[torch.Tensor]  # [level] LongTensor [n_nodes(level + 1)]
+
+
+def stable_prefix_ids(codes: np.ndarray) -> np.ndarray:
+    """[n, L]: column l numbers the distinct prefixes codes[:, :l + 1] (in sorted order)."""
+    out = np.zeros(codes.shape, dtype=np.int64)
+    for level in range(codes.shape[1]):
+        out[:, level] = np.unique(codes[:, : level + 1], axis=0, return_inverse=True)[1].reshape(-1)
+    return out
+
+
+def extend_prefix_ids(codes: np.ndarray, prefix_ids: np.ndarray, new_codes: np.ndarray) -> np.ndarray:
+    """Stable prefix indices of new items: an existing prefix keeps its index, a new one gets the next."""
+    out = np.zeros(new_codes.shape, dtype=np.int64)
+    for level in range(codes.shape[1]):
+        known = {tuple(c): int(i) for c, i in zip(codes[:, : level + 1].tolist(), prefix_ids[:, level])}
+        next_id = int(prefix_ids[:, level].max()) + 1 if len(prefix_ids) else 0
+        for n, c in enumerate(new_codes[:, : level + 1].tolist()):
+            key = tuple(c)
+            if key not in known:
+                known[key], next_id = next_id, next_id + 1
+            out[n, level] = known[key]
+    return out
