@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -15,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 import genrec
+from genrec.atomic import atomic_directory
 from genrec.config import config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.split import EvalCases
@@ -101,9 +100,7 @@ class Recommender(ABC):
     def save(self, path: str | Path) -> Path:
         """Write the model to directory ``path`` (replaced atomically)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_directory(path) as tmp:
             meta = {
                 "format_version": FORMAT_VERSION,
                 "genrec_version": genrec.__version__,
@@ -116,14 +113,6 @@ class Recommender(ABC):
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
             (tmp / "item_ids.json").write_text(json.dumps(self.item_ids))
             np.savez(tmp / "state.npz", **self._state())
-            old = path.with_name(path.name + ".old")
-            if path.exists():
-                path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod

@@ -9,14 +9,13 @@ with that prefix, in item order (TIGER). ``assign`` builds this item <-> ID map 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from genrec.atomic import atomic_directory
 from genrec.config import SemanticIdConfig, config_from_dict, config_to_dict
 
 FORMAT_VERSION = 1
@@ -157,9 +156,7 @@ class SemanticIdTokenizer:
         if not self.is_fitted:
             raise RuntimeError("cannot save an unfitted tokenizer")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_directory(path) as tmp:
             meta = {
                 "format_version": FORMAT_VERSION,
                 "method": self.name,
@@ -173,14 +170,6 @@ class SemanticIdTokenizer:
                 state.update(ids=self.ids, raw_codes=self.raw_codes)
             np.savez(tmp / "state.npz", **state)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
-            old = path.with_name(path.name + ".old")
-            if path.exists():
-                path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod
