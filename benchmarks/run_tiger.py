@@ -10,6 +10,12 @@ split without touching test; each such trial is appended to
 ``benchmarks/results/<dataset>/tiger_trials.jsonl``. The final run (without ``--valid-only``)
 evaluates the chosen configuration on test once and records the trials as its ``selection``.
 
+The final run then refits the chosen configuration on training + validation interactions for
+the epoch count early stopping picked (as run_baselines.py does for SASRec) and evaluates that
+model on test; the early-stopped model's test figures are kept too (``test_metrics_before_refit``).
+``--no-refit`` skips the refit. The pipeline time covers all of it: load, encode, tokenize, train,
+validate, refit, test.
+
 ``--cold-encode`` points the embedding cache at an empty temporary folder, so the reported
 pipeline time includes encoding every item text from scratch.
 
@@ -48,7 +54,9 @@ def trials_file(dataset: str) -> Path:
     return RESULTS / dataset / "tiger_trials.jsonl"
 
 
-def run(dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool, save: str, threads: int) -> None:
+def run(
+    dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool, save: str, threads: int, refit: bool
+) -> None:
     """Fit tiger, evaluate on validation (and test once unless ``valid_only``), write the result."""
     import torch
 
@@ -74,10 +82,6 @@ def run(dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool,
         model.fit(split.train, split.valid)
     stages["fit"] = t.seconds
     info = model.fit_info
-    if save:
-        with Timer() as t:
-            model.save(Path(save).expanduser())
-        stages["save"] = t.seconds
     stages.update({k: info[k] for k in ("encode_seconds", "tokenize_seconds", "train_seconds") if k in info})
     with Timer() as t:
         valid = evaluate(model, split.valid, split.train, eval_cfg, beyond_accuracy=False, desc="valid")
@@ -107,9 +111,31 @@ def run(dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool,
             f.write(json.dumps(trial, default=float) + "\n")
         return
 
+    refit_info: dict[str, Any] = {}
+    if refit and split.train_valid is not None:
+        epochs = int(info["best_epoch"])
+        with Timer() as t:
+            before = evaluate(model, split.test, split.train, eval_cfg, beyond_accuracy=False, desc="test (before refit)")
+        stages["test_eval_before_refit"] = t.seconds
+        config_fixed = apply_overrides(model.config, {"epochs": epochs, "time_budget_seconds": 0.0})
+        model = create_model("tiger")
+        model.config = config_fixed
+        with Timer() as t:
+            model.fit(split.train_valid, None)
+        stages["refit"] = t.seconds
+        print(f"[{dataset}/tiger] refit on train+valid for {epochs} epochs: {t.seconds:.0f}s", flush=True)
+        refit_info = {
+            "refit": {"data": "train+valid", "epochs": epochs, "fit_seconds": t.seconds, "fit_info": model.fit_info},
+            "test_metrics_before_refit": before.metrics,
+        }
+    history = split.train_valid if refit_info else split.train
     with Timer() as t:
-        test = evaluate(model, split.test, split.train, eval_cfg, desc="test")
+        test = evaluate(model, split.test, history, eval_cfg, desc="test")
     stages["test_eval"] = t.seconds
+    if save:
+        with Timer() as t:
+            model.save(Path(save).expanduser())
+        stages["save"] = t.seconds
     wall = time.perf_counter() - start
     stages["pipeline_wall"] = wall
     trials = []
@@ -136,7 +162,8 @@ def run(dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool,
             "chosen": {**chosen, **dict(o.split("=", 1) for o in overrides)},
         },
         "fit_info": info,
-        "fit_seconds": stages["fit"],
+        **refit_info,
+        "fit_seconds": stages["fit"] + stages.get("refit", 0.0),
         "stages_seconds": stages,
         "cold_encode": bool(cold_encode),
         "wall_seconds": wall,
@@ -164,11 +191,12 @@ def main() -> None:
     parser.add_argument("--valid-only", action="store_true", help="a selection trial: never touch test")
     parser.add_argument("--cold-encode", action="store_true", help="encode item texts into an empty cache")
     parser.add_argument("--save", default="", help="save the trained model to this directory")
+    parser.add_argument("--no-refit", action="store_true", help="evaluate the early-stopped model on test")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the config's)")
     args = parser.parse_args()
     logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
     logging.getLogger("genrec").setLevel(logging.INFO)
-    run(args.dataset, args.set, args.valid_only, args.cold_encode, args.save, args.threads)
+    run(args.dataset, args.set, args.valid_only, args.cold_encode, args.save, args.threads, not args.no_refit)
 
 
 if __name__ == "__main__":

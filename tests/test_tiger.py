@@ -192,12 +192,13 @@ def family_dataset(items: pd.DataFrame, n_users: int = 800, seed: int = 0) -> Da
     return Dataset.from_sequences("families", seqs, items)
 
 
-def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir) -> None:  # type: ignore[no-untyped-def]
+def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     items = family_items()
     held = items["item_id"].isin(["f2-7", "f5-3"])  # never seen in training, not in the catalog
     train_items = items[~held].reset_index(drop=True)
     ds = family_dataset(train_items)
-    model = Tiger(small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=8)).fit(ds)
+    cfg = small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=8, collab="svd", collab_weight=0.3)
+    model = Tiger(cfg).fit(ds)  # collaborative part of the new items: imputed from text neighbours
     n_before = model.n_items
     new_ids = model.add_items(items[held])
     assert new_ids == [n_before, n_before + 1] and model.n_items == n_before + 2
@@ -219,3 +220,12 @@ def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir) -> None:  #
         assert new in recs.items[0]
     with pytest.raises(ValueError, match="already in the catalog"):
         model.add_items(items[held])
+    # the grown catalog survives save / load, and the loaded model can keep adding items
+    model.save(tmp_path / "grown")
+    loaded = Recommender.load(tmp_path / "grown")
+    assert isinstance(loaded, Tiger) and loaded.item_ids == model.item_ids
+    probe = [np.flatnonzero(family[:n_before] == f)[:6] for f in range(len(FAMILIES))]
+    assert (loaded.recommend(probe, k=10).items == model.recommend(probe, k=10).items).all()
+    extra = pd.DataFrame([{"item_id": "f2-new", "title": "Dark roast espresso coffee beans Bean Bros edition",
+                           "brand": "Bean Bros", "categories": ["Grocery", "Coffee"], "price": 12.5}])
+    assert loaded.add_items(extra) == [n_before + 2]

@@ -144,7 +144,7 @@ class TigerConfig:
     sid_codebook_size: int = 256
     sid_max_collisions: int = 256  # vocabulary of the disambiguating last code
     sid_kmeans_iters: int = 25
-    collab: str = "svd"  # collaborative signal mixed into the quantised vectors: "none" or "svd"
+    collab: str = "none"  # collaborative signal mixed into the quantised vectors: "none" or "svd"
     collab_weight: float = 0.5  # share of the collaborative part in the mixed cosine (0..1)
     collab_dim: int = 64  # truncated-SVD rank of the training item-user matrix
     impute_neighbors: int = 10  # items with no training interactions: collab vector from text kNN
@@ -154,7 +154,7 @@ class TigerConfig:
     heads: int = 1
     max_length: int = 50
     ffn_mult: int = 1
-    dropout: float = 0.5
+    dropout: float = 0.4
     item_id_embedding: bool = True  # add a learned item-id embedding to the code-sum input
     head_mult: int = 2  # code-head MLP hidden size = head_mult * dim
     tie_codes: bool = True  # output code embeddings O_l shared with the input code embeddings

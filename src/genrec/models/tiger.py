@@ -22,12 +22,18 @@ autoregressive code head turns h = h_t into the next item's codes, level by leve
 
   x_l = h + sum_{j<l} G_{l,j}[c_j]            (embeddings of the codes already chosen)
   q_l = x_l + W_2 GELU(W_1 LN(x_l))          (a residual MLP per level)
-  log p(c_l | h, c_<l) = log_softmax_v(q_l . O_l[v] + b_l[v])[c_l]
+  z_l[v] = q_l . (O_l[v] + N_l[node(c_<l, v)]) + b_l[v]
+  log p(c_l | h, c_<l) = log_softmax_{v in C(c_<l)}(z_l)[c_l]
 
-with O_l = E_l (tied) or a separate table. An item's score is its log-probability
-sum_l log p(c_l | h, c_<l). Training is teacher-forced cross-entropy on every level at every
-position of every sequence in one pass (as SASRec), i.e. L + 1 softmaxes of <= 256 entries per
-position instead of one over the catalog.
+O_l = E_l (tied, ``tie_codes``) or a separate table. N_l (``node_embedding``, levels >= 1) is a
+vector per trie node, i.e. per distinct code prefix, added to the code's shared vector: the
+shared part says what code v means everywhere, N_l what this prefix (near the leaves: this item)
+means; nodes of items added later start at zero. C(c_<l) (``trie_softmax``) is the set of codes
+that continue the prefix in the catalog, so the item probabilities sum to one over the catalog;
+without it the softmax runs over the whole vocabulary V_l. An item's score is its
+log-probability sum_l log p(c_l | h, c_<l). Training is teacher-forced cross-entropy on every
+level at every position of every sequence in one pass (as SASRec): L + 1 softmaxes of at most
+V_l <= 256 codes per position instead of one over the catalog.
 
 Decoding
 --------
@@ -146,7 +152,7 @@ class TigerNet(nn.Module):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: [B, T] item ids + 1, left-padded with 0 -> hidden states h [B, T, D]."""
-        b, length = seq.shape
+        length = seq.shape[1]
         codes = self.codes[seq]  # [B, T, L]
         x = sum(emb(codes[..., l]) for l, emb in enumerate(self.code_emb))
         if self.item_emb is not None:
@@ -471,7 +477,7 @@ class Tiger(Recommender):
         Items are real and distinct; a slot with no item left (tiny catalog, exclusions) is -1
         with score -inf. Scores are the items' log-probabilities sum_l log p(c_l | h, c_<l).
         """
-        net, trie = self._require()
+        _, trie = self._require()
         if k < 1:
             raise ValueError("k must be at least 1")
         if exclude is not None and not isinstance(exclude, str) and len(exclude) != len(histories):
@@ -507,7 +513,7 @@ class Tiger(Recommender):
         Costs one head evaluation per (user, trie prefix), about (L + 1) x n_items per user:
         fine for small catalogs and checks, slow for large ones (use ``recommend``).
         """
-        net, _ = self._require()
+        self._require()
         assert self.codes is not None
         states = self.user_states(histories)
         n, codes = len(histories), torch.from_numpy(self.codes)
@@ -549,7 +555,7 @@ class Tiger(Recommender):
         counts = [int(c) for c in self.prefix_ids.max(axis=0) + 1]
         return [1] + counts[1:]  # depth-1 prefixes are the level-0 codes themselves: no table
 
-    def _index(self) -> "_TrieIndex":
+    def _index(self) -> _TrieIndex:
         """Trie-node lookups for the current catalog (rebuilt after ``add_items``)."""
         _, trie = self._require()
         assert self.prefix_ids is not None
