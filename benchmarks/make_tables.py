@@ -45,6 +45,11 @@ def load_results() -> dict[str, dict[str, dict[str, Any]]]:
     return found
 
 
+def _commit(sha: str) -> str:
+    """Short commit id; a run from a tree with uncommitted changes says so."""
+    return sha[:12] + (" + uncommitted changes" if sha.endswith("-dirty") else "")
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
 
@@ -100,11 +105,39 @@ def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
                 f"test of the early-stopped model before the refit: Recall@10 {_fmt(before.get('Recall@10'))}, "
                 f"NDCG@10 {_fmt(before.get('NDCG@10'))}"
             )
+        if "stages_seconds" in r:
+            st = r["stages_seconds"]
+            parts = ", ".join(f"{k.replace('_seconds', '')} {_fmt(v, 0)} s" for k, v in st.items() if k != "pipeline_wall")
+            extra += (
+                f"; whole pipeline {_fmt(st.get('pipeline_wall', r.get('wall_seconds')), 0)} s wall"
+                f"{' with a cold embedding cache' if r.get('cold_encode') else ''} ({parts})"
+            )
         lines.append(
-            f"- `{name}`: commit `{r['commit'][:12]}`, {r['finished_at']}, chosen on validation: `{json.dumps(chosen)}`{extra}; "
+            f"- `{name}`: commit `{_commit(r['commit'])}`, {r['finished_at']}, chosen on validation: `{json.dumps(chosen)}`{extra}; "
             f"machine: {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores; `{r['command']}`"
         )
+    decoding = RESULTS / dataset / "tiger_decoding.json"
+    if decoding.exists():
+        lines += ["", decoding_section(json.loads(decoding.read_text()))]
     return "\n".join(lines) + "\n"
+
+
+def decoding_section(d: dict[str, Any]) -> str:
+    """Markdown for the tiger decoding-throughput benchmark."""
+    lines = [
+        f"Decoding throughput of tiger: {d['task']}; trie-constrained beam search, "
+        f"{d['torch_threads']} torch thread(s), {d['batch_size']} users per batch, best of "
+        f"{len(d['runs'][0]['all_seconds'])} passes (commit `{_commit(d['commit'])}`, `{d['command']}`):",
+        "",
+        "| beam width | users | seconds | users/s | invalid ids | lists without duplicates | load avg before |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in d["runs"]:
+        lines.append(
+            f"| {run['beam_width']} | {run['users']} | {_fmt(run['seconds'], 1)} | {_fmt(run['users_per_s'], 0)} | "
+            f"{run['invalid_ids']} | {run['all_lists_distinct']} | {_fmt(run['load_average_1min_before'], 1)} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -332,6 +332,12 @@ class Dataset:
         )
 
     # ---- derived datasets -----------------------------------------------------------
+    @classmethod
+    def catalog_only(cls, name: str, items: pd.DataFrame) -> "Dataset":
+        """Items without users or interactions (e.g. new items to encode or tokenize)."""
+        empty = np.zeros(0)
+        return cls(name, items, pd.DataFrame({"user_id": []}), Interactions(empty, empty, empty, empty, empty))
+
     def with_interactions(self, interactions: Interactions, name: str | None = None) -> "Dataset":
         """Same items and users, another interaction log (e.g. a training split)."""
         return Dataset(

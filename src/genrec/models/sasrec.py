@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,28 @@ def left_padded(flat: np.ndarray, ends: np.ndarray, lengths: np.ndarray) -> np.n
     index = np.clip(index, 0, max(len(flat) - 1, 0))
     values = flat[index] if len(flat) else np.zeros_like(index)
     return np.where(offset >= 0, values, 0)
+
+
+def last_hidden(
+    net: torch.nn.Module, histories: Sequence[np.ndarray], max_length: int, batch_size: int, dim: int
+) -> torch.Tensor:
+    """``net(seq)[:, -1]`` for every history's last ``max_length`` items: [n, dim], in input order."""
+    n = len(histories)
+    lengths = np.array([len(h) for h in histories], dtype=np.int64)
+    flat = (
+        np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) + 1
+        if n and lengths.sum()
+        else np.zeros(0, dtype=np.int64)
+    )
+    ends = np.cumsum(lengths)
+    window = np.minimum(lengths, max_length)
+    order = np.argsort(window, kind="stable")  # similar lengths together: little padding
+    out = torch.zeros(n, dim)
+    for lo in range(0, n, batch_size):
+        idx = order[lo : lo + batch_size]
+        seq = torch.from_numpy(left_padded(flat, ends[idx], window[idx]))
+        out[torch.from_numpy(idx)] = net(seq)[:, -1]
+    return out
 
 
 def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -459,22 +482,8 @@ class SASRec(Recommender):
             raise RuntimeError("SASRec model is not trained; call fit or load first")
         self._set_threads()
         self.net.eval()
-        n = len(histories)
-        lengths = np.array([len(h) for h in histories], dtype=np.int64)
-        flat = (
-            np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) + 1
-            if n and lengths.sum()
-            else np.zeros(0, dtype=np.int64)
-        )
-        ends = np.cumsum(lengths)
-        window = np.minimum(lengths, self.config.max_length)
-        order = np.argsort(window, kind="stable")  # similar lengths together: little padding
-        last = torch.zeros(n, self.config.dim)
         with torch.inference_mode():
-            for lo in range(0, n, self.config.eval_batch_size):
-                idx = order[lo : lo + self.config.eval_batch_size]
-                seq = torch.from_numpy(left_padded(flat, ends[idx], window[idx]))
-                last[torch.from_numpy(idx)] = self.net(seq)[:, -1]
+            last = last_hidden(self.net, histories, self.config.max_length, self.config.eval_batch_size, self.config.dim)
             return last @ self.net.output_weights().T
 
     # ---- state ----------------------------------------------------------------------------

@@ -61,13 +61,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from genrec.config import EncoderConfig, SemanticIdConfig, TigerConfig
-from genrec.data.dataset import Dataset, Interactions
+from genrec.data.dataset import Dataset
 from genrec.data.split import EvalCases
 from genrec.decoding import PrefixTrie, constrained_beam_search
 from genrec.eval import metrics as M
 from genrec.models.base import Histories, Recommendations, Recommender
 from genrec.models.registry import register_model
-from genrec.models.sasrec import Block, bucketed_batches, left_padded
+from genrec.models.sasrec import Block, bucketed_batches, last_hidden, left_padded
 from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
 
 logger = logging.getLogger(__name__)
@@ -447,23 +447,8 @@ class Tiger(Recommender):
         net, _ = self._require()
         self._set_threads()
         net.eval()
-        n = len(histories)
-        lengths = np.array([len(h) for h in histories], dtype=np.int64)
-        flat = (
-            np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) + 1
-            if n and lengths.sum()
-            else np.zeros(0, dtype=np.int64)
-        )
-        ends = np.cumsum(lengths)
-        window = np.minimum(lengths, self.config.max_length)
-        order = np.argsort(window, kind="stable")
-        out = torch.zeros(n, self.config.dim)
         with torch.inference_mode():
-            for lo in range(0, n, self.config.eval_batch_size):
-                idx = order[lo : lo + self.config.eval_batch_size]
-                seq = torch.from_numpy(left_padded(flat, ends[idx], window[idx]))
-                out[torch.from_numpy(idx)] = net(seq)[:, -1]
-        return out
+            return last_hidden(net, histories, self.config.max_length, self.config.eval_batch_size, self.config.dim)
 
     def recommend(
         self,
@@ -592,7 +577,7 @@ class Tiger(Recommender):
         assert self.tokenizer is not None and self.codes is not None and self.text_emb is not None
         if len(items) == 0:
             return []
-        new = Dataset("new-items", items, pd.DataFrame({"user_id": []}), _no_interactions())
+        new = Dataset.catalog_only("new-items", items)
         ext = [str(x) for x in new.items["item_id"]]
         clash = sorted(set(ext) & set(self.item_ids)) or sorted({x for x in ext if ext.count(x) > 1})
         if clash:
@@ -693,11 +678,6 @@ def svd_item_vectors(dataset: Dataset, dim: int, seed: int) -> np.ndarray:
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def _no_interactions() -> Interactions:
-    empty = np.zeros(0)
-    return Interactions(empty, empty, empty, empty, empty)
 
 
 class _TrieIndex(NamedTuple):
