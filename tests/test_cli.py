@@ -110,3 +110,18 @@ def test_demo_runs_small(env):
     assert res.exit_code == 0, res.output
     assert "N@10" in res.stdout and "sasrec" in res.stdout and "demo finished" in res.stdout
     assert "best model on validation NDCG@10" in res.stdout
+
+
+def test_fit_tiger_by_option_then_recommend(env):
+    store = str(env / "db.duckdb")
+    model_dir = env / "tiger"
+    tiny = ["--set", "epochs=2", "--set", "dim=16", "--set", "sid_codebook_size=8", "--set", "progress=false",
+            "--set", "threads=1"]
+    res = run("fit", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir), *tiny)
+    assert res.exit_code == 0, res.output
+    res = run("recommend", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "-k", "5", "--json")
+    assert res.exit_code == 0, res.output
+    recs = json.loads(res.stdout)
+    assert all(len({x["item_id"] for x in r["recommendations"]}) == 5 for r in recs)
+    res = run("fit", "tiger", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir))
+    assert res.exit_code == 2 and "name the model once" in res.output

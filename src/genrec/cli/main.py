@@ -1,4 +1,4 @@
-"""The ``genrec`` command line: data, fit, evaluate, recommend, demo."""
+"""The ``genrec`` command line: data, fit, evaluate, recommend, chat, demo."""
 
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def data_list(store: Optional[Path] = STORE_OPT) -> None:
 # ---- models -------------------------------------------------------------------------
 @app.command()
 def fit(
-    model: str = typer.Argument(..., help="Model name: popularity, itemknn, sasrec, ..."),
+    model: Optional[str] = typer.Argument(None, help="Model name: popularity, itemknn, sasrec, tiger."),
+    model_opt: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (instead of the argument)."),
     data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
     split: str = typer.Option("leave_one_out", "--split", help="leave_one_out or temporal."),
@@ -152,6 +153,10 @@ def fit(
     from genrec.data.split import make_split
     from genrec.models.registry import create_model
 
+    if (model is None) == (model_opt is None):
+        _fail("name the model once: `genrec fit tiger ...` or `genrec fit --model tiger ...`")
+    model = model or model_opt
+    assert model is not None
     ds = _load(data, store, opt)
     try:
         recommender = create_model(model, set_)
@@ -284,6 +289,37 @@ def demo(
     from genrec.cli.demo import run_demo
 
     run_demo(users=users, items=items, sasrec_epochs=sasrec_epochs, store=_store(store), console=out)
+
+
+@app.command()
+def chat(
+    dataset: str = typer.Option("synthetic", "--dataset", help="Dataset spec (default: the built-in synthetic one)."),
+    user: Optional[str] = typer.Option(None, "--user", help="User id (default: the dataset's first user)."),
+    script: Optional[Path] = typer.Option(None, "--script", help="Read turns from this file instead of stdin."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per turn on stdout."),
+    store: Optional[Path] = STORE_OPT,
+    options: Optional[list[str]] = OPT_OPT,
+    overrides: Optional[list[str]] = SET_OPT,
+) -> None:
+    """Talk to the generative loop: retrieve, rewrite or create items, steered by instructions."""
+    from genrec.cli.chat import HELP, run_chat, settings_from
+    from genrec.generation.assemble import build_pipeline
+
+    ds = _load(dataset, store, options)
+    try:
+        settings = settings_from(overrides or [], progress=not as_json)
+        pipeline = build_pipeline(ds, settings, _store(store))
+        user_id = user or str(ds.users["user_id"].iloc[0])
+        pipeline.session(user_id)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        _fail(str(err))
+    if script is not None and not script.exists():
+        _fail(f"{script}: no such file")
+    interactive = script is None and sys.stdin.isatty()
+    if interactive:
+        console.print(f"chatting as {user_id} on {ds.name}. " + HELP)
+    lines = script.read_text().splitlines() if script is not None else sys.stdin
+    run_chat(pipeline, user_id, lines, out, as_json=as_json)
 
 
 def main() -> None:  # pragma: no cover
