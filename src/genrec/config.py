@@ -181,6 +181,69 @@ class TigerConfig:
     eval_batch_size: int = 512  # histories per beam search
 
 
+
+@dataclass
+class LLMConfig:
+    """The local LLM backend (genrec.llm.local)."""
+
+    model: str = "smollm2"  # "smollm2" (bundled SmolLM2-135M-Instruct) or a transformers model folder
+    cache_dir: str = ""  # converted-model cache ("": $GENREC_HOME/llm)
+    threads: int = 0  # torch threads (0: all cores)
+    seed: int = 0
+    max_new_tokens: int = 128
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+
+
+@dataclass
+class TextGenConfig:
+    """genrec's own conditional item-text generator (genrec.generation.textgen)."""
+
+    vocab_size: int = 4000  # BPE vocabulary trained on the catalog texts
+    max_length: int = 96  # tokens per item text (title + description)
+    dim: int = 192
+    layers: int = 3
+    heads: int = 4
+    dropout: float = 0.1
+    cond_dim: int = 384  # dimension of the guidance vectors (the text encoder's)
+    cond_tokens: int = 2  # prefix positions the guidance vectors are projected into
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 8
+    time_budget_seconds: float = 0.0  # stop training after this long (0: no limit)
+    seed: int = 0
+    threads: int = 0
+    progress: bool = True
+    # sampling
+    temperature: float = 0.8
+    top_p: float = 0.9
+    max_new_tokens: int = 80
+
+
+@dataclass
+class InstructorConfig:
+    """The instructor: when to retrieve, edit, create or ask."""
+
+    method: str = "rules"  # "rules", "llm" or "combined"
+    rejection_threshold: int = 2  # consecutive rejected lists after which generation is activated
+    min_confidence: float = 0.5  # below this the instructor asks one clarifying question
+
+
+
+@dataclass
+class PipelineConfig:
+    """The generative loop: instructor -> retrieve / edit / create -> checks -> one ranked list."""
+
+    recommender: str = "tiger"  # the model that scores human and generated items
+    generator: str = "textgen"  # "textgen" (genrec's own) or "llm" (the LLM backend)
+    list_size: int = 10
+    drafts: int = 3  # texts written per edit / create; the most relevant one that passes is shown
+    generated_slots: int = 2  # at most this many of the user's earlier generated items in a retrieved list
+    policy: str = ""  # fidelity policy TOML ("": the packaged default)
+    watermark: bool = True  # embed the keyed green-list watermark while sampling
+    seed: int = 0
+
+
 C = TypeVar("C")
 
 

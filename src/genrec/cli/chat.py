@@ -1,0 +1,127 @@
+"""``genrec chat``: drive the generative loop from a terminal or a script, one line per turn.
+
+A line is an instruction for the loop, or a command:
+  :like N / :dislike N   feedback on entry N of the last list (1-based)
+  :skip                  reject the whole last list (counts towards activating generation)
+  :user ID               switch to another user
+  :audit                 the fidelity audit log of this dataset
+  :quit                  leave
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from genrec.config import apply_overrides
+from genrec.generation.assemble import LoopSettings
+from genrec.generation.pipeline import GenerativePipeline, Response, Session
+
+HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
+
+
+def settings_from(overrides: list[str], progress: bool = True) -> LoopSettings:
+    """LoopSettings with ``part.key=value`` overrides (parts: pipeline, recommender, textgen, instructor, llm)."""
+    s = LoopSettings(progress=progress)
+    by_part: dict[str, list[str]] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        part, dot, field = key.partition(".")
+        if not sep or not dot:
+            raise ValueError(f"override {item!r} must be part.key=value, e.g. pipeline.generator=llm")
+        by_part.setdefault(part.strip(), []).append(f"{field.strip()}={value}")
+    for part, items in by_part.items():
+        if part == "recommender":
+            s.recommender.update(dict(i.split("=", 1) for i in items))
+        elif part in ("pipeline", "textgen", "instructor", "llm"):
+            setattr(s, part, apply_overrides(getattr(s, part), items))
+        else:
+            raise ValueError(f"unknown settings part {part!r}; known: pipeline, recommender, textgen, instructor, llm")
+    return s
+
+
+def response_record(r: Response) -> dict[str, Any]:
+    """A JSON-serialisable view of a response."""
+    return {
+        "action": r.intent.action,
+        "reason": r.intent.reason,
+        "constraints": r.intent.constraints.model_dump(exclude_defaults=True),
+        "message": r.message,
+        "entries": [dataclasses.asdict(e) for e in r.entries],
+        "blocked": r.blocked,
+    }
+
+
+def show(console: Console, r: Response) -> None:
+    """Print a response as a table; generated entries are flagged."""
+    console.print(f"[bold]{r.intent.action}[/bold]: {r.message}")
+    for b in r.blocked:
+        console.print(f"[red]blocked[/red] {b['item_id']} \"{b['title'][:60]}\": " + "; ".join(b["reasons"][:3]))
+    if not r.entries:
+        return
+    table = Table(show_header=True)
+    for col in ("#", "item", "title", "brand", "price", ""):
+        table.add_column(col)
+    for n, e in enumerate(r.entries, 1):
+        flag = f"AI-generated ({e.kind}, {e.verdict})" if e.generated else ""
+        price = "" if e.price is None else f"{e.price:.2f}"
+        table.add_row(str(n), e.item_id, e.title[:70], e.brand or "", price, flag)
+    console.print(table)
+
+
+def run_chat(pipeline: GenerativePipeline, user: str, lines: Iterable[str], console: Console,
+             as_json: bool = False, stream: TextIO | None = None) -> list[dict[str, Any]]:
+    """Run one chat over ``lines``; returns the turn records (printed as JSON lines when ``as_json``)."""
+    session = pipeline.session(user)
+    records: list[dict[str, Any]] = []
+    last: Response | None = None
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        record: dict[str, Any] = {"user": session.user_id, "input": line}
+        if line.startswith(":"):
+            command, _, arg = line[1:].partition(" ")
+            if command == "quit":
+                break
+            record.update(_command(pipeline, session, command, arg.strip(), last))
+            if "session" in record:
+                session = record.pop("session")
+        else:
+            last = pipeline.respond(session, line)
+            record.update(response_record(last))
+            if not as_json:
+                show(console, last)
+        if as_json:
+            print(json.dumps(record, default=str), file=stream, flush=True)
+        elif "note" in record:
+            console.print(record["note"])
+        records.append(record)
+    return records
+
+
+def _command(pipeline: GenerativePipeline, session: Session, command: str, arg: str,
+             last: Response | None) -> dict[str, Any]:
+    if command in ("like", "dislike"):
+        if last is None or not arg.isdigit() or not 1 <= int(arg) <= len(last.entries):
+            return {"error": f":{command} needs the number of an entry of the last list"}
+        item_id = last.entries[int(arg) - 1].item_id
+        (session.like if command == "like" else session.dislike)(item_id)
+        return {"note": f"{command}d {item_id}", "item_id": item_id}
+    if command == "skip":
+        session.reject_all()
+        return {"note": f"rejected the list ({session.feedback.rejections} in a row)"}
+    if command == "user":
+        return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
+    if command == "audit":
+        log = pipeline.store.audit(dataset=pipeline.dataset.name)
+        return {"note": "\n".join(f"{e['item_id']} {e['verdict']}: {'; '.join(e['reasons'][:2])}" for e in log)
+                or "(empty)", "audit": log}
+    if command == "help":
+        return {"note": HELP}
+    return {"error": f"unknown command :{command}; try :help"}

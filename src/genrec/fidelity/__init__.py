@@ -1,0 +1,1 @@
+"""Fidelity checks on generated items: bias, privacy, safety, authenticity, legal, identifiability."""

@@ -1,0 +1,111 @@
+"""Safety: unsafe or age-inappropriate content, by a rules engine and the alt-profanity-check classifier.
+
+The rules (``rules/unsafe.toml`` plus the policy's extra files) are case-insensitive regular
+expressions grouped by category (self-harm, violence, weapons, drugs, dangerous use, sexual
+content, age-restricted goods). The classifier (a linear model over character n-grams, offline,
+scikit-learn) scores each field; when a field passes the threshold, the word or sentence with
+the highest score is reported as the span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from genrec.data.generated import GeneratedItem
+from genrec.fidelity import _rules
+from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
+from genrec.fidelity.policy import SafetySettings
+
+_RULE_CODES = ("unsafe", "adult")
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")  # "0.5 oz" stays in one sentence
+_WORD = re.compile(r"[^\W_]+(?:['’*][^\W_]+)*")
+
+
+def load_rules(extra: Sequence[Any] = ()) -> list[_rules.PatternRule]:
+    """The packaged unsafe-content rules plus operator files, validated."""
+    return _rules.load_pattern_rules("unsafe.toml", extra, _RULE_CODES, label="category")
+
+
+def profanity_model() -> Callable[[list[str]], Any]:
+    """alt-profanity-check's ``predict_prob`` (texts -> probabilities), imported on first use."""
+    try:
+        from profanity_check import predict_prob
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModuleNotFoundError(
+            "the safety check's classifier needs alt-profanity-check: pip install alt-profanity-check==1.9.1 "
+            "(or set checks.safety.classifier = false)"
+        ) from exc
+    return predict_prob
+
+
+def _worst_span(text: str, predict: Callable[[list[str]], Any]) -> tuple[int, int, float]:
+    """The word (or, failing that, the sentence) of ``text`` the classifier scores highest."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if words:
+        probs = predict([text[s:e] for s, e in words])
+        best = int(probs.argmax())
+        if probs[best] >= 0.5:
+            return words[best][0], words[best][1], float(probs[best])
+    sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip()]
+    if not sentences:
+        return 0, len(text), 0.0
+    probs = predict([text[s:e] for s, e in sentences])
+    best = int(probs.argmax())
+    return sentences[best][0], sentences[best][1], float(probs[best])
+
+
+class SafetyCheck(Check):
+    """Flags unsafe or age-inappropriate content (rules) and profanity or abuse (classifier)."""
+
+    name = "safety"
+    settings: SafetySettings
+
+    def validate(self) -> None:
+        """Load the rule files."""
+        load_rules(self.settings.rules)
+
+    def _rule_list(self, ctx: CheckContext) -> list[_rules.PatternRule]:
+        return ctx.cached(f"safety.rules.{tuple(self.settings.rules)}", lambda: load_rules(self.settings.rules))
+
+    def find(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
+        """Rule matches and classifier hits on one item."""
+        return self.find_many([item], ctx)[0]
+
+    def find_many(
+        self, items: Sequence[GeneratedItem], ctx: CheckContext
+    ) -> list[tuple[list[Finding], dict[str, Any]]]:
+        """Rules on each item; the classifier on every sentence of every item in one batch."""
+        rules = self._rule_list(ctx)
+        out: list[tuple[list[Finding], dict[str, Any]]] = []
+        fields = [item_fields(item) for item in items]
+        for flds in fields:
+            findings = []
+            for fld, text in flds.items():
+                for rule, start, end in _rules.find_patterns(text, rules):
+                    findings.append(span_finding(rule.code, f"{rule.label} content", fld, text, start, end))
+            out.append((findings, {}))
+        if not self.settings.classifier or not items:
+            return out
+        predict = profanity_model()
+        # score sentence by sentence: one offensive sentence in a long description must not be diluted
+        flat = [
+            (i, fld, text, m.start(), m.end())
+            for i, flds in enumerate(fields)
+            for fld, text in flds.items()
+            for m in _SENTENCE.finditer(text)
+            if m.group().strip()
+        ]
+        probs = predict([text[a:b] for _, _, text, a, b in flat]) if flat else []
+        best: dict[tuple[int, str], tuple[float, str, int, int]] = {}
+        for (i, fld, text, a, b), p in zip(flat, probs):
+            details = out[i][1]
+            details["profanity_prob"] = max(float(p), details.get("profanity_prob", 0.0))
+            if p >= self.settings.profanity_threshold and p > best.get((i, fld), (-1.0,))[0]:
+                best[(i, fld)] = (float(p), text, a, b)
+        for (i, fld), (p, text, a, b) in best.items():
+            start, end, _ = _worst_span(text[a:b], predict)
+            out[i][0].append(span_finding("profanity", f"offensive language (classifier p={p:.2f})", fld, text,
+                                          a + start, a + end, p))
+        return out

@@ -1,0 +1,163 @@
+"""Build the generative loop for a dataset: train (or load from the cache) every part it needs.
+
+Trained parts are cached under ``$GENREC_HOME/models/<dataset>-<fingerprint>/`` keyed by the
+dataset's content and the configs, so the second ``genrec chat`` starts in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrec.config import EncoderConfig, InstructorConfig, LLMConfig, PipelineConfig, TextGenConfig, config_to_dict
+from genrec.data.dataset import Dataset
+from genrec.data.generated_store import GeneratedStore
+from genrec.data.store import Store, default_home
+from genrec.encoders.text import TextEncoder, encode_items
+from genrec.fidelity.base import CheckContext, PrivateStore
+from genrec.fidelity.checker import FidelityChecker
+from genrec.fidelity.shilling import detect_shilling_in
+from genrec.generation.instructor import Instructor, RuleInstructor
+from genrec.generation.pipeline import GenerativePipeline
+from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus
+from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer
+from genrec.models.base import Recommender
+from genrec.models.registry import create_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopSettings:
+    """Everything the loop is built from (each part overridable with ``--set part.key=value``)."""
+
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    recommender: dict[str, Any] = field(default_factory=dict)  # overrides of the recommender's config
+    textgen: TextGenConfig = field(default_factory=TextGenConfig)
+    instructor: InstructorConfig = field(default_factory=InstructorConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    progress: bool = True
+
+
+def model_dir(dataset: Dataset, part: str, config: Any) -> Path:
+    """Cache folder of a trained part, keyed by the dataset's content and the part's config."""
+    items = dataset.items
+    key = json.dumps({"n": dataset.n_items, "i": dataset.n_interactions, "first": str(items["title"].iloc[0]),
+                      "last": str(items["title"].iloc[-1]), "config": config}, sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return default_home() / "models" / f"{dataset.name}-{part}-{digest}"
+
+
+def trained_recommender(dataset: Dataset, name: str, overrides: dict[str, Any], progress: bool) -> Recommender:
+    """The recommender trained on the whole log (loaded from the cache when present)."""
+    model = create_model(name, {**overrides, **({"progress": progress} if "progress" in _fields(name) else {})})
+    path = model_dir(dataset, name, config_to_dict(model.config) | {"progress": None})
+    if path.exists():
+        return Recommender.load(path)
+    log.info("training %s on %s (cached in %s)", name, dataset.name, path)
+    model.fit(dataset)
+    model.save(path)
+    return model
+
+
+def trained_textgen(dataset: Dataset, config: TextGenConfig, embeddings: np.ndarray) -> TextGenerator:
+    """genrec's own generator trained on the catalog texts (cached)."""
+    path = model_dir(dataset, "textgen", config_to_dict(config) | {"progress": None})
+    if path.exists():
+        return TextGenerator.load(path)
+    gen = TextGenerator(config)
+    gen.fit(item_corpus(dataset), embeddings)
+    gen.save(path)
+    return gen
+
+
+def watermark_key() -> str:
+    """The operator's watermark key: $GENREC_WATERMARK_KEY, else a random key kept in $GENREC_HOME."""
+    if os.environ.get("GENREC_WATERMARK_KEY"):
+        return os.environ["GENREC_WATERMARK_KEY"]
+    path = default_home() / "watermark.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    return path.read_text().strip()
+
+
+def private_store(dataset: Dataset) -> PrivateStore:
+    """Users' names and private texts from their attributes ("name", "reviews", "messages")."""
+    names: dict[str, list[str]] = {}
+    texts: dict[str, list[str]] = {}
+    for uid, attrs in zip(dataset.users["user_id"].astype(str), dataset.users["attributes"]):
+        attrs = attrs or {}
+        if attrs.get("name"):
+            names[uid] = [str(attrs["name"])]
+        private = [str(t) for key in ("reviews", "messages") for t in (attrs.get(key) or [])]
+        if private:
+            texts[uid] = private
+    return PrivateStore(names, texts)
+
+
+def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store: Store | None = None) -> GenerativePipeline:
+    """Train or load every part and assemble the loop for ``dataset``."""
+    s = settings or LoopSettings()
+    cfg = s.pipeline
+    encoder_cfg = EncoderConfig(progress=s.progress)
+    emb = encode_items(dataset, encoder_cfg)
+    recommender = trained_recommender(dataset, cfg.recommender, s.recommender, s.progress)
+    encoder = TextEncoder(EncoderConfig(progress=False))
+    key = watermark_key() if cfg.watermark else None
+    writer: Writer
+    if cfg.generator == "llm":
+        from genrec.llm.registry import create_backend
+
+        writer = LLMItemWriter(create_backend(s.llm), key)
+    elif cfg.generator == "textgen":
+        textgen_cfg = s.textgen if s.textgen.progress == s.progress else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
+        writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, item_conditions(dataset, encoder_cfg)), emb, key)
+    else:
+        raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
+    instructor = make_instructor(dataset, s, encoder)
+    suspicious_users: frozenset[str] = frozenset()
+    suspicious_items: frozenset[str] = frozenset()
+    if dataset.has_timestamps:
+        report = detect_shilling_in(dataset)
+        suspicious_users, suspicious_items = frozenset(report.users), frozenset(report.items)
+    context = CheckContext(catalog=dataset.items, private=private_store(dataset),
+                           suspicious_users=suspicious_users, suspicious_items=suspicious_items)
+    checker = FidelityChecker(cfg.policy or None)
+    gstore = GeneratedStore((store or Store()).path)
+    return GenerativePipeline(dataset, recommender, emb, instructor, writer, encoder, checker, context, gstore, cfg)
+
+
+def make_instructor(dataset: Dataset, settings: LoopSettings, encoder: TextEncoder) -> Instructor:
+    """The instructor the config names (rules, llm or combined)."""
+    method = settings.instructor.method
+    if method == "rules":
+        return RuleInstructor.from_dataset(dataset, settings.instructor, encoder)
+    from genrec.generation import instructor_llm
+    from genrec.llm.registry import create_backend
+
+    backend = create_backend(settings.llm)
+    if method == "llm":
+        return instructor_llm.LLMInstructor.from_dataset(dataset, backend, settings.instructor, encoder)
+    if method == "combined":
+        return instructor_llm.CombinedInstructor.from_dataset(dataset, backend, settings.instructor, encoder)
+    raise ValueError(f"instructor.method must be 'rules', 'llm' or 'combined', not {method!r}")
+
+
+def _fields(model_name: str) -> set[str]:
+    from dataclasses import fields
+
+    from genrec.models.registry import get_model_class
+
+    return {f.name for f in fields(get_model_class(model_name).config_class)}

@@ -1,0 +1,330 @@
+"""The generative loop (GeneRec's running example), one request at a time.
+
+  instruction + feedback -> instructor -> retrieve | edit | create | clarify
+    -> post-processing (quality and relevance, then the fidelity checks; every draft is stored
+       with its report, blocked ones only for audit)
+    -> the generated item shown directly (the user asked for it, or rejected retrieved lists
+       repeatedly) or ranked with the human items by the recommender
+    -> one list, each generated entry flagged.
+
+Passing generated items join the recommender's catalog (a semantic ID from the trained
+tokenizer), so they are scored exactly like human items; they are shown only to the user they
+were made for. Blocked items never reach a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genrec.config import PipelineConfig
+from genrec.data.dataset import Dataset
+from genrec.data.generated import GeneratedItem
+from genrec.data.generated_store import GeneratedStore
+from genrec.fidelity.base import CheckContext
+from genrec.fidelity.checker import FidelityChecker
+from genrec.generation.editor import Catalog, Creator, Editor
+from genrec.generation.instructor import Instructor, user_vector_from_scores
+from genrec.generation.intent import Constraints, Feedback, Guidance, Intent, Turn
+from genrec.generation.retrieval import InstructedRetriever
+from genrec.generation.writers import Writer
+
+WORD = re.compile(r"[a-z]+")
+
+
+@dataclass
+class Entry:
+    """One line of a response list."""
+
+    item_id: str
+    title: str
+    brand: str | None
+    price: float | None
+    score: float
+    generated: bool = False
+    kind: str = ""  # "edit" / "create" for generated items
+    verdict: str = ""  # fidelity verdict of generated items
+
+
+@dataclass
+class Response:
+    """What the loop answers: the understood intent, a message, the list, and blocked drafts."""
+
+    intent: Intent
+    message: str
+    entries: list[Entry] = field(default_factory=list)
+    blocked: list[dict[str, Any]] = field(default_factory=list)  # item id, title, reasons
+
+
+@dataclass
+class Session:
+    """One user's conversation state."""
+
+    user_id: str
+    history: list[int]  # internal ids of the user's past items, oldest first
+    feedback: Feedback = field(default_factory=Feedback)
+    dialogue: list[Turn] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)  # ids of the last list
+    focus: str | None = None  # the item "this one" refers to
+
+    def like(self, item_id: str) -> None:
+        """Record a like; the liked item becomes the focus."""
+        self.feedback.likes.append(item_id)
+        self.feedback.rejections = 0
+        self.focus = item_id
+
+    def dislike(self, item_id: str) -> None:
+        """Record a dislike."""
+        self.feedback.dislikes.append(item_id)
+
+    def reject_all(self) -> None:
+        """The user rejected the whole last list (skipped every item)."""
+        self.feedback.skips.extend(self.shown)
+        self.feedback.rejections += 1
+
+
+class GenerativePipeline:
+    """Instructor, retriever, editor, creator and checks around one recommender and one catalog."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        recommender: Any,
+        item_embeddings: np.ndarray,
+        instructor: Instructor,
+        writer: Writer,
+        encoder: Any,
+        checker: FidelityChecker,
+        context: CheckContext,
+        store: GeneratedStore,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.config = config or PipelineConfig()
+        self.recommender = recommender
+        self.catalog = Catalog(dataset.items)
+        self.emb = np.asarray(item_embeddings, dtype=np.float32)
+        self.instructor = instructor
+        self.writer = writer
+        self.encoder = encoder
+        self.editor = Editor(writer, self.catalog, encoder)
+        self.creator = Creator(writer, self.catalog, self.emb)
+        self.checker = checker
+        self.context = context
+        if writer.watermark is not None:
+            self.context.detectors = {**dict(self.context.detectors), writer.name: writer.detector()}
+        self.store = store
+        self.human_ids = set(self.catalog.row)
+        self.vocabulary = corpus_vocabulary(dataset.items)
+        self.retriever = InstructedRetriever(recommender, dataset.items, self.emb)
+        self.owner: dict[str, str] = {}  # generated item id -> the user it was made for
+        self.generated: dict[str, GeneratedItem] = {}
+        for item in store.items(dataset.name):  # earlier passing items (a restart keeps them)
+            self._admit(item)
+
+    # ---- sessions -------------------------------------------------------------------------------
+    def session(self, user_id: str) -> Session:
+        """A session for a known user of the dataset (history from the interaction log)."""
+        users = self.dataset.users["user_id"].astype(str).tolist()
+        if user_id not in users:
+            raise KeyError(f"unknown user {user_id!r} in dataset {self.dataset.name!r}")
+        history = self.dataset.sequences()[users.index(user_id)]
+        return Session(user_id, [int(i) for i in history])
+
+    def respond(self, session: Session, instruction: str) -> Response:
+        """Understand the instruction, act, check, and answer with one list."""
+        dialogue = list(session.dialogue)
+        if session.focus:
+            dialogue.append(Turn("system", f"Showing [{session.focus}]"))
+        fb = session.feedback
+        if not fb.likes and not fb.clicks and session.history:
+            fb = Feedback(likes=[], dislikes=fb.dislikes, skips=fb.skips, rejections=fb.rejections,
+                          clicks=[self.catalog.items["item_id"].iloc[i] for i in session.history[-5:]])
+        intent = self.instructor.understand(instruction, fb, dialogue, ())
+        session.dialogue.append(Turn("user", instruction))
+        if intent.action == "clarify":
+            response = Response(intent, intent.question or "Could you say a little more about what you want?")
+        else:
+            guidance = self._guidance(session, instruction, fb)
+            if intent.action == "retrieve":
+                response = Response(intent, "Here is what I found.", self._retrieve(session, intent, guidance))
+            else:
+                response = self._generate(session, instruction, intent, guidance, fb)
+        session.shown = [e.item_id for e in response.entries]
+        if response.entries:
+            session.focus = response.entries[0].item_id
+        session.dialogue.append(Turn("system", response.message))
+        return response
+
+    # ---- actions ----------------------------------------------------------------------------------
+    def _guidance(self, session: Session, instruction: str, fb: Feedback) -> Guidance:
+        scores = self.recommender.score([np.asarray(session.history, dtype=np.int64)])[0][: len(self.emb)]
+        user = user_vector_from_scores(scores, self.emb) if np.isfinite(scores).any() else None
+        return self.instructor.guidance(instruction, fb, self.emb[: len(self.human_ids)], user)
+
+    def _retrieve(self, session: Session, intent: Intent, guidance: Guidance, k: int | None = None,
+                  skip: set[str] | None = None) -> list[Entry]:
+        k = k or self.config.list_size
+        query = guidance.instruction if guidance.instruction is not None else np.zeros(self.emb.shape[1], np.float32)
+        scores = self.retriever.scores([np.asarray(session.history, dtype=np.int64)], [intent.constraints],
+                                       query[None, :])[0]
+        ids = self.retriever.index.ids
+        hide = set(session.feedback.dislikes) | (skip or set())
+        hide |= {g for g, owner in self.owner.items() if owner != session.user_id}
+        mine = 0
+        out: list[Entry] = []
+        for i in np.argsort(-scores, kind="stable"):
+            if not np.isfinite(scores[i]) or len(out) >= k:
+                break
+            item_id = ids[i]
+            if item_id in hide:
+                continue
+            if item_id in self.generated:
+                if mine >= self.config.generated_slots:
+                    continue
+                mine += 1
+            out.append(self._entry(item_id, float(scores[i])))
+        return out
+
+    def _generate(self, session: Session, instruction: str, intent: Intent, guidance: Guidance,
+                  fb: Feedback) -> Response:
+        cfg = self.config
+        liked = list(fb.likes or fb.clicks)
+        seed = cfg.seed + len(session.dialogue)
+        if intent.action == "edit":
+            target = intent.target_item or session.focus
+            if target is None or target not in self.catalog.row:
+                return Response(intent, "Which item should I rewrite? Pick one from a list first.")
+            drafts = self.editor.rewrite(target, session.user_id, liked, instruction, guidance,
+                                         intent.constraints, n=cfg.drafts, seed=seed)
+        else:
+            drafts = self.creator.create(session.user_id, liked, instruction, guidance, intent.constraints,
+                                         n=cfg.drafts, seed=seed)
+        passed, blocked = self.post_process(drafts, session.user_id, guidance)
+        why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
+        if not passed:
+            human = self._retrieve(session, intent, guidance)
+            return Response(intent, "Nothing I generated passed the checks; here are catalog items instead.",
+                            human, blocked)
+        best = passed[0]
+        self._admit(best)
+        entry = self._entry(best.item_id, float("nan"))
+        human = self._retrieve(session, Intent(action="retrieve", constraints=intent.constraints), guidance,
+                               k=cfg.list_size - 1, skip={best.item_id})
+        verb = "rewrote" if intent.action == "edit" else "made"
+        return Response(intent, f"I {verb} this for you ({why}); catalog items follow.", [entry] + human, blocked)
+
+    # ---- post-processing ------------------------------------------------------------------------
+    def post_process(self, drafts: list[GeneratedItem], user_id: str,
+                     guidance: Guidance) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
+        """Quality gate, fidelity checks, storage; passing drafts ordered by relevance to the guidance."""
+        fine = []
+        for item in drafts:
+            problem = quality_problem(item, self.vocabulary)
+            if problem:
+                item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
+            fine.append(item)
+        to_check = [d for d in fine if d.fidelity is None]
+        self.checker.check_many(to_check, CheckContext(
+            catalog=self.context.catalog, private=self.context.private, user_id=user_id,
+            detectors=self.context.detectors, suspicious_users=self.context.suspicious_users,
+            suspicious_items=self.context.suspicious_items, _cache=self.context._cache,
+        ))
+        blocked, passed = [], []
+        for item in fine:
+            if self.store.has(item.item_id):  # the same draft again (same seed): keep the stored verdict
+                item = self.store.get(item.item_id)
+            else:
+                self.store.add(item, self.dataset.name, self.human_ids)
+            if item.blocked:
+                blocked.append({"item_id": item.item_id, "title": item.title,
+                                "reasons": _reasons(item.fidelity or {})})
+            else:
+                passed.append(item)
+        if passed:
+            target = _target(guidance)
+            if target is not None:
+                vecs = self.encoder.encode([p.text for p in passed])
+                passed = [passed[i] for i in np.argsort(-(vecs @ target), kind="stable")]
+        return passed, blocked
+
+    def _admit(self, item: GeneratedItem) -> None:
+        """Make a passing generated item scorable and retrievable (for its owner)."""
+        if item.blocked or item.item_id in self.generated:
+            return
+        frame = pd.DataFrame([item.record()])
+        if hasattr(self.recommender, "add_items"):
+            self.recommender.add_items(frame)
+        emb = self.encoder.encode([f"{item.title}\n{item.description}"])
+        self.emb = np.concatenate([self.emb, emb.astype(np.float32)])
+        self.retriever = InstructedRetriever(
+            self.recommender, pd.concat([self.retriever_items(), frame], ignore_index=True), self.emb,
+            self.retriever.weights)
+        self.generated[item.item_id] = item
+        self.owner[item.item_id] = item.provenance.user_id or ""
+
+    def retriever_items(self) -> pd.DataFrame:
+        """The items the retriever ranks: the human catalog plus admitted generated items."""
+        extra = [g.record() for g in self.generated.values()]
+        return pd.concat([self.dataset.items, pd.DataFrame(extra)], ignore_index=True) if extra else self.dataset.items
+
+    def _entry(self, item_id: str, score: float) -> Entry:
+        if item_id in self.generated:
+            g = self.generated[item_id]
+            return Entry(item_id, g.title, g.brand, g.price, score, True, g.provenance.kind,
+                         (g.fidelity or {}).get("verdict", ""))
+        rec = self.catalog.record(item_id)
+        price = rec.get("price")
+        return Entry(item_id, str(rec["title"]), rec.get("brand"),
+                     None if price is None or pd.isna(price) else float(price), score)
+
+
+def quality_problem(item: GeneratedItem, vocabulary: set[str] | None = None, min_known: float = 0.7) -> str:
+    """Why a draft is not fit to show ('' if it is): too short, broken characters, repeated words,
+    or too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus)."""
+    words = item.title.split()
+    if len(words) < 2:
+        return "title too short"
+    if len(item.description.split()) < 3:
+        return "description too short"
+    if "\ufffd" in item.text:
+        return "broken characters"
+    if any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2)):
+        return "repeated words in the title"
+    if vocabulary:
+        tokens = WORD.findall(item.text.lower())
+        known = sum(t in vocabulary for t in tokens) / max(len(tokens), 1)
+        if known < min_known:
+            return f"only {known:.0%} of its words are words the catalog uses"
+    return ""
+
+
+def corpus_vocabulary(items: pd.DataFrame) -> set[str]:
+    """Lower-case words of the catalog's titles and descriptions."""
+    text = " ".join(items["title"].astype(str)) + " " + " ".join(items["description"].fillna("").astype(str))
+    return set(WORD.findall(text.lower()))
+
+
+def _target(g: Guidance) -> np.ndarray | None:
+    parts = [v for v in (g.instruction, g.user, g.liked) if v is not None]
+    if not parts:
+        return None
+    v = np.mean(parts, axis=0)
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+def _reasons(report: dict[str, Any]) -> list[str]:
+    if report.get("reasons"):
+        return list(report["reasons"])
+    out = []
+    for name, check in (report.get("checks") or {}).items():
+        if isinstance(check, dict) and check.get("verdict") == "block":
+            out += [f"{name}: {r}" for r in check.get("reasons", [])]
+    return out
+
+
+__all__ = ["Constraints", "Entry", "GenerativePipeline", "Response", "Session", "quality_problem"]

@@ -1,0 +1,206 @@
+"""The two item writers behind one interface: genrec's own text generator and the LLM backend.
+
+Both rewrite an existing item for a user (edit) or write a new one (create), embed the keyed
+green-list watermark while sampling, and return item-shaped drafts. The editor and the creator
+(``editor.py``, ``creator.py``) turn drafts into ``GeneratedItem`` with provenance.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from genrec.fidelity.watermark import GreenListWatermark
+from genrec.generation.intent import Constraints, Guidance
+from genrec.generation.llm_writer import LLMWriter, choose_price
+from genrec.generation.textgen import GENERATOR_NAME, TextGenerator, guidance_condition, mix_conditions
+from genrec.llm.base import LLMBackend
+
+
+@dataclass
+class Draft:
+    """A written item before checks: catalog fields plus how it was made."""
+
+    title: str
+    description: str
+    brand: str | None
+    categories: list[str]
+    price: float | None
+    seconds: float
+    token_ids: list[int] = field(default_factory=list)
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Writer(ABC):
+    """Writes item texts for a user; ``tokenize`` and ``vocab_size`` let the watermark be detected."""
+
+    name: str = "writer"
+    version: str = "1"
+
+    def __init__(self, watermark_key: str | None = None) -> None:
+        self.watermark_key = watermark_key
+        self._watermark: GreenListWatermark | None = None
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Width of the logits the watermark sees."""
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of a text as this writer would have generated it."""
+
+    @property
+    def watermark(self) -> GreenListWatermark | None:
+        """The sampling-time watermark (None when no key is set)."""
+        if self.watermark_key and self._watermark is None:
+            self._watermark = GreenListWatermark(self.vocab_size, self.watermark_key)
+        return self._watermark
+
+    def detector(self) -> Any:
+        """text -> WatermarkScore, for the identifiability check."""
+        mark = self.watermark
+        if mark is None:
+            raise RuntimeError(f"writer {self.name} has no watermark key")
+        return lambda text: mark.detect_text(text, self.tokenize)
+
+    def processors(self) -> list[Any]:
+        """Logits processors applied while sampling."""
+        return [self.watermark] if self.watermark is not None else []
+
+    @abstractmethod
+    def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
+                guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
+        """``n`` rewrites of ``source`` for the user."""
+
+    @abstractmethod
+    def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
+               constraints: Constraints, n: int, seed: int) -> list[Draft]:
+        """``n`` new items for the user."""
+
+
+class TextGenWriter(Writer):
+    """genrec's own conditional generator: the condition mixes the guidance (and the source, for edits)."""
+
+    name = GENERATOR_NAME
+
+    def __init__(self, generator: TextGenerator, item_embeddings: np.ndarray, watermark_key: str | None = None,
+                 source_weight: float = 0.6, temperature: float | None = None, top_p: float | None = None,
+                 guidance_weights: dict[str, float] | None = None) -> None:
+        super().__init__(watermark_key)
+        self.generator = generator
+        self.emb = np.asarray(item_embeddings, dtype=np.float32)
+        self.source_weight = source_weight
+        self.temperature, self.top_p = temperature, top_p
+        self.guidance_weights = {"disliked": 0.0, "category": 2.0, **(guidance_weights or {})}
+        self.version = "textgen-1"
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the generator's logits."""
+        return self.generator.vocab_size
+
+    def tokenize(self, text: str) -> list[int]:
+        """Content ids of ``text``."""
+        return self.generator.tokenize(text)
+
+    def condition(self, guidance: Guidance) -> np.ndarray | None:
+        """The guidance mix this writer conditions on."""
+        known = {"instruction", "user", "liked", *guidance.extras}
+        return guidance_condition(guidance, {k: w for k, w in self.guidance_weights.items() if k in known})
+
+    def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
+                guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
+        """Rewrites conditioned on guidance + the source embedding, the title forced to start with the brand."""
+        row = int(source["_row"])
+        cond = self.condition(guidance)
+        parts = [self.emb[row]] if cond is None else [cond, self.emb[row]]
+        weights = [1.0] if cond is None else [1 - self.source_weight, self.source_weight]
+        mixed = mix_conditions(parts, weights)
+        brand = _str(source.get("brand"))
+        prefix = brand if brand and brand not in constraints.exclude_brands else None
+        texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, prefix=prefix,
+                                        temperature=self.temperature, top_p=self.top_p,
+                                        logits_processors=self.processors())
+        price = source.get("price")
+        return [Draft(t.title, t.description, prefix, list(source.get("categories") or []),
+                      None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
+                      t.seconds, list(t.token_ids), seed + i) for i, t in enumerate(texts)]
+
+    def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
+               constraints: Constraints, n: int, seed: int) -> list[Draft]:
+        """New texts conditioned on the guidance; brand only when asked, price inside the asked range."""
+        cond = self.condition(guidance)
+        brand = constraints.brands[0] if constraints.brands else None
+        texts = self.generator.generate(None if cond is None else cond[None, :], n_per_cond=n, seed=seed,
+                                        prefix=brand, temperature=self.temperature, top_p=self.top_p,
+                                        logits_processors=self.processors())
+        categories = list(constraints.categories) or _majority_category(liked)
+        price = choose_price(liked, constraints, categories)
+        return [Draft(t.title, t.description, brand, categories, price, t.seconds, list(t.token_ids), seed + i)
+                for i, t in enumerate(texts)]
+
+
+class LLMItemWriter(Writer):
+    """The LLM backend, prompted with the item, the user's liked items and the instruction."""
+
+    def __init__(self, backend: LLMBackend, watermark_key: str | None = None, temperature: float = 0.7,
+                 top_p: float = 0.9) -> None:
+        super().__init__(watermark_key)
+        self.backend = backend
+        self.writer = LLMWriter(backend)
+        self.temperature, self.top_p = temperature, top_p
+        self.name = f"llm:{getattr(backend, 'name', 'llm')}"
+        self.version = str(getattr(backend, "version", "1"))
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the model's logits (may exceed the tokenizer's vocabulary)."""
+        model = self.backend.model  # type: ignore[attr-defined]
+        return int(model.get_output_embeddings().weight.shape[0])
+
+    def tokenize(self, text: str) -> list[int]:
+        """The backend's token ids."""
+        return self.backend.tokenize(text)
+
+    def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
+                guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
+        """LLM rewrites (brand and quantities repaired by LLMWriter)."""
+        out = self.writer.rewrite(source, list(liked), instruction, n=n, temperature=self.temperature,
+                                  top_p=self.top_p, seed=seed, logits_processors=self.processors(),
+                                  constraints=constraints)
+        return [_draft(d) for d in out]
+
+    def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
+               constraints: Constraints, n: int, seed: int) -> list[Draft]:
+        """LLM creations."""
+        out = self.writer.create(list(liked), instruction, constraints, n=n, temperature=self.temperature,
+                                 top_p=self.top_p, seed=seed, logits_processors=self.processors())
+        return [_draft(d) for d in out]
+
+
+def _draft(d: dict[str, Any]) -> Draft:
+    return Draft(d["title"], d["description"], d.get("brand"), list(d.get("categories") or []), d.get("price"),
+                 float(d.get("seconds", 0.0)), list(d.get("token_ids") or []), d.get("seed"), list(d.get("repairs") or []))
+
+
+def _majority_category(liked: Sequence[dict[str, Any]]) -> list[str]:
+    """The most common category path among liked items ([] if none)."""
+    paths = [tuple(x.get("categories") or []) for x in liked if x.get("categories")]
+    if not paths:
+        return []
+    best = max(set(paths), key=lambda p: (paths.count(p), p))
+    return list(best)
+
+
+def _str(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return re.sub(r"\s+", " ", str(value)).strip()
+
