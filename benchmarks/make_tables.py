@@ -140,10 +140,74 @@ def decoding_section(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
+    """Markdown for benchmarks/results/<dataset>/fidelity.json (run_fidelity.py)."""
+    rt, human = r["redteam"], r["human"]
+    lines = [
+        f"#### Fidelity checks: {dataset}",
+        "",
+        f"Red-team set: {rt['cases']} generated-item cases ({rt['counts'].get('clean', 0)} clean, "
+        f"{rt['config'].get('per_fault')} per fault type, {len(rt['counts']) - 1} fault types; dev and held-out "
+        f"templates); false positives on all {human['items']} human catalog items, each checked as an AI edit "
+        f"of itself. Recall on a check's injected faults, precision over everything it flagged.",
+        "",
+        "| check | recall | recall (dev templates) | recall (held-out templates) | precision | FPR on human items |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, c in rt["checks"].items():
+        if not c.get("positives"):
+            continue
+        fpr = human["checks"].get(name, {}).get("fpr")
+        lines.append(
+            f"| {name} | {_fmt(c.get('recall'), 3)} | {_fmt(c.get('recall_dev'), 3)} | {_fmt(c.get('recall_heldout'), 3)} "
+            f"| {_fmt(c.get('precision'), 3)} | {_fmt(None if fpr is None else 100 * fpr, 2)}% |"
+        )
+    lines += ["", f"Any check flagging a human item: {_fmt(100 * human['any_flag'], 2)}%; blocking one: "
+              f"{_fmt(100 * human['any_block'], 2)}%."]
+    sh = r.get("shilling") or {}
+    if sh.get("groups_injected"):
+        lines.append(f"Shilling: {sh['groups_injected']} injected bursts ({sh['fake_accounts']} fake accounts among "
+                     f"{sh['genuine_accounts']} genuine): account recall {_fmt(sh['user_recall'], 3)}, precision "
+                     f"{_fmt(sh['user_precision'], 3)}; item recall {_fmt(sh['item_recall'], 3)}; "
+                     f"{sh['genuine_accounts_flagged']} genuine accounts flagged.")
+    wm = r.get("watermark")
+    if wm and "detection" in wm:
+        w = wm["watermark"]
+        lines += [
+            "",
+            f"Watermark ({w['scheme']}, gamma {w['gamma']}, delta {w['delta']}, context {w['context_width']}) on "
+            f"{wm['generator']} samples (temperature {wm['sampling']['temperature']}, top-p {wm['sampling']['top_p']}); "
+            "threshold = the z-score at a 1% false-positive rate on human catalog texts of the same length; "
+            f"edits: {wm['edits']}.",
+            "",
+            "| tokens | human texts | z threshold (1% FPR) | generated | detected (clean) | after 10% edits | after 20% edits |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for length, det in wm["detection"].items():
+            hum = wm["human"]["per_length"][length]
+            lines.append(
+                f"| {length} | {hum['samples']} | {_fmt(hum['threshold_fpr1'], 2)} | {det['clean']['n']} | "
+                f"{_fmt(det['clean']['rate_at_fpr1'], 3)} | {_fmt(det['edit10']['rate_at_fpr1'], 3)} | "
+                f"{_fmt(det['edit20']['rate_at_fpr1'], 3)} |"
+            )
+    lines += ["", f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall (most of it "
+              f"watermark sampling), peak {_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, "
+              f"{r['machine'].get('cores')} cores, `python benchmarks/run_fidelity.py --dataset {dataset}`."]
+    return "\n".join(lines) + "\n"
+
+
+def extra_sections(name: str, render: Any) -> list[str]:
+    """Sections rendered from benchmarks/results/<dataset>/<name>.json where present."""
+    return [render(path.parent.name, json.loads(path.read_text())) for path in sorted(RESULTS.glob(f"*/{name}.json"))]
+
+
 def main() -> None:
     """Regenerate the tables in BENCHMARKS.md."""
     results = load_results()
     body = "\n".join(dataset_section(d, runs) for d, runs in sorted(results.items()))
+    fidelity = extra_sections("fidelity", fidelity_section)
+    if fidelity:
+        body += "\n### Fidelity checks\n\n" + "\n".join(fidelity)
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     if START not in text or END not in text:
         raise SystemExit(f"{BENCHMARKS_MD} lacks the markers {START} / {END}")
