@@ -27,7 +27,7 @@ from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.shilling import detect_shilling_in
 from genrec.generation.instructor import Instructor, RuleInstructor
 from genrec.generation.pipeline import GenerativePipeline
-from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus
+from genrec.generation.textgen import TextGenerator, training_data
 from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer
 from genrec.models.base import Recommender
 from genrec.models.registry import create_model
@@ -68,13 +68,13 @@ def trained_recommender(dataset: Dataset, name: str, overrides: dict[str, Any], 
     return model
 
 
-def trained_textgen(dataset: Dataset, config: TextGenConfig, embeddings: np.ndarray) -> TextGenerator:
-    """genrec's own generator trained on the catalog texts (cached)."""
+def trained_textgen(dataset: Dataset, config: TextGenConfig, encoder_cfg: EncoderConfig) -> TextGenerator:
+    """genrec's own generator trained on the catalog texts of the items that have a title (cached)."""
     path = model_dir(dataset, "textgen", config_to_dict(config) | {"progress": None})
     if path.exists():
         return TextGenerator.load(path)
     gen = TextGenerator(config)
-    gen.fit(item_corpus(dataset), embeddings)
+    gen.fit(*training_data(dataset, encoder_cfg))
     gen.save(path)
     return gen
 
@@ -123,7 +123,7 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
         writer = LLMItemWriter(create_backend(s.llm), key)
     elif cfg.generator == "textgen":
         textgen_cfg = s.textgen if s.textgen.progress == s.progress else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
-        writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, item_conditions(dataset, encoder_cfg)), emb, key)
+        writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, encoder_cfg), emb, key)
     else:
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)
