@@ -196,6 +196,14 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def generation_section(dataset: str, r: dict[str, Any]) -> str:
+    """Markdown for benchmarks/results/<dataset>/generation.json (run_generation.py writes the tables)."""
+    tail = (f"\nRun: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
+            f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
+            f"`{r['command']}`.\n")
+    return r["markdown"].replace("## Generation benchmark", "#### Generation benchmark", 1).replace("\n### ", "\n##### ") + tail
+
+
 def extra_sections(name: str, render: Any) -> list[str]:
     """Sections rendered from benchmarks/results/<dataset>/<name>.json where present."""
     return [render(path.parent.name, json.loads(path.read_text())) for path in sorted(RESULTS.glob(f"*/{name}.json"))]
@@ -205,6 +213,9 @@ def main() -> None:
     """Regenerate the tables in BENCHMARKS.md."""
     results = load_results()
     body = "\n".join(dataset_section(d, runs) for d, runs in sorted(results.items()))
+    generation = extra_sections("generation", generation_section)
+    if generation:
+        body += "\n### The generative loop\n\n" + "\n".join(generation)
     fidelity = extra_sections("fidelity", fidelity_section)
     if fidelity:
         body += "\n### Fidelity checks\n\n" + "\n".join(fidelity)

@@ -106,9 +106,13 @@ def test_installed_entry_point(env):
 
 
 def test_demo_runs_small(env):
-    res = run("demo", "--users", "200", "--items", "120", "--sasrec-epochs", "2", "--store", str(env / "db.duckdb"))
+    res = run("demo", "--users", "200", "--items", "120", "--sasrec-epochs", "2", "--tiger-epochs", "2",
+              "--textgen-epochs", "1", "--store", str(env / "db.duckdb"))
     assert res.exit_code == 0, res.output
-    assert "N@10" in res.stdout and "sasrec" in res.stdout and "demo finished" in res.stdout
+    assert "N@10" in res.stdout and "sasrec" in res.stdout and "tiger" in res.stdout and "demo finished" in res.stdout
+    for turn in ("> show me something like my last purchase", "retrieve:", "> rewrite this one for me", "edit:",
+                 "create:"):
+        assert turn in res.stdout, turn
     assert "best model on validation NDCG@10" in res.stdout
 
 

@@ -107,6 +107,15 @@ def test_lookup_maps_phrases_to_catalog_values(vocab: CatalogVocabulary, phrase:
     assert entry is not None and entry.value == value
 
 
+def test_short_brand_alias_goes_to_the_big_brand_over_a_tiny_namesake():
+    items = pd.DataFrame({"item_id": [f"e{i}" for i in range(7)],
+                          "title": [f"e.l.f. Cosmetics Shade {i}" for i in range(6)] + ["Elf Party Hat"],
+                          "brand": ["e.l.f. Cosmetics"] * 6 + ["Elf"], "categories": [["Makeup"]] * 7})
+    vocab = CatalogVocabulary.from_dataset(Dataset.from_sequences("elf", {"u": ["e0", "e6"]}, items, True))
+    assert vocab.lookup("elf", "brand").value == "e.l.f. Cosmetics"
+    assert vocab.lookup("e.l.f. cosmetics", "brand").value == "e.l.f. Cosmetics"
+
+
 def test_lookup_rejects_unknown_and_bad_kind(vocab: CatalogVocabulary):
     assert vocab.lookup("garden hose", "category") is None
     assert vocab.lookup("beauty", "category") is None  # generic root

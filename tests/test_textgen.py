@@ -211,8 +211,9 @@ def test_generation_stops_at_max_length(topic_model: tuple[TextGenerator, np.nda
         return scores
 
     outs = gen.generate(directions, max_new_tokens=1000, logits_processors=[no_eos], seed=0)
-    # every position was used: <bos> <title> + sampled tokens (with one <desc>) fill max_length
-    assert all(len(o.token_ids) + 3 == gen.config.max_length for o in outs)
+    # every position was used: <bos> <title>, the sampled tokens and (usually) one <desc> fill max_length
+    max_length = gen.config.max_length
+    assert all(max_length - 3 <= len(o.token_ids) <= max_length - 2 for o in outs)
     short = gen.generate(directions, max_new_tokens=5, logits_processors=[no_eos], seed=0)
     assert all(len(o.token_ids) >= 4 and len(o.token_ids) <= 5 for o in short)
 

@@ -75,8 +75,11 @@ def show(console: Console, r: Response) -> None:
 
 
 def run_chat(pipeline: GenerativePipeline, user: str, lines: Iterable[str], console: Console,
-             as_json: bool = False, stream: TextIO | None = None) -> list[dict[str, Any]]:
-    """Run one chat over ``lines``; returns the turn records (printed as JSON lines when ``as_json``)."""
+             as_json: bool = False, stream: TextIO | None = None, echo: bool = False) -> list[dict[str, Any]]:
+    """Run one chat over ``lines``; returns the turn records (printed as JSON lines when ``as_json``).
+
+    ``echo`` prints each input line before its answer (for scripted sessions shown to a reader).
+    """
     session = pipeline.session(user)
     records: list[dict[str, Any]] = []
     last: Response | None = None
@@ -85,6 +88,8 @@ def run_chat(pipeline: GenerativePipeline, user: str, lines: Iterable[str], cons
         if not line:
             continue
         record: dict[str, Any] = {"user": session.user_id, "input": line}
+        if echo and not as_json:
+            console.print(f"[bold cyan]> {line}[/]")
         if line.startswith(":"):
             command, _, arg = line[1:].partition(" ")
             if command == "quit":

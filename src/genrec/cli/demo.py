@@ -1,4 +1,4 @@
-"""`genrec demo`: the whole retrieval loop on the embedded default, in a few minutes."""
+"""`genrec demo`: retrieval and the generative loop on the embedded default, in a few minutes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from genrec.eval.evaluator import evaluate
 from genrec.models.registry import create_model
 
 
-def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: Console) -> dict[str, Any]:
-    """Generate data, fit popularity / ItemKNN / SASRec, evaluate on test, print recommendations."""
+def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: Console,
+             tiger_epochs: int = 40, textgen_epochs: int = 6, loop: bool = True) -> dict[str, Any]:
+    """Generate data, fit popularity / ItemKNN / SASRec / tiger, evaluate on test, show recommendations,
+    then run a short scripted chat through the generative loop (retrieve, rewrite, create, checks)."""
     from genrec.cli.main import show_recommendations
 
     start = time.perf_counter()
@@ -34,6 +36,9 @@ def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: 
         "popularity": create_model("popularity"),
         "itemknn": create_model("itemknn", {"recency_decay": 0.7}),
         "sasrec": create_model("sasrec", {"epochs": sasrec_epochs, "patience": 5, "time_budget_seconds": 150.0}),
+        # 64 codes per level suit a catalog of a few thousand items (64^3 possible IDs)
+        "tiger": create_model("tiger", {"epochs": tiger_epochs, "patience": 5, "time_budget_seconds": 150.0,
+                                        "sid_codebook_size": min(64, ds.n_items // 2)}),
     }
     results: dict[str, dict[str, float]] = {}
     for name, model in models.items():
@@ -62,5 +67,30 @@ def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: 
     recs = model.recommend([ds.sequences()[u] for u in sample], k=5)
     for u, row in zip(sample, recs.items):
         show_recommendations(ds, str(ds.user_external(u)), ds.sequences()[u], [str(x) for x in ds.item_external(row)])
+    if loop:
+        run_loop_demo(ds, models["tiger"], store, console, textgen_epochs)
     console.print(f"demo finished in {time.perf_counter() - start:.0f}s")
     return results
+
+
+def run_loop_demo(ds: Any, tiger: Any, store: Store, console: Console, textgen_epochs: int) -> None:
+    """A scripted `genrec chat` session for one user: retrieve, rewrite, create, audit."""
+    from genrec.cli.chat import run_chat
+    from genrec.config import TextGenConfig
+    from genrec.generation.assemble import LoopSettings, build_pipeline
+
+    console.rule("[bold]the generative loop[/]: instructor, editor, creator, fidelity checks")
+    settings = LoopSettings(textgen=TextGenConfig(epochs=textgen_epochs, lr=3e-3, time_budget_seconds=240.0))
+    console.print("training genrec's text generator on the catalog (cached for `genrec chat`) ...")
+    pipeline = build_pipeline(ds, settings, store, recommender=tiger)
+    user = str(ds.users["user_id"].iloc[7 % len(ds.users)])
+    category = ds.items["categories"].iloc[0][0]
+    prices = ds.items[ds.items["categories"].map(lambda c: c[0] == category)]["price"]
+    script = [
+        "show me something like my last purchase but from another brand",
+        "rewrite this one for me",
+        f"make me a new one: {category} under ${float(prices.median()):.0f}",
+        ":audit",
+    ]
+    console.print(f"chatting as {user}; the same session runs interactively with `genrec chat --user {user}`")
+    run_chat(pipeline, user, script, console, echo=True)

@@ -283,12 +283,16 @@ def demo(
     users: int = typer.Option(3000, "--users", help="Synthetic users."),
     items: int = typer.Option(2000, "--items", help="Synthetic items."),
     sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", help="Upper bound on SASRec epochs."),
+    tiger_epochs: int = typer.Option(40, "--tiger-epochs", help="Upper bound on tiger epochs."),
+    textgen_epochs: int = typer.Option(6, "--textgen-epochs", help="Epochs of the text generator."),
+    loop: bool = typer.Option(True, "--loop/--no-loop", help="Finish with a scripted chat through the generative loop."),
     store: Optional[Path] = STORE_OPT,
 ) -> None:
-    """Generate the synthetic marketplace, train and evaluate the baselines, show recommendations."""
+    """Generate the synthetic marketplace, train and evaluate the models, then run the generative loop."""
     from genrec.cli.demo import run_demo
 
-    run_demo(users=users, items=items, sasrec_epochs=sasrec_epochs, store=_store(store), console=out)
+    run_demo(users=users, items=items, sasrec_epochs=sasrec_epochs, store=_store(store), console=out,
+             tiger_epochs=tiger_epochs, textgen_epochs=textgen_epochs, loop=loop)
 
 
 @app.command()

@@ -107,13 +107,15 @@ def private_store(dataset: Dataset) -> PrivateStore:
     return PrivateStore(names, texts)
 
 
-def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store: Store | None = None) -> GenerativePipeline:
-    """Train or load every part and assemble the loop for ``dataset``."""
+def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store: Store | None = None,
+                   recommender: Recommender | None = None) -> GenerativePipeline:
+    """Train or load every part and assemble the loop for ``dataset`` (``recommender``: one already trained)."""
     s = settings or LoopSettings()
     cfg = s.pipeline
     encoder_cfg = EncoderConfig(progress=s.progress)
     emb = encode_items(dataset, encoder_cfg)
-    recommender = trained_recommender(dataset, cfg.recommender, s.recommender, s.progress)
+    if recommender is None:
+        recommender = trained_recommender(dataset, cfg.recommender, s.recommender, s.progress)
     encoder = TextEncoder(EncoderConfig(progress=False))
     key = watermark_key() if cfg.watermark else None
     writer: Writer

@@ -234,7 +234,10 @@ class CatalogVocabulary:
         aliases: dict[str, set[str]] = defaultdict(set)
         for key, value in brand_keys.items():
             for alias in _brand_aliases(key):
-                if alias not in brand_keys and alias not in category_keys and not self._common(alias, value):
+                if alias in category_keys or self._common(alias, value):
+                    continue
+                small = brand_keys.get(alias)  # "L'Oreal" (1 item) is mostly "L'Oreal Paris" (291)
+                if small is None or self.brand_counts[value] >= 5 * self.brand_counts[small]:
                     aliases[alias].add(value)
         for key, value in brand_keys.items():
             keys[key].append(Entry("brand", value, None, self.brand_counts[value], self._common(key, value)))
