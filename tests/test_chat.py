@@ -60,12 +60,14 @@ def test_retrieve_edit_create_and_excluded_brands_never_appear(home: Path) -> No
         gen = [e for e in turn["entries"] if e["generated"]]
         assert (gen and turn["entries"][0]["generated"] and gen[0]["verdict"] in ("pass", "warn")) or turn["blocked"]
         assert all(b["reasons"] for b in turn["blocked"])
+    assert not [e for e in edit["entries"] if e["generated"]] or edit["entries"][0]["kind"] in ("edit", "select")
     made = [e for e in create["entries"] if e["generated"]]
     if made:
         assert made[0]["price"] is None or made[0]["price"] <= price + 1
     # every draft was stored with provenance and a verdict; none replaced a human item
     stored = GeneratedStore(home / "db.duckdb").items(ds.name, include_blocked=True)
     assert stored and all(g.provenance.user_id and g.provenance.generator and g.fidelity for g in stored)
-    assert {g.provenance.kind for g in stored} == {"edit", "create"}
-    assert all(g.provenance.source_item_id in set(ds.items["item_id"]) for g in stored if g.provenance.kind == "edit")
+    kinds = {g.provenance.kind for g in stored}
+    assert {"edit", "create"} <= kinds <= {"edit", "select", "create"}  # select: when every rewrite was blocked
+    assert all(g.provenance.source_item_id in set(ds.items["item_id"]) for g in stored if g.provenance.kind != "create")
     assert not set(items.index) & {g.item_id for g in stored}

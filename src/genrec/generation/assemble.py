@@ -125,7 +125,8 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
         writer = LLMItemWriter(create_backend(s.llm), key)
     elif cfg.generator == "textgen":
         textgen_cfg = s.textgen if s.textgen.progress == s.progress else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
-        writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, encoder_cfg), emb, key)
+        writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, encoder_cfg), emb, key,
+                               brands=dataset.items["brand"].dropna().astype(str).tolist())
     else:
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)

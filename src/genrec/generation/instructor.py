@@ -11,7 +11,7 @@ picked by similarity to prototype requests). Generation is also switched on afte
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -344,7 +344,6 @@ class Instructor(ABC):
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts])
 
-    @abstractmethod
     def understand(
         self,
         instruction: str,
@@ -353,6 +352,17 @@ class Instructor(ABC):
         references: Sequence[str] = (),
     ) -> Intent:
         """The action to take and the constraints the user stated."""
+        return self.parse(instruction, feedback, dialogue, references).intent
+
+    def parse(
+        self,
+        instruction: str,
+        feedback: Feedback,
+        dialogue: Sequence[Turn] = (),
+        references: Sequence[str] = (),
+    ) -> Parse:
+        """The intent plus how it was reached (instructors that only override ``understand`` lack it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement parse")
 
     def guidance(
         self,
@@ -486,16 +496,6 @@ class RuleInstructor(Instructor):
     ) -> RuleInstructor:
         """A rule instructor over ``dataset``'s catalog vocabulary."""
         return cls(CatalogVocabulary.from_dataset(dataset), config, encoder, **kwargs)  # type: ignore[arg-type]
-
-    def understand(
-        self,
-        instruction: str,
-        feedback: Feedback,
-        dialogue: Sequence[Turn] = (),
-        references: Sequence[str] = (),
-    ) -> Intent:
-        """The action to take and the constraints the user stated."""
-        return self.parse(instruction, feedback, dialogue, references).intent
 
     # ---- the pipeline -----------------------------------------------------------------------
     def parse(

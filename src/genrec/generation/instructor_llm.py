@@ -180,16 +180,6 @@ class LLMInstructor(Instructor):
         return answer
 
     # ---- understanding -----------------------------------------------------------------------
-    def understand(
-        self,
-        instruction: str,
-        feedback: Feedback,
-        dialogue: Sequence[Turn] = (),
-        references: Sequence[str] = (),
-    ) -> Intent:
-        """The LLM's reading of the instruction, validated against the catalog and the feedback."""
-        return self.parse(instruction, feedback, dialogue, references).intent
-
     def parse(
         self,
         instruction: str,

@@ -79,7 +79,7 @@ class LLMWriter:
             if not title:
                 title, description = str(item["title"]), description or str(item.get("description") or "")
                 repairs.append("no title in the output: source text kept")
-            title, description = _scrub(title, description, drop, repairs)
+            title, description = scrub_brands(title, description, drop, repairs)
             if (title, description) == (_clean(item["title"]), _clean(item.get("description"))):
                 repairs.append("output repeats the source")
             prefix = ""
@@ -132,7 +132,7 @@ class LLMWriter:
         for gen, sample_seed in self._sample(prompt, n, temperature, top_p, seed, logits_processors):
             title, description = parse_listing("Title:" + gen.text)
             repairs = []
-            title, description = _scrub(title, description, sorted(drop), repairs)
+            title, description = scrub_brands(title, description, sorted(drop), repairs)
             if not title:
                 title = " ".join(w.capitalize() for w in [*cons.style_words[:2], *(categories[-1:] or ["item"])])
                 repairs.append("no title in the output: made from the constraints")
@@ -297,7 +297,7 @@ def _quantities(title: str) -> list[str]:
     return [m.group(0).strip() for m in _QUANTITY.finditer(title)]
 
 
-def _scrub(title: str, description: str, names: Sequence[str], repairs: list[str]) -> tuple[str, str]:
+def scrub_brands(title: str, description: str, names: Sequence[str], repairs: list[str]) -> tuple[str, str]:
     """Remove ``names`` (brands) from the texts, noting it in ``repairs``."""
     for name in names:
         if not name:

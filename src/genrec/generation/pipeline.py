@@ -206,6 +206,13 @@ class GenerativePipeline:
                                          n=cfg.drafts, seed=seed)
         passed, blocked = self.post_process(drafts, session.user_id, guidance)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
+        if not passed and intent.action == "edit" and guidance.liked is not None:
+            # every rewrite was blocked: repurpose by selection instead (the facts stay the source's)
+            vector = _target(guidance)
+            chosen = self.editor.select(target, guidance.liked if vector is None else vector, session.user_id)
+            passed, more = self.post_process([chosen], session.user_id, guidance)
+            blocked += more
+            why = "every rewrite was blocked, so I picked the part of the item that fits you"
         if not passed:
             human = self._retrieve(session, intent, guidance)
             return Response(intent, "Nothing I generated passed the checks; here are catalog items instead.",
@@ -215,7 +222,7 @@ class GenerativePipeline:
         entry = self._entry(best.item_id, float("nan"))
         human = self._retrieve(session, Intent(action="retrieve", constraints=intent.constraints), guidance,
                                k=cfg.list_size - 1, skip={best.item_id})
-        verb = "rewrote" if intent.action == "edit" else "made"
+        verb = {"edit": "rewrote", "select": "repurposed", "create": "made"}[best.provenance.kind]
         return Response(intent, f"I {verb} this for you ({why}); catalog items follow.", [entry] + human, blocked)
 
     # ---- post-processing ------------------------------------------------------------------------

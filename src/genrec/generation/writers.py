@@ -17,7 +17,7 @@ import numpy as np
 
 from genrec.fidelity.watermark import GreenListWatermark
 from genrec.generation.intent import Constraints, Guidance
-from genrec.generation.llm_writer import LLMWriter, choose_price
+from genrec.generation.llm_writer import LLMWriter, choose_price, scrub_brands
 from genrec.generation.textgen import GENERATOR_NAME, TextGenerator, guidance_condition, mix_conditions
 from genrec.llm.base import LLMBackend
 
@@ -92,8 +92,10 @@ class TextGenWriter(Writer):
 
     def __init__(self, generator: TextGenerator, item_embeddings: np.ndarray, watermark_key: str | None = None,
                  source_weight: float = 0.6, temperature: float | None = None, top_p: float | None = None,
-                 guidance_weights: dict[str, float] | None = None) -> None:
+                 guidance_weights: dict[str, float] | None = None, brands: Sequence[str] = ()) -> None:
         super().__init__(watermark_key)
+        # the catalog's brands: a created item must not present itself as one of them (unless asked)
+        self.brands = sorted({str(b) for b in brands if b}, key=len, reverse=True)
         self.generator = generator
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
         self.source_weight = source_weight
@@ -143,8 +145,15 @@ class TextGenWriter(Writer):
                                         logits_processors=self.processors())
         categories = list(constraints.categories) or _majority_category(liked)
         price = choose_price(liked, constraints, categories)
-        return [Draft(t.title, t.description, brand, categories, price, t.seconds, list(t.token_ids), seed + i)
-                for i, t in enumerate(texts)]
+        drafts = []
+        for i, t in enumerate(texts):
+            notes: list[str] = []
+            title, description = scrub_brands(t.title, t.description, [b for b in self.brands if b != brand], notes)
+            if brand and not title.lower().startswith(brand.lower()):
+                title = f"{brand} {title}"
+            drafts.append(Draft(title, description, brand, categories, price, t.seconds, list(t.token_ids),
+                                seed + i, notes))
+        return drafts
 
 
 class LLMItemWriter(Writer):
