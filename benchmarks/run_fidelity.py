@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 import time
 from collections import defaultdict
@@ -39,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
+from common import RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
 
 from genrec.config import SyntheticConfig  # noqa: E402
 from genrec.data.dataset import Dataset  # noqa: E402
@@ -250,6 +251,8 @@ def main() -> None:
     ap.add_argument("--clean-edits", type=int, default=300)
     ap.add_argument("--clean-creates", type=int, default=100)
     ap.add_argument("--no-watermark", action="store_true", help="skip the watermark section")
+    ap.add_argument("--reuse-watermark", action="store_true",
+                    help="copy the watermark section of the existing result file (it does not depend on the checks)")
     args = ap.parse_args()
     try:
         import torch
@@ -295,7 +298,12 @@ def main() -> None:
             "per_check_ms_per_item": per_check_ms,
         },
     }
-    if not args.no_watermark:
+    previous = RESULTS / args.dataset / "fidelity.json"
+    if args.reuse_watermark and previous.exists() and "watermark" in json.loads(previous.read_text()):
+        old = json.loads(previous.read_text())
+        payload["watermark"] = {**old["watermark"], "reused_from": {"commit": old.get("commit"),
+                                                                     "wall_seconds": old.get("wall_seconds")}}
+    elif not args.no_watermark:
         wm = watermark(args.dataset, [h.text for h in humans])
         if wm is not None:
             payload["watermark"] = wm

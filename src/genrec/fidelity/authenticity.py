@@ -296,17 +296,6 @@ class AuthenticityCheck(Check):
     def _creation(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
         findings: list[Finding] = []
         title_norm = norm(item.title)
-        same = self._titles(ctx).get(title_norm) if title_norm else None
-        if same is not None:
-            findings.append(Finding("claims_real_product", f"reuses the exact title of catalog item {same}",
-                                    "title", 0, len(item.title), item.title))
-        else:
-            near = self._title_index(ctx).query(item.title)
-            best = max(near, key=lambda o: (o.jaccard, o.key), default=None)
-            if best is not None and best.jaccard >= self.settings.title_similarity:
-                findings.append(Finding("claims_real_product", f"title nearly equals catalog item {best.key}'s "
-                                        f"({best.jaccard:.2f} word overlap)", "title", 0, len(item.title), item.title,
-                                        best.jaccard))
         lex = brand_lexicon(ctx)
         claimed, where = None, None
         if item.brand and norm(item.brand) in lex.brands:
@@ -316,6 +305,20 @@ class AuthenticityCheck(Check):
             if first and first[0].start <= 2:
                 m = first[0]
                 claimed, where = m.brand, ("title", m.start, m.end, item.title[m.start : m.end])
+        same = self._titles(ctx).get(title_norm) if title_norm else None
+        if same is not None:
+            findings.append(Finding("claims_real_product", f"reuses the exact title of catalog item {same}",
+                                    "title", 0, len(item.title), item.title))
+        else:
+            # Without a catalog brand a title only poses as a real product when it is nearly the same words:
+            # catalogs with templated titles share most words between distinct products.
+            bar = self.settings.title_similarity if claimed else max(self.settings.title_similarity, 0.8)
+            near = self._title_index(ctx).query(item.title)
+            best = max(near, key=lambda o: (o.jaccard, o.key), default=None)
+            if best is not None and best.jaccard >= bar:
+                findings.append(Finding("claims_real_product", f"title nearly equals catalog item {best.key}'s "
+                                        f"({best.jaccard:.2f} word overlap)", "title", 0, len(item.title), item.title,
+                                        best.jaccard))
         details: dict[str, Any] = {"claimed_brand": claimed}
         if claimed and where:
             fld, start, end, text = where
