@@ -178,7 +178,9 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
             f"Watermark ({w['scheme']}, gamma {w['gamma']}, delta {w['delta']}, context {w['context_width']}) on "
             f"{wm['generator']} samples (temperature {wm['sampling']['temperature']}, top-p {wm['sampling']['top_p']}); "
             "threshold = the z-score at a 1% false-positive rate on human catalog texts of the same length; "
-            f"edits: {wm['edits']}.",
+            f"edits: {wm['edits']}."
+            + (f" (Sampled by the run at commit `{_commit(wm['reused_from']['commit'])}`, reused with `--reuse-watermark`.)"
+               if wm.get("reused_from") else ""),
             "",
             "| tokens | human texts | z threshold (1% FPR) | generated | detected (clean) | after 10% edits | after 20% edits |",
             "|---|---|---|---|---|---|---|",
@@ -190,8 +192,8 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
                 f"{_fmt(det['clean']['rate_at_fpr1'], 3)} | {_fmt(det['edit10']['rate_at_fpr1'], 3)} | "
                 f"{_fmt(det['edit20']['rate_at_fpr1'], 3)} |"
             )
-    lines += ["", f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall (most of it "
-              f"watermark sampling), peak {_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, "
+    lines += ["", f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall ("
+              f"watermark sampling unless reused), peak {_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, "
               f"{r['machine'].get('cores')} cores, `python benchmarks/run_fidelity.py --dataset {dataset}`."]
     return "\n".join(lines) + "\n"
 
