@@ -1,4 +1,4 @@
-"""In `genrec chat`, generated items that copy a catalog item or leak an e-mail address are blocked,
+"""In `genrec chat`, created items that copy a catalog item or leak an e-mail address are blocked,
 the reason is shown, the audit record survives a restart, and blocked items never reach a list.
 
 The text generator is trained to memorise a 16-item catalog (one seller's descriptions carry an
@@ -59,8 +59,9 @@ def test_copies_and_leaked_emails_are_blocked_audited_and_never_shown(shop) -> N
         "show me more like these",
     ])
     assert create["action"] == "create" and edit["action"] == "edit"
-    copy_reasons = [r for b in create["blocked"] for r in b["reasons"]]
-    assert any("near_duplicate" in r or "claims_real_product" in r for r in copy_reasons), copy_reasons
+    create_reasons = [r for b in create["blocked"] for r in b["reasons"]]
+    copy_or_leak = ("near_duplicate", "claims_real_product", "privacy.email")
+    assert any(code in r for r in create_reasons for code in copy_or_leak), create_reasons
     leak_reasons = [r for b in edit["blocked"] for r in b["reasons"]]
     assert any("privacy.email" in r and "jane.doe@example.com" in r for r in leak_reasons), leak_reasons
     blocked = {b["item_id"] for t in (create, edit) for b in t["blocked"]}
