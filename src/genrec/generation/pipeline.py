@@ -14,6 +14,7 @@ were made for. Blocked items never reach a list.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
 from genrec.generation.editor import Catalog, Creator, Editor
 from genrec.generation.instructor import Instructor, user_vector_from_scores
-from genrec.generation.intent import Constraints, Feedback, Guidance, Intent, Turn
+from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.retrieval import InstructedRetriever
 from genrec.generation.writers import Writer
 
@@ -236,11 +237,8 @@ class GenerativePipeline:
                 item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
             fine.append(item)
         to_check = [d for d in fine if d.fidelity is None]
-        self.checker.check_many(to_check, CheckContext(
-            catalog=self.context.catalog, private=self.context.private, user_id=user_id,
-            detectors=self.context.detectors, suspicious_users=self.context.suspicious_users,
-            suspicious_items=self.context.suspicious_items, _cache=self.context._cache,
-        ))
+        # the same context (and its cached indexes), with this request's user as the requester
+        self.checker.check_many(to_check, dataclasses.replace(self.context, user_id=user_id))
         blocked, passed = [], []
         for item in fine:
             if self.store.has(item.item_id):  # the same draft again (same seed): keep the stored verdict
@@ -334,4 +332,3 @@ def _reasons(report: dict[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["Constraints", "Entry", "GenerativePipeline", "Response", "Session", "quality_problem"]
