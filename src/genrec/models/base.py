@@ -77,12 +77,7 @@ class Recommender(ABC):
         batch_size: int = 1024,
     ) -> Recommendations:
         """Top-``k`` items per history. ``exclude``: None, "history", or item-id arrays per history."""
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        if exclude is not None and not isinstance(exclude, str) and len(exclude) != len(histories):
-            raise ValueError("exclude must give one array of item ids per history")
-        if isinstance(exclude, str) and exclude != "history":
-            raise ValueError(f"exclude must be None, 'history' or per-history id arrays, not {exclude!r}")
+        check_recommend_args(histories, k, exclude)
         k = min(k, self.n_items)
         out_items = np.zeros((len(histories), k), dtype=np.int64)
         out_scores = np.zeros((len(histories), k), dtype=np.float32)
@@ -140,6 +135,16 @@ class Recommender(ABC):
         with np.load(path / "state.npz") as data:
             model._set_state({k: data[k] for k in data.files})
         return model
+
+
+def check_recommend_args(histories: Histories, k: int, exclude: str | Sequence[np.ndarray] | None) -> None:
+    """Raise a ValueError for a k below 1 or an ``exclude`` that is not None, "history" or one array per history."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    if exclude is not None and not isinstance(exclude, str) and len(exclude) != len(histories):
+        raise ValueError("exclude must give one array of item ids per history")
+    if isinstance(exclude, str) and exclude != "history":
+        raise ValueError(f"exclude must be None, 'history' or per-history id arrays, not {exclude!r}")
 
 
 def mask_items(scores: np.ndarray, items: Sequence[np.ndarray]) -> None:

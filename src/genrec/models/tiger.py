@@ -65,7 +65,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.split import EvalCases
 from genrec.decoding import PrefixTrie, constrained_beam_search
 from genrec.eval import metrics as M
-from genrec.models.base import Histories, Recommendations, Recommender
+from genrec.models.base import Histories, Recommendations, Recommender, check_recommend_args
 from genrec.models.registry import register_model
 from genrec.models.sasrec import Block, bucketed_batches, last_hidden, left_padded
 from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
@@ -463,12 +463,7 @@ class Tiger(Recommender):
         with score -inf. Scores are the items' log-probabilities sum_l log p(c_l | h, c_<l).
         """
         _, trie = self._require()
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        if exclude is not None and not isinstance(exclude, str) and len(exclude) != len(histories):
-            raise ValueError("exclude must give one array of item ids per history")
-        if isinstance(exclude, str) and exclude != "history":
-            raise ValueError(f"exclude must be None, 'history' or per-history id arrays, not {exclude!r}")
+        check_recommend_args(histories, k, exclude)
         k = min(k, self.n_items)
         beam = max(self.config.beam_width, k)
         batch_size = batch_size or self.config.eval_batch_size
