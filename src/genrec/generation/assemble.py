@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from genrec.config import EncoderConfig, InstructorConfig, LLMConfig, PipelineConfig, TextGenConfig, config_to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.generated_store import GeneratedStore
