@@ -104,6 +104,30 @@ def test_baselines_first_and_seeded_random(encoder):
     assert a == b and set(a) == {0, 1, 2, 3}
 
 
+def test_recommender_method_picks_the_best_scored_segment_and_breaks_ties_by_cosine(encoder):
+    vector = encoder.encode(["face cream for dry skin"])[0]
+    segs = split_segments(GIFT_BOX)
+    n = len(segs)
+    cos = encoder.encode(segs) @ vector
+    closer = [k for k in range(1, n) if cos[k] >= cos[0]]
+    further = [k for k in range(1, n) if cos[k] < cos[0]]
+    assert closer and further, cos
+    scores = np.zeros(n)
+    scores[closer[-1]] = 1.0
+    assert select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=scores).index == closer[-1]
+    # a segment further from the user than the opening one is never shown, however well it scores
+    scores = np.zeros(n)
+    scores[further[0]] = 5.0
+    assert select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=scores).index != further[0]
+    # all tied: the segment closest to the user vector, as "personal" picks
+    tied = select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=np.zeros(n))
+    assert tied.index == select_segment(GIFT_BOX, vector, encoder, "personal").index
+    with pytest.raises(ValueError, match="segment_scores"):
+        select_segment(GIFT_BOX, vector, encoder, "recommender")
+    with pytest.raises(ValueError, match="segments"):
+        select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=np.zeros(n + 1))
+
+
 def test_batched_selection_encodes_each_distinct_segment_once(encoder):
     counting = CountingEncoder(encoder)
     other = "Plain Mug\nA white ceramic mug for tea. Includes a hydrating face moisturizer for dry skin."

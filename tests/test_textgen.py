@@ -183,6 +183,21 @@ def test_prefix_is_forced(topic_model: tuple[TextGenerator, np.ndarray, list]) -
         gen.generate(directions[1], prefix="a\nb")
 
 
+def test_a_given_title_is_kept_and_only_the_description_is_written(
+        topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
+    gen, directions, _ = topic_model
+    title = "Kimbo Hammer and Saw Set"
+    outs = gen.generate(directions[1], n_per_cond=4, seed=2, title=title)
+    assert all(o.title == title for o in outs)
+    assert all(o.prefix_tokens == len(gen.tokenizer.encode(title)) for o in outs)
+    assert all(o.token_ids[: o.prefix_tokens] == gen.tokenizer.encode(title) for o in outs)
+    assert any(o.description for o in outs)
+    with pytest.raises(ValueError, match="title"):
+        gen.generate(directions[1], title=title, prefix="Kimbo")
+    with pytest.raises(ValueError, match="title"):
+        gen.generate(directions[1], title="a\nb")
+
+
 def test_logits_processor_is_honoured(topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
     gen, directions, _ = topic_model
     free = gen.generate(directions, n_per_cond=8, seed=4)

@@ -229,3 +229,28 @@ def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir, tmp_path) -
     extra = pd.DataFrame([{"item_id": "f2-new", "title": "Dark roast espresso coffee beans Bean Bros edition",
                            "brand": "Bean Bros", "categories": ["Grocery", "Coffee"], "price": 12.5}])
     assert loaded.add_items(extra) == [n_before + 2]
+
+
+def test_score_new_matches_adding_and_leaves_the_model_unchanged(cache_dir) -> None:  # type: ignore[no-untyped-def]
+    items = family_items()
+    held = items["item_id"].isin(["f2-7", "f5-3"])
+    model = Tiger(small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=4)).fit(
+        family_dataset(items[~held].reset_index(drop=True)))
+    n_before, codes_before = model.n_items, model.codes.copy()
+    family = np.array([int(x.split("-")[0][1:]) for x in model.item_ids])
+    hists = [np.flatnonzero(family == 2)[:5], np.flatnonzero(family == 5)[:5]]
+    before = model.score(hists)
+    prospective = model.score_new(hists, items[held])
+    assert prospective.shape == (2, 2) and np.isfinite(prospective).all()
+    # nothing changed: same catalog, same codes, same scores
+    assert model.n_items == n_before and np.array_equal(model.codes, codes_before)
+    assert np.allclose(model.score(hists), before)
+    # the same log-probabilities as adding the items for real, and each history prefers its family's item
+    ids = model.add_items(items[held])
+    assert np.allclose(prospective, model.score(hists)[:, ids], atol=1e-5)
+    assert prospective[0, 0] > prospective[0, 1] and prospective[1, 1] > prospective[1, 0]
+    # a subset of items scores like the full catalog restricted to it
+    sub = np.array([3, 0, ids[1]])
+    assert np.allclose(model.score(hists, items=sub), model.score(hists)[:, sub], atol=1e-6)
+    with pytest.raises(IndexError):
+        model.score(hists, items=[model.n_items])

@@ -237,7 +237,9 @@ class PipelineConfig:
     recommender: str = "tiger"  # the model that scores human and generated items
     generator: str = "textgen"  # "textgen" (genrec's own) or "llm" (the LLM backend)
     list_size: int = 10
-    drafts: int = 3  # texts written per edit / create; the most relevant one that passes is shown
+    drafts: int = 6  # texts written per edit / create; the best one that passes is shown
+    rank_drafts: str = "recommender"  # best = "recommender" (its score for the user) or "guidance" (cosine)
+    rewrite: str = "description"  # genrec's generator: keep the title, write a description; or "full"
     generated_slots: int = 2  # at most this many of the user's earlier generated items in a retrieved list
     policy: str = ""  # fidelity policy TOML ("": the packaged default)
     watermark: bool = True  # embed the keyed green-list watermark while sampling

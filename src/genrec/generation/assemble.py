@@ -124,7 +124,7 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
     elif cfg.generator == "textgen":
         textgen_cfg = s.textgen if s.textgen.progress == s.progress else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
         writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, encoder_cfg), emb, key,
-                               brands=dataset.items["brand"].dropna().astype(str).tolist())
+                               brands=dataset.items["brand"].dropna().astype(str).tolist(), rewrite=cfg.rewrite)
     else:
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)

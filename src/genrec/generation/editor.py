@@ -10,7 +10,7 @@ generator and version, and the watermark used.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,12 @@ import pandas as pd
 
 from genrec.data.generated import GeneratedItem, Provenance
 from genrec.generation.intent import Constraints, Guidance
-from genrec.generation.selection import as_generated, select_segment
+from genrec.generation.selection import Segment, as_generated, select_segment, split_segments
 from genrec.generation.writers import Draft, Writer
+
+
+#: Scores item records (``GeneratedItem.record()``-shaped) for one user: higher = more likely liked.
+ItemScorer = Callable[[list[dict[str, Any]]], np.ndarray]
 
 
 class Catalog:
@@ -63,12 +67,20 @@ class Editor:
         self.encoder = encoder
 
     def select(self, item_id: str, user_vector: np.ndarray, user_id: str | None = None,
-               method: str = "personal") -> GeneratedItem:
-        """The item shown through the segment of its text closest to the user (GeneRec Eq. 1-2)."""
-        rec = self.catalog.record(item_id)
+               method: str = "personal", scorer: ItemScorer | None = None) -> GeneratedItem:
+        """The item shown through one segment of its text (GeneRec Eq. 1-2): the one closest to the
+        user, or with ``method="recommender"`` the one ``scorer`` (the recommender) rates best."""
+        rec = {k: v for k, v in self.catalog.record(item_id).items() if k != "_row"}
         text = f"{rec['title']}\n{rec.get('description') or ''}"
-        segment = select_segment(text, user_vector, self.encoder, method=method)
-        return as_generated({k: v for k, v in rec.items() if k != "_row"}, segment, user_id=user_id, method=method)
+        scores = None
+        if method == "recommender":
+            if scorer is None:
+                raise ValueError("method 'recommender' needs a scorer (the recommender's prospective scores)")
+            shown = [as_generated(rec, Segment(seg, k, 0.0), user_id, method).record()
+                     for k, seg in enumerate(split_segments(text))]
+            scores = np.asarray(scorer(shown), dtype=np.float64)
+        segment = select_segment(text, user_vector, self.encoder, method=method, segment_scores=scores)
+        return as_generated(rec, segment, user_id=user_id, method=method)
 
     def rewrite(self, item_id: str, user_id: str | None, liked: Sequence[str], instruction: str,
                 guidance: Guidance, constraints: Constraints | None = None, n: int = 1,

@@ -28,7 +28,7 @@ from genrec.data.generated import GeneratedItem
 from genrec.data.generated_store import GeneratedStore
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
-from genrec.generation.editor import Catalog, Creator, Editor
+from genrec.generation.editor import Catalog, Creator, Editor, ItemScorer
 from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.retrieval import InstructedRetriever
@@ -106,6 +106,8 @@ class GenerativePipeline:
     ) -> None:
         self.dataset = dataset
         self.config = config or PipelineConfig()
+        if self.config.rank_drafts not in ("recommender", "guidance"):
+            raise ValueError(f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}")
         self.recommender = recommender
         self.catalog = Catalog(dataset.items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
@@ -205,13 +207,16 @@ class GenerativePipeline:
         else:
             drafts = self.creator.create(session.user_id, liked, instruction, guidance, intent.constraints,
                                          n=cfg.drafts, seed=seed)
-        passed, blocked = self.post_process(drafts, session.user_id, guidance)
+        scorer = self.scorer(session)
+        passed, blocked = self.post_process(drafts, session.user_id, guidance, scorer)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
         if not passed and intent.action == "edit" and guidance.liked is not None:
             # every rewrite was blocked: repurpose by selection instead (the facts stay the source's)
             vector = _target(guidance)
-            chosen = self.editor.select(target, guidance.liked if vector is None else vector, session.user_id)
-            passed, more = self.post_process([chosen], session.user_id, guidance)
+            method = "recommender" if scorer is not None and cfg.rank_drafts == "recommender" else "personal"
+            chosen = self.editor.select(target, guidance.liked if vector is None else vector, session.user_id,
+                                        method=method, scorer=scorer)
+            passed, more = self.post_process([chosen], session.user_id, guidance, scorer)
             blocked += more
             why = "every rewrite was blocked, so I picked the part of the item that fits you"
         if not passed:
@@ -227,9 +232,18 @@ class GenerativePipeline:
         return Response(intent, f"I {verb} this for you ({why}); catalog items follow.", [entry] + human, blocked)
 
     # ---- post-processing ------------------------------------------------------------------------
-    def post_process(self, drafts: list[GeneratedItem], user_id: str,
-                     guidance: Guidance) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
-        """Quality gate, fidelity checks, storage; passing drafts ordered by relevance to the guidance."""
+    def scorer(self, session: Session) -> ItemScorer | None:
+        """The recommender's prospective scores of item records for this session's user (None if it
+        cannot score items outside its catalog)."""
+        if not hasattr(self.recommender, "score_new"):
+            return None
+        history = [np.asarray(session.history, dtype=np.int64)]
+        return lambda records: self.recommender.score_new(history, pd.DataFrame(records))[0]
+
+    def post_process(self, drafts: list[GeneratedItem], user_id: str, guidance: Guidance,
+                     scorer: ItemScorer | None = None) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
+        """Quality gate, fidelity checks, storage; passing drafts best first: by the recommender's
+        score for the user (``scorer``, when ``rank_drafts="recommender"``), else by relevance to the guidance."""
         fine = []
         for item in drafts:
             problem = quality_problem(item, self.vocabulary)
@@ -250,7 +264,10 @@ class GenerativePipeline:
                                 "reasons": _reasons(item.fidelity or {})})
             else:
                 passed.append(item)
-        if passed:
+        if len(passed) > 1 and scorer is not None and self.config.rank_drafts == "recommender":
+            scores = np.asarray(scorer([p.record() for p in passed]), dtype=np.float64)
+            passed = [passed[i] for i in np.argsort(-scores, kind="stable")]
+        elif passed:
             target = _target(guidance)
             if target is not None:
                 vecs = self.encoder.encode([p.text for p in passed])

@@ -12,8 +12,14 @@ segments, its candidate "thumbnails" (see ``split_segments``); each segment is e
 text encoder (unit-norm MiniLM vectors, cached on disk by ``TextEncoder``); the user
 representation is the unit-normalised mean embedding of the user's liked items (``user_vector``)
 or any vector in the encoder's space; and the personalised choice is the segment with the
-highest cosine to it. Baselines: ``"first"`` (the item's own opening segment, i.e. the original
-thumbnail) and ``"random"`` (a uniformly drawn segment, seeded).
+highest cosine to it (``"personal"``, GeneRec's User_Hist guidance). ``"recommender"`` (the loop's
+default) adds the recommender's own view, as GeneRec scores frames with its recommender's user
+embedding: each segment, shown as the item, is scored by the recommender for the user
+(``segment_scores``, e.g. ``Tiger.score_new``), and among the segments at least as close to the
+user as the item's opening segment, the best-scored one wins (ties: higher cosine). The opening
+segment is always a candidate, so the choice never moves away from the user's taste.
+Baselines: ``"first"`` (the item's own opening segment, i.e. the original thumbnail) and
+``"random"`` (a uniformly drawn segment, seeded).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 from genrec.data.dataset import EVENT_CODE, Dataset
 from genrec.data.generated import GeneratedItem, Provenance
 
-METHODS: tuple[str, ...] = ("personal", "first", "random")
+METHODS: tuple[str, ...] = ("personal", "recommender", "first", "random")
 #: Events that do not count as liking an item.
 NEGATIVE_EVENTS: tuple[str, ...] = ("dislike", "skip")
 GENERATOR = "segment-select"
@@ -113,9 +119,11 @@ def select_segment(
     encoder: Encoder,
     method: str = "personal",
     rng: np.random.Generator | int | None = None,
+    segment_scores: np.ndarray | None = None,
 ) -> Segment:
-    """The segment of ``item_text`` to show a user: closest to ``user_vector``, first, or random."""
-    return select_segments([item_text], np.asarray(user_vector)[None, :], encoder, method, rng)[0]
+    """The segment of ``item_text`` to show a user: closest to ``user_vector``, best-scored, first, or random."""
+    scores = None if segment_scores is None else [segment_scores]
+    return select_segments([item_text], np.asarray(user_vector)[None, :], encoder, method, rng, scores)[0]
 
 
 def select_segments(
@@ -124,15 +132,19 @@ def select_segments(
     encoder: Encoder,
     method: str = "personal",
     rng: np.random.Generator | int | None = None,
+    segment_scores: Sequence[np.ndarray] | None = None,
 ) -> list[Segment]:
     """``select_segment`` for many (item text, user vector) pairs; each distinct segment is encoded once.
 
     ``user_vectors[j]`` is the user of pair j (shape [n_pairs, d]). ``rng`` (a Generator or a
-    seed; None means seed 0) only matters for ``method="random"``. Every returned segment
-    carries its cosine to the pair's user, whichever method chose it.
+    seed; None means seed 0) only matters for ``method="random"``; ``segment_scores[j]`` (one
+    score per segment of ``split_segments(item_texts[j])``) only for ``method="recommender"``.
+    Every returned segment carries its cosine to the pair's user, whichever method chose it.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "recommender" and (segment_scores is None or len(segment_scores) != len(item_texts)):
+        raise ValueError("method 'recommender' needs segment_scores: one array per item text")
     users = np.asarray(user_vectors, dtype=np.float64)
     if users.ndim != 2 or len(users) != len(item_texts):
         raise ValueError(
@@ -152,11 +164,19 @@ def select_segments(
     row = {s: k for k, s in enumerate(unique)}
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
     out = []
-    for text, user in zip(item_texts, users):
+    for j, (text, user) in enumerate(zip(item_texts, users)):
         segs = per_text[text]
         scores = vectors[[row[s] for s in segs]] @ user
         if method == "personal":
             k = int(np.argmax(scores))  # ties go to the earlier segment
+        elif method == "recommender":
+            assert segment_scores is not None
+            rec = np.asarray(segment_scores[j], dtype=np.float64)
+            if rec.shape != (len(segs),):
+                raise ValueError(f"segment_scores[{j}] has shape {rec.shape}; item {j} has {len(segs)} segments")
+            # never further from the user's taste than the item's own opening segment
+            rec = np.where(scores >= scores[0], rec, -np.inf)
+            k = int(np.lexsort((-scores, -rec))[0])  # best recommender score, then higher cosine
         elif method == "first":
             k = 0
         else:

@@ -404,11 +404,13 @@ class TextGenerator:
         logits_processors: Sequence[LogitsProcessor] = (),
         guidance_scale: float = 1.0,
         batch_size: int = 32,
+        title: str | None = None,
     ) -> list[GeneratedText]:
         """Sample ``n_per_cond`` texts per guidance row of ``cond`` [n, cond_dim] (None: unconditional).
 
-        Rows are normalised. ``prefix`` forces the start of every title. Defaults come from the
-        config; temperature 0 is greedy. The same seed (and batch_size) gives the same texts.
+        Rows are normalised. ``prefix`` forces the start of every title; ``title`` forces the whole
+        title, so only the description is written. Defaults come from the config; temperature 0 is
+        greedy. The same seed (and batch_size) gives the same texts.
         """
         tokenizer, net = self._trained()
         cfg = self.config
@@ -424,13 +426,18 @@ class TextGenerator:
             raise ValueError("n_per_cond, batch_size and max_new_tokens must be >= 1")
         if prefix is not None and "\n" in prefix:
             raise ValueError("prefix is the start of the title and must not contain a newline")
+        if title is not None and (prefix is not None or "\n" in title or not title.strip()):
+            raise ValueError("title must be a non-empty line, and not given together with prefix")
         rows = None
         if cond is not None:
             matrix = np.asarray(cond, dtype=np.float32)
             rows = np.repeat(_check_cond(matrix.reshape(1, -1) if matrix.ndim == 1 else matrix,
                                          cfg.cond_dim, "cond"), n_per_cond, axis=0)
         n = n_per_cond if rows is None else len(rows)
-        start = [BOS, TITLE, *tokenizer.encode((prefix or "").rstrip())]
+        if title is not None:
+            start = [BOS, TITLE, *tokenizer.encode(title.strip()), DESC]
+        else:
+            start = [BOS, TITLE, *tokenizer.encode((prefix or "").rstrip())]
         steps = min(max_new_tokens, cfg.max_length - len(start))
         if steps < 1:
             raise ValueError(f"prefix is {len(start) - 2} tokens: no room left in max_length {cfg.max_length}")
@@ -445,10 +452,10 @@ class TextGenerator:
                 streams = self._sample(net, start, c, b, steps, temperature, top_p, logits_processors,
                                        guidance_scale, generator)
                 share = (time.perf_counter() - began) / b
+                forced = len(start) - 2 - (title is not None)  # content tokens given, not sampled
                 for stream in streams:
-                    title, description, ids = tokenizer.parse(stream[1:])
-                    out.append(GeneratedText(join_text(title, description), title, description, ids,
-                                             share, len(start) - 2))
+                    head, description, ids = tokenizer.parse(stream[1:])
+                    out.append(GeneratedText(join_text(head, description), head, description, ids, share, forced))
         return out
 
     def _sample(
@@ -465,8 +472,8 @@ class TextGenerator:
         else:
             logits, cache = net(ids, cond)
         logits = logits[:, -1]
-        in_desc = torch.zeros(b, dtype=torch.bool)
-        title_len = torch.full((b,), len(start) - 2)
+        in_desc = torch.full((b,), start[-1] == DESC, dtype=torch.bool)
+        title_len = torch.full((b,), len(start) - 2 - int(start[-1] == DESC))
         done = torch.zeros(b, dtype=torch.bool)
         for i in range(steps):
             if guided:

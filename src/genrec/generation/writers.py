@@ -37,6 +37,10 @@ class Draft:
     notes: list[str] = field(default_factory=list)
 
 
+#: How genrec's own generator rewrites an item (see ``TextGenWriter``).
+REWRITE_MODES: tuple[str, ...] = ("description", "full")
+
+
 class Writer(ABC):
     """Writes item texts for a user; ``tokenize`` and ``vocab_size`` let the watermark be detected."""
 
@@ -92,8 +96,14 @@ class TextGenWriter(Writer):
 
     def __init__(self, generator: TextGenerator, item_embeddings: np.ndarray, watermark_key: str | None = None,
                  source_weight: float = 0.6, temperature: float | None = None, top_p: float | None = None,
-                 guidance_weights: dict[str, float] | None = None, brands: Sequence[str] = ()) -> None:
+                 guidance_weights: dict[str, float] | None = None, brands: Sequence[str] = (),
+                 rewrite: str = "description") -> None:
         super().__init__(watermark_key)
+        if rewrite not in REWRITE_MODES:
+            raise ValueError(f"rewrite must be one of {REWRITE_MODES}, not {rewrite!r}")
+        # "description": the source's title (its facts) stays verbatim, a new description is written;
+        # "full": title (starting with the brand) and description are both written anew
+        self.rewrite_mode = rewrite
         # the catalog's brands: a created item must not present itself as one of them (unless asked)
         self.brands = sorted({str(b) for b in brands if b}, key=len, reverse=True)
         self.generator = generator
@@ -119,19 +129,27 @@ class TextGenWriter(Writer):
 
     def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
                 guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
-        """Rewrites conditioned on guidance + the source embedding, the title forced to start with the brand."""
+        """Rewrites conditioned on guidance + the source embedding: a new description under the source's
+        title, or (mode "full") a new title forced to start with the brand and a new description."""
         row = int(source["_row"])
         cond = self.condition(guidance)
         parts = [self.emb[row]] if cond is None else [cond, self.emb[row]]
         weights = [1.0] if cond is None else [1 - self.source_weight, self.source_weight]
         mixed = mix_conditions(parts, weights)
         brand = _str(source.get("brand"))
-        prefix = brand if brand and brand not in constraints.exclude_brands else None
-        texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, prefix=prefix,
-                                        temperature=self.temperature, top_p=self.top_p,
-                                        logits_processors=self.processors())
+        kept = brand if brand and brand not in constraints.exclude_brands else None
+        title = _str(source.get("title"))
+        excluded = bool(brand) and brand in constraints.exclude_brands  # then the title cannot stay
+        if self.rewrite_mode == "description" and title and not excluded:
+            texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, title=title,
+                                            temperature=self.temperature, top_p=self.top_p,
+                                            logits_processors=self.processors())
+        else:
+            texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, prefix=kept,
+                                            temperature=self.temperature, top_p=self.top_p,
+                                            logits_processors=self.processors())
         price = source.get("price")
-        return [Draft(t.title, t.description, prefix, list(source.get("categories") or []),
+        return [Draft(t.title, t.description, kept, list(source.get("categories") or []),
                       None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
                       t.seconds, list(t.token_ids), seed + i) for i, t in enumerate(texts)]
 

@@ -263,6 +263,7 @@ class Tiger(Recommender):
         self.collab_emb: np.ndarray | None = None  # [n_items, k] collaborative vectors, or None
         self.prefix_ids: np.ndarray | None = None  # [n_items, L + 1] stable index of each item's prefixes
         self._structure: _TrieIndex | None = None  # trie-node lookups, rebuilt when the catalog grows
+        self._text_encoder: Any = None  # the loaded sentence encoder (not saved)
 
     # ---- item vectors and semantic IDs ---------------------------------------------------
     def _encoder_config(self) -> EncoderConfig:
@@ -281,7 +282,9 @@ class Tiger(Recommender):
 
         enc_cfg = self._encoder_config()
         texts = item_texts(dataset, enc_cfg.fields, enc_cfg.template or None)
-        encoder = TextEncoder(enc_cfg)
+        if self._text_encoder is None or self._text_encoder.config != enc_cfg:
+            self._text_encoder = TextEncoder(enc_cfg)  # kept: add_items reuses the loaded model
+        encoder = self._text_encoder
         hits = 0
         if encoder.cache is not None:
             hits = int(encoder.cache.get([text_key(t) for t in texts])[0].sum())
@@ -487,21 +490,25 @@ class Tiger(Recommender):
                 out_scores[lo:hi] = scores.numpy()
         return Recommendations(out_items, out_scores)
 
-    def score(self, histories: Histories, chunk: int = 1 << 16) -> np.ndarray:
-        """Exact log p(item | history) of every catalog item: [batch, n_items].
+    def score(self, histories: Histories, chunk: int = 1 << 16,
+              items: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """Exact log p(item | history) of every catalog item (or of ``items`` only): [batch, n_items].
 
         Costs one head evaluation per (user, trie prefix), about (L + 1) x n_items per user:
         fine for small catalogs and checks, slow for large ones (use ``recommend``).
         """
         self._require()
         assert self.codes is not None
+        chosen = np.arange(self.n_items) if items is None else np.asarray(items, dtype=np.int64)
+        if len(chosen) and (chosen.min() < 0 or chosen.max() >= self.n_items):
+            raise IndexError(f"items must be internal ids in [0, {self.n_items})")
         states = self.user_states(histories)
-        n, codes = len(histories), torch.from_numpy(self.codes)
-        total = torch.zeros(n, self.n_items)
+        n, codes = len(histories), torch.from_numpy(self.codes[chosen])
+        total = torch.zeros(n, len(chosen))
         with torch.inference_mode():
             for level in range(codes.shape[1]):
                 if level == 0:
-                    prefixes, inverse = codes[:1, :0], torch.zeros(self.n_items, dtype=torch.long)
+                    prefixes, inverse = codes[:1, :0], torch.zeros(len(chosen), dtype=torch.long)
                 else:
                     prefixes, inverse = torch.unique(codes[:, :level], dim=0, return_inverse=True)
                 per = max(1, chunk // max(len(prefixes), 1))
@@ -595,6 +602,26 @@ class Tiger(Recommender):
         self.item_ids.extend(ext)
         self.n_items += len(ext)
         return list(range(first, self.n_items))
+
+    def score_new(self, histories: Histories, items: pd.DataFrame) -> np.ndarray:
+        """log p(item | history) [batch, len(items)] of items NOT in the catalog, as if added now.
+
+        The items go through ``add_items`` on a copy of the model, so this model is unchanged;
+        used to rank drafts and text segments by what the recommender predicts for a user.
+        """
+        self._require()
+        if len(items) == 0:
+            return np.zeros((len(histories), 0), dtype=np.float32)
+        frame = items.reset_index(drop=True).copy()
+        frame["item_id"] = [f"probe:{j}" for j in range(len(frame))]  # ids never clash with the catalog
+        encoder, self._text_encoder = self._text_encoder, None  # share the loaded encoder, do not copy it
+        try:
+            probe = copy.deepcopy(self)
+        finally:
+            self._text_encoder = encoder
+        probe._text_encoder = encoder
+        ids = probe.add_items(frame)
+        return probe.score(histories, items=ids)
 
     # ---- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
