@@ -73,3 +73,12 @@ def _frame(items):  # type: ignore[no-untyped-def]
     import pandas as pd
 
     return pd.DataFrame([p.record() for p in items])
+
+
+def test_a_title_too_long_to_keep_is_rewritten_whole(loop) -> None:  # type: ignore[no-untyped-def]
+    from genrec.generation.intent import Guidance
+
+    source = loop.catalog.record(loop.catalog.ids[0])
+    source["title"] = " ".join([str(source["title"])] * 40)  # far beyond the generator's context
+    drafts = loop.writer.rewrite(source, [], "", Guidance(), Constraints(), 2, 0)
+    assert len(drafts) == 2 and all(d.title != source["title"] for d in drafts)

@@ -140,7 +140,9 @@ class TextGenWriter(Writer):
         kept = brand if brand and brand not in constraints.exclude_brands else None
         title = _str(source.get("title"))
         excluded = bool(brand) and brand in constraints.exclude_brands  # then the title cannot stay
-        if self.rewrite_mode == "description" and title and not excluded:
+        # a title taking over half the generator's context leaves too little room: rewrite it all
+        fits = len(self.generator.tokenize(title)) <= self.generator.config.max_length // 2
+        if self.rewrite_mode == "description" and title and not excluded and fits:
             texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, title=title,
                                             temperature=self.temperature, top_p=self.top_p,
                                             logits_processors=self.processors())
