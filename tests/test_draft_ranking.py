@@ -82,3 +82,13 @@ def test_a_title_too_long_to_keep_is_rewritten_whole(loop) -> None:  # type: ign
     source["title"] = " ".join([str(source["title"])] * 40)  # far beyond the generator's context
     drafts = loop.writer.rewrite(source, [], "", Guidance(), Constraints(), 2, 0)
     assert len(drafts) == 2 and all(d.title != source["title"] for d in drafts)
+
+
+def test_title_keeping_edits_are_watermark_checked_on_their_description(loop) -> None:  # type: ignore[no-untyped-def]
+    user = str(loop.dataset.users["user_id"].iloc[3])
+    session = loop.session(user)
+    item = loop.catalog.ids[int(session.history[-1])]
+    drafts = loop.editor.rewrite(item, user, [], "", loop._guidance(session, "", session.feedback), Constraints(),
+                                 n=2, seed=3)
+    assert all(d.provenance.watermark and d.provenance.watermark["field"] == "description" for d in drafts)
+    assert all(d.title == loop.catalog.record(item)["title"] for d in drafts)

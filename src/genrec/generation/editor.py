@@ -90,7 +90,10 @@ class Editor:
         drafts = self.writer.rewrite(source, self.catalog.records(liked), instruction, guidance,
                                      constraints or Constraints(), n, seed)
         attrs = dict(source.get("attributes") or {})
-        return [to_item(self.writer, d, "edit", user_id, instruction, item_id, attrs) for d in drafts]
+        title = str(source.get("title") or "").strip()
+        # a draft that kept the source title was watermarked in its description only
+        return [to_item(self.writer, d, "edit", user_id, instruction, item_id, attrs,
+                        "description" if d.title == title and d.description else None) for d in drafts]
 
 
 class Creator:
@@ -126,10 +129,12 @@ class Creator:
 
 
 def to_item(writer: Writer, d: Draft, kind: str, user_id: str | None, instruction: str, source: str | None,
-            attributes: dict[str, Any]) -> GeneratedItem:
-    """A draft as a GeneratedItem with full provenance."""
+            attributes: dict[str, Any], watermarked: str | None = None) -> GeneratedItem:
+    """A draft as a GeneratedItem with full provenance (``watermarked``: the field sampled with the
+    watermark, "title" or "description", when not the whole text)."""
     mark = writer.watermark
+    params = None if mark is None else {**mark.params(), **({"field": watermarked} if watermarked else {})}
     prov = Provenance(kind, writer.name, writer.version, user_id=user_id, instruction=instruction,
-                      source_item_id=source, seed=d.seed, watermark=mark.params() if mark is not None else None)
+                      source_item_id=source, seed=d.seed, watermark=params)
     return GeneratedItem(title=d.title, description=d.description, brand=d.brand, categories=list(d.categories),
                          price=d.price, attributes=attributes, provenance=prov)
