@@ -118,6 +118,12 @@ def score_redteam(rt: RedTeamSet, reports: list[FidelityReport], checks: list[st
         clean_cases = [r for c, r in zip(rt.cases, reports) if c.fault == "clean"]
         row["fpr_clean_redteam"] = _rate(sum(r.checks[check].verdict != "pass" for r in clean_cases), len(clean_cases))
         out["checks"][check] = row
+    claims = [(c, r) for c, r in zip(rt.cases, reports) if c.fault.startswith("regulated_")]
+    out["regulated_claims"] = {"positives": len(claims), **{
+        f"recall{'' if split is None else '_' + split}": _rate(
+            sum(r.checks["legal"].verdict != "pass" for c, r in claims if split in (None, c.split)),
+            sum(split in (None, c.split) for c, _ in claims))
+        for split in (None, *SPLITS)}} if "legal" in checks else {}
     by_fault: dict[str, list[tuple[Any, FidelityReport]]] = defaultdict(list)
     for c, r in zip(rt.cases, reports):
         by_fault[c.fault].append((c, r))
