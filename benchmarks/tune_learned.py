@@ -4,8 +4,9 @@ Held-out templates ("heldout", "heldout2") are dropped before anything is scored
 Beauty catalog is never read: it is where the false-positive rate is measured. For each check
 (bias, safety, legal) and a grid of (threshold, min_similarity), prints the recall of the learned
 detector alone and of rules OR learned on the dev templates of the check's rule-only faults, and
-the flag rates of the learned detector on the clean red-team items and on every synthetic catalog
-item. The rules were written on the dev templates, so "learned alone" is the informative recall,
+the flag rates of the learned detector on the clean red-team items, on every synthetic catalog
+item and on ``data/learned_dev_negatives.txt`` (240 hard negative sentences written for this,
+not in the bank: warnings, beauty claims, prices, groups named as users). The rules were written on the dev templates, so "learned alone" is the informative recall,
 but only while the bank does not contain them: the thresholds were chosen before the dev phrasings
 were added to the bank (see docs/fidelity.md); since then this script only checks false positives.
 
@@ -30,6 +31,7 @@ from genrec.fidelity.learned import CHECK_LABELS, Decision, find_hits, get_score
 from genrec.fidelity.policy import load_policy  # noqa: E402
 from genrec.fidelity.redteam import RedTeamConfig, build_redteam  # noqa: E402
 
+NEGATIVES = Path(__file__).resolve().parent / "data" / "learned_dev_negatives.txt"
 FAULTS = {"bias": ("stereotype",), "safety": ("unsafe",),
           "legal": ("regulated_medical", "regulated_health", "regulated_financial")}
 
@@ -57,6 +59,7 @@ def main() -> None:
     scorer = get_scorer()
     case_fields = [item_fields(c.item) for c in cases]
     human_fields = [item_fields(h) for h in humans]
+    negatives = [{"description": line.strip()} for line in NEGATIVES.read_text().splitlines() if line.strip()]
     clean = [i for i, c in enumerate(cases) if c.fault == "clean"]
     thresholds = [float(x) for x in args.thresholds.split(",")]
     similarities = [float(x) for x in args.min_similarities.split(",")]
@@ -65,7 +68,7 @@ def main() -> None:
         by_rules = np.array([reports[i].checks[name].verdict != "pass" for i in owned])
         print(f"\n{name}: {len(owned)} dev cases, rules alone {by_rules.mean():.3f}")
         print("threshold min_similarity | dev recall: learned alone, rules OR learned | learned flags: clean red-team, "
-              "synthetic catalog")
+              "synthetic catalog, hard negatives")
         for t in thresholds:
             for m in similarities:
                 d = Decision(CHECK_LABELS[name], t, m)
@@ -75,8 +78,10 @@ def main() -> None:
                 recall = float(np.mean(by_rules | learned))
                 fpr_clean = float(np.mean([bool(hit_cases[i]) for i in clean]))
                 fpr_human = float(np.mean([bool(h) for h in hit_humans]))
-                print(f"  {t:.2f} {m:.2f}  | {learned.mean():.3f} {recall:.3f} | {fpr_clean:.4f} {fpr_human:.4f}")
-        t, m = 0.3, 0.35
+                fpr_neg = float(np.mean([bool(h) for h in find_hits(negatives, scorer, d)]))
+                print(f"  {t:.2f} {m:.2f}  | {learned.mean():.3f} {recall:.3f} | {fpr_clean:.4f} {fpr_human:.4f} "
+                      f"{fpr_neg:.3f}")
+        t, m = 0.2, 0.35
         d = Decision(CHECK_LABELS[name], t, m)
         misses = [cases[i] for i, h in zip(owned, find_hits([case_fields[i] for i in owned], scorer, d)) if not h]
         print(f"  learned-alone dev misses at {t}/{m}: {sorted({c.template for c in misses})}")
