@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,9 +91,9 @@ def test_policy_thresholds_switch_the_detector(ctx: CheckContext) -> None:
 
 
 def test_decide_respects_each_knob() -> None:
-    score = learned.SentenceScore(probs=learned.np.array([0.0, 0.3, 0.1, 0.0, 0.0, 0.0, 0.6]),
-                                  sims=learned.np.array([0.1, 0.5, 0.4, 0.1, 0.1, 0.1, 0.6]),
-                                  nearest=learned.np.zeros(7, dtype=int))
+    score = learned.SentenceScore(probs=np.array([0.0, 0.3, 0.1, 0.0, 0.0, 0.0, 0.6]),
+                                  sims=np.array([0.1, 0.5, 0.4, 0.1, 0.1, 0.1, 0.6]),
+                                  nearest=np.zeros(7, dtype=int))
     codes = learned.CHECK_LABELS["safety"]
     assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.15)) == ("unsafe", pytest.approx(0.4),
                                                                                pytest.approx(0.5))
