@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genrec.fidelity.watermark import GreenListWatermark
+from genrec.fidelity.watermark import DEFAULT_DELTA, DEFAULT_GAMMA, GreenListWatermark
 
 #: generate(prompts, logits_processor, max_new_tokens) -> generated texts, one per prompt.
 GenerateFn = Callable[[list[str], Callable[[Any, Any], Any], int], list[str]]
@@ -153,8 +153,8 @@ def watermark_section(
     vocab_size: int | None = None,
     titles: list[str] | None = None,
     key: str = "genrec-benchmark-watermark-key",
-    gamma: float = 0.25,
-    delta: float = 2.0,
+    gamma: float = DEFAULT_GAMMA,
+    delta: float = DEFAULT_DELTA,
     lengths: Sequence[int] = (16, 32, 64),
     edit_rates: Sequence[float] = (0.1, 0.2),
     time_budget_s: float = 600.0,
@@ -265,11 +265,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-generated", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="green share of the vocabulary")
+    parser.add_argument("--delta", type=float, default=DEFAULT_DELTA, help="logit bias of green tokens")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (a pilot should not reuse the benchmark's 0)")
     parser.add_argument("--out", default="", help="also write the JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = watermark_section("synthetic", synthetic_texts(), time_budget_s=args.time_budget,
-                               batch_size=args.batch_size, max_generated=args.max_generated)
+                               batch_size=args.batch_size, max_generated=args.max_generated,
+                               gamma=args.gamma, delta=args.delta, seed=args.seed)
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as fh:

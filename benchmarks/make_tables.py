@@ -149,18 +149,25 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
         f"Red-team set: {rt['cases']} generated-item cases ({rt['counts'].get('clean', 0)} clean, "
         f"{rt['config'].get('per_fault')} per fault type, {len(rt['counts']) - 1} fault types; dev and held-out "
         f"templates); false positives on all {human['items']} human catalog items, each checked as an AI edit "
-        f"of itself. Recall on a check's injected faults, precision over everything it flagged.",
+        f"of itself. Recall on a check's injected faults, precision over everything it flagged. Held-out "
+        f"(seen): the first held-out templates, read before the learned detector was built; fresh held-out: "
+        f"written before it and never tuned on (unsafe, stereotype and regulated claims only; "
+        f"[docs/fidelity.md](docs/fidelity.md)).",
         "",
-        "| check | recall | recall (dev templates) | recall (held-out templates) | precision | FPR on human items |",
-        "|---|---|---|---|---|---|",
+        "| check | recall | recall (dev templates) | recall (held-out, seen) | recall (fresh held-out) | precision "
+        "| FPR on human items |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, c in rt["checks"].items():
+    rows = [(name, c, human["checks"].get(name, {}).get("fpr")) for name, c in rt["checks"].items()]
+    if rt.get("regulated_claims"):
+        rows.append(("legal: regulated claims only", rt["regulated_claims"], None))
+    for name, c, fpr in rows:
         if not c.get("positives"):
             continue
-        fpr = human["checks"].get(name, {}).get("fpr")
         lines.append(
             f"| {name} | {_fmt(c.get('recall'), 3)} | {_fmt(c.get('recall_dev'), 3)} | {_fmt(c.get('recall_heldout'), 3)} "
-            f"| {_fmt(c.get('precision'), 3)} | {_fmt(None if fpr is None else 100 * fpr, 2)}% |"
+            f"| {_fmt(c.get('recall_heldout2'), 3)} | {_fmt(c.get('precision'), 3)} "
+            f"| {'' if fpr is None else _fmt(100 * fpr, 2) + '%'} |"
         )
     lines += ["", f"Any check flagging a human item: {_fmt(100 * human['any_flag'], 2)}%; blocking one: "
               f"{_fmt(100 * human['any_block'], 2)}%."]

@@ -3,11 +3,12 @@
 Protocol. ``genrec.fidelity.redteam`` builds a seeded labelled set from the dataset's catalog:
 clean generated-like items (faithful paraphrased edits, brand-free created concepts) and items
 injected with one fault each, several templates per fault, a third of them held out from
-tuning. Every item goes through the default policy. A check "flags" an item when its verdict
+tuning ("heldout"), plus fresh held-out phrasings for the unsafe, stereotype and regulated-claim
+faults ("heldout2", see docs/fidelity.md). Every item goes through the default policy. A check "flags" an item when its verdict
 is warn or block, and "blocks" it on block.
 
 * recall of a check: share of the faulty items it owns that it flags (also reported per fault,
-  per template, and for dev vs held-out templates, and at block level);
+  per template, per template split, and at block level);
 * precision of a check: share of the red-team items it flags whose fault it owns or may
   rightly co-flag (e.g. a regulated claim with a number is also an unsupported fact in an edit);
 * false-positive rate on human items: EVERY catalog item, wrapped as a generated edit of itself
@@ -56,6 +57,9 @@ from genrec.fidelity.shilling import detect_shilling  # noqa: E402
 from genrec.fidelity import _rules  # noqa: E402
 
 BATCH = 512
+#: Template splits: dev (tuned on), heldout (first held-out batch; read before the learned detector was
+#: built, so "seen"), heldout2 (fresh phrasings written before the learned detector, never tuned on).
+SPLITS = ("dev", "heldout", "heldout2")
 
 
 def load(name: str) -> Dataset:
@@ -108,12 +112,18 @@ def score_redteam(rt: RedTeamSet, reports: list[FidelityReport], checks: list[st
             "precision_block": _rate(sum(check in c.accept for c, _ in blocked), len(blocked)),
             "flagged": len(flagged),
         }
-        for split in ("dev", "heldout"):
+        for split in SPLITS:
             part = [(c, r) for c, r in owned if c.split == split]
             row[f"recall_{split}"] = _rate(sum(r.checks[check].verdict != "pass" for _, r in part), len(part))
         clean_cases = [r for c, r in zip(rt.cases, reports) if c.fault == "clean"]
         row["fpr_clean_redteam"] = _rate(sum(r.checks[check].verdict != "pass" for r in clean_cases), len(clean_cases))
         out["checks"][check] = row
+    claims = [(c, r) for c, r in zip(rt.cases, reports) if c.fault.startswith("regulated_")]
+    out["regulated_claims"] = {"positives": len(claims), **{
+        f"recall{'' if split is None else '_' + split}": _rate(
+            sum(r.checks["legal"].verdict != "pass" for c, r in claims if split in (None, c.split)),
+            sum(split in (None, c.split) for c, _ in claims))
+        for split in (None, *SPLITS)}} if "legal" in checks else {}
     by_fault: dict[str, list[tuple[Any, FidelityReport]]] = defaultdict(list)
     for c, r in zip(rt.cases, reports):
         by_fault[c.fault].append((c, r))

@@ -140,8 +140,18 @@ def test_redteam_is_seeded_labelled_and_covers_every_fault(small: Dataset) -> No
     counts = a.counts()
     assert counts["clean"] == 30 and all(counts[f] == 6 for f in FAULTS)
     assert all(c.check in c.accept for c in a.cases if c.fault != "clean")
-    assert {c.split for c in a.cases} == {"dev", "heldout"}
+    assert {"dev", "heldout"} <= {c.split for c in a.cases} <= {"dev", "heldout", "heldout2"}
     assert len(a.store.users()) == 40 and all(len(n[0].split()) == 2 for n in a.store.names.values())
+
+
+def test_redteam_fresh_heldout_templates_expand_every_slot(small: Dataset) -> None:
+    fresh = {"unsafe", "stereotype", "regulated_medical", "regulated_health", "regulated_financial"}
+    assert {f for f, fault in FAULTS.items() if any(t[1] == "heldout2" for t in fault.templates)} == fresh
+    cfg = RedTeamConfig(seed=2, clean_edits=5, clean_creates=5, per_fault=40, store_users=40)
+    rt = build_redteam(small.items, small.users["user_id"].tolist(), cfg)
+    cases = [c for c in rt.cases if c.split == "heldout2"]
+    assert {c.fault for c in cases} == fresh
+    assert not any(ch in f"{c.item.title} {c.item.description}" for c in cases for ch in "{}|")
 
 
 def test_redteam_clean_cases_pass_and_faults_are_caught(small: Dataset) -> None:

@@ -63,10 +63,20 @@ def test_bias_flags_statements_about_groups(ctx: CheckContext, text: str, code: 
     assert result.verdict == ("warn" if code == "generalisation" else "block")
 
 
+ORDINARY = ["A gift for girls who love pink glitter.", "Black women's hair care, sulfate-free.",
+            "Girls are crazy about this shade.", "For men and women with dry skin.", "Old spice scent, black coffee notes."]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_bias_rules_pass_ordinary_product_text(ctx: CheckContext, text: str) -> None:
+    assert BiasCheck(BiasSettings(learned=False)).run(make("Lotion concept", text), ctx).verdict == "pass"
+
+
 @pytest.mark.parametrize(
     "text",
-    ["A gift for girls who love pink glitter.", "Black women's hair care, sulfate-free.",
-     "Girls are crazy about this shade.", "For men and women with dry skin.", "Old spice scent, black coffee notes."],
+    [t if not t.startswith("Girls are crazy") else pytest.param(t, marks=pytest.mark.xfail(
+        strict=True, reason="known false positive of the learned detector: 'Girls are <predicate>' reads as a "
+                            "statement about girls (docs/fidelity.md)")) for t in ORDINARY],
 )
 def test_bias_passes_ordinary_product_text(ctx: CheckContext, text: str) -> None:
     assert BiasCheck(BiasSettings()).run(make("Lotion concept", text), ctx).verdict == "pass"
@@ -77,7 +87,7 @@ def test_bias_extra_lexicon_from_policy(ctx: CheckContext, tmp_path: Path) -> No
     extra.write_text('negative_attributes = ["antisocial"]\n'
                      '[groups.fans]\nplural = ["gamers"]\nsingular = ["gamer"]\n')
     text = "Gamers are antisocial, so it ships in a plain box."
-    assert BiasCheck(BiasSettings()).run(make("Headset concept", text), ctx).verdict == "pass"
+    assert BiasCheck(BiasSettings(learned=False)).run(make("Headset concept", text), ctx).verdict == "pass"
     assert BiasCheck(BiasSettings(lexicons=[extra])).run(make("Headset concept", text), ctx).verdict == "block"
 
 
@@ -146,8 +156,8 @@ def test_safety_passes_beauty_product_text(ctx: CheckContext) -> None:
 
 def test_safety_threshold_and_classifier_switch(ctx: CheckContext) -> None:
     text = make("Lotion concept", "This is fucking brilliant.")
-    assert SafetyCheck(SafetySettings(classifier=False)).run(text, ctx).verdict == "pass"
-    assert SafetyCheck(SafetySettings(profanity_threshold=1.0)).run(text, ctx).verdict == "pass"
+    assert SafetyCheck(SafetySettings(classifier=False, learned=False)).run(text, ctx).verdict == "pass"
+    assert SafetyCheck(SafetySettings(profanity_threshold=1.0, learned=False)).run(text, ctx).verdict == "pass"
 
 
 def test_safety_extra_rules_and_bad_rules(ctx: CheckContext, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Statements are found with patterns over a maintained lexicon (``rules/identity_terms.toml`` and
 ``rules/stereotypes.toml``, extendable through the policy's ``checks.bias.lexicons``): a group
 term next to a negative attribute, an incapability, "so easy even a ... can", "real men don't",
-and so on. The counterfactual test swaps identity terms in an instruction and measures how far
+and so on; and by the learned detector (``genrec.fidelity.learned``) for paraphrases the
+patterns miss. The counterfactual test swaps identity terms in an instruction and measures how far
 the generated text moves (identity terms in the outputs are masked first, so only changes
 beyond the swap itself count).
 """
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from genrec.data.generated import GeneratedItem
-from genrec.fidelity import _rules
+from genrec.fidelity import _rules, learned
 from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
 from genrec.fidelity.policy import BiasSettings
 
@@ -166,21 +167,33 @@ class BiasCheck(Check):
     settings: BiasSettings
 
     def validate(self) -> None:
-        """Load and compile the lexicons."""
+        """Load and compile the lexicons; read the example bank."""
         load_lexicon(self.settings.lexicons).compile()
+        if self.settings.learned:
+            learned.load_bank(self.settings.learned_examples)
 
     def _compiled(self, ctx: CheckContext) -> CompiledLexicon:
         key = f"bias.patterns.{tuple(self.settings.lexicons)}"
         return ctx.cached(key, lambda: load_lexicon(self.settings.lexicons).compile())
 
     def find(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
-        """Pattern matches in the title and description."""
+        """Pattern matches and learned hits in the title and description."""
+        return self.find_many([item], ctx)[0]
+
+    def find_many(
+        self, items: Sequence[GeneratedItem], ctx: CheckContext
+    ) -> list[tuple[list[Finding], dict[str, Any]]]:
+        """Patterns on each item; the learned detector on every sentence of every item in one batch."""
         compiled = self._compiled(ctx)
-        findings = []
-        for fld, text in item_fields(item).items():
-            for code, name, start, end in find_bias(text, compiled):
-                findings.append(span_finding(code, f"{name}", fld, text, start, end))
-        return findings, {}
+        fields = [item_fields(item) for item in items]
+        extra, details = learned.learned_findings(self.name, fields, self.settings,
+                                                  {"stereotype": "stereotyped statement about a group"})
+        out = []
+        for flds, more in zip(fields, extra):
+            findings = [span_finding(code, f"{name}", fld, text, start, end)
+                        for fld, text in flds.items() for code, name, start, end in find_bias(text, compiled)]
+            out.append((learned.merge(findings, more), dict(details)))
+        return out
 
 
 # ---- counterfactual test ----------------------------------------------------------------------

@@ -6,7 +6,8 @@ human item is the larger of their Jaccard similarity and the share of the human 
 shingles the generated item contains, so both a full copy and a copied description under a
 new title score high. An edit may reuse its source item's text, the text of items its source
 is itself a near-duplicate of (listing duplicates), and (by default) the text of its source
-brand's other items; nothing else.
+brand's other items; nothing else. Regulated claims are found by rules
+(``rules/regulated_claims.toml``) and by the learned detector (``genrec.fidelity.learned``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from genrec.data.generated import GeneratedItem
-from genrec.fidelity import _rules
+from genrec.fidelity import _rules, learned
 from genrec.fidelity._catalog import GENERIC_BRANDS, BrandLexicon, brand_lexicon, items_by_brand, record_text
 from genrec.fidelity._text import ShingleIndex, clean, norm
 from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
 from genrec.fidelity.policy import LegalSettings
 
 _CLAIM_CODES = ("regulated_health", "regulated_medical", "regulated_financial")
+_CLAIM_LABELS = {"regulated_health": "regulated health claim", "regulated_medical": "regulated medical claim",
+                 "regulated_financial": "regulated financial claim"}
 
 
 def load_claim_rules(extra: Sequence[Any] = ()) -> list[_rules.PatternRule]:
@@ -36,10 +39,12 @@ class LegalCheck(Check):
     settings: LegalSettings
 
     def validate(self) -> None:
-        """Load the regulated-claim rules and the protected brand lists."""
+        """Load the regulated-claim rules, the protected brand lists and the example bank."""
         load_claim_rules(self.settings.rules)
         for source in self.settings.brand_lists:
             _rules.read_list(source)
+        if self.settings.learned:
+            learned.load_bank(self.settings.learned_examples)
 
     def _index(self, ctx: CheckContext) -> ShingleIndex:
         s = self.settings
@@ -74,8 +79,24 @@ class LegalCheck(Check):
     def _claims(self, ctx: CheckContext) -> list[_rules.PatternRule]:
         return ctx.cached(f"legal.claims.{tuple(self.settings.rules)}", lambda: load_claim_rules(self.settings.rules))
 
+    def find_many(
+        self, items: Sequence[GeneratedItem], ctx: CheckContext
+    ) -> list[tuple[list[Finding], dict[str, Any]]]:
+        """The rules on each item, plus the learned detector's regulated claims over all items in one batch."""
+        extra, details = learned.learned_findings(self.name, [item_fields(i) for i in items], self.settings,
+                                                  _CLAIM_LABELS)
+        out = []
+        for item, more in zip(items, extra):
+            findings, own = self._find_rules(item, ctx)
+            out.append((learned.merge(findings, more), {**own, **details}))
+        return out
+
     def find(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
-        """Near-duplicates, protected brands (creations only) and regulated claims."""
+        """Near-duplicates, protected brands (creations only) and regulated claims (rules and learned)."""
+        return self.find_many([item], ctx)[0]
+
+    def _find_rules(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
+        """Near-duplicates, protected brands (creations only) and regulated claims by the rules."""
         findings: list[Finding] = []
         details: dict[str, Any] = {}
         findings += self._copies(item, ctx, details)

@@ -42,7 +42,25 @@ class CheckSettings(BaseModel):
         return value
 
 
-class BiasSettings(CheckSettings):
+class LearnedSettings(BaseModel):
+    """The sentence-embedding detector (genrec.fidelity.learned) a check runs besides its rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learned: bool = Field(default=True, description="also run the learned detector (rules OR learned)")
+    learned_threshold: float = Field(
+        default=0.2, gt=0.0, le=1.0, description="probability of the check's labels that flags a sentence"
+    )
+    learned_min_similarity: float = Field(
+        default=0.35, ge=-1.0, le=1.0, description="cosine to the label's nearest bank example a flag also needs"
+    )
+    learned_neutral_lead: float = Field(
+        default=0.15, ge=0.0, le=2.0, description="how much more similar the nearest neutral example may be"
+    )
+    learned_examples: list[Path] = Field(default_factory=list, description="extra example-bank TOML files")
+
+
+class BiasSettings(CheckSettings, LearnedSettings):
     """Stereotyped or demeaning statements about groups."""
 
     codes: ClassVar[tuple[str, ...]] = ("stereotype", "demeaning", "generalisation")
@@ -68,7 +86,7 @@ class PrivacySettings(CheckSettings):
     name_lists: list[Path] = Field(default_factory=list, description="extra given-name lists (one a line)")
 
 
-class SafetySettings(CheckSettings):
+class SafetySettings(CheckSettings, LearnedSettings):
     """Unsafe or age-inappropriate content."""
 
     codes: ClassVar[tuple[str, ...]] = ("unsafe", "adult", "profanity")
@@ -101,7 +119,7 @@ class AuthenticitySettings(CheckSettings):
     title_similarity: float = Field(default=0.6, gt=0.0, le=1.0, description="title word overlap with any catalog title")
 
 
-class LegalSettings(CheckSettings):
+class LegalSettings(CheckSettings, LearnedSettings):
     """Copies of human items, protected brands in creations, regulated claims."""
 
     codes: ClassVar[tuple[str, ...]] = (

@@ -4,7 +4,8 @@ The rules (``rules/unsafe.toml`` plus the policy's extra files) are case-insensi
 expressions grouped by category (self-harm, violence, weapons, drugs, dangerous use, sexual
 content, age-restricted goods). The classifier (a linear model over character n-grams, offline,
 scikit-learn) scores each field; when a field passes the threshold, the word or sentence with
-the highest score is reported as the span.
+the highest score is reported as the span. The learned detector (``genrec.fidelity.learned``)
+adds unsafe and adult sentences the rules miss.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from genrec.data.generated import GeneratedItem
-from genrec.fidelity import _rules
+from genrec.fidelity import _rules, learned
 from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
 from genrec.fidelity.policy import SafetySettings
 
@@ -63,8 +64,10 @@ class SafetyCheck(Check):
     settings: SafetySettings
 
     def validate(self) -> None:
-        """Load the rule files."""
+        """Load the rule files and the example bank."""
         load_rules(self.settings.rules)
+        if self.settings.learned:
+            learned.load_bank(self.settings.learned_examples)
 
     def _rule_list(self, ctx: CheckContext) -> list[_rules.PatternRule]:
         return ctx.cached(f"safety.rules.{tuple(self.settings.rules)}", lambda: load_rules(self.settings.rules))
@@ -80,12 +83,14 @@ class SafetyCheck(Check):
         rules = self._rule_list(ctx)
         out: list[tuple[list[Finding], dict[str, Any]]] = []
         fields = [item_fields(item) for item in items]
-        for flds in fields:
+        extra, details = learned.learned_findings(self.name, fields, self.settings,
+                                                  {"unsafe": "unsafe content", "adult": "adult content"})
+        for flds, more in zip(fields, extra):
             findings = []
             for fld, text in flds.items():
                 for rule, start, end in _rules.find_patterns(text, rules):
                     findings.append(span_finding(rule.code, f"{rule.label} content", fld, text, start, end))
-            out.append((findings, {}))
+            out.append((learned.merge(findings, more), dict(details)))
         if not self.settings.classifier or not items:
             return out
         predict = profanity_model()

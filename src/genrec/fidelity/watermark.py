@@ -19,6 +19,10 @@ import torch
 
 SCHEME = "kgw-greenlist-v1"
 HASH = "hmac-sha256-seeds+mix32"
+#: Defaults of both writers (genrec's textgen and the LLM backend). delta 2.0 detected 94% of 64-token
+#: SmolLM2 texts of the synthetic catalog at a 1% false-positive rate; 2.5 is the smallest step tried above.
+DEFAULT_GAMMA = 0.25
+DEFAULT_DELTA = 2.5
 _MASK32 = 0xFFFFFFFF
 _HASH_RANGE = 1 << 32
 
@@ -58,7 +62,7 @@ class WatermarkScore:
 class GreenListWatermark:
     """Keyed green-list logit bias (an HF-compatible logits processor) plus its detector."""
 
-    def __init__(self, vocab_size: int, key: str, gamma: float = 0.25, delta: float = 2.0,
+    def __init__(self, vocab_size: int, key: str, gamma: float = DEFAULT_GAMMA, delta: float = DEFAULT_DELTA,
                  context_width: int = 1, ignore_repeated: bool = True) -> None:
         if not isinstance(vocab_size, int) or vocab_size < 2:
             raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")

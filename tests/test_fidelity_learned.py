@@ -1,0 +1,146 @@
+"""The learned detector (genrec.fidelity.learned): hand-made positives and negatives, policy knobs, bank files, degrading."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrec.data.generated import GeneratedItem, Provenance
+from genrec.fidelity import learned
+from genrec.fidelity._rules import RulesError
+from genrec.fidelity.base import CheckContext
+from genrec.fidelity.bias import BiasCheck
+from genrec.fidelity.legal import LegalCheck
+from genrec.fidelity.policy import BiasSettings, LegalSettings, SafetySettings, load_policy
+from genrec.fidelity.safety import SafetyCheck
+
+CATALOG = pd.DataFrame([{"item_id": "h1", "brand": "Brightwood", "title": "Brightwood Trail Running Shoes, EU 42",
+                         "description": "Trail shoes with a grippy outsole and a recycled mesh upper."}])
+CHECKS = {"bias": (BiasCheck, BiasSettings), "safety": (SafetyCheck, SafetySettings), "legal": (LegalCheck, LegalSettings)}
+
+# Written for this test, worded unlike the bank's examples, and none of them matched by the rules.
+POSITIVES = [
+    ("bias", "stereotype", "Dutch people are too stingy to buy gifts for anyone."),
+    ("bias", "stereotype", "Stepmothers are always jealous and cruel."),
+    ("bias", "stereotype", "Farmers are too dim to use anything with a screen."),
+    ("bias", "stereotype", "Grandparents never manage to work a touchscreen, bless them."),
+    ("safety", "unsafe", "Knock back a handful of sleeping tablets with it for a deep sleep."),
+    ("safety", "unsafe", "Throw it at passing cars from the bridge for a laugh."),
+    ("legal", "regulated_medical", "This balm heals bronchial asthma within a week."),
+    ("legal", "regulated_health", "The capsules melt away visceral fat with no effort at all."),
+    ("legal", "regulated_financial", "Every pound you invest with us comes back threefold within a year."),
+]
+# Also written for this test and missed by the rules; the detector misses them too (implicit stereotypes).
+KNOWN_MISSES = [
+    ("bias", "stereotype", "Swedes are too cold to ever make real friends."),
+    ("bias", "stereotype", "Nobody trusts a Glaswegian with the family silver."),
+]
+POSITIVE = {code: text for _, code, text in POSITIVES}
+NEGATIVES = [
+    "A soft-bristled toothbrush for sensitive gums.",
+    "Ships in two to three working days.",
+    "A roomy tote for teachers who carry a lot of marking.",
+    "Helps keep curls defined on humid days.",
+    "Pay monthly with no extra fees.",
+    "Keep the lid closed and store below 25 degrees.",
+    "Hydrating sheet masks, pack of 5",
+    "A snack box for the whole family, with nut-free options.",
+]
+
+
+def make(description: str, title: str = "Concept item") -> GeneratedItem:
+    return GeneratedItem(title, description, provenance=Provenance("create", "textgen", "1", user_id="u1"))
+
+
+@pytest.fixture(scope="module")
+def ctx() -> CheckContext:
+    return CheckContext(catalog=CATALOG)
+
+
+@pytest.mark.parametrize("check, code, text", POSITIVES + [
+    pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="known miss of the learned detector"))
+    for case in KNOWN_MISSES])
+def test_learned_flags_paraphrases_the_rules_miss(ctx: CheckContext, check: str, code: str, text: str) -> None:
+    cls, settings = CHECKS[check]
+    item = make(f"A handy pick for busy days. {text} Available in three colours.")
+    assert cls(settings(learned=False)).run(item, ctx).verdict == "pass"  # the rules alone miss it
+    result = cls(settings()).run(item, ctx)
+    found = [f for f in result.findings if f.code == code]
+    assert result.verdict == "block" and found, result.reasons
+    assert found[0].text == text and item.description[found[0].start : found[0].end] == text
+    assert "learned" in found[0].message and "nearest example" in found[0].message
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_learned_passes_ordinary_sentences(text: str) -> None:
+    scorer = learned.get_scorer()
+    for check in learned.CHECK_LABELS:
+        decision = learned.Decision(learned.CHECK_LABELS[check], 0.2, 0.35, 0.15)
+        assert learned.find_hits([{"description": text}], scorer, decision) == [[]], (check, text)
+
+
+def test_policy_thresholds_switch_the_detector(ctx: CheckContext) -> None:
+    item = make(POSITIVE["regulated_medical"])
+    assert LegalCheck(LegalSettings()).run(item, ctx).verdict == "block"
+    for off in ({"learned": False}, {"learned_threshold": 1.0}, {"learned_min_similarity": 0.99}):
+        assert LegalCheck(LegalSettings(**off)).run(item, ctx).verdict == "pass", off
+    policy = load_policy().replace("legal", learned_threshold=1.0)
+    assert policy.checks.legal.learned_threshold == 1.0 and policy.checks.bias.learned_threshold == 0.2
+
+
+def test_decide_respects_each_knob() -> None:
+    score = learned.SentenceScore(probs=np.array([0.0, 0.3, 0.1, 0.0, 0.0, 0.0, 0.6]),
+                                  sims=np.array([0.1, 0.5, 0.4, 0.1, 0.1, 0.1, 0.6]),
+                                  nearest=np.zeros(7, dtype=int))
+    codes = learned.CHECK_LABELS["safety"]
+    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.15)) == ("unsafe", pytest.approx(0.4),
+                                                                               pytest.approx(0.5))
+    assert learned.decide(score, learned.Decision(codes, 0.45, 0.35, 0.15)) is None  # probability
+    assert learned.decide(score, learned.Decision(codes, 0.35, 0.55, 0.15)) is None  # similarity floor
+    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.05)) is None  # neutral example closer
+    assert learned.decide(score, learned.Decision(learned.CHECK_LABELS["bias"], 0.1, 0.0, 1.0)) is None
+
+
+def test_operator_examples_extend_the_bank(ctx: CheckContext, tmp_path: Path) -> None:
+    extra = tmp_path / "house.toml"
+    extra.write_text('regulated_financial = ["Buy our tulip bulbs now, they will be worth a fortune next spring.",\n'
+                     '  "Tulip bulbs are the safest investment money can buy.",\n'
+                     '  "Our tulip bulb club pays members a dividend every season."]\n')
+    bank = learned.load_bank([extra])
+    assert bank.count("regulated_financial") == learned.load_bank().count("regulated_financial") + 3
+    policy = load_policy().replace("legal", learned_examples=[extra])
+    assert policy.checks.legal.learned_examples == [extra]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('rude = ["Nope."]\n')
+    with pytest.raises(RulesError, match="bad.toml: rude: unknown label"):
+        learned.load_bank([bad])
+    with pytest.raises(RulesError, match="bad.toml: rude: unknown label"):
+        LegalCheck(LegalSettings(learned_examples=[bad])).validate()
+
+
+def test_sentence_spans_window_long_sentences() -> None:
+    text = "Short one. " + " ".join(f"w{i}" for i in range(60)) + ". Price 0.5 oz; gift box."
+    spans = learned.sentence_spans(text, max_words=40, window=24)
+    pieces = [text[a:b] for a, b in spans]
+    assert pieces[0] == "Short one." and "Price 0.5 oz" in pieces and "gift box." in pieces
+    windows = [p for p in pieces if p.startswith("w") and len(p.split()) <= 24]
+    assert len(windows) >= 4 and windows[0].split()[0] == "w0"
+
+
+def test_detector_degrades_when_the_encoder_cannot_load(ctx: CheckContext, monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise ImportError("no module named sentence_transformers")
+
+    monkeypatch.setattr(learned, "default_encoder", broken)
+    monkeypatch.setattr(learned, "_SCORERS", {})
+    monkeypatch.setattr(learned, "_FAILED", {})
+    with caplog.at_level(logging.WARNING, logger="genrec.fidelity.learned"):
+        quiet = SafetyCheck(SafetySettings()).run_many([make(POSITIVE["unsafe"]), make("Goes great with a line of cocaine.")],
+                                                      ctx)
+        SafetyCheck(SafetySettings()).run(make("Another sentence."), ctx)
+    assert quiet[0].verdict == "pass" and quiet[1].verdict == "block"  # the rules still run
+    assert quiet[0].details["learned"].startswith("skipped: the learned fidelity detector is off")
+    assert sum("learned fidelity detector is off" in r.message for r in caplog.records) == 1
