@@ -361,8 +361,14 @@ class Instructor(ABC):
         dialogue: Sequence[Turn] = (),
         references: Sequence[str] = (),
     ) -> Parse:
-        """The intent plus how it was reached (instructors that only override ``understand`` lack it)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement parse")
+        """The intent plus how it was reached: checks the input, resolves references, then ``read``s."""
+        if not isinstance(instruction, str):
+            raise TypeError(f"instruction must be a str, got {type(instruction).__name__}")
+        return self.read(instruction, feedback, resolve_references(self.vocab, feedback, dialogue, references))
+
+    def read(self, instruction: str, feedback: Feedback, refs: References) -> Parse:
+        """Each instructor's own reading of an instruction with its references resolved."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement read")
 
     def guidance(
         self,
@@ -498,17 +504,8 @@ class RuleInstructor(Instructor):
         return cls(CatalogVocabulary.from_dataset(dataset), config, encoder, **kwargs)  # type: ignore[arg-type]
 
     # ---- the pipeline -----------------------------------------------------------------------
-    def parse(
-        self,
-        instruction: str,
-        feedback: Feedback,
-        dialogue: Sequence[Turn] = (),
-        references: Sequence[str] = (),
-    ) -> Parse:
+    def read(self, instruction: str, feedback: Feedback, refs: References) -> Parse:
         """Read the instruction; see the module docstring for the steps."""
-        if not isinstance(instruction, str):
-            raise TypeError(f"instruction must be a str, got {type(instruction).__name__}")
-        refs = resolve_references(self.vocab, feedback, dialogue, references)
         text = instruction.strip()
         tokens = tokenize(text)
         st = _State(tokens, _breaks(text, tokens))

@@ -26,7 +26,6 @@ from genrec.generation.instructor import (
     Parse,
     References,
     RuleInstructor,
-    resolve_references,
 )
 from genrec.generation.intent import ACTIONS, Constraints, Feedback, Intent, Turn
 from genrec.generation.vocabulary import CatalogVocabulary, normalise
@@ -180,17 +179,8 @@ class LLMInstructor(Instructor):
         return answer
 
     # ---- understanding -----------------------------------------------------------------------
-    def parse(
-        self,
-        instruction: str,
-        feedback: Feedback,
-        dialogue: Sequence[Turn] = (),
-        references: Sequence[str] = (),
-    ) -> Parse:
-        """Like ``RuleInstructor.parse``: the intent plus how it was reached."""
-        if not isinstance(instruction, str):
-            raise TypeError(f"instruction must be a str, got {type(instruction).__name__}")
-        refs = resolve_references(self.vocab, feedback, dialogue, references)
+    def read(self, instruction: str, feedback: Feedback, refs: References) -> Parse:
+        """Like ``RuleInstructor.read``: the intent plus how it was reached."""
         draft = self.draft(instruction) if instruction.strip() else None
         if draft is None:
             return self._finish(None, Constraints(), instruction, feedback, refs, "llm gave no valid answer")
