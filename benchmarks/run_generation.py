@@ -470,24 +470,21 @@ def _values_on(scored: Scored, metric: str, rows: np.ndarray) -> np.ndarray:
 
 def draft_output(rows: np.ndarray, drafts: list[Draft], seconds: list[float], text_only: bool) -> Output:
     """Writer drafts as an Output; ``text_only`` drops brand, categories and price from the records."""
-    records = []
-    for d in drafts:
-        rec: dict[str, Any] = {"title": d.title, "description": d.description}
-        rec.update({"brand": None, "categories": [], "price": None} if text_only else
-                   {"brand": d.brand, "categories": list(d.categories), "price": d.price})
-        records.append(rec)
+    records = [{**draft_record(d), **({"brand": None, "categories": [], "price": None} if text_only else {})}
+               for d in drafts]
     return Output(rows, [join_text(d.title, d.description) for d in drafts], records, np.asarray(seconds))
 
 
+def draft_record(d: Draft) -> dict[str, Any]:
+    """A draft as the item record added to tiger (no item_id)."""
+    return {"title": d.title, "description": d.description, "brand": d.brand,
+            "categories": list(d.categories), "price": d.price}
+
+
 def run_writer(rows: np.ndarray, call: Callable[[int], list[Draft]]) -> tuple[list[Draft], list[float]]:
-    """One draft per sampled user row, with the wall time of each call."""
-    drafts, seconds = [], []
-    for r in rows:
-        start = time.perf_counter()
-        made = call(int(r))
-        seconds.append((time.perf_counter() - start) / max(len(made), 1))
-        drafts.append(made[0])
-    return drafts, seconds
+    """One draft per sampled user row, with the wall time per draft of each call."""
+    drafts, seconds = run_writer_all(rows, call)
+    return [made[0] for made in drafts], seconds
 
 
 def run_writer_all(rows: np.ndarray, call: Callable[[int], list[Draft]]) -> tuple[list[list[Draft]], list[float]]:
@@ -507,9 +504,7 @@ def best_by_recommender(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]
     best, seconds = [], []
     for r, made in zip(rows, drafts):
         start = time.perf_counter()
-        records = [{"title": d.title, "description": d.description, "brand": d.brand,
-                    "categories": list(d.categories), "price": d.price} for d in made]
-        scores = bench.tiger.score_new([bench.histories[int(r)]], pd.DataFrame(records))[0]
+        scores = bench.tiger.score_new([bench.histories[int(r)]], pd.DataFrame([draft_record(d) for d in made]))[0]
         best.append(made[int(np.argmax(scores))])
         seconds.append(time.perf_counter() - start)
     return best, seconds

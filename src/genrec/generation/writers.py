@@ -141,8 +141,8 @@ class TextGenWriter(Writer):
         title = _str(source.get("title"))
         excluded = bool(brand) and brand in constraints.exclude_brands  # then the title cannot stay
         # a title taking over half the generator's context leaves too little room: rewrite it all
-        fits = len(self.generator.tokenize(title)) <= self.generator.config.max_length // 2
-        if self.rewrite_mode == "description" and title and not excluded and fits:
+        if (self.rewrite_mode == "description" and title and not excluded
+                and len(self.generator.tokenize(title)) <= self.generator.config.max_length // 2):
             texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, title=title,
                                             temperature=self.temperature, top_p=self.top_p,
                                             logits_processors=self.processors())
