@@ -37,11 +37,16 @@ Each is computed in text space (selection) and in condition space (text-generato
 
 The loop's defaults, measured as such. Selection "personal (recommender)": among the target's
 segments at least as close to User_Hist as its opening segment, the one tiger scores best for the
-user (``Tiger.score_new``). Rewriting "textgen (...)": genrec's generator keeps the source title,
-writes ``PipelineConfig().drafts`` descriptions, and the one tiger scores best is kept (the
-pipeline's ``rank_drafts="recommender"``); ", 1 draft" rows are the first draft unranked, and a
-"full rewrite" row rewrites the title too. Selection users are sampled among the test users whose
-target text has 2 or more segments (elsewhere every method shows the same text).
+user (``Tiger.score_new``). Rewriting "textgen (...)": what the loop shows (``loop_choice``):
+genrec's generator writes ``PipelineConfig().drafts`` drafts in the catalog's rewrite modes
+(``resolve_rewrite("auto")``: half "append", the source's text plus a new ending, half bold, a new
+description under the kept title, or on catalogs without descriptions a new title anchored on the
+source's facts), every draft goes through the fidelity checks (default policy, authenticity repair
+as in the pipeline), and among those that pass the one tiger scores best for the user is shown
+(ties: cosine to the guidance); where all are blocked, the original item. ", 1 draft" is the
+first draft, unchecked and unranked; "<mode> only" rows use the bold mode alone. Selection users
+are sampled among the test users whose target text has 2 or more segments (elsewhere every
+method shows the same text).
 
 Metrics (``genrec.eval.generation_metrics``), per generated / selected text g for user u:
 * Cosine@10: mean cosine between g and the user's last 10 liked history items (text space).
@@ -126,7 +131,11 @@ from genrec.eval.generation_metrics import (  # noqa: E402
     ps_at_k,
 )
 from genrec.eval.metrics import rank_in_lists, rank_metrics  # noqa: E402
-from genrec.generation.editor import Catalog  # noqa: E402
+from genrec.fidelity._catalog import brand_lexicon  # noqa: E402
+from genrec.fidelity.base import CheckContext  # noqa: E402
+from genrec.fidelity.checker import FidelityChecker  # noqa: E402
+from genrec.generation.editor import Catalog, to_item  # noqa: E402
+from genrec.generation.repair import check_and_repair  # noqa: E402
 from genrec.generation.instruction_set import build_instruction_set, evaluate_instructor  # noqa: E402
 from genrec.generation.instructor import RuleInstructor, user_vector_from_scores  # noqa: E402
 from genrec.generation.intent import Constraints, Feedback, Guidance  # noqa: E402
@@ -134,10 +143,11 @@ from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  #
 from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
 from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text  # noqa: E402
 from genrec.generation.vocabulary import CatalogVocabulary  # noqa: E402
-from genrec.generation.writers import Draft, LLMItemWriter, TextGenWriter, Writer  # noqa: E402
+from genrec.generation.writers import Draft, LLMItemWriter, TextGenWriter, Writer, resolve_rewrite  # noqa: E402
 from genrec.models.tiger import Tiger  # noqa: E402
 
 K = 10  # the @K of Cosine and PS, and the retrieval cut-off
+BENCH_WATERMARK_KEY = "genrec-benchmark"  # the loop watermarks every draft; so do the benchmark's writers
 PS_CHUNK = 25  # users whose items one copy of tiger takes at a time
 LIKED_SHOWN = 10  # liked history items handed to a writer (the LLM shows at most 3 of them)
 #: Saved recommenders used by default (they must cover the dataset's catalog in the same order).
@@ -498,16 +508,39 @@ def run_writer_all(rows: np.ndarray, call: Callable[[int], list[Draft]]) -> tupl
     return drafts, seconds
 
 
-def best_by_recommender(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]]) -> tuple[list[Draft], list[float]]:
-    """Per row, the draft tiger scores best for that user (``Tiger.score_new``), as the pipeline
-    ranks drafts (``PipelineConfig.rank_drafts``), and the seconds that scoring took."""
-    best, seconds = [], []
+def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], writer: Writer,
+                guide: np.ndarray) -> tuple[list[dict[str, Any] | None], list[float], dict[str, float]]:
+    """Per row, what the loop shows: every draft checked (``check_and_repair``, the default policy),
+    the passing ones ranked by tiger's ``score_new`` for the user, ties by cosine to ``guide[row]``
+    (the pipeline's ``post_process``); None where every draft was blocked. Also the seconds the
+    checks and ranking took per row, and pass statistics."""
+    ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()})
+    checker = FidelityChecker()
+    chosen: list[dict[str, Any] | None] = []
+    seconds, passed_share, repaired_shown = [], [], 0
     for r, made in zip(rows, drafts):
         start = time.perf_counter()
-        scores = bench.tiger.score_new([bench.histories[int(r)]], pd.DataFrame([draft_record(d) for d in made]))[0]
-        best.append(made[int(np.argmax(scores))])
+        source_id = bench.item_ids[bench.targets[int(r)]]
+        title = str(bench.ds.items.iloc[int(bench.targets[int(r)])]["title"] or "").strip()
+        items = [to_item(writer, d, "edit", "bench-user", "", source_id, {},
+                         "description" if d.title == title and d.description else None) for d in made]
+        checked = check_and_repair(checker, items, ctx)
+        ok = [i for i in checked if not i.blocked]
+        passed_share.append(sum(not i.blocked for i in items) / max(len(items), 1))
+        if ok:
+            scores = bench.tiger.score_new([bench.histories[int(r)]], pd.DataFrame([i.record() for i in ok]))[0]
+            closeness = bench.fresh.encode([i.text for i in ok]) @ guide[int(r)]
+            best = ok[int(np.lexsort((-closeness, -scores))[0])]
+            repaired_shown += best not in items
+            chosen.append({"title": best.title, "description": best.description, "brand": best.brand,
+                           "categories": list(best.categories), "price": best.price})
+        else:
+            chosen.append(None)
         seconds.append(time.perf_counter() - start)
-    return best, seconds
+    stats = {"drafts_passing": float(np.mean(passed_share)),
+             "users_with_a_passing_draft": float(np.mean([c is not None for c in chosen])),
+             "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1)}
+    return chosen, seconds, stats
 
 
 def catalog_output(bench: Bench, items: np.ndarray, rows: np.ndarray, text_only: bool) -> Output:
@@ -607,36 +640,52 @@ def _without_targets(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None,
                       m: int) -> tuple[dict[str, Any], dict[str, Scored]]:
-    """Edit the held-out target for its user (GeneRec Tables 2-3): baselines, textgen, LLM."""
+    """Edit the held-out target for its user (GeneRec Tables 2-3): baselines, textgen, LLM.
+
+    The "textgen" rows are the loop's edits (``PipelineConfig`` defaults: rewrite mode, drafts,
+    minimum description length; checks, repair and ranking as in ``loop_choice``); where every
+    draft is blocked the loop shows the original item instead, and so does the row."""
     rows = np.arange(bench.n)
     sources = [bench.catalog.record(bench.item_ids[t]) for t in bench.targets]
+    original = catalog_output(bench, bench.targets, rows, text_only=False)
     outputs: dict[str, Output] = {
-        "original item": catalog_output(bench, bench.targets, rows, text_only=False),
+        "original item": original,
         "random catalog item": catalog_output(bench, bench.random_items(bench.n, salt=11), rows, text_only=False),
     }
-    n_drafts = PipelineConfig().drafts
+    loop = PipelineConfig()
+    default_mode = resolve_rewrite(loop.rewrite, bench.ds.items)
+    lexicon = brand_lexicon(CheckContext(catalog=bench.ds.items))
     v = bench.user_vectors
-    for mode, label in (("description", "textgen"), ("full", "textgen full rewrite")):
-        writer = TextGenWriter(generator, bench.cond_emb, rewrite=mode)
-        for name, key, vectors in ((f"{label} (User_Hist)", "liked", v["hist_cond"]),
-                                   (f"{label} (User_Emb)", "user", v["emb_cond"])):
-            if mode == "full" and key == "liked":
-                continue  # one full-rewrite row shows what keeping the title changes
-            drafts, secs = run_writer_all(rows, lambda r, key=key, vectors=vectors, w=writer: w.rewrite(
-                sources[r], bench.liked_records(r), "", Guidance(**{key: vectors[r]}), Constraints(), n_drafts,
-                bench.seed + r))
-            if mode == "description":
-                outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
-            best, extra = best_by_recommender(bench, rows, drafts)
-            outputs[name if mode == "description" else f"{name}, best of {n_drafts}"] = draft_output(
-                rows, best, list(np.asarray(secs) * n_drafts + extra), text_only=False)
+    checks: dict[str, dict[str, float]] = {}
+    plan = [("textgen (User_Hist)", default_mode, "liked", "hist"), ("textgen (User_Emb)", default_mode, "user", "emb")]
+    # the bold half alone: what the cautious drafts add to the mix
+    plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb") for mode in default_mode.split("+")[1:]]
+    for name, mode, key, vec in plan:
+        writer = TextGenWriter(generator, bench.cond_emb, BENCH_WATERMARK_KEY, rewrite=mode,
+                               min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon)
+        cond, guide = v[f"{vec}_cond"], v[f"{vec}_text"]
+        drafts, secs = run_writer_all(rows, lambda r, key=key, cond=cond, w=writer: w.rewrite(
+            sources[r], bench.liked_records(r), "", Guidance(**{key: cond[r]}), Constraints(), loop.drafts,
+            bench.seed + r))
+        if name == "textgen (User_Emb)":
+            outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
+        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide)
+        out = Output(rows, [], [], np.asarray(secs) * loop.drafts + np.asarray(extra))
+        for r, rec in zip(rows, chosen):
+            rec = rec or original.records[int(r)]
+            out.texts.append(join_text(rec["title"], rec["description"]))
+            out.records.append(rec)
+        outputs[name] = out
     if llm is not None and m > 0:
         sub = rows[:m]
         drafts, secs = run_writer(sub, lambda r: llm.rewrite(
             sources[r], bench.liked_records(r), "", Guidance(), Constraints(), 1, bench.seed + r))
         outputs["LLM rewrite"] = draft_output(sub, drafts, secs, text_only=False)
     scored = {name: score_output(bench, out, edit=True) for name, out in outputs.items()}
-    return _tables(bench, scored, outputs, m, llm is not None), scored
+    result = _tables(bench, scored, outputs, m, llm is not None)
+    result["loop"] = {"rewrite": loop.rewrite, "resolved_rewrite": default_mode, "drafts": loop.drafts,
+                      "min_description_tokens": loop.min_description_tokens, "checks": checks}
+    return result, scored
 
 
 def creation_section(bench: Bench, generator: TextGenerator, llm: Writer | None,
@@ -877,17 +926,22 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
                        ("creation", "Creating a new item for the user (GeneRec Table 4)")):
         sec = results[key]
         lines += [f"### {title}, {sec['users']} users", "", generation_table(_no_n(sec["table"])), ""]
+        if sec.get("loop", {}).get("checks"):
+            lines += ["Fidelity checks on the loop's drafts (share of drafts passing as written; users with at "
+                      "least one passing draft, repairs included; shown drafts that are repaired):", "",
+                      generation_table(sec["loop"]["checks"]), ""]
         if "table_llm_users" in sec:
             lines += [f"Same methods on the {sec['llm_users']} LLM users (FD from {sec['llm_users']} vs "
                       f"{sec['llm_users']} texts):", "", generation_table(_no_n(sec["table_llm_users"])), ""]
     lines += [f"FD: generated texts vs the same number of random catalog items ({results['selection']['users']} "
               "in the main tables); the random-catalog rows give the real-vs-real floor. Creation PS uses "
               "text-only items; edit PS keeps the source's brand, categories and price. Rewriting rows without "
-              "a suffix are the loop's default: genrec's generator keeps the source's title and writes "
-              f"{PipelineConfig().drafts} descriptions, and the one tiger scores best for the user is kept "
-              "(', 1 draft': the first draft, unranked; 'full rewrite': title and description rewritten). "
-              "No fidelity check filters these rows (run_fidelity.py measures the checks). sec/item: per "
-              "user, the writer call(s) plus the ranking, except the unconditional texts (sampled in "
+              f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
+              f"{results['rewriting'].get('loop', {}).get('resolved_rewrite', '?')!r}, fidelity-checked (with the "
+              "authenticity repair), the passing one tiger scores best for the user, else the original item "
+              "(', 1 draft': the first draft, unchecked, unranked; '<mode> only': the bold mode alone). "
+              "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
+              "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
               "batches of 32). SID shared: leading "
               f"semantic-ID codes (of {results['sid_levels']}) the item shares with the held-out target once "
               "added to tiger.", ""]

@@ -198,6 +198,31 @@ def test_a_given_title_is_kept_and_only_the_description_is_written(
         gen.generate(directions[1], title="a\nb")
 
 
+def test_a_given_description_start_is_kept_and_continued(
+        topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
+    gen, directions, _ = topic_model
+    title, start = "Kimbo Hammer and Saw Set", "A fine hammer with saw."
+    outs = gen.generate(directions[1], n_per_cond=4, seed=2, title=title, description=start, min_description_tokens=3)
+    assert all(o.title == title and o.description.startswith(start) for o in outs)
+    assert all(len(o.description) > len(start) for o in outs)  # something was added
+    assert all(o.prefix_tokens == len(gen.tokenizer.encode(title)) + len(gen.tokenizer.encode(start)) for o in outs)
+    with pytest.raises(ValueError, match="needs title"):
+        gen.generate(directions[1], description=start)
+
+
+def test_min_description_tokens_keeps_the_description_going(
+        topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
+    gen, directions, _ = topic_model
+    title = "Kimbo Hammer and Saw Set"
+    free = gen.generate(directions[1], n_per_cond=8, seed=3, title=title)
+    short = min(len(o.token_ids) - o.prefix_tokens for o in free)
+    wanted = short + 6
+    outs = gen.generate(directions[1], n_per_cond=8, seed=3, title=title, min_description_tokens=wanted)
+    assert all(len(o.token_ids) - o.prefix_tokens >= wanted for o in outs)
+    with pytest.raises(ValueError, match="min_description_tokens"):
+        gen.generate(directions[1], min_description_tokens=-1)
+
+
 def test_logits_processor_is_honoured(topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
     gen, directions, _ = topic_model
     free = gen.generate(directions, n_per_cond=8, seed=4)

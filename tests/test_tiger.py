@@ -242,6 +242,9 @@ def test_score_new_matches_adding_and_leaves_the_model_unchanged(cache_dir) -> N
     before = model.score(hists)
     prospective = model.score_new(hists, items[held])
     assert prospective.shape == (2, 2) and np.isfinite(prospective).all()
+    # items on one code prefix are each scored as if added alone: a twin neither splits nor reorders them
+    twins = model.score_new(hists, pd.concat([items[held], items[held]], ignore_index=True))
+    assert np.allclose(twins[:, :2], prospective, atol=1e-5) and np.allclose(twins[:, 2:], prospective, atol=1e-5)
     # nothing changed: same catalog, same codes, same scores
     assert model.n_items == n_before and np.array_equal(model.codes, codes_before)
     assert np.allclose(model.score(hists), before)

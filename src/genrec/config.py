@@ -239,7 +239,11 @@ class PipelineConfig:
     list_size: int = 10
     drafts: int = 6  # texts written per edit / create; the best one that passes is shown
     rank_drafts: str = "recommender"  # best = "recommender" (its score for the user) or "guidance" (cosine)
-    rewrite: str = "description"  # genrec's generator: keep the title, write a description; or "full"
+    # genrec's generator: "auto" = half the drafts "append" (the source's text + a new ending), half
+    # "description" (new description, kept title) or, on catalogs without descriptions, "anchored"
+    # (new title around the source's facts); or any of those (or "full"), several joined by "+"
+    rewrite: str = "auto"
+    min_description_tokens: int = 12  # an "append" edit adds at least this many tokens
     generated_slots: int = 2  # at most this many of the user's earlier generated items in a retrieved list
     policy: str = ""  # fidelity policy TOML ("": the packaged default)
     watermark: bool = True  # embed the keyed green-list watermark while sampling

@@ -20,13 +20,14 @@ from genrec.data.dataset import Dataset
 from genrec.data.generated_store import GeneratedStore
 from genrec.data.store import Store, default_home
 from genrec.encoders.text import TextEncoder, encode_items
+from genrec.fidelity._catalog import brand_lexicon
 from genrec.fidelity.base import CheckContext, PrivateStore
 from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.shilling import detect_shilling_in
 from genrec.generation.instructor import Instructor, RuleInstructor
 from genrec.generation.pipeline import GenerativePipeline
 from genrec.generation.textgen import TextGenerator, training_data
-from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer
+from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer, resolve_rewrite
 from genrec.models.base import Recommender
 from genrec.models.registry import create_model
 
@@ -116,6 +117,13 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
         recommender = trained_recommender(dataset, cfg.recommender, s.recommender, s.progress)
     encoder = TextEncoder(EncoderConfig(progress=False))
     key = watermark_key() if cfg.watermark else None
+    suspicious_users: frozenset[str] = frozenset()
+    suspicious_items: frozenset[str] = frozenset()
+    if dataset.has_timestamps:
+        report = detect_shilling_in(dataset)
+        suspicious_users, suspicious_items = frozenset(report.users), frozenset(report.items)
+    context = CheckContext(catalog=dataset.items, private=private_store(dataset),
+                           suspicious_users=suspicious_users, suspicious_items=suspicious_items)
     writer: Writer
     if cfg.generator == "llm":
         from genrec.llm.registry import create_backend
@@ -124,17 +132,13 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
     elif cfg.generator == "textgen":
         textgen_cfg = s.textgen if s.textgen.progress == s.progress else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
         writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, encoder_cfg), emb, key,
-                               brands=dataset.items["brand"].dropna().astype(str).tolist(), rewrite=cfg.rewrite)
+                               brands=dataset.items["brand"].dropna().astype(str).tolist(),
+                               rewrite=resolve_rewrite(cfg.rewrite, dataset.items),
+                               min_description_tokens=cfg.min_description_tokens,
+                               brand_lexicon=brand_lexicon(context))
     else:
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)
-    suspicious_users: frozenset[str] = frozenset()
-    suspicious_items: frozenset[str] = frozenset()
-    if dataset.has_timestamps:
-        report = detect_shilling_in(dataset)
-        suspicious_users, suspicious_items = frozenset(report.users), frozenset(report.items)
-    context = CheckContext(catalog=dataset.items, private=private_store(dataset),
-                           suspicious_users=suspicious_users, suspicious_items=suspicious_items)
     checker = FidelityChecker(cfg.policy or None)
     gstore = GeneratedStore((store or Store()).path)
     return GenerativePipeline(dataset, recommender, emb, instructor, writer, encoder, checker, context, gstore, cfg)

@@ -31,6 +31,7 @@ from genrec.fidelity.checker import FidelityChecker
 from genrec.generation.editor import Catalog, Creator, Editor, ItemScorer
 from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
+from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
 from genrec.generation.writers import Writer
 
@@ -251,8 +252,10 @@ class GenerativePipeline:
                 item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
             fine.append(item)
         to_check = [d for d in fine if d.fidelity is None]
-        # the same context (and its cached indexes), with this request's user as the requester
-        self.checker.check_many(to_check, dataclasses.replace(self.context, user_id=user_id))
+        # the same context (and its cached indexes), with this request's user as the requester;
+        # an edit blocked only for unsupported claims in its description also comes back cut
+        checked = check_and_repair(self.checker, to_check, dataclasses.replace(self.context, user_id=user_id))
+        fine += checked[len(to_check):]
         blocked, passed = [], []
         for item in fine:
             if self.store.has(item.item_id):  # the same draft again (same seed): keep the stored verdict
@@ -264,14 +267,15 @@ class GenerativePipeline:
                                 "reasons": _reasons(item.fidelity or {})})
             else:
                 passed.append(item)
-        if len(passed) > 1 and scorer is not None and self.config.rank_drafts == "recommender":
-            scores = np.asarray(scorer([p.record() for p in passed]), dtype=np.float64)
-            passed = [passed[i] for i in np.argsort(-scores, kind="stable")]
-        elif passed:
+        if len(passed) > 1:
             target = _target(guidance)
-            if target is not None:
-                vecs = self.encoder.encode([p.text for p in passed])
-                passed = [passed[i] for i in np.argsort(-(vecs @ target), kind="stable")]
+            closeness = (np.zeros(len(passed)) if target is None
+                         else self.encoder.encode([p.text for p in passed]) @ target)
+            scores = np.zeros(len(passed))
+            if scorer is not None and self.config.rank_drafts == "recommender":
+                scores = np.asarray(scorer([p.record() for p in passed]), dtype=np.float64)
+            # drafts on one semantic-ID prefix tie on the recommender's score: closeness decides
+            passed = [passed[i] for i in np.lexsort((-closeness, -scores))]
         return passed, blocked
 
     def _admit(self, item: GeneratedItem) -> None:

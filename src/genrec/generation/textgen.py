@@ -65,6 +65,8 @@ _META, _TOKENIZER, _WEIGHTS = "textgen.json", "tokenizer.json", "model.safetenso
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+
+
 # ---- texts and conditions ------------------------------------------------------------------
 def split_text(text: str) -> tuple[str, str]:
     """(title, description) of ``"title\\ndescription"``: the first line, and the rest."""
@@ -405,12 +407,16 @@ class TextGenerator:
         guidance_scale: float = 1.0,
         batch_size: int = 32,
         title: str | None = None,
+        min_description_tokens: int = 0,
+        description: str | None = None,
     ) -> list[GeneratedText]:
         """Sample ``n_per_cond`` texts per guidance row of ``cond`` [n, cond_dim] (None: unconditional).
 
         Rows are normalised. ``prefix`` forces the start of every title; ``title`` forces the whole
-        title, so only the description is written. Defaults come from the config; temperature 0 is
-        greedy. The same seed (and batch_size) gives the same texts.
+        title, so only the description is written, and ``description`` (with ``title``) forces the
+        description's start, so only its continuation is written; ``min_description_tokens`` bans
+        <eos> until the description has that many tokens (sampled ones, after a forced start). Defaults come
+        from the config; temperature 0 is greedy. The same seed (and batch_size) gives the same texts.
         """
         tokenizer, net = self._trained()
         cfg = self.config
@@ -424,6 +430,8 @@ class TextGenerator:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         if n_per_cond < 1 or batch_size < 1 or max_new_tokens < 1:
             raise ValueError("n_per_cond, batch_size and max_new_tokens must be >= 1")
+        if min_description_tokens < 0:
+            raise ValueError(f"min_description_tokens must be >= 0, got {min_description_tokens}")
         if prefix is not None and "\n" in prefix:
             raise ValueError("prefix is the start of the title and must not contain a newline")
         if title is not None and (prefix is not None or "\n" in title or not title.strip()):
@@ -434,8 +442,10 @@ class TextGenerator:
             rows = np.repeat(_check_cond(matrix.reshape(1, -1) if matrix.ndim == 1 else matrix,
                                          cfg.cond_dim, "cond"), n_per_cond, axis=0)
         n = n_per_cond if rows is None else len(rows)
+        if description is not None and title is None:
+            raise ValueError("description (a forced description start) needs title")
         if title is not None:
-            start = [BOS, TITLE, *tokenizer.encode(title.strip()), DESC]
+            start = [BOS, TITLE, *tokenizer.encode(title.strip()), DESC, *tokenizer.encode((description or "").strip())]
         else:
             start = [BOS, TITLE, *tokenizer.encode((prefix or "").rstrip())]
         steps = min(max_new_tokens, cfg.max_length - len(start))
@@ -450,7 +460,7 @@ class TextGenerator:
                 b = min(batch_size, n - lo)
                 c = None if rows is None else torch.from_numpy(np.ascontiguousarray(rows[lo : lo + b]))
                 streams = self._sample(net, start, c, b, steps, temperature, top_p, logits_processors,
-                                       guidance_scale, generator)
+                                       guidance_scale, generator, min_description_tokens)
                 share = (time.perf_counter() - began) / b
                 forced = len(start) - 2 - (title is not None)  # content tokens given, not sampled
                 for stream in streams:
@@ -461,7 +471,7 @@ class TextGenerator:
     def _sample(
         self, net: TextGenNet, start: list[int], cond: torch.Tensor | None, b: int, steps: int,
         temperature: float, top_p: float, processors: Sequence[LogitsProcessor], guidance_scale: float,
-        generator: torch.Generator,
+        generator: torch.Generator, min_description: int = 0,
     ) -> list[list[int]]:
         """Token streams (from <bos>) of one batch, sampled with a KV cache."""
         ids = torch.tensor(start, dtype=torch.long).repeat(b, 1)
@@ -472,13 +482,16 @@ class TextGenerator:
         else:
             logits, cache = net(ids, cond)
         logits = logits[:, -1]
-        in_desc = torch.full((b,), start[-1] == DESC, dtype=torch.bool)
-        title_len = torch.full((b,), len(start) - 2 - int(start[-1] == DESC))
+        in_desc = torch.full((b,), DESC in start, dtype=torch.bool)
+        title_len = torch.full((b,), (start.index(DESC) if DESC in start else len(start)) - 2)
+        desc_len = torch.zeros(b, dtype=torch.long)
         done = torch.zeros(b, dtype=torch.bool)
         for i in range(steps):
             if guided:
                 logits = logits[b:] + guidance_scale * (logits[:b] - logits[b:])
             scores = _grammar_mask(logits.float(), in_desc, title_len)
+            if min_description:  # no <eos> before <desc> and the description's first tokens
+                scores[~in_desc | (desc_len < min_description), EOS] = -math.inf
             for processor in processors:
                 scores = processor(ids, scores)
                 if not isinstance(scores, torch.Tensor) or scores.shape != logits.shape[-2:]:
@@ -488,7 +501,9 @@ class TextGenerator:
             token = torch.where(done, torch.full_like(token, PAD), token)
             ids = torch.cat([ids, token[:, None]], dim=1)
             done |= token == EOS
-            title_len += (~in_desc & (token >= len(SPECIAL_TOKENS))).long()
+            content = token >= len(SPECIAL_TOKENS)
+            title_len += (~in_desc & content).long()
+            desc_len += (in_desc & content).long()
             in_desc |= token == DESC
             if bool(done.all()) or i == steps - 1:
                 break

@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from genrec.fidelity._catalog import BrandLexicon
+from genrec.fidelity._text import norm
 from genrec.fidelity.watermark import GreenListWatermark
+from genrec.generation.anchors import anchor_title, missing_facts, strip_unsupported_numbers, tidy
 from genrec.generation.intent import Constraints, Guidance
 from genrec.generation.llm_writer import LLMWriter, choose_price, scrub_brands
 from genrec.generation.textgen import GENERATOR_NAME, TextGenerator, guidance_condition, mix_conditions
@@ -38,7 +41,20 @@ class Draft:
 
 
 #: How genrec's own generator rewrites an item (see ``TextGenWriter``).
-REWRITE_MODES: tuple[str, ...] = ("description", "full")
+REWRITE_MODES: tuple[str, ...] = ("append", "description", "anchored", "full")
+
+
+def resolve_rewrite(mode: str, items: Any, min_share: float = 0.5) -> str:
+    """The rewrite mode(s) for a catalog. "auto": half the drafts "append" (cautious: the source's
+    text stays) and half bold, "description" when at least ``min_share`` of the items (a DataFrame
+    with a description column) have a description, else "anchored" (a new title around its facts)."""
+    if mode != "auto":
+        if not mode or not all(m in REWRITE_MODES for m in mode.split("+")):
+            raise ValueError(f"rewrite must be 'auto', one of {REWRITE_MODES} or several joined by '+', not {mode!r}")
+        return mode
+    described = items["description"].fillna("").astype(str).str.strip().ne("") if "description" in items else []
+    bold = "description" if len(described) and float(np.mean(described)) >= min_share else "anchored"
+    return f"append+{bold}"
 
 
 class Writer(ABC):
@@ -97,13 +113,23 @@ class TextGenWriter(Writer):
     def __init__(self, generator: TextGenerator, item_embeddings: np.ndarray, watermark_key: str | None = None,
                  source_weight: float = 0.6, temperature: float | None = None, top_p: float | None = None,
                  guidance_weights: dict[str, float] | None = None, brands: Sequence[str] = (),
-                 rewrite: str = "description") -> None:
+                 rewrite: str = "description", min_description_tokens: int = 0, fact_guard: bool = True,
+                 brand_lexicon: BrandLexicon | None = None) -> None:
         super().__init__(watermark_key)
-        if rewrite not in REWRITE_MODES:
-            raise ValueError(f"rewrite must be one of {REWRITE_MODES}, not {rewrite!r}")
+        self.modes = tuple(rewrite.split("+"))
+        if not all(m in REWRITE_MODES for m in self.modes):
+            raise ValueError(f"rewrite must be one of {REWRITE_MODES} or several joined by '+', not {rewrite!r}")
+        # modes joined by "+" share the drafts (e.g. "append+anchored");
+        # "append": title and description stay verbatim, the description gets a new ending;
         # "description": the source's title (its facts) stays verbatim, a new description is written;
+        # "anchored": a new title after the brand, then the source's facts it misses (``anchors``);
         # "full": title (starting with the brand) and description are both written anew
         self.rewrite_mode = rewrite
+        self.min_description_tokens = min_description_tokens
+        # fact_guard: an edit loses other catalog brands' names, and a new title the numbers its
+        # source does not state (the authenticity repair cuts such sentences from descriptions)
+        self.fact_guard = fact_guard
+        self.brand_lexicon = brand_lexicon  # the brands the authenticity check spots in free text
         # the catalog's brands: a created item must not present itself as one of them (unless asked)
         self.brands = sorted({str(b) for b in brands if b}, key=len, reverse=True)
         self.generator = generator
@@ -129,31 +155,67 @@ class TextGenWriter(Writer):
 
     def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
                 guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
-        """Rewrites conditioned on guidance + the source embedding: a new description under the source's
-        title, or (mode "full") a new title forced to start with the brand and a new description."""
+        """Rewrites conditioned on guidance + the source embedding, ``n`` split evenly over the
+        writer's modes (e.g. "append+anchored": cautious and bold drafts for the ranking to choose from)."""
         row = int(source["_row"])
         cond = self.condition(guidance)
         parts = [self.emb[row]] if cond is None else [cond, self.emb[row]]
         weights = [1.0] if cond is None else [1 - self.source_weight, self.source_weight]
         mixed = mix_conditions(parts, weights)
+        drafts: list[Draft] = []
+        for k, mode in enumerate(self.modes):
+            count = n // len(self.modes) + (k < n % len(self.modes))
+            if count:
+                drafts += self._rewrite_as(mode, source, mixed, constraints, count, seed + 7919 * k)
+        return drafts
+
+    def _rewrite_as(self, mode: str, source: dict[str, Any], cond: np.ndarray, constraints: Constraints,
+                    n: int, seed: int) -> list[Draft]:
+        """``n`` drafts in one rewrite mode (see ``REWRITE_MODES``)."""
         brand = _str(source.get("brand"))
         kept = brand if brand and brand not in constraints.exclude_brands else None
         title = _str(source.get("title"))
+        source_text = f"{title}\n{_str(source.get('description'))}"
         excluded = bool(brand) and brand in constraints.exclude_brands  # then the title cannot stay
-        # a title taking over half the generator's context leaves too little room: rewrite it all
-        if (self.rewrite_mode == "description" and title and not excluded
-                and len(self.generator.tokenize(title)) <= self.generator.config.max_length // 2):
-            texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, title=title,
-                                            temperature=self.temperature, top_p=self.top_p,
-                                            logits_processors=self.processors())
+        room = self.generator.config.max_length
+        given = _str(source.get("description")) if mode == "append" else ""
+        if given and len(self.generator.tokenize(f"{title} {given}")) > room - max(self.min_description_tokens, 8) - 4:
+            given = ""  # no room to add to this description: write a new one
+        # a title taking over half the generator's context leaves too little room: it is rewritten (anchored)
+        kept_title = (mode in ("append", "description") and bool(title) and not excluded
+                      and len(self.generator.tokenize(title)) <= room // 2)
+        if kept_title:
+            texts = self.generator.generate(cond[None, :], n_per_cond=n, seed=seed, title=title,
+                                            description=given or None, temperature=self.temperature,
+                                            top_p=self.top_p, logits_processors=self.processors(),
+                                            min_description_tokens=self.min_description_tokens if given else 0)
         else:
-            texts = self.generator.generate(mixed[None, :], n_per_cond=n, seed=seed, prefix=kept,
+            texts = self.generator.generate(cond[None, :], n_per_cond=n, seed=seed, prefix=kept,
                                             temperature=self.temperature, top_p=self.top_p,
                                             logits_processors=self.processors())
         price = source.get("price")
-        return [Draft(t.title, t.description, kept, list(source.get("categories") or []),
-                      None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
-                      t.seconds, list(t.token_ids), seed + i) for i, t in enumerate(texts)]
+        # brands the draft may name: the kept brand and those the source names, never an excluded one
+        own = {norm(brand)} | ({m.brand for m in self.brand_lexicon.find(source_text)} if self.brand_lexicon else set())
+        own -= {norm(b) for b in constraints.exclude_brands}
+        drafts = []
+        for i, t in enumerate(texts):
+            notes: list[str] = []
+            new_title, description = t.title, t.description
+            if self.fact_guard and self.brand_lexicon is not None:
+                description = _drop_brands(description, self.brand_lexicon, own, notes)
+                if not kept_title:
+                    new_title = _drop_brands(new_title, self.brand_lexicon, own, notes)
+            if self.fact_guard and not kept_title:
+                new_title = strip_unsupported_numbers(new_title, source_text, notes)
+            if not kept_title and kept and not new_title.lower().startswith(kept.lower()):
+                new_title = f"{kept} {new_title}".strip()
+            if mode != "full" and not kept_title:  # "anchored", and a long title's fallback
+                new_title = anchor_title(new_title, missing_facts(source_text, f"{new_title}\n{description}",
+                                                                  [str(c) for c in source.get("categories") or []]))
+            drafts.append(Draft(new_title, description, kept, list(source.get("categories") or []),
+                                None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
+                                t.seconds, list(t.token_ids), seed + i, notes))
+        return drafts
 
     def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
                constraints: Constraints, n: int, seed: int) -> list[Draft]:
@@ -217,6 +279,15 @@ class LLMItemWriter(Writer):
 def _draft(d: dict[str, Any]) -> Draft:
     return Draft(d["title"], d["description"], d.get("brand"), list(d.get("categories") or []), d.get("price"),
                  float(d.get("seconds", 0.0)), list(d.get("token_ids") or []), d.get("seed"), list(d.get("repairs") or []))
+
+
+def _drop_brands(text: str, lexicon: BrandLexicon, allowed: set[str], notes: list[str]) -> str:
+    """``text`` without the catalog brands it names that are not in ``allowed`` (noted in ``notes``)."""
+    for m in reversed(lexicon.find(text)):
+        if m.brand not in allowed:
+            text = text[: m.start] + text[m.end :]
+            notes.append(f"brand {m.brand!r} removed")
+    return tidy(text)
 
 
 def _majority_category(liked: Sequence[dict[str, Any]]) -> list[str]:

@@ -276,15 +276,22 @@ class Tiger(Recommender):
             progress=cfg.progress,
         )
 
+    def _encoder(self) -> Any:
+        """The sentence encoder of the configured model, created once and kept (add_items reuses it)."""
+        from genrec.encoders import TextEncoder
+
+        enc_cfg = self._encoder_config()
+        if self._text_encoder is None or self._text_encoder.config != enc_cfg:
+            self._text_encoder = TextEncoder(enc_cfg)  # loads its model lazily, on the first text not cached
+        return self._text_encoder
+
     def _encode_texts(self, dataset: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
         """Unit text embeddings of the dataset's items and how many came from the cache."""
-        from genrec.encoders import TextEncoder, item_texts, text_key
+        from genrec.encoders import item_texts, text_key
 
         enc_cfg = self._encoder_config()
         texts = item_texts(dataset, enc_cfg.fields, enc_cfg.template or None)
-        if self._text_encoder is None or self._text_encoder.config != enc_cfg:
-            self._text_encoder = TextEncoder(enc_cfg)  # kept: add_items reuses the loaded model
-        encoder = self._text_encoder
+        encoder = self._encoder()
         hits = 0
         if encoder.cache is not None:
             hits = int(encoder.cache.get([text_key(t) for t in texts])[0].sum())
@@ -604,24 +611,44 @@ class Tiger(Recommender):
         return list(range(first, self.n_items))
 
     def score_new(self, histories: Histories, items: pd.DataFrame) -> np.ndarray:
-        """log p(item | history) [batch, len(items)] of items NOT in the catalog, as if added now.
+        """log p(item | history) [batch, len(items)] of items NOT in the catalog, each as if it alone were added.
 
         The items go through ``add_items`` on a copy of the model, so this model is unchanged;
-        used to rank drafts and text segments by what the recommender predicts for a user.
+        used to rank drafts and text segments by what the recommender predicts for a user. Items
+        that land on the same code prefix would split that branch and differ only by the order
+        of their disambiguating codes, so they are scored on separate copies (and tie).
         """
         self._require()
         if len(items) == 0:
             return np.zeros((len(histories), 0), dtype=np.float32)
         frame = items.reset_index(drop=True).copy()
         frame["item_id"] = [f"probe:{j}" for j in range(len(frame))]  # ids never clash with the catalog
-        encoder, self._text_encoder = self._text_encoder, None  # share the loaded encoder, do not copy it
+        probe = self._probe()
+        ids = probe.add_items(frame)
+        scores = probe.score(histories, items=ids)
+        assert probe.codes is not None
+        # round r holds each prefix's r-th item; with no shared prefix there is one round, already scored
+        rounds = np.zeros(len(ids), dtype=np.int64)
+        count: dict[bytes, int] = {}
+        for j, prefix in enumerate(probe.codes[ids, :-1]):
+            rounds[j] = count.get(prefix.tobytes(), 0)
+            count[prefix.tobytes()] = int(rounds[j]) + 1
+        if rounds.max() > 0:
+            for r in range(int(rounds.max()) + 1):
+                part = np.flatnonzero(rounds == r)
+                again = self._probe()
+                scores[:, part] = again.score(histories, items=again.add_items(frame.iloc[part]))
+        return scores
+
+    def _probe(self) -> Tiger:
+        """A deep copy to add items to, sharing (not copying) the loaded sentence encoder."""
+        encoder, self._text_encoder = self._encoder(), None
         try:
             probe = copy.deepcopy(self)
         finally:
             self._text_encoder = encoder
         probe._text_encoder = encoder
-        ids = probe.add_items(frame)
-        return probe.score(histories, items=ids)
+        return probe
 
     # ---- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
