@@ -1,6 +1,6 @@
 """Choose the learned detector's thresholds on DEV data only: dev red-team templates and the synthetic catalog.
 
-Held-out templates ("heldout", "heldout2") are dropped before anything is scored, and the Amazon
+Held-out templates ("heldout", "heldout2", "heldout3") are dropped before anything is scored, and the Amazon
 Beauty catalog is never read: it is where the false-positive rate is measured. For each check
 (bias, safety, legal) and a grid of (threshold, min_similarity), prints the recall of the learned
 detector alone and of rules OR learned on the dev templates of the check's rule-only faults, and
