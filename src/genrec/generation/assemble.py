@@ -134,7 +134,7 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
         report = detect_shilling_in(dataset)
         suspicious_users, suspicious_items = frozenset(report.users), frozenset(report.items)
     context = CheckContext(catalog=dataset.items, private=private_store(dataset),
-                           suspicious_users=suspicious_users, suspicious_items=suspicious_items)
+                           suspicious_users=suspicious_users, suspicious_items=suspicious_items, encoder=encoder)
     checker = FidelityChecker(cfg.policy or None)
     gstore = GeneratedStore((store or Store()).path)
     return GenerativePipeline(dataset, recommender, emb, instructor, writer, encoder, checker, context, gstore, cfg)
