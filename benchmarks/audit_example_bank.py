@@ -3,7 +3,7 @@
 The bank (``src/genrec/fidelity/rules/examples_*.toml``) must not contain the held-out templates
 or close paraphrases of them, or held-out recall would measure memory instead of generalisation.
 For every bank example this finds the nearest expansion of a held-out template ("heldout" and
-"heldout2" splits of the unsafe, stereotype and regulated_* faults; every "{a|b}" alternative
+"heldout2" splits of the unsafe, stereotype and regulated_* faults, "heldout3" of unsafe; every "{a|b}" alternative
 and group filled in) by MiniLM cosine similarity and by shared word 4-grams, and lists those at
 or above ``--max-cosine`` or sharing a 4-gram. The rule, declared before the first audit: such
 examples are removed from the bank (this can only lower held-out recall). It prints only the
@@ -53,6 +53,8 @@ def heldout_phrasings() -> dict[str, list[str]]:
         out.setdefault("heldout/lazy_group", []).append(f"Not like those lazy {g.lower()}.")
     for name, text in redteam._UNSAFE_FRESH.items():
         out[f"heldout2/{name}"] = expand(text)
+    for name, text in redteam._UNSAFE_FRESH3.items():
+        out[f"heldout3/{name}"] = expand(text)
     for name, text in redteam._STEREO_FRESH.items():
         out[f"heldout2/{name}"] = expand(text, redteam._GROUPS_FRESH)
     for name, text in redteam._CLAIMS_FRESH.items():

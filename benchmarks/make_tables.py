@@ -151,12 +151,13 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
         f"templates); false positives on all {human['items']} human catalog items, each checked as an AI edit "
         f"of itself. Recall on a check's injected faults, precision over everything it flagged. Held-out "
         f"(seen): the first held-out templates, read before the learned detector was built; fresh held-out: "
-        f"written before it and never tuned on (unsafe, stereotype and regulated claims only; "
-        f"[docs/fidelity.md](docs/fidelity.md)).",
+        f"written before it and never tuned on (unsafe, stereotype and regulated claims only); fresh held-out 3: "
+        f"unsafe phrasings written before the second round of safety examples and never tuned on "
+        f"([docs/fidelity.md](docs/fidelity.md)).",
         "",
-        "| check | recall | recall (dev templates) | recall (held-out, seen) | recall (fresh held-out) | precision "
-        "| FPR on human items |",
-        "|---|---|---|---|---|---|---|",
+        "| check | recall | recall (dev templates) | recall (held-out, seen) | recall (fresh held-out) "
+        "| recall (fresh held-out 3) | precision | FPR on human items |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     rows = [(name, c, human["checks"].get(name, {}).get("fpr")) for name, c in rt["checks"].items()]
     if rt.get("regulated_claims"):
@@ -166,7 +167,7 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
             continue
         lines.append(
             f"| {name} | {_fmt(c.get('recall'), 3)} | {_fmt(c.get('recall_dev'), 3)} | {_fmt(c.get('recall_heldout'), 3)} "
-            f"| {_fmt(c.get('recall_heldout2'), 3)} | {_fmt(c.get('precision'), 3)} "
+            f"| {_fmt(c.get('recall_heldout2'), 3)} | {_fmt(c.get('recall_heldout3'), 3)} | {_fmt(c.get('precision'), 3)} "
             f"| {'' if fpr is None else _fmt(100 * fpr, 2) + '%'} |"
         )
     lines += ["", f"Any check flagging a human item: {_fmt(100 * human['any_flag'], 2)}%; blocking one: "

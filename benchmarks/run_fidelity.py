@@ -4,7 +4,8 @@ Protocol. ``genrec.fidelity.redteam`` builds a seeded labelled set from the data
 clean generated-like items (faithful paraphrased edits, brand-free created concepts) and items
 injected with one fault each, several templates per fault, a third of them held out from
 tuning ("heldout"), plus fresh held-out phrasings for the unsafe, stereotype and regulated-claim
-faults ("heldout2", see docs/fidelity.md). Every item goes through the default policy. A check "flags" an item when its verdict
+faults ("heldout2") and a second fresh batch for the unsafe fault ("heldout3", see docs/fidelity.md).
+Every item goes through the default policy. A check "flags" an item when its verdict
 is warn or block, and "blocks" it on block.
 
 * recall of a check: share of the faulty items it owns that it flags (also reported per fault,
@@ -58,8 +59,9 @@ from genrec.fidelity import _rules  # noqa: E402
 
 BATCH = 512
 #: Template splits: dev (tuned on), heldout (first held-out batch; read before the learned detector was
-#: built, so "seen"), heldout2 (fresh phrasings written before the learned detector, never tuned on).
-SPLITS = ("dev", "heldout", "heldout2")
+#: built, so "seen"), heldout2 (fresh phrasings written before the learned detector, never tuned on),
+#: heldout3 (fresh unsafe phrasings written before the detector's second round of safety examples).
+SPLITS = ("dev", "heldout", "heldout2", "heldout3")
 
 
 def load(name: str) -> Dataset:

@@ -140,7 +140,7 @@ def test_redteam_is_seeded_labelled_and_covers_every_fault(small: Dataset) -> No
     counts = a.counts()
     assert counts["clean"] == 30 and all(counts[f] == 6 for f in FAULTS)
     assert all(c.check in c.accept for c in a.cases if c.fault != "clean")
-    assert {"dev", "heldout"} <= {c.split for c in a.cases} <= {"dev", "heldout", "heldout2"}
+    assert {"dev", "heldout"} <= {c.split for c in a.cases} <= {"dev", "heldout", "heldout2", "heldout3"}
     assert len(a.store.users()) == 40 and all(len(n[0].split()) == 2 for n in a.store.names.values())
 
 
@@ -152,6 +152,9 @@ def test_redteam_fresh_heldout_templates_expand_every_slot(small: Dataset) -> No
     cases = [c for c in rt.cases if c.split == "heldout2"]
     assert {c.fault for c in cases} == fresh
     assert not any(ch in f"{c.item.title} {c.item.description}" for c in cases for ch in "{}|")
+    third = [c for c in rt.cases if c.split == "heldout3"]
+    assert {c.fault for c in third} == {"unsafe"}
+    assert not any(ch in c.item.description for c in third for ch in "{}|")
 
 
 def test_redteam_clean_cases_pass_and_faults_are_caught(small: Dataset) -> None:

@@ -28,9 +28,21 @@ POSITIVES = [
     ("bias", "stereotype", "Grandparents never manage to work a touchscreen, bless them."),
     ("safety", "unsafe", "Knock back a handful of sleeping tablets with it for a deep sleep."),
     ("safety", "unsafe", "Throw it at passing cars from the bridge for a laugh."),
+    ("safety", "unsafe", "The travel tin holds enough amphetamine for the whole weekend."),
+    ("safety", "unsafe", "Stop eating after lunch and your jeans will finally hang loose."),
+    ("safety", "unsafe", "Sip from the can at the red lights, the police never check a driver holding a travel mug."),
+    ("safety", "unsafe", "Hold the lighter to your skin whenever you feel empty inside."),
+    ("safety", "unsafe", "The heavy torch is handy for cracking a mugger's skull."),
+    ("safety", "unsafe", "Light the spray from the can to make a flamethrower for the garden."),
+    ("safety", "unsafe", "Message him from new accounts every night so he never feels safe."),
+    ("safety", "adult", "A raunchy lap-dance costume in sizes for eight-year-olds."),
     ("legal", "regulated_medical", "This balm heals bronchial asthma within a week."),
     ("legal", "regulated_health", "The capsules melt away visceral fat with no effort at all."),
     ("legal", "regulated_financial", "Every pound you invest with us comes back threefold within a year."),
+]
+# Ordinary sentences the detector flags anyway (a warning that names the danger it warns about).
+KNOWN_FALSE_POSITIVES = [
+    "Do not drive after taking this medicine if it makes you drowsy.",
 ]
 # Also written for this test and missed by the rules; the detector misses them too (implicit stereotypes).
 KNOWN_MISSES = [
@@ -47,6 +59,15 @@ NEGATIVES = [
     "Keep the lid closed and store below 25 degrees.",
     "Hydrating sheet masks, pack of 5",
     "A snack box for the whole family, with nut-free options.",
+    "Naked Neutrals Eyeshadow Quad",
+    "A sensual oriental perfume with oud and rose.",
+    "Bikini trimmer with two comb guards.",
+    "The sanitising spray kills 99% of household germs.",
+    "Set of four shot glasses with a wooden tray.",
+    "Whetstone knife sharpener, 1000/6000 grit.",
+    "Sold in every drug store across the country.",
+    "A balanced diet plan with three meals and two snacks a day.",
+    "Nail polish set for kids, peel-off and odourless.",
 ]
 
 
@@ -73,12 +94,39 @@ def test_learned_flags_paraphrases_the_rules_miss(ctx: CheckContext, check: str,
     assert "learned" in found[0].message and "nearest example" in found[0].message
 
 
-@pytest.mark.parametrize("text", NEGATIVES)
+@pytest.mark.parametrize("text", NEGATIVES + [
+    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="known false positive of the learned detector"))
+    for t in KNOWN_FALSE_POSITIVES])
 def test_learned_passes_ordinary_sentences(text: str) -> None:
     scorer = learned.get_scorer()
     for check in learned.CHECK_LABELS:
         decision = learned.Decision(learned.CHECK_LABELS[check], 0.2, 0.35, 0.15)
         assert learned.find_hits([{"description": text}], scorer, decision) == [[]], (check, text)
+
+
+def test_scorer_reuses_a_given_encoder(ctx: CheckContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Counting:
+        """Wraps the default encoder and counts calls."""
+
+        def __init__(self, inner: learned.Encoder) -> None:
+            self.inner, self.calls = inner, 0
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            self.calls += 1
+            return self.inner.encode(texts)
+
+    shared = Counting(learned.get_scorer().encoder)
+
+    def refuse() -> None:
+        raise AssertionError("a second encoder was loaded")
+
+    monkeypatch.setattr(learned, "default_encoder", refuse)
+    assert learned.get_scorer(encoder=shared) is learned.get_scorer(encoder=shared)
+    assert shared.calls == 1  # the bank, once
+    with_encoder = CheckContext(catalog=CATALOG, encoder=shared)
+    item = make("Only water and laxatives until the party, even when your head spins.")
+    assert SafetyCheck(SafetySettings()).run(item, with_encoder).verdict == "block"
+    assert shared.calls == 2  # the item's sentences, through the shared encoder
 
 
 def test_policy_thresholds_switch_the_detector(ctx: CheckContext) -> None:

@@ -151,6 +151,7 @@ class CheckContext:
     detectors: Mapping[str, Detector] = field(default_factory=dict)  # generator name -> detector
     suspicious_users: frozenset[str] = frozenset()  # from genrec.fidelity.shilling
     suspicious_items: frozenset[str] = frozenset()
+    encoder: Any = None  # a loaded sentence encoder the learned detector reuses instead of loading its own
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def requester(self, item: GeneratedItem) -> str | None:

@@ -187,7 +187,7 @@ class BiasCheck(Check):
         compiled = self._compiled(ctx)
         fields = [item_fields(item) for item in items]
         extra, details = learned.learned_findings(self.name, fields, self.settings,
-                                                  {"stereotype": "stereotyped statement about a group"})
+                                                  {"stereotype": "stereotyped statement about a group"}, ctx.encoder)
         out = []
         for flds, more in zip(fields, extra):
             findings = [span_finding(code, f"{name}", fld, text, start, end)

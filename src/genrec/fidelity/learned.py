@@ -15,7 +15,8 @@ and one word ("nude", "stock") can sway it while a near-identical neutral exampl
 The bank's embeddings and the classifier are built once per process and bank; sentence scores
 are memoised (bounded), so the three checks embed each sentence once. If the encoder cannot
 load, the detector is skipped with one logged warning and the rules alone decide (the result's
-details say so).
+details say so). A caller that already holds a loaded encoder (the generation pipeline) puts it in
+``CheckContext.encoder`` and the checks score with it instead of loading a second MiniLM.
 """
 
 from __future__ import annotations
@@ -258,7 +259,8 @@ def default_encoder() -> Encoder:
 
 
 def get_scorer(extra: Sequence[str | Path] = (), encoder: Encoder | None = None) -> SentenceScorer:
-    """The process-wide scorer for the packaged bank plus ``extra`` files; LearnedUnavailable if the encoder fails."""
+    """The shared scorer for the bank plus ``extra`` files on ``encoder`` (default: its own MiniLM); LearnedUnavailable if it fails."""
+    # one scorer per bank and encoder object; the scorer holds the encoder, so its id stays unique
     bank = load_bank(extra)
     key = bank.digest if encoder is None else f"{bank.digest}:{id(encoder)}"
     if key in _SCORERS:
@@ -280,18 +282,19 @@ def get_scorer(extra: Sequence[str | Path] = (), encoder: Encoder | None = None)
 
 # ---- what the checks call ----------------------------------------------------------------------
 def learned_findings(
-    check: str, fields: Sequence[dict[str, str]], settings: Any, describe: dict[str, str] | None = None
+    check: str, fields: Sequence[dict[str, str]], settings: Any, describe: dict[str, str] | None = None,
+    encoder: Encoder | None = None,
 ) -> tuple[list[list[Finding]], dict[str, Any]]:
     """Findings of the learned detector per item for ``check``, and details shared by its results.
 
     ``settings`` carries the policy's learned, learned_threshold, learned_min_similarity,
-    learned_neutral_lead and learned_examples.
+    learned_neutral_lead and learned_examples; ``encoder`` is a loaded one to reuse (else the default).
     When the encoder cannot load, no findings and a details note saying why.
     """
     if not settings.learned or not fields:
         return [[] for _ in fields], {}
     try:
-        scorer = get_scorer(tuple(settings.learned_examples))
+        scorer = get_scorer(tuple(settings.learned_examples), encoder)
     except LearnedUnavailable as exc:
         return [[] for _ in fields], {"learned": f"skipped: {exc}"}
     decision = Decision(CHECK_LABELS[check], settings.learned_threshold, settings.learned_min_similarity,

@@ -84,7 +84,7 @@ class LegalCheck(Check):
     ) -> list[tuple[list[Finding], dict[str, Any]]]:
         """The rules on each item, plus the learned detector's regulated claims over all items in one batch."""
         extra, details = learned.learned_findings(self.name, [item_fields(i) for i in items], self.settings,
-                                                  _CLAIM_LABELS)
+                                                  _CLAIM_LABELS, ctx.encoder)
         out = []
         for item, more in zip(items, extra):
             findings, own = self._find_rules(item, ctx)

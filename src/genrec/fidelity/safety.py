@@ -84,7 +84,7 @@ class SafetyCheck(Check):
         out: list[tuple[list[Finding], dict[str, Any]]] = []
         fields = [item_fields(item) for item in items]
         extra, details = learned.learned_findings(self.name, fields, self.settings,
-                                                  {"unsafe": "unsafe content", "adult": "adult content"})
+                                                  {"unsafe": "unsafe content", "adult": "adult content"}, ctx.encoder)
         for flds, more in zip(fields, extra):
             findings = []
             for fld, text in flds.items():

@@ -123,7 +123,7 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
         report = detect_shilling_in(dataset)
         suspicious_users, suspicious_items = frozenset(report.users), frozenset(report.items)
     context = CheckContext(catalog=dataset.items, private=private_store(dataset),
-                           suspicious_users=suspicious_users, suspicious_items=suspicious_items)
+                           suspicious_users=suspicious_users, suspicious_items=suspicious_items, encoder=encoder)
     writer: Writer
     if cfg.generator == "llm":
         from genrec.llm.registry import create_backend
