@@ -514,7 +514,7 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
     the passing ones ranked by tiger's ``score_new`` for the user, ties by cosine to ``guide[row]``
     (the pipeline's ``post_process``); None where every draft was blocked. Also the seconds the
     checks and ranking took per row, and pass statistics."""
-    ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()})
+    ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
     chosen: list[dict[str, Any] | None] = []
     seconds, passed_share, repaired_shown = [], [], 0
