@@ -638,13 +638,14 @@ def _without_targets(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return out
 
 
-def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None,
-                      m: int) -> tuple[dict[str, Any], dict[str, Scored]]:
+def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None, m: int,
+                      loop: PipelineConfig | None = None) -> tuple[dict[str, Any], dict[str, Scored]]:
     """Edit the held-out target for its user (GeneRec Tables 2-3): baselines, textgen, LLM.
 
     The "textgen" rows are the loop's edits (``PipelineConfig`` defaults: rewrite mode, drafts,
     minimum description length; checks, repair and ranking as in ``loop_choice``); where every
-    draft is blocked the loop shows the original item instead, and so does the row."""
+    draft is blocked the loop shows the original item instead, and so does the row. ``loop``
+    replaces those defaults (``select_rewrite.py`` compares modes with it)."""
     rows = np.arange(bench.n)
     sources = [bench.catalog.record(bench.item_ids[t]) for t in bench.targets]
     original = catalog_output(bench, bench.targets, rows, text_only=False)
@@ -652,7 +653,7 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
         "original item": original,
         "random catalog item": catalog_output(bench, bench.random_items(bench.n, salt=11), rows, text_only=False),
     }
-    loop = PipelineConfig()
+    loop = loop or PipelineConfig()
     default_mode = resolve_rewrite(loop.rewrite, bench.ds.items)
     lexicon = brand_lexicon(CheckContext(catalog=bench.ds.items))
     v = bench.user_vectors

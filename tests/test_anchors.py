@@ -25,6 +25,9 @@ def test_missing_facts_lists_what_the_draft_does_not_state() -> None:
     # stated facts are not repeated, in another unit of the same dimension either
     assert missing_facts(source, "Velda Blush 0.34 oz, SPF 30, pack of 2, $12.99", ["Blush"]) == []
     assert missing_facts(source, "Velda Blush, 9.6 g", ["Blush"]) == ["$12.99", "SPF 30", "pack of 2"]
+    # within one unit only the exact amount counts: 0.33 Ounce is no statement of 0.34 Ounce
+    assert "0.34 Ounce" in missing_facts(source, "Velda Blush, 0.33 Ounce", ["Blush"])
+    assert strip_unsupported_numbers("Velda Blush, 0.33 Ounce", source) == "Velda Blush"
     # a category the source's text never names is no fact of it
     assert missing_facts("Velda Rosy Cheek Colour", "Velda Glow", ["Blush"]) == []
 

@@ -12,7 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from genrec.fidelity.authenticity import extract_numbers, extract_prices, supported
+from genrec.fidelity.authenticity import Fact, extract_numbers, extract_prices, supported
+
+
+def stated(fact: Fact, facts: Sequence[Fact]) -> bool:
+    """``facts`` state ``fact``: the same value in the same unit, or an equal amount in another unit.
+
+    Stricter than the authenticity check's ``supported``, whose 3% tolerance within one unit would
+    let a rewrite say "0.33 Ounce" for a 0.34-ounce product.
+    """
+    same_unit = [f for f in facts if f.unit == fact.unit]
+    if any(abs(f.value - fact.value) <= 1e-9 * max(1.0, abs(fact.value)) for f in same_unit):
+        return True
+    return supported(fact, [f for f in facts if f.unit != fact.unit and f.unit and fact.unit])
 
 
 def _has_phrase(text: str, phrase: str) -> bool:
@@ -29,7 +41,7 @@ def missing_facts(source_text: str, draft_text: str, product_types: Sequence[str
         if not any(abs(p.value - q.value) < 1e-9 for q in have_prices):
             out.append(p.text)
     for f in extract_numbers(source_text, [(p.start, p.end) for p in prices]):
-        if not supported(f, have_numbers):
+        if not stated(f, have_numbers):
             out.append(f.text.strip())
     for phrase in product_types:
         phrase = phrase.strip()
@@ -51,7 +63,7 @@ def strip_unsupported_numbers(text: str, source_text: str, notes: list[str] | No
     prices = extract_prices(text)
     cut = [(p.start, p.end, p.text) for p in prices if not any(abs(p.value - q.value) < 1e-9 for q in src_prices)]
     cut += [(f.start, f.end, f.text) for f in extract_numbers(text, [(p.start, p.end) for p in prices])
-            if not supported(f, src_numbers)]
+            if not stated(f, src_numbers)]
     for start, end, found in sorted(cut, reverse=True):
         text = text[:start] + text[end:]
         if notes is not None:
