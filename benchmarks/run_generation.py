@@ -301,6 +301,11 @@ class Bench:
     has_text: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per item: a non-empty title
     eligible_users: int = 0  # test users that could be sampled
     test_users: int = 0
+    same_text: dict[str, list[int]] = field(default_factory=dict)  # catalog text -> the items that have it
+
+    def __post_init__(self) -> None:
+        for i, text in enumerate(self.corpus):
+            self.same_text.setdefault(text, []).append(i)
 
     @property
     def n(self) -> int:
@@ -445,7 +450,25 @@ def score_output(bench: Bench, out: Output, edit: bool) -> Scored:
                          bench.product_types)
             for r, t in zip(out.rows, out.texts)
         ])
+        values["Changed"] = np.array([t != bench.corpus[bench.targets[r]] for r, t in zip(out.rows, out.texts)],
+                                     dtype=float)
+        values["Identity"] = source_is_nearest(bench, emb, bench.targets[np.asarray(out.rows, dtype=np.int64)])
     return Scored(np.asarray(out.rows), emb, values)
+
+
+def source_is_nearest(bench: Bench, emb: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Per edit, 1.0 if its nearest catalog text (cosine) is its source's text: the edit still reads
+    as the same product. Catalog items whose text equals the source's count as the source."""
+    a = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    b = bench.text_emb / np.maximum(np.linalg.norm(bench.text_emb, axis=1, keepdims=True), 1e-12)
+    sims = a @ b.T
+    out = np.zeros(len(sources))
+    for i, src in enumerate(sources):
+        same = bench.same_text.get(bench.corpus[int(src)], [int(src)])
+        own = sims[i, same].max()
+        sims[i, same] = -np.inf
+        out[i] = float(own >= sims[i].max())
+    return out
 
 
 def summarise(bench: Bench, scored: Scored, rows: np.ndarray | None, with_fd: bool) -> dict[str, float]:
@@ -1110,6 +1133,8 @@ def _protocol(args: argparse.Namespace, n: int, m: int) -> dict[str, Any]:
         "FD": "Frechet distance of text embeddings: n generated vs n uniformly random catalog items",
         "SID shared": "leading semantic-ID codes the added item shares with the held-out target",
         "Novelty": "1 - max cosine to any catalog text", "FactKeep": "share of the source's facts kept (edits)",
+        "Changed": "share of shown edits whose text differs from the source's (edits)",
+        "Identity": "share of edits whose nearest catalog text (MiniLM cosine) is the source's own (edits)",
         "retrieval": "Recall/NDCG@10 over the full catalog, history not excluded, default RetrievalWeights",
         "instructor": f"build_instruction_set(n={args.instruction_cases}, seed={args.seed}); LLM and combined "
                       f"on the first {args.llm_cases} cases",
