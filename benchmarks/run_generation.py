@@ -135,10 +135,11 @@ from genrec.fidelity._catalog import brand_lexicon  # noqa: E402
 from genrec.fidelity.base import CheckContext  # noqa: E402
 from genrec.fidelity.checker import FidelityChecker  # noqa: E402
 from genrec.generation.editor import Catalog, to_item  # noqa: E402
-from genrec.generation.repair import check_and_repair  # noqa: E402
+from genrec.generation.identity import IdentityGuard, same_text_groups, source_ranks  # noqa: E402
 from genrec.generation.instruction_set import build_instruction_set, evaluate_instructor  # noqa: E402
 from genrec.generation.instructor import RuleInstructor, user_vector_from_scores  # noqa: E402
 from genrec.generation.intent import Constraints, Feedback, Guidance  # noqa: E402
+from genrec.generation.pipeline import corpus_vocabulary, screen_and_check  # noqa: E402
 from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  # noqa: E402
 from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
 from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text  # noqa: E402
@@ -301,11 +302,10 @@ class Bench:
     has_text: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per item: a non-empty title
     eligible_users: int = 0  # test users that could be sampled
     test_users: int = 0
-    same_text: dict[str, list[int]] = field(default_factory=dict)  # catalog text -> the items that have it
+    same_text: list[list[int]] = field(default_factory=list)  # per item: the items with the same text
 
     def __post_init__(self) -> None:
-        for i, text in enumerate(self.corpus):
-            self.same_text.setdefault(text, []).append(i)
+        self.same_text = same_text_groups(self.corpus)
 
     @property
     def n(self) -> int:
@@ -452,23 +452,10 @@ def score_output(bench: Bench, out: Output, edit: bool) -> Scored:
         ])
         values["Changed"] = np.array([t != bench.corpus[bench.targets[r]] for r, t in zip(out.rows, out.texts)],
                                      dtype=float)
-        values["Identity"] = source_is_nearest(bench, emb, bench.targets[np.asarray(out.rows, dtype=np.int64)])
+        ranks, _ = source_ranks(emb, bench.targets[np.asarray(out.rows, dtype=np.int64)], bench.text_emb,
+                                bench.same_text)
+        values["Identity"] = (ranks == 1).astype(float)
     return Scored(np.asarray(out.rows), emb, values)
-
-
-def source_is_nearest(bench: Bench, emb: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Per edit, 1.0 if its nearest catalog text (cosine) is its source's text: the edit still reads
-    as the same product. Catalog items whose text equals the source's count as the source."""
-    a = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    b = bench.text_emb / np.maximum(np.linalg.norm(bench.text_emb, axis=1, keepdims=True), 1e-12)
-    sims = a @ b.T
-    out = np.zeros(len(sources))
-    for i, src in enumerate(sources):
-        same = bench.same_text.get(bench.corpus[int(src)], [int(src)])
-        own = sims[i, same].max()
-        sims[i, same] = -np.inf
-        out[i] = float(own >= sims[i].max())
-    return out
 
 
 def summarise(bench: Bench, scored: Scored, rows: np.ndarray | None, with_fd: bool) -> dict[str, float]:
@@ -532,13 +519,18 @@ def run_writer_all(rows: np.ndarray, call: Callable[[int], list[Draft]]) -> tupl
 
 
 def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], writer: Writer,
-                guide: np.ndarray) -> tuple[list[dict[str, Any] | None], list[float], dict[str, float]]:
-    """Per row, what the loop shows: every draft checked (``check_and_repair``, the default policy),
-    the passing ones ranked by tiger's ``score_new`` for the user, ties by cosine to ``guide[row]``
-    (the pipeline's ``post_process``); None where every draft was blocked. Also the seconds the
-    checks and ranking took per row, and pass statistics."""
+                guide: np.ndarray, loop: PipelineConfig) -> tuple[list[dict[str, Any] | None], list[float],
+                                                                  dict[str, float]]:
+    """Per row, what the loop shows: every draft screened (quality, identity) and checked with
+    repair (``screen_and_check``, the default policy), the passing ones ranked by tiger's
+    ``score_new`` for the user, ties by cosine to ``guide[row]`` (the pipeline's ``post_process``);
+    None where every draft was blocked. Also the seconds the checks and ranking took per row,
+    and pass statistics."""
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
+    vocabulary = corpus_vocabulary(bench.ds.items)
+    identity = IdentityGuard(bench.corpus, bench.item_ids, bench.fresh, loop.identity_rank, bench.text_emb)
+    identity_blocked = 0
     chosen: list[dict[str, Any] | None] = []
     seconds, passed_share, repaired_shown = [], [], 0
     for r, made in zip(rows, drafts):
@@ -547,8 +539,10 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
         title = str(bench.ds.items.iloc[int(bench.targets[int(r)])]["title"] or "").strip()
         items = [to_item(writer, d, "edit", "bench-user", "", source_id, {},
                          "description" if d.title == title and d.description else None) for d in made]
-        checked = check_and_repair(checker, items, ctx)
+        checked = items + screen_and_check(items, vocabulary, identity, checker, ctx)
         ok = [i for i in checked if not i.blocked]
+        identity_blocked += sum(any(r.startswith("identity:") for r in (i.fidelity or {}).get("reasons", []))
+                                for i in checked)
         passed_share.append(sum(not i.blocked for i in items) / max(len(items), 1))
         if ok:
             scores = bench.tiger.score_new([bench.histories[int(r)]], pd.DataFrame([i.record() for i in ok]))[0]
@@ -562,7 +556,8 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
         seconds.append(time.perf_counter() - start)
     stats = {"drafts_passing": float(np.mean(passed_share)),
              "users_with_a_passing_draft": float(np.mean([c is not None for c in chosen])),
-             "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1)}
+             "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1),
+             "drafts_blocked_by_identity": identity_blocked / max(sum(len(d) for d in drafts), 1)}
     return chosen, seconds, stats
 
 
@@ -693,7 +688,7 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
             bench.seed + r))
         if name == "textgen (User_Emb)":
             outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
-        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide)
+        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide, loop)
         out = Output(rows, [], [], np.asarray(secs) * loop.drafts + np.asarray(extra))
         for r, rec in zip(rows, chosen):
             rec = rec or original.records[int(r)]

@@ -100,3 +100,26 @@ def test_title_keeping_edits_are_watermark_checked_on_their_description(loop) ->
                                  n=2, seed=3)
     assert all(d.provenance.watermark and d.provenance.watermark["field"] == "description" for d in drafts)
     assert all(d.title == loop.catalog.record(item)["title"] for d in drafts)
+
+
+def test_an_edit_that_reads_as_another_product_is_blocked_and_stored(loop) -> None:  # type: ignore[no-untyped-def]
+    user = str(loop.dataset.users["user_id"].iloc[5])
+    session = loop.session(user)
+    item = loop.catalog.ids[int(session.history[-1])]
+    source = loop.catalog.record(item)
+    other_row = next(i for i, x in enumerate(loop.catalog.ids) if x != item
+                     and loop.catalog.record(x)["brand"] == source["brand"]
+                     and loop.catalog.record(x)["title"] != source["title"])
+    other = loop.catalog.record(loop.catalog.ids[other_row])
+    guidance = loop._guidance(session, "", session.feedback)
+    drafts = loop.editor.rewrite(item, user, [], "", guidance, Constraints(), n=2, seed=3)
+    # draft 0 is another catalog product under this item's provenance; draft 1 is the source's own text
+    drafts = [dataclasses.replace(drafts[0], title=other["title"], description=other["description"], item_id=""),
+              dataclasses.replace(drafts[1], title=source["title"], description=source["description"], item_id="")]
+    passed, blocked = loop.post_process(drafts, user, guidance, loop.scorer(session))
+    assert [p.item_id for p in passed] == [drafts[1].item_id]
+    (b,) = blocked
+    assert b["item_id"] == drafts[0].item_id
+    assert any(r.startswith("identity: reads as another product") and loop.catalog.ids[other_row] in r
+               for r in b["reasons"]), b["reasons"]
+    assert loop.store.get(drafts[0].item_id).blocked  # kept for the audit

@@ -244,6 +244,8 @@ class PipelineConfig:
     # (new title around the source's facts); or any of those (or "full"), several joined by "+"
     rewrite: str = "auto"
     min_description_tokens: int = 12  # an "append" edit adds at least this many tokens
+    # an edit must still read as its source: the source among this many nearest catalog texts (0: off)
+    identity_rank: int = 1
     generated_slots: int = 2  # at most this many of the user's earlier generated items in a retrieved list
     policy: str = ""  # fidelity policy TOML ("": the packaged default)
     watermark: bool = True  # embed the keyed green-list watermark while sampling

@@ -29,10 +29,12 @@ from genrec.data.generated_store import GeneratedStore
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
 from genrec.generation.editor import Catalog, Creator, Editor, ItemScorer
+from genrec.generation.identity import IdentityGuard
 from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
+from genrec.generation.textgen import item_corpus
 from genrec.generation.writers import Writer
 
 WORD = re.compile(r"[a-z]+")
@@ -124,6 +126,7 @@ class GenerativePipeline:
         self.store = store
         self.human_ids = set(self.catalog.row)
         self.vocabulary = corpus_vocabulary(dataset.items)
+        self.identity = IdentityGuard(item_corpus(dataset), self.catalog.ids, encoder, self.config.identity_rank)
         self.retriever = InstructedRetriever(recommender, dataset.items, self.emb)
         self.owner: dict[str, str] = {}  # generated item id -> the user it was made for
         self.generated: dict[str, GeneratedItem] = {}
@@ -245,17 +248,11 @@ class GenerativePipeline:
                      scorer: ItemScorer | None = None) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
         """Quality gate, fidelity checks, storage; passing drafts best first: by the recommender's
         score for the user (``scorer``, when ``rank_drafts="recommender"``), else by relevance to the guidance."""
-        fine = []
-        for item in drafts:
-            problem = quality_problem(item, self.vocabulary)
-            if problem:
-                item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
-            fine.append(item)
-        to_check = [d for d in fine if d.fidelity is None]
+        fine = list(drafts)
         # the same context (and its cached indexes), with this request's user as the requester;
         # an edit blocked only for unsupported claims in its description also comes back cut
-        checked = check_and_repair(self.checker, to_check, dataclasses.replace(self.context, user_id=user_id))
-        fine += checked[len(to_check):]
+        fine += screen_and_check(drafts, self.vocabulary, self.identity, self.checker,
+                                 dataclasses.replace(self.context, user_id=user_id))
         blocked, passed = [], []
         for item in fine:
             if self.store.has(item.item_id):  # the same draft again (same seed): keep the stored verdict
@@ -307,6 +304,32 @@ class GenerativePipeline:
         price = rec.get("price")
         return Entry(item_id, str(rec["title"]), rec.get("brand"),
                      None if price is None or pd.isna(price) else float(price), score)
+
+
+def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity: IdentityGuard | None,
+                     checker: FidelityChecker, ctx: CheckContext) -> list[GeneratedItem]:
+    """Block drafts unfit to show (quality, then identity for edits), check the rest with the
+    fidelity checks and repair; returns the repaired copies (screened and checked too)."""
+    for item in drafts:
+        problem = quality_problem(item, vocabulary)
+        if problem:
+            item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
+    _screen_identity([d for d in drafts if d.fidelity is None], identity)
+    to_check = [d for d in drafts if d.fidelity is None]
+    repaired = check_and_repair(checker, to_check, ctx)[len(to_check):]
+    _screen_identity([r for r in repaired if not r.blocked], identity)
+    return repaired
+
+
+def _screen_identity(items: list[GeneratedItem], identity: IdentityGuard | None) -> None:
+    if identity is None:
+        return
+    for item, problem in zip(items, identity.problems(items)):
+        if problem:
+            report = dict(item.fidelity or {"checks": {}})
+            report["verdict"] = "block"
+            report["reasons"] = [*report.get("reasons", []), f"identity: {problem}"]
+            item.fidelity = report
 
 
 def quality_problem(item: GeneratedItem, vocabulary: set[str] | None = None, min_known: float = 0.7) -> str:
