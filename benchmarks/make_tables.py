@@ -214,6 +214,32 @@ def generation_section(dataset: str, r: dict[str, Any]) -> str:
     return r["markdown"].replace("## Generation benchmark", "#### Generation benchmark", 1).replace("\n### ", "\n##### ") + tail
 
 
+def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
+    """Markdown for benchmarks/results/<dataset>/rewrite_selection.json (select_rewrite.py)."""
+    orig = next(iter(r["modes"].values()))["original"]
+    lines = [f"#### Rewrite mode, chosen on validation users: {dataset}", "",
+             f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. Each mode's rows are the loop's "
+             "edits (checked, repaired, ranked); differences are against the original item, paired, with a 95% "
+             "bootstrap interval.", "",
+             "| mode (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | Changed | Identity | "
+             "Cosine@10 vs original | PS@10 vs original |",
+             "|---|---|---:|---:|---:|---:|---:|---|---|",
+             f"| original item | – | {_fmt(orig['Cosine@10'])} | {_fmt(orig['PS@10'])} | – | – | – | – | – |"]
+    for mode, m in r["modes"].items():
+        for row, v in m["table"].items():
+            if not row.startswith("textgen (User_") or row.endswith("1 draft"):
+                continue
+            d = m["vs_original"][row]
+            ci = [f"{x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]" for x in (d["Cosine@10"], d["PS@10"])]
+            lines.append(f"| {mode} ({m['resolved']}) | {row[len('textgen ('):-1]} | {_fmt(v['Cosine@10'])} | "
+                         f"{_fmt(v['PS@10'])} | {_fmt(v.get('FactKeep'), 3)} | {_fmt(v.get('Changed'), 3)} | "
+                         f"{_fmt(v.get('Identity'), 3)} | {ci[0]} | {ci[1]} |")
+    lines += ["", f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
+              f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
+              f"`{r['command']}`."]
+    return "\n".join(lines) + "\n"
+
+
 def extra_sections(name: str, render: Any) -> list[str]:
     """Sections rendered from benchmarks/results/<dataset>/<name>.json where present."""
     return [render(path.parent.name, json.loads(path.read_text())) for path in sorted(RESULTS.glob(f"*/{name}.json"))]
@@ -226,6 +252,9 @@ def main() -> None:
     generation = extra_sections("generation", generation_section)
     if generation:
         body += "\n### The generative loop\n\n" + "\n".join(generation)
+    selection = extra_sections("rewrite_selection", rewrite_selection_section)
+    if selection:
+        body += "\n".join(selection)
     fidelity = extra_sections("fidelity", fidelity_section)
     if fidelity:
         body += "\n### Fidelity checks\n\n" + "\n".join(fidelity)
