@@ -144,7 +144,14 @@ from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  #
 from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
 from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text  # noqa: E402
 from genrec.generation.vocabulary import CatalogVocabulary  # noqa: E402
-from genrec.generation.writers import Draft, LLMItemWriter, TextGenWriter, Writer, resolve_rewrite  # noqa: E402
+from genrec.generation.writers import (  # noqa: E402
+    Draft,
+    LLMItemWriter,
+    TextGenWriter,
+    Writer,
+    has_descriptions,
+    resolve_rewrite,
+)
 from genrec.models.tiger import Tiger  # noqa: E402
 
 K = 10  # the @K of Cosine and PS, and the retrieval cut-off
@@ -528,7 +535,7 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
     and pass statistics."""
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
-    vocabulary = corpus_vocabulary(bench.ds.items)
+    vocabulary, described = corpus_vocabulary(bench.ds.items), has_descriptions(bench.ds.items)
     identity = IdentityGuard(bench.corpus, bench.item_ids, bench.fresh, loop.identity_rank, bench.text_emb)
     identity_blocked = 0
     chosen: list[dict[str, Any] | None] = []
@@ -539,7 +546,7 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
         title = str(bench.ds.items.iloc[int(bench.targets[int(r)])]["title"] or "").strip()
         items = [to_item(writer, d, "edit", "bench-user", "", source_id, {},
                          "description" if d.title == title and d.description else None) for d in made]
-        checked = items + screen_and_check(items, vocabulary, identity, checker, ctx)
+        checked = items + screen_and_check(items, vocabulary, identity, checker, ctx, described)
         ok = [i for i in checked if not i.blocked]
         identity_blocked += sum(any(r.startswith("identity:") for r in (i.fidelity or {}).get("reasons", []))
                                 for i in checked)

@@ -35,7 +35,7 @@ from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
 from genrec.generation.textgen import item_corpus
-from genrec.generation.writers import Writer
+from genrec.generation.writers import Writer, has_descriptions
 
 WORD = re.compile(r"[a-z]+")
 
@@ -126,6 +126,7 @@ class GenerativePipeline:
         self.store = store
         self.human_ids = set(self.catalog.row)
         self.vocabulary = corpus_vocabulary(dataset.items)
+        self.need_description = has_descriptions(dataset.items)  # a catalog of bare titles asks for none
         self.identity = IdentityGuard(item_corpus(dataset), self.catalog.ids, encoder, self.config.identity_rank)
         self.retriever = InstructedRetriever(recommender, dataset.items, self.emb)
         self.owner: dict[str, str] = {}  # generated item id -> the user it was made for
@@ -252,7 +253,7 @@ class GenerativePipeline:
         # the same context (and its cached indexes), with this request's user as the requester;
         # an edit blocked only for unsupported claims in its description also comes back cut
         fine += screen_and_check(drafts, self.vocabulary, self.identity, self.checker,
-                                 dataclasses.replace(self.context, user_id=user_id))
+                                 dataclasses.replace(self.context, user_id=user_id), self.need_description)
         blocked, passed = [], []
         for item in fine:
             if self.store.has(item.item_id):  # the same draft again (same seed): keep the stored verdict
@@ -307,11 +308,12 @@ class GenerativePipeline:
 
 
 def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity: IdentityGuard | None,
-                     checker: FidelityChecker, ctx: CheckContext) -> list[GeneratedItem]:
+                     checker: FidelityChecker, ctx: CheckContext,
+                     need_description: bool = True) -> list[GeneratedItem]:
     """Block drafts unfit to show (quality, then identity for edits), check the rest with the
     fidelity checks and repair; returns the repaired copies (screened and checked too)."""
     for item in drafts:
-        problem = quality_problem(item, vocabulary)
+        problem = quality_problem(item, vocabulary, need_description=need_description)
         if problem:
             item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
     _screen_identity([d for d in drafts if d.fidelity is None], identity)
@@ -332,13 +334,15 @@ def _screen_identity(items: list[GeneratedItem], identity: IdentityGuard | None)
             item.fidelity = report
 
 
-def quality_problem(item: GeneratedItem, vocabulary: set[str] | None = None, min_known: float = 0.7) -> str:
-    """Why a draft is not fit to show ('' if it is): too short, broken characters, repeated words,
+def quality_problem(item: GeneratedItem, vocabulary: set[str] | None = None, min_known: float = 0.7,
+                    need_description: bool = True) -> str:
+    """Why a draft is not fit to show ('' if it is): too short (a description is asked for only
+    when ``need_description``: the catalog's items have them), broken characters, repeated words,
     or too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus)."""
     words = item.title.split()
     if len(words) < 2:
         return "title too short"
-    if len(item.description.split()) < 3:
+    if need_description and len(item.description.split()) < 3:
         return "description too short"
     if "\ufffd" in item.text:
         return "broken characters"

@@ -52,9 +52,15 @@ def resolve_rewrite(mode: str, items: Any, min_share: float = 0.5) -> str:
         if not mode or not all(m in REWRITE_MODES for m in mode.split("+")):
             raise ValueError(f"rewrite must be 'auto', one of {REWRITE_MODES} or several joined by '+', not {mode!r}")
         return mode
-    described = items["description"].fillna("").astype(str).str.strip().ne("") if "description" in items else []
-    bold = "description" if len(described) and float(np.mean(described)) >= min_share else "anchored"
-    return f"append+{bold}"
+    return f"append+{'description' if has_descriptions(items, min_share) else 'anchored'}"
+
+
+def has_descriptions(items: Any, min_share: float = 0.5) -> bool:
+    """True when at least ``min_share`` of the items (a DataFrame) have a non-empty description."""
+    if "description" not in items or not len(items):
+        return False
+    described = items["description"].fillna("").astype(str).str.strip().ne("")
+    return float(np.mean(described)) >= min_share
 
 
 class Writer(ABC):
