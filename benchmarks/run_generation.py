@@ -41,10 +41,12 @@ user (``Tiger.score_new``). Rewriting "textgen (...)": what the loop shows (``lo
 genrec's generator writes ``PipelineConfig().drafts`` drafts in the catalog's rewrite modes
 (``resolve_rewrite("auto")``: half "append", the source's text plus a new ending, half bold, a new
 description under the kept title, or on catalogs without descriptions a new title anchored on the
-source's facts), every draft goes through the fidelity checks (default policy, authenticity repair
-as in the pipeline), and among those that pass the one tiger scores best for the user is shown
-(ties: cosine to the guidance); where all are blocked, the original item. ", 1 draft" is the
-first draft, unchecked and unranked; "<mode> only" rows use the bold mode alone. Selection users
+source's facts), every draft goes through the quality and identity gates and the fidelity checks
+(default policy, authenticity repair; ``screen_and_check`` as in the pipeline), and among those
+that pass the one tiger scores best for the user is shown (ties: cosine to the guidance); where
+all are blocked, the original item. ", 1 draft" is the first draft, unchecked and unranked;
+"<mode> only" rows use the bold mode alone; "without the identity gate" is the loop with
+``identity_rank=0``. Selection users
 are sampled among the test users whose target text has 2 or more segments (elsewhere every
 method shows the same text).
 
@@ -90,6 +92,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import sys
@@ -683,10 +686,14 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
     lexicon = brand_lexicon(CheckContext(catalog=bench.ds.items))
     v = bench.user_vectors
     checks: dict[str, dict[str, float]] = {}
-    plan = [("textgen (User_Hist)", default_mode, "liked", "hist"), ("textgen (User_Emb)", default_mode, "user", "emb")]
+    rank = loop.identity_rank
+    plan = [("textgen (User_Hist)", default_mode, "liked", "hist", rank),
+            ("textgen (User_Emb)", default_mode, "user", "emb", rank)]
     # the bold half alone: what the cautious drafts add to the mix
-    plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb") for mode in default_mode.split("+")[1:]]
-    for name, mode, key, vec in plan:
+    plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb", rank) for mode in default_mode.split("+")[1:]]
+    if rank > 0:  # what the identity gate costs: the same loop without it
+        plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb", 0))
+    for name, mode, key, vec, identity_rank in plan:
         writer = TextGenWriter(generator, bench.cond_emb, BENCH_WATERMARK_KEY, rewrite=mode,
                                min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon)
         cond, guide = v[f"{vec}_cond"], v[f"{vec}_text"]
@@ -695,7 +702,8 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
             bench.seed + r))
         if name == "textgen (User_Emb)":
             outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
-        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide, loop)
+        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide,
+                                                  dataclasses.replace(loop, identity_rank=identity_rank))
         out = Output(rows, [], [], np.asarray(secs) * loop.drafts + np.asarray(extra))
         for r, rec in zip(rows, chosen):
             rec = rec or original.records[int(r)]
@@ -965,7 +973,8 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
               f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
               f"{results['rewriting'].get('loop', {}).get('resolved_rewrite', '?')!r}, fidelity-checked (with the "
               "authenticity repair), the passing one tiger scores best for the user, else the original item "
-              "(', 1 draft': the first draft, unchecked, unranked; '<mode> only': the bold mode alone). "
+              "(', 1 draft': the first draft, unchecked, unranked; '<mode> only': the bold mode alone; "
+              "'without the identity gate': the same loop with pipeline.identity_rank=0). "
               "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
               "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
               "batches of 32). SID shared: leading "
