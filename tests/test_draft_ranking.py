@@ -123,3 +123,22 @@ def test_an_edit_that_reads_as_another_product_is_blocked_and_stored(loop) -> No
     assert any(r.startswith("identity: reads as another product") and loop.catalog.ids[other_row] in r
                for r in b["reasons"]), b["reasons"]
     assert loop.store.get(drafts[0].item_id).blocked  # kept for the audit
+
+
+def test_rewriting_a_generated_edit_rewrites_its_catalog_source(loop) -> None:  # type: ignore[no-untyped-def]
+    user = str(loop.dataset.users["user_id"].iloc[7])
+    session = loop.session(user)
+    item = loop.catalog.ids[int(session.history[-1])]
+    source = loop.catalog.record(item)
+    guidance = loop._guidance(session, "", session.feedback)
+    (draft,) = loop.editor.rewrite(item, user, [], "", guidance, Constraints(), n=1, seed=5)
+    earlier = dataclasses.replace(draft, title=source["title"], description=source["description"], item_id="")
+    passed, _ = loop.post_process([earlier], user, guidance, loop.scorer(session))
+    loop._admit(passed[0])
+    session.focus = passed[0].item_id  # "this one" is the user's earlier generated edit
+    response = loop.respond(session, "rewrite this one for me")
+    assert response.intent.action == "edit"
+    assert "Which item" not in response.message, response.message
+    made = [loop.store.get(e.item_id) for e in response.entries if e.generated and e.item_id != passed[0].item_id]
+    made += [loop.store.get(b["item_id"]) for b in response.blocked]
+    assert made and all(m.provenance.source_item_id == item for m in made)

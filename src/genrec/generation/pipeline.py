@@ -205,6 +205,11 @@ class GenerativePipeline:
         seed = cfg.seed + len(session.dialogue)
         if intent.action == "edit":
             target = intent.target_item or session.focus
+            if target in self.generated:  # an item generated earlier: rewrite its catalog source again
+                target = self.generated[target].provenance.source_item_id
+                if target is None:
+                    return Response(intent, "That item is one I created, not a catalog item; pick a catalog "
+                                            "item to rewrite, or ask me to make a new one.")
             if target is None or target not in self.catalog.row:
                 return Response(intent, "Which item should I rewrite? Pick one from a list first.")
             drafts = self.editor.rewrite(target, session.user_id, liked, instruction, guidance,
