@@ -206,12 +206,17 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _run_line(r: dict[str, Any]) -> str:
+    """'Run: commit, wall time, peak memory, machine, command.' for a result that records its command."""
+    return (f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
+            f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
+            f"`{r['command']}`.")
+
+
 def generation_section(dataset: str, r: dict[str, Any]) -> str:
     """Markdown for benchmarks/results/<dataset>/generation.json (run_generation.py writes the tables)."""
-    tail = (f"\nRun: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
-            f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
-            f"`{r['command']}`.\n")
-    return r["markdown"].replace("## Generation benchmark", "#### Generation benchmark", 1).replace("\n### ", "\n##### ") + tail
+    body = r["markdown"].replace("## Generation benchmark", "#### Generation benchmark", 1).replace("\n### ", "\n##### ")
+    return f"{body}\n{_run_line(r)}\n"
 
 
 def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
@@ -234,9 +239,7 @@ def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
             lines.append(f"| {mode} ({m['resolved']}) | {row[len('textgen ('):-1]} | {_fmt(v['Cosine@10'])} | "
                          f"{_fmt(v['PS@10'])} | {_fmt(v.get('FactKeep'), 3)} | {_fmt(v.get('Changed'), 3)} | "
                          f"{_fmt(v.get('Identity'), 3)} | {ci[0]} | {ci[1]} |")
-    lines += ["", f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
-              f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
-              f"`{r['command']}`."]
+    lines += ["", _run_line(r)]
     return "\n".join(lines) + "\n"
 
 

@@ -42,11 +42,13 @@ genrec's generator writes ``PipelineConfig().drafts`` drafts in the catalog's re
 (``resolve_rewrite("auto")``: half "append", the source's text plus a new ending, half bold, a new
 description under the kept title, or on catalogs without descriptions a new title anchored on the
 source's facts), every draft goes through the quality and identity gates and the fidelity checks
-(default policy, authenticity repair; ``screen_and_check`` as in the pipeline), and among those
-that pass the one tiger scores best for the user is shown (ties: cosine to the guidance); where
-all are blocked, the original item. ", 1 draft" is the first draft, unchecked and unranked;
-"<mode> only" rows use the bold mode alone; "without the identity gate" is the loop with
-``identity_rank=0``. Selection users
+(default policy, authenticity repair; ``screen_and_check`` as in the pipeline), the passing ones
+are ranked beside the unchanged source (``beats_source``: tiger scores the edit no lower for the
+user and it is no further from the guidance, one of the two strictly), and of those that beat it
+the one tiger scores best is shown (ties: cosine to the guidance); where none is left, the
+original item. ", 1 draft" is the first draft, unchecked and unranked; "<mode> only" rows use the
+bold mode alone; "without the identity gate" is the loop with ``identity_rank=0``, "not ranked
+beside its source" with ``edits_beat_source=False`` (the best passing draft). Selection users
 are sampled among the test users whose target text has 2 or more segments (elsewhere every
 method shows the same text).
 
@@ -142,7 +144,7 @@ from genrec.generation.identity import IdentityGuard, same_text_groups, source_r
 from genrec.generation.instruction_set import build_instruction_set, evaluate_instructor  # noqa: E402
 from genrec.generation.instructor import RuleInstructor, user_vector_from_scores  # noqa: E402
 from genrec.generation.intent import Constraints, Feedback, Guidance  # noqa: E402
-from genrec.generation.pipeline import corpus_vocabulary, screen_and_check  # noqa: E402
+from genrec.generation.pipeline import beats_source, corpus_vocabulary, screen_and_check  # noqa: E402
 from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  # noqa: E402
 from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
 from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text  # noqa: E402
@@ -532,15 +534,16 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
                 guide: np.ndarray, loop: PipelineConfig) -> tuple[list[dict[str, Any] | None], list[float],
                                                                   dict[str, float]]:
     """Per row, what the loop shows: every draft screened (quality, identity) and checked with
-    repair (``screen_and_check``, the default policy), the passing ones ranked by tiger's
-    ``score_new`` for the user, ties by cosine to ``guide[row]`` (the pipeline's ``post_process``);
-    None where every draft was blocked. Also the seconds the checks and ranking took per row,
-    and pass statistics."""
+    repair (``screen_and_check``, the default policy); with ``loop.edits_beat_source`` only those that
+    ``beats_source`` (scored with the unchanged source by tiger's ``score_new`` for the user, and by
+    cosine to ``guide[row]``); of those, the one tiger scores best, ties by cosine (the pipeline's
+    ``post_process``). None where no draft is left: the row shows the original item. Also the seconds
+    the checks and ranking took per row, and pass statistics."""
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
     vocabulary, described = corpus_vocabulary(bench.ds.items), has_descriptions(bench.ds.items)
     identity = IdentityGuard(bench.corpus, bench.item_ids, bench.fresh, loop.identity_rank, bench.text_emb)
-    identity_blocked = 0
+    identity_blocked = not_better = with_passing = 0
     chosen: list[dict[str, Any] | None] = []
     seconds, passed_share, repaired_shown = [], [], 0
     for r, made in zip(rows, drafts):
@@ -551,12 +554,25 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
                          "description" if d.title == title and d.description else None) for d in made]
         checked = items + screen_and_check(items, vocabulary, identity, checker, ctx, described)
         ok = [i for i in checked if not i.blocked]
-        identity_blocked += sum(any(r.startswith("identity:") for r in (i.fidelity or {}).get("reasons", []))
+        identity_blocked += sum(any(why.startswith("identity:") for why in (i.fidelity or {}).get("reasons", []))
                                 for i in checked)
         passed_share.append(sum(not i.blocked for i in items) / max(len(items), 1))
         if ok:
-            scores = bench.tiger.score_new([bench.histories[int(r)]], pd.DataFrame([i.record() for i in ok]))[0]
-            closeness = bench.fresh.encode([i.text for i in ok]) @ guide[int(r)]
+            target = int(bench.targets[int(r)])
+            source = {"title": bench.ds.items.iloc[target]["title"],
+                      "description": bench.ds.items.iloc[target]["description"], **bench.source_fields(target)}
+            scores = bench.tiger.score_new([bench.histories[int(r)]],
+                                           pd.DataFrame([i.record() for i in ok] + [source]))[0]
+            closeness = bench.fresh.encode([i.text for i in ok] + [bench.corpus[target]]) @ guide[int(r)]
+            better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]))
+            with_passing += 1
+            not_better += int(not better.any())
+            if not loop.edits_beat_source:
+                better[:] = True
+            # ranked beside its source (as generated items are ranked with human ones), a worse edit loses
+            ok = [i for i, b in zip(ok, better) if b]
+            scores, closeness = scores[:-1][better], closeness[:-1][better]
+        if ok:
             best = ok[int(np.lexsort((-closeness, -scores))[0])]
             repaired_shown += best not in items
             chosen.append({"title": best.title, "description": best.description, "brand": best.brand,
@@ -565,9 +581,11 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
             chosen.append(None)
         seconds.append(time.perf_counter() - start)
     stats = {"drafts_passing": float(np.mean(passed_share)),
-             "users_with_a_passing_draft": float(np.mean([c is not None for c in chosen])),
+             "users_with_a_passing_draft": with_passing / len(chosen),
+             "users_shown_an_edit": float(np.mean([c is not None for c in chosen])),
              "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1),
-             "drafts_blocked_by_identity": identity_blocked / max(sum(len(d) for d in drafts), 1)}
+             "drafts_blocked_by_identity": identity_blocked / max(sum(len(d) for d in drafts), 1),
+             "users_whose_passing_drafts_do_not_beat_the_source": not_better / len(chosen)}
     return chosen, seconds, stats
 
 
@@ -667,13 +685,16 @@ def _without_targets(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None, m: int,
-                      loop: PipelineConfig | None = None) -> tuple[dict[str, Any], dict[str, Scored]]:
+                      loop: PipelineConfig | None = None,
+                      comparisons: bool = True) -> tuple[dict[str, Any], dict[str, Scored]]:
     """Edit the held-out target for its user (GeneRec Tables 2-3): baselines, textgen, LLM.
 
     The "textgen" rows are the loop's edits (``PipelineConfig`` defaults: rewrite mode, drafts,
     minimum description length; checks, repair and ranking as in ``loop_choice``); where every
     draft is blocked the loop shows the original item instead, and so does the row. ``loop``
-    replaces those defaults (``select_rewrite.py`` compares modes with it)."""
+    replaces those defaults (``select_rewrite.py`` compares modes with it); ``comparisons=False``
+    skips the "<mode> only", "without the identity gate" and "not ranked beside its source" rows
+    (the last two check the User_Emb drafts again with one loop setting changed)."""
     rows = np.arange(bench.n)
     sources = [bench.catalog.record(bench.item_ids[t]) for t in bench.targets]
     original = catalog_output(bench, bench.targets, rows, text_only=False)
@@ -686,24 +707,32 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
     lexicon = brand_lexicon(CheckContext(catalog=bench.ds.items))
     v = bench.user_vectors
     checks: dict[str, dict[str, float]] = {}
-    rank = loop.identity_rank
-    plan = [("textgen (User_Hist)", default_mode, "liked", "hist", rank),
-            ("textgen (User_Emb)", default_mode, "user", "emb", rank)]
-    # the bold half alone: what the cautious drafts add to the mix
-    plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb", rank) for mode in default_mode.split("+")[1:]]
-    if rank > 0:  # what the identity gate costs: the same loop without it
-        plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb", 0))
-    for name, mode, key, vec, identity_rank in plan:
+    plan = [("textgen (User_Hist)", default_mode, "liked", "hist", {}),
+            ("textgen (User_Emb)", default_mode, "user", "emb", {})]
+    if comparisons:
+        # the bold half alone: what the cautious drafts add to the mix
+        plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb", {})
+                 for mode in default_mode.split("+")[1:]]
+        if loop.identity_rank > 0:  # what the identity gate costs: the same loop without it
+            plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb",
+                         {"identity_rank": 0}))
+        if loop.edits_beat_source:  # what ranking beside the source adds: the best passing draft, always
+            plan.append(("textgen not ranked beside its source (User_Emb)", default_mode, "user", "emb",
+                         {"edits_beat_source": False}))
+    made: dict[tuple[str, str], tuple[list[list[Draft]], list[float]]] = {}  # the same drafts, checked anew
+    for name, mode, key, vec, change in plan:
         writer = TextGenWriter(generator, bench.cond_emb, BENCH_WATERMARK_KEY, rewrite=mode,
                                min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon)
         cond, guide = v[f"{vec}_cond"], v[f"{vec}_text"]
-        drafts, secs = run_writer_all(rows, lambda r, key=key, cond=cond, w=writer: w.rewrite(
-            sources[r], bench.liked_records(r), "", Guidance(**{key: cond[r]}), Constraints(), loop.drafts,
-            bench.seed + r))
+        if (mode, key) not in made:
+            made[mode, key] = run_writer_all(rows, lambda r, key=key, cond=cond, w=writer: w.rewrite(
+                sources[r], bench.liked_records(r), "", Guidance(**{key: cond[r]}), Constraints(), loop.drafts,
+                bench.seed + r))
+        drafts, secs = made[mode, key]
         if name == "textgen (User_Emb)":
             outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
         chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide,
-                                                  dataclasses.replace(loop, identity_rank=identity_rank))
+                                                  dataclasses.replace(loop, **change))
         out = Output(rows, [], [], np.asarray(secs) * loop.drafts + np.asarray(extra))
         for r, rec in zip(rows, chosen):
             rec = rec or original.records[int(r)]
@@ -972,9 +1001,11 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
               "text-only items; edit PS keeps the source's brand, categories and price. Rewriting rows without "
               f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
               f"{results['rewriting'].get('loop', {}).get('resolved_rewrite', '?')!r}, fidelity-checked (with the "
-              "authenticity repair), the passing one tiger scores best for the user, else the original item "
-              "(', 1 draft': the first draft, unchecked, unranked; '<mode> only': the bold mode alone; "
-              "'without the identity gate': the same loop with pipeline.identity_rank=0). "
+              "authenticity repair), ranked beside the unchanged source (shown only if tiger scores it no lower "
+              "for the user and it is no further from the guidance, one strictly), the one tiger scores best, "
+              "else the original item (', 1 draft': the first draft, unchecked, unranked; '<mode> only': the "
+              "bold mode alone; 'without the identity gate': the same loop with pipeline.identity_rank=0; "
+              "'not ranked beside its source': with pipeline.edits_beat_source=false, the best passing draft). "
               "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
               "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
               "batches of 32). SID shared: leading "

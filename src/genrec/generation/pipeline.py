@@ -127,7 +127,8 @@ class GenerativePipeline:
         self.human_ids = set(self.catalog.row)
         self.vocabulary = corpus_vocabulary(dataset.items)
         self.need_description = has_descriptions(dataset.items)  # a catalog of bare titles asks for none
-        self.identity = IdentityGuard(item_corpus(dataset), self.catalog.ids, encoder, self.config.identity_rank)
+        self.corpus = item_corpus(dataset)
+        self.identity = IdentityGuard(self.corpus, self.catalog.ids, encoder, self.config.identity_rank)
         self.retriever = InstructedRetriever(recommender, dataset.items, self.emb)
         self.owner: dict[str, str] = {}  # generated item id -> the user it was made for
         self.generated: dict[str, GeneratedItem] = {}
@@ -220,6 +221,10 @@ class GenerativePipeline:
         scorer = self.scorer(session)
         passed, blocked = self.post_process(drafts, session.user_id, guidance, scorer)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
+        if passed and intent.action == "edit" and cfg.edits_beat_source:
+            passed, better = self.against_source(passed, target, guidance, scorer)
+            if not better:  # the user asked for a rewrite, so it is shown, with the honest caveat
+                why += "; none of my rewrites suits you better than the original, this is the closest"
         if not passed and intent.action == "edit" and guidance.liked is not None:
             # every rewrite was blocked: repurpose by selection instead (the facts stay the source's)
             vector = _target(guidance)
@@ -252,7 +257,7 @@ class GenerativePipeline:
 
     def post_process(self, drafts: list[GeneratedItem], user_id: str, guidance: Guidance,
                      scorer: ItemScorer | None = None) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
-        """Quality gate, fidelity checks, storage; passing drafts best first: by the recommender's
+        """Quality and identity gates, fidelity checks, storage; passing drafts best first: by the recommender's
         score for the user (``scorer``, when ``rank_drafts="recommender"``), else by relevance to the guidance."""
         fine = list(drafts)
         # the same context (and its cached indexes), with this request's user as the requester;
@@ -280,6 +285,22 @@ class GenerativePipeline:
             # drafts on one semantic-ID prefix tie on the recommender's score: closeness decides
             passed = [passed[i] for i in np.lexsort((-closeness, -scores))]
         return passed, blocked
+
+    def against_source(self, passed: list[GeneratedItem], source_id: str, guidance: Guidance,
+                       scorer: ItemScorer | None) -> tuple[list[GeneratedItem], int]:
+        """Passing edits re-ordered so those that beat their unchanged source for the user come first
+        (``beats_source``; each group keeps its order), and how many do."""
+        target = _target(guidance)
+        if not passed or target is None:
+            return passed, 0
+        records = [p.record() for p in passed] + [self.catalog.record(source_id)]
+        texts = [p.text for p in passed] + [self.corpus[self.catalog.row[source_id]]]
+        closeness = self.encoder.encode(texts) @ target
+        scores = (np.asarray(scorer(records), dtype=np.float64)
+                  if scorer is not None and self.config.rank_drafts == "recommender" else np.zeros(len(records)))
+        better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]))
+        order = [i for i in range(len(passed)) if better[i]] + [i for i in range(len(passed)) if not better[i]]
+        return [passed[i] for i in order], int(better.sum())
 
     def _admit(self, item: GeneratedItem) -> None:
         """Make a passing generated item scorable and retrievable (for its owner)."""
@@ -310,6 +331,18 @@ class GenerativePipeline:
         price = rec.get("price")
         return Entry(item_id, str(rec["title"]), rec.get("brand"),
                      None if price is None or pd.isna(price) else float(price), score)
+
+
+def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float, source_closeness: float,
+                 tol: float = 1e-9) -> np.ndarray:
+    """Which edits serve the user better than their unchanged source: the recommender scores the edit
+    at least as high and it is at least as close to the user's guidance, one of the two strictly.
+
+    Ranked together with its source (as generated and human items are), an edit that is not better
+    by both measures would lose its place to the original, or show the user a worse fit."""
+    scores, closeness = np.asarray(scores, dtype=np.float64), np.asarray(closeness, dtype=np.float64)
+    no_worse = (scores >= source_score - tol) & (closeness >= source_closeness - tol)
+    return no_worse & ((scores > source_score + tol) | (closeness > source_closeness + tol))
 
 
 def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity: IdentityGuard | None,
