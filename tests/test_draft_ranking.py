@@ -13,6 +13,8 @@ from genrec.data.sources import synthetic_dataset
 from genrec.data.store import Store
 from genrec.generation.assemble import LoopSettings, build_pipeline
 from genrec.generation.intent import Constraints
+from genrec.generation.pipeline import _target as guidance_target
+from genrec.generation.pipeline import beats_source
 from genrec.generation.selection import split_segments
 
 RECOMMENDER = {"epochs": 4, "dim": 32, "sid_codebook_size": 8, "threads": 1}
@@ -142,3 +144,35 @@ def test_rewriting_a_generated_edit_rewrites_its_catalog_source(loop) -> None:  
     made = [loop.store.get(e.item_id) for e in response.entries if e.generated and e.item_id != passed[0].item_id]
     made += [loop.store.get(b["item_id"]) for b in response.blocked]
     assert made and all(m.provenance.source_item_id == item for m in made)
+
+
+def test_beats_source_needs_no_loss_on_both_measures_and_a_gain_on_one() -> None:
+    scores = np.array([2.0, 2.0, 3.0, 3.0, 1.0, 2.0])
+    closeness = np.array([0.5, 0.6, 0.5, 0.4, 0.9, 0.5 + 1e-7])
+    better = beats_source(scores, closeness, 2.0, 0.5)
+    # equal on both (or equal up to rounding): not better; higher on one and no lower on the other:
+    # better; higher on one but lower on the other: not better
+    assert better.tolist() == [False, True, True, False, False, False]
+
+
+def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # type: ignore[no-untyped-def]
+    user = str(loop.dataset.users["user_id"].iloc[4])
+    session = loop.session(user)
+    item = loop.catalog.ids[int(session.history[-1])]
+    guidance = loop._guidance(session, "", session.feedback)
+    rec = loop.catalog.record(item)
+    drafts = loop.editor.rewrite(item, user, [], "", guidance, Constraints(), n=3, seed=2)
+    # the source's own text as an "edit" ties with the source on both measures: it never beats it
+    same = dataclasses.replace(drafts[0], title=str(rec["title"]), description=str(rec["description"] or ""),
+                               item_id="gen:copy")
+    other = [dataclasses.replace(d, item_id=f"gen:d{i}") for i, d in enumerate(drafts)]
+    scorer = loop.scorer(session)
+    ordered, better = loop.against_source([same, *other], item, guidance, scorer)
+    assert sorted(p.item_id for p in ordered) == sorted(["gen:copy", "gen:d0", "gen:d1", "gen:d2"])  # nothing dropped
+    target = guidance_target(guidance)
+    records = [p.record() for p in [same, *other]] + [rec]
+    scores = np.asarray(scorer(records))
+    closeness = loop.encoder.encode([p.text for p in [same, *other]] + [loop.corpus[loop.catalog.row[item]]]) @ target
+    expect = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]))
+    assert not expect[0] and better == int(expect.sum())
+    assert [p.item_id for p in ordered[:better]] == [p.item_id for p, b in zip([same, *other], expect) if b]

@@ -334,12 +334,13 @@ class GenerativePipeline:
 
 
 def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float, source_closeness: float,
-                 tol: float = 1e-9) -> np.ndarray:
+                 tol: float = 1e-6) -> np.ndarray:
     """Which edits serve the user better than their unchanged source: the recommender scores the edit
     at least as high and it is at least as close to the user's guidance, one of the two strictly.
 
     Ranked together with its source (as generated and human items are), an edit that is not better
-    by both measures would lose its place to the original, or show the user a worse fit."""
+    by both measures would lose its place to the original, or show the user a worse fit. ``tol``
+    absorbs float32 noise: the same text encoded in another batch differs by ~1e-7."""
     scores, closeness = np.asarray(scores, dtype=np.float64), np.asarray(closeness, dtype=np.float64)
     no_worse = (scores >= source_score - tol) & (closeness >= source_closeness - tol)
     return no_worse & ((scores > source_score + tol) | (closeness > source_closeness + tol))
