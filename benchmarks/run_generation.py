@@ -585,7 +585,7 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
              "users_shown_an_edit": float(np.mean([c is not None for c in chosen])),
              "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1),
              "drafts_blocked_by_identity": identity_blocked / max(sum(len(d) for d in drafts), 1),
-             "users_whose_passing_drafts_do_not_beat_the_source": not_better / len(chosen)}
+             "users_no_draft_beats_source": not_better / len(chosen)}
     return chosen, seconds, stats
 
 
@@ -991,7 +991,9 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
         lines += [f"### {title}, {sec['users']} users", "", generation_table(_no_n(sec["table"])), ""]
         if sec.get("loop", {}).get("checks"):
             lines += ["Fidelity checks on the loop's drafts (share of drafts passing as written; users with at "
-                      "least one passing draft, repairs included; shown drafts that are repaired):", "",
+                      "least one passing draft, repairs included; users shown an edit, the rest see the original; "
+                      "users whose passing drafts all lose to the source; shown drafts that are repaired; drafts "
+                      "blocked as reading like another product):", "",
                       generation_table(sec["loop"]["checks"]), ""]
         if "table_llm_users" in sec:
             lines += [f"Same methods on the {sec['llm_users']} LLM users (FD from {sec['llm_users']} vs "
