@@ -222,11 +222,12 @@ def generation_section(dataset: str, r: dict[str, Any]) -> str:
 def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
     """Markdown for benchmarks/results/<dataset>/rewrite_selection.json (select_rewrite.py)."""
     orig = next(iter(r["modes"].values()))["original"]
-    lines = [f"#### Rewrite mode, chosen on validation users: {dataset}", "",
+    lines = [f"#### Rewrite mode and edit-vs-source rule, chosen on validation users: {dataset}", "",
              f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. Each mode's rows are the loop's "
-             "edits (checked, repaired, ranked); differences are against the original item, paired, with a 95% "
+             "edits (checked, repaired, ranked; `mode/rule`: `pipeline.rewrite` / `pipeline.edit_vs_source`, the "
+             "rules judge the same drafts); differences are against the original item, paired, with a 95% "
              "bootstrap interval.", "",
-             "| mode (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | Changed | Identity | "
+             "| mode/rule (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | Changed | Identity | "
              "Cosine@10 vs original | PS@10 vs original |",
              "|---|---|---:|---:|---:|---:|---:|---|---|",
              f"| original item | – | {_fmt(orig['Cosine@10'])} | {_fmt(orig['PS@10'])} | – | – | – | – | – |"]

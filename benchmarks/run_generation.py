@@ -43,12 +43,13 @@ genrec's generator writes ``PipelineConfig().drafts`` drafts in the catalog's re
 description under the kept title, or on catalogs without descriptions a new title anchored on the
 source's facts), every draft goes through the quality and identity gates and the fidelity checks
 (default policy, authenticity repair; ``screen_and_check`` as in the pipeline), the passing ones
-are ranked beside the unchanged source (``beats_source``: tiger scores the edit no lower for the
-user and it is no further from the guidance, one of the two strictly), and of those that beat it
-the one tiger scores best is shown (ties: cosine to the guidance); where none is left, the
-original item. ", 1 draft" is the first draft, unchecked and unranked; "<mode> only" rows use the
-bold mode alone; "without the identity gate" is the loop with ``identity_rank=0``, "not ranked
-beside its source" with ``edits_beat_source=False`` (the best passing draft). Selection users
+are ranked beside the unchanged source (``beats_source`` with ``PipelineConfig().edit_vs_source``;
+"rank": the source takes part in the drafts' ranking, tiger's score for the user first, cosine to
+the guidance on ties), and of those that beat it the one tiger scores best is shown (ties: cosine
+to the guidance); where none is left, the original item. ", 1 draft" is the first draft,
+unchecked and unranked; "<mode> only" rows use the bold mode alone; "without the identity gate"
+is the loop with ``identity_rank=0``, "not ranked beside its source" with ``edit_vs_source="off"``
+(the best passing draft). Selection users
 are sampled among the test users whose target text has 2 or more segments (elsewhere every
 method shows the same text).
 
@@ -534,9 +535,9 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
                 guide: np.ndarray, loop: PipelineConfig) -> tuple[list[dict[str, Any] | None], list[float],
                                                                   dict[str, float]]:
     """Per row, what the loop shows: every draft screened (quality, identity) and checked with
-    repair (``screen_and_check``, the default policy); with ``loop.edits_beat_source`` only those that
-    ``beats_source`` (scored with the unchanged source by tiger's ``score_new`` for the user, and by
-    cosine to ``guide[row]``); of those, the one tiger scores best, ties by cosine (the pipeline's
+    repair (``screen_and_check``, the default policy); only those that ``beats_source`` under
+    ``loop.edit_vs_source`` (scored with the unchanged source by tiger's ``score_new`` for the user,
+    and by cosine to ``guide[row]``); of those, the one tiger scores best, ties by cosine (the pipeline's
     ``post_process``). None where no draft is left: the row shows the original item. Also the seconds
     the checks and ranking took per row, and pass statistics."""
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
@@ -564,11 +565,10 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
             scores = bench.tiger.score_new([bench.histories[int(r)]],
                                            pd.DataFrame([i.record() for i in ok] + [source]))[0]
             closeness = bench.fresh.encode([i.text for i in ok] + [bench.corpus[target]]) @ guide[int(r)]
-            better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]))
+            better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]),
+                                  loop.edit_vs_source)
             with_passing += 1
             not_better += int(not better.any())
-            if not loop.edits_beat_source:
-                better[:] = True
             # ranked beside its source (as generated items are ranked with human ones), a worse edit loses
             ok = [i for i, b in zip(ok, better) if b]
             scores, closeness = scores[:-1][better], closeness[:-1][better]
@@ -685,8 +685,8 @@ def _without_targets(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None, m: int,
-                      loop: PipelineConfig | None = None,
-                      comparisons: bool = True) -> tuple[dict[str, Any], dict[str, Scored]]:
+                      loop: PipelineConfig | None = None, comparisons: bool = True,
+                      cache: dict[tuple[Any, ...], Any] | None = None) -> tuple[dict[str, Any], dict[str, Scored]]:
     """Edit the held-out target for its user (GeneRec Tables 2-3): baselines, textgen, LLM.
 
     The "textgen" rows are the loop's edits (``PipelineConfig`` defaults: rewrite mode, drafts,
@@ -694,7 +694,8 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
     draft is blocked the loop shows the original item instead, and so does the row. ``loop``
     replaces those defaults (``select_rewrite.py`` compares modes with it); ``comparisons=False``
     skips the "<mode> only", "without the identity gate" and "not ranked beside its source" rows
-    (the last two check the User_Emb drafts again with one loop setting changed)."""
+    (the last two check the User_Emb drafts again with one loop setting changed). ``cache`` keeps
+    the drafts across calls (``select_rewrite.py`` checks the same drafts under several settings)."""
     rows = np.arange(bench.n)
     sources = [bench.catalog.record(bench.item_ids[t]) for t in bench.targets]
     original = catalog_output(bench, bench.targets, rows, text_only=False)
@@ -716,19 +717,20 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
         if loop.identity_rank > 0:  # what the identity gate costs: the same loop without it
             plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb",
                          {"identity_rank": 0}))
-        if loop.edits_beat_source:  # what ranking beside the source adds: the best passing draft, always
+        if loop.edit_vs_source != "off":  # what ranking beside the source adds: the best passing draft
             plan.append(("textgen not ranked beside its source (User_Emb)", default_mode, "user", "emb",
-                         {"edits_beat_source": False}))
-    made: dict[tuple[str, str], tuple[list[list[Draft]], list[float]]] = {}  # the same drafts, checked anew
+                         {"edit_vs_source": "off"}))
+    made = {} if cache is None else cache  # the same drafts, checked anew
     for name, mode, key, vec, change in plan:
         writer = TextGenWriter(generator, bench.cond_emb, BENCH_WATERMARK_KEY, rewrite=mode,
                                min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon)
         cond, guide = v[f"{vec}_cond"], v[f"{vec}_text"]
-        if (mode, key) not in made:
-            made[mode, key] = run_writer_all(rows, lambda r, key=key, cond=cond, w=writer: w.rewrite(
+        ident = (mode, key, loop.drafts, loop.min_description_tokens)
+        if ident not in made:
+            made[ident] = run_writer_all(rows, lambda r, key=key, cond=cond, w=writer: w.rewrite(
                 sources[r], bench.liked_records(r), "", Guidance(**{key: cond[r]}), Constraints(), loop.drafts,
                 bench.seed + r))
-        drafts, secs = made[mode, key]
+        drafts, secs = made[ident]
         if name == "textgen (User_Emb)":
             outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
         chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide,
@@ -747,6 +749,7 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
     scored = {name: score_output(bench, out, edit=True) for name, out in outputs.items()}
     result = _tables(bench, scored, outputs, m, llm is not None)
     result["loop"] = {"rewrite": loop.rewrite, "resolved_rewrite": default_mode, "drafts": loop.drafts,
+                      "edit_vs_source": loop.edit_vs_source,
                       "min_description_tokens": loop.min_description_tokens, "checks": checks}
     return result, scored
 
@@ -1003,11 +1006,13 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
               "text-only items; edit PS keeps the source's brand, categories and price. Rewriting rows without "
               f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
               f"{results['rewriting'].get('loop', {}).get('resolved_rewrite', '?')!r}, fidelity-checked (with the "
-              "authenticity repair), ranked beside the unchanged source (shown only if tiger scores it no lower "
-              "for the user and it is no further from the guidance, one strictly), the one tiger scores best, "
-              "else the original item (', 1 draft': the first draft, unchecked, unranked; '<mode> only': the "
-              "bold mode alone; 'without the identity gate': the same loop with pipeline.identity_rank=0; "
-              "'not ranked beside its source': with pipeline.edits_beat_source=false, the best passing draft). "
+              f"authenticity repair), ranked beside the unchanged source (pipeline.edit_vs_source="
+              f"{results['rewriting'].get('loop', {}).get('edit_vs_source', '?')!r}; 'rank': the source takes part "
+              "in the ranking by tiger's score for the user, ties by cosine to the guidance), the one tiger scores "
+              "best if it beats the source, else the original item (', 1 draft': the first draft, unchecked, "
+              "unranked; '<mode> only': the bold mode alone; 'without the identity gate': the same loop with "
+              "pipeline.identity_rank=0; 'not ranked beside its source': with pipeline.edit_vs_source='off', the "
+              "best passing draft). "
               "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
               "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
               "batches of 32). SID shared: leading "

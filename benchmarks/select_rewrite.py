@@ -1,5 +1,6 @@
-"""Choose the loop's rewrite mode on VALIDATION users (never test): run_generation.py's rewriting
-section, on the leave-one-out validation cases, for each candidate mode.
+"""Choose the loop's rewrite mode and edit-vs-source rule on VALIDATION users (never test):
+run_generation.py's rewriting section, on the leave-one-out validation cases, for each candidate
+mode and ``PipelineConfig.edit_vs_source`` rule (the rules judge the same drafts).
 
 The data are the train+validation interactions (each user's test item dropped), split again
 leave-one-out, so the "test" cases of that split are the original validation cases. The
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import sys
 import tempfile
@@ -58,6 +60,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--modes", default="auto,append,description,anchored",
                     help="comma-separated rewrite modes (PipelineConfig.rewrite values) to compare")
+    ap.add_argument("--rules", default="rank,both,off",
+                    help="comma-separated edit-vs-source rules (PipelineConfig.edit_vs_source values) to compare")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models-dir", default="")
@@ -79,17 +83,18 @@ def main() -> None:
         budget = rg.DEFAULT_TEXTGEN_BUDGET.get(args.dataset, 0.0)
         generator, _ = rg.get_textgen([bench.corpus[i] for i in usable], bench.cond_emb[usable], args.threads,
                                       budget, args.models_dir, args.dataset)
-        for mode in args.modes.split(","):
+        cache: dict[tuple[Any, ...], Any] = {}
+        for mode, rule in itertools.product(args.modes.split(","), args.rules.split(",")):
             # only the loop's own rows are compared: the comparison rows would be computed and dropped
-            section, scored = rg.rewriting_section(bench, generator, None, 0, PipelineConfig(rewrite=mode),
-                                                   comparisons=False)
+            loop = PipelineConfig(rewrite=mode, edit_vs_source=rule)
+            section, scored = rg.rewriting_section(bench, generator, None, 0, loop, comparisons=False, cache=cache)
             rows = {k: v for k, v in section["table"].items() if k.startswith("textgen (")}
             diffs = {k: {m: rg.paired_diff(scored[k].values[m], scored["original item"].values[m])
                          for m in ("Cosine@10", "PS@10")} for k in rows}
-            results[mode] = {"resolved": section["loop"]["resolved_rewrite"], "table": rows,
+            results[f"{mode}/{rule}"] = {"resolved": section["loop"]["resolved_rewrite"], "table": rows,
                              "original": section["table"]["original item"], "vs_original": diffs,
                              "checks": section["loop"]["checks"]}
-            print(mode, json.dumps({k: {m: round(v[m], 4) for m in ("Cosine@10", "PS@10", "FactKeep")}
+            print(f"{mode}/{rule}", json.dumps({k: {m: round(v[m], 4) for m in ("Cosine@10", "PS@10", "FactKeep")}
                                     for k, v in rows.items()}), flush=True)
     payload = {"dataset": args.dataset, "users": bench.n, "cases": "leave-one-out VALIDATION cases",
                "recommender": source, "modes": results, "wall_seconds": time.perf_counter() - start,

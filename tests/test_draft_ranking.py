@@ -146,13 +146,17 @@ def test_rewriting_a_generated_edit_rewrites_its_catalog_source(loop) -> None:  
     assert made and all(m.provenance.source_item_id == item for m in made)
 
 
-def test_beats_source_needs_no_loss_on_both_measures_and_a_gain_on_one() -> None:
+def test_beats_source_rules() -> None:
     scores = np.array([2.0, 2.0, 3.0, 3.0, 1.0, 2.0])
     closeness = np.array([0.5, 0.6, 0.5, 0.4, 0.9, 0.5 + 1e-7])
-    better = beats_source(scores, closeness, 2.0, 0.5)
-    # equal on both (or equal up to rounding): not better; higher on one and no lower on the other:
-    # better; higher on one but lower on the other: not better
-    assert better.tolist() == [False, True, True, False, False, False]
+    # equal to the source on both (or equal up to float noise) never beats it
+    # "rank": a higher score wins, a tied score needs more closeness
+    assert beats_source(scores, closeness, 2.0, 0.5, "rank").tolist() == [False, True, True, True, False, False]
+    # "both": no lower on either, higher on one
+    assert beats_source(scores, closeness, 2.0, 0.5, "both").tolist() == [False, True, True, False, False, False]
+    assert beats_source(scores, closeness, 2.0, 0.5, "off").all()
+    with pytest.raises(ValueError, match="edit_vs_source"):
+        beats_source(scores, closeness, 2.0, 0.5, "never")
 
 
 def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # type: ignore[no-untyped-def]
@@ -173,6 +177,6 @@ def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # 
     records = [p.record() for p in [same, *other]] + [rec]
     scores = np.asarray(scorer(records))
     closeness = loop.encoder.encode([p.text for p in [same, *other]] + [loop.corpus[loop.catalog.row[item]]]) @ target
-    expect = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]))
+    expect = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]), "rank")
     assert not expect[0] and better == int(expect.sum())
     assert [p.item_id for p in ordered[:better]] == [p.item_id for p, b in zip([same, *other], expect) if b]

@@ -246,10 +246,11 @@ class PipelineConfig:
     min_description_tokens: int = 12  # an "append" edit adds at least this many tokens
     # an edit must still read as its source: the source among this many nearest catalog texts (0: off)
     identity_rank: int = 1
-    # an edit beats its source only if the recommender scores it no lower for the user and it is no
-    # further from the user's guidance (one of the two strictly); asked-for edits that do not are
-    # still shown, ordered after those that do, with a caveat (benchmarks show the source instead)
-    edits_beat_source: bool = True
+    # an edit is ranked beside its unchanged source: "rank" = in the drafts' own order (recommender
+    # score, then closeness to the guidance), "both" = no worse on both and better on one, "off";
+    # asked-for edits that lose are still shown, after those that win, with a caveat (the
+    # benchmark shows the source instead)
+    edit_vs_source: str = "rank"
     generated_slots: int = 2  # at most this many of the user's earlier generated items in a retrieved list
     policy: str = ""  # fidelity policy TOML ("": the packaged default)
     watermark: bool = True  # embed the keyed green-list watermark while sampling

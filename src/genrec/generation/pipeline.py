@@ -111,6 +111,9 @@ class GenerativePipeline:
         self.config = config or PipelineConfig()
         if self.config.rank_drafts not in ("recommender", "guidance"):
             raise ValueError(f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}")
+        if self.config.edit_vs_source not in SOURCE_RULES:
+            raise ValueError(f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, "
+                             f"not {self.config.edit_vs_source!r}")
         self.recommender = recommender
         self.catalog = Catalog(dataset.items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
@@ -221,7 +224,7 @@ class GenerativePipeline:
         scorer = self.scorer(session)
         passed, blocked = self.post_process(drafts, session.user_id, guidance, scorer)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
-        if passed and intent.action == "edit" and cfg.edits_beat_source:
+        if passed and intent.action == "edit" and cfg.edit_vs_source != "off":
             passed, better = self.against_source(passed, target, guidance, scorer)
             if not better:  # the user asked for a rewrite, so it is shown, with the honest caveat
                 why += "; none of my rewrites suits you better than the original, this is the closest"
@@ -289,7 +292,7 @@ class GenerativePipeline:
     def against_source(self, passed: list[GeneratedItem], source_id: str, guidance: Guidance,
                        scorer: ItemScorer | None) -> tuple[list[GeneratedItem], int]:
         """Passing edits re-ordered so those that beat their unchanged source for the user come first
-        (``beats_source``; each group keeps its order), and how many do."""
+        (``beats_source`` with ``pipeline.edit_vs_source``; each group keeps its order), and how many do."""
         target = _target(guidance)
         if not passed or target is None:
             return passed, 0
@@ -298,7 +301,8 @@ class GenerativePipeline:
         closeness = self.encoder.encode(texts) @ target
         scores = (np.asarray(scorer(records), dtype=np.float64)
                   if scorer is not None and self.config.rank_drafts == "recommender" else np.zeros(len(records)))
-        better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]))
+        better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]),
+                              self.config.edit_vs_source)
         order = [i for i in range(len(passed)) if better[i]] + [i for i in range(len(passed)) if not better[i]]
         return [passed[i] for i in order], int(better.sum())
 
@@ -333,17 +337,29 @@ class GenerativePipeline:
                      None if price is None or pd.isna(price) else float(price), score)
 
 
-def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float, source_closeness: float,
-                 tol: float = 1e-6) -> np.ndarray:
-    """Which edits serve the user better than their unchanged source: the recommender scores the edit
-    at least as high and it is at least as close to the user's guidance, one of the two strictly.
+SOURCE_RULES = ("rank", "both", "off")
 
-    Ranked together with its source (as generated and human items are), an edit that is not better
-    by both measures would lose its place to the original, or show the user a worse fit. ``tol``
-    absorbs float32 noise: the same text encoded in another batch differs by ~1e-7."""
+
+def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float, source_closeness: float,
+                 rule: str = "rank", tol: float = 1e-6) -> np.ndarray:
+    """Which edits serve the user better than their unchanged source, by the recommender's score
+    and cosine to the user's guidance.
+
+    ``rank``: the source competes in the drafts' own ranking (score first, closeness breaks ties),
+    as generated items are ranked with human ones; ``both``: no lower on both measures and higher
+    on one; ``off``: every edit. ``tol`` absorbs float32 noise: the same text encoded in another
+    batch differs by ~1e-7, so a copy of the source never beats it.
+    """
     scores, closeness = np.asarray(scores, dtype=np.float64), np.asarray(closeness, dtype=np.float64)
-    no_worse = (scores >= source_score - tol) & (closeness >= source_closeness - tol)
-    return no_worse & ((scores > source_score + tol) | (closeness > source_closeness + tol))
+    higher, tied = scores > source_score + tol, np.abs(scores - source_score) <= tol
+    closer, no_further = closeness > source_closeness + tol, closeness >= source_closeness - tol
+    if rule == "rank":
+        return higher | (tied & closer)
+    if rule == "both":
+        return (higher | tied) & no_further & (higher | closer)
+    if rule == "off":
+        return np.ones(len(scores), dtype=bool)
+    raise ValueError(f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, not {rule!r}")
 
 
 def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity: IdentityGuard | None,
