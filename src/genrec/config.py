@@ -240,7 +240,7 @@ class PipelineConfig:
     drafts: int = 6  # texts written per edit / create; the best one that passes is shown
     rank_drafts: str = "recommender"  # best = "recommender" (its score for the user) or "guidance" (cosine)
     # genrec's generator: "auto" = half the drafts "append" (the source's text + a new ending), half
-    # "description" (new description, kept title) or, on catalogs without descriptions, "anchored"
+    # "description" (new description, kept title), or on catalogs without descriptions all "anchored"
     # (new title around the source's facts); or any of those (or "full"), several joined by "+"
     rewrite: str = "auto"
     min_description_tokens: int = 12  # an "append" edit adds at least this many tokens

@@ -45,14 +45,16 @@ REWRITE_MODES: tuple[str, ...] = ("append", "description", "anchored", "full")
 
 
 def resolve_rewrite(mode: str, items: Any, min_share: float = 0.5) -> str:
-    """The rewrite mode(s) for a catalog. "auto": half the drafts "append" (cautious: the source's
-    text stays) and half bold, "description" when at least ``min_share`` of the items (a DataFrame
-    with a description column) have a description, else "anchored" (a new title around its facts)."""
+    """The rewrite mode(s) for a catalog. "auto": when at least ``min_share`` of the items (a DataFrame
+    with a description column) have a description, half the drafts "append" (cautious: the source's
+    text stays) and half "description"; else every draft "anchored" (a new title around the source's
+    facts): on bare titles an "append" draft is the source with nothing added (chosen on validation
+    users, benchmarks/select_rewrite.py)."""
     if mode != "auto":
         if not mode or not all(m in REWRITE_MODES for m in mode.split("+")):
             raise ValueError(f"rewrite must be 'auto', one of {REWRITE_MODES} or several joined by '+', not {mode!r}")
         return mode
-    return f"append+{'description' if has_descriptions(items, min_share) else 'anchored'}"
+    return "append+description" if has_descriptions(items, min_share) else "anchored"
 
 
 def has_descriptions(items: Any, min_share: float = 0.5) -> bool:
