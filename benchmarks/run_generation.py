@@ -132,6 +132,7 @@ from genrec.eval.generation_metrics import (  # noqa: E402
     fact_keeping,
     frechet_distance,
     generation_table,
+    name_keeping,
     novelty,
     product_type_vocabulary,
     ps_at_k,
@@ -462,6 +463,11 @@ def score_output(bench: Bench, out: Output, edit: bool) -> Scored:
             fact_keeping(bench.corpus[bench.targets[r]], t, bench.source_fields(bench.targets[r])["brand"],
                          bench.product_types)
             for r, t in zip(out.rows, out.texts)
+        ])
+        values["NameKeep"] = np.array([
+            name_keeping(str(bench.ds.items.iloc[int(bench.targets[r])]["title"] or ""), str(rec.get("title") or ""),
+                         bench.source_fields(bench.targets[r])["brand"])
+            for r, rec in zip(out.rows, out.records)
         ])
         values["Changed"] = np.array([t != bench.corpus[bench.targets[r]] for r, t in zip(out.rows, out.texts)],
                                      dtype=float)
@@ -1182,6 +1188,8 @@ def _protocol(args: argparse.Namespace, n: int, m: int) -> dict[str, Any]:
         "FD": "Frechet distance of text embeddings: n generated vs n uniformly random catalog items",
         "SID shared": "leading semantic-ID codes the added item shares with the held-out target",
         "Novelty": "1 - max cosine to any catalog text", "FactKeep": "share of the source's facts kept (edits)",
+        "NameKeep": "share of the source title's name words (3+ letters, not brand, unit or function words) kept in "
+                    "the shown title (edits); independent of the identity gate",
         "Changed": "share of shown edits whose text differs from the source's (edits)",
         "Identity": "share of edits whose nearest catalog text (MiniLM cosine) is the source's own (edits)",
         "retrieval": "Recall/NDCG@10 over the full catalog, history not excluded, default RetrievalWeights",

@@ -11,6 +11,8 @@ from genrec.eval.generation_metrics import (
     fact_keeping,
     frechet_distance,
     generation_table,
+    name_keeping,
+    name_words,
     novelty,
     product_type_vocabulary,
     ps_at_k,
@@ -163,3 +165,15 @@ def test_generation_table_renders_markdown_with_gaps():
     assert generation_table({"a": {"x": 1.0}}) == "| method | x |\n|---|---:|\n| a | 1.0000 |"
     with pytest.raises(ValueError):
         generation_table([])
+
+
+def test_name_keeping_counts_the_words_that_name_the_product() -> None:
+    source = "e.l.f. HD Blush, Superstar, 0.34 Ounce"
+    assert name_words(source, "e.l.f.") == {"blush", "superstar"}  # no brand, unit or 2-letter words
+    assert name_keeping(source, source, "e.l.f.") == 1.0
+    # keeps brand, size and product type, renames the product: half the name is gone
+    assert name_keeping(source, "e.l.f. Cosmetics Light Dark Serum, 0.34 Ounce, Blush", "e.l.f.") == 0.5
+    assert name_keeping(source, "Superstar blush by e.l.f.", "e.l.f.") == 1.0  # order and case do not matter
+    assert math.isnan(name_keeping("OPI 0.5 Ounce", "OPI Red, 0.5 Ounce", "OPI"))  # nothing names it
+    with pytest.raises(ValueError, match="title"):
+        name_words(None)  # type: ignore[arg-type]

@@ -244,6 +244,31 @@ def fact_keeping(
     return len(before & extract_facts(edited, brand, types)) / len(before)
 
 
+_NAME_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+_NAME_STOPWORDS = frozenset("and the for with from this that its your our are you all new set".split())
+
+
+def name_words(title: str, brand: str | None = None) -> set[str]:
+    """The words that name a product in its title: lower-case words of 3+ letters, without the
+    brand's words, units ("ounce", "ml") and a few function words."""
+    if not isinstance(title, str):
+        raise ValueError(f"title must be a string, got {type(title).__name__}")
+    skip = set(_NAME_WORD.findall((brand or "").lower())) | set(_UNITS) | _NAME_STOPWORDS
+    return {w for w in _NAME_WORD.findall(title.lower()) if w not in skip}
+
+
+def name_keeping(source_title: str, edited_title: str, brand: str | None = None) -> float:
+    """Share of the source title's name words (``name_words``) the edited title still has (NaN if none).
+
+    Independent of the identity gate's embedding test: "e.l.f. HD Blush, Superstar, 0.34 Ounce" ->
+    "e.l.f. Cosmetics Light Dark Serum, 0.34 Ounce, Blush" keeps 1 of {blush, superstar}.
+    """
+    before = name_words(source_title, brand)
+    if not before:
+        return math.nan
+    return len(before & name_words(edited_title, brand)) / len(before)
+
+
 def product_type_vocabulary(categories: Iterable[Sequence[str]]) -> list[str]:
     """Product-type phrases for ``extract_facts``: the leaf of each item's category path, longest first."""
     leaves = {str(c[-1]).strip().lower() for c in categories if len(c) and str(c[-1]).strip()}
