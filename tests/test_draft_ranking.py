@@ -180,3 +180,21 @@ def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # 
     expect = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]), "rank")
     assert not expect[0] and better == int(expect.sum())
     assert [p.item_id for p in ordered[:better]] == [p.item_id for p, b in zip([same, *other], expect) if b]
+
+
+def test_creations_naming_the_asked_type_come_first(loop) -> None:  # type: ignore[no-untyped-def]
+    items = loop.catalog.items
+    category = str(items["categories"].iloc[0][0])  # a top-level category of the test catalog
+    leaves = {str(c[-1]) for c in items["categories"] if str(c[0]) == category}
+    other = next(str(c[-1]) for c in items["categories"] if str(c[0]) != category)
+    user = str(loop.dataset.users["user_id"].iloc[2])
+    session = loop.session(user)
+    guidance = loop._guidance(session, "", session.feedback)
+    made = loop.creator.create(user, [], "", guidance, Constraints(categories=[category]), n=3, seed=4)
+    leaf = sorted(leaves)[0]
+    titles = [f"Plain {other.title()} for daily use", f"Plain {leaf.title()} for daily use", "Plain thing"]
+    drafts = [dataclasses.replace(d, title=t, item_id=f"gen:t{i}") for i, (d, t) in enumerate(zip(made, titles))]
+    ordered = loop.prefer_asked_type(drafts, [category])
+    # the draft naming one of the category's product types moves up; the others keep their order
+    assert [d.item_id for d in ordered] == ["gen:t1", "gen:t0", "gen:t2"]
+    assert loop.prefer_asked_type(drafts, ["no such category"]) == drafts

@@ -224,6 +224,8 @@ class GenerativePipeline:
         scorer = self.scorer(session)
         passed, blocked = self.post_process(drafts, session.user_id, guidance, scorer)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
+        if passed and intent.action == "create" and intent.constraints.categories:
+            passed = self.prefer_asked_type(passed, intent.constraints.categories)
         if passed and intent.action == "edit" and cfg.edit_vs_source != "off":
             passed, better = self.against_source(passed, target, guidance, scorer)
             if not better:  # the user asked for a rewrite, so it is shown, with the honest caveat
@@ -288,6 +290,16 @@ class GenerativePipeline:
             # drafts on one semantic-ID prefix tie on the recommender's score: closeness decides
             passed = [passed[i] for i in np.lexsort((-closeness, -scores))]
         return passed, blocked
+
+    def prefer_asked_type(self, passed: list[GeneratedItem], categories: list[str]) -> list[GeneratedItem]:
+        """Creations whose title names the asked category or one of its product types (the leaf
+        categories of its catalog items) first, each group in its order: a creation asked for as
+        "headphones" should not be shown as a charger while a passing draft says "earbuds"."""
+        rows = self.catalog.rows_in(categories)
+        types = {c.lower() for c in categories} | {
+            str(c[-1]).lower() for c in self.catalog.items["categories"].iloc[rows] if len(c)}
+        named = {p.item_id for p in passed if any(_names(p.title.lower(), t) for t in types if t)}
+        return [p for p in passed if p.item_id in named] + [p for p in passed if p.item_id not in named]
 
     def against_source(self, passed: list[GeneratedItem], source_id: str, guidance: Guidance,
                        scorer: ItemScorer | None) -> tuple[list[GeneratedItem], int]:
@@ -415,6 +427,11 @@ def corpus_vocabulary(items: pd.DataFrame) -> set[str]:
     """Lower-case words of the catalog's titles and descriptions."""
     text = " ".join(items["title"].astype(str)) + " " + " ".join(items["description"].fillna("").astype(str))
     return set(WORD.findall(text.lower()))
+
+
+def _names(text: str, phrase: str) -> bool:
+    """``phrase`` occurs in ``text`` as whole words (a trailing plural "s" allowed)."""
+    return re.search(rf"(?<!\w){re.escape(phrase)}s?(?!\w)", text) is not None
 
 
 def _target(g: Guidance) -> np.ndarray | None:
