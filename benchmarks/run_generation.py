@@ -146,7 +146,7 @@ from genrec.generation.identity import IdentityGuard, same_text_groups, source_r
 from genrec.generation.instruction_set import build_instruction_set, evaluate_instructor  # noqa: E402
 from genrec.generation.instructor import RuleInstructor, user_vector_from_scores  # noqa: E402
 from genrec.generation.intent import Constraints, Feedback, Guidance  # noqa: E402
-from genrec.generation.pipeline import beats_source, corpus_vocabulary, screen_and_check  # noqa: E402
+from genrec.generation.pipeline import corpus_vocabulary, order_drafts, screen_and_check  # noqa: E402
 from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  # noqa: E402
 from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
 from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text  # noqa: E402
@@ -541,10 +541,10 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
                 guide: np.ndarray, loop: PipelineConfig) -> tuple[list[dict[str, Any] | None], list[float],
                                                                   dict[str, float]]:
     """Per row, what the loop shows: every draft screened (quality, identity) and checked with
-    repair (``screen_and_check``, the default policy); only those that ``beats_source`` under
-    ``loop.edit_vs_source`` (scored with the unchanged source by tiger's ``score_new`` for the user,
-    and by cosine to ``guide[row]``); of those, the one tiger scores best, ties by cosine (the pipeline's
-    ``post_process``). None where no draft is left: the row shows the original item. Also the seconds
+    repair (``screen_and_check``, the default policy), then ordered beside the unchanged source
+    (``order_drafts`` as in the pipeline's ``rank``: tiger's ``score_new`` for the user, cosine to
+    ``guide[row]``, ``loop.edit_vs_source``): the first if it beats the source, else None (the row
+    shows the original item), as also where every draft was blocked. Also the seconds
     the checks and ranking took per row, and pass statistics."""
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
@@ -564,6 +564,7 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
         identity_blocked += sum(any(why.startswith("identity:") for why in (i.fidelity or {}).get("reasons", []))
                                 for i in checked)
         passed_share.append(sum(not i.blocked for i in items) / max(len(items), 1))
+        best = None
         if ok:
             target = int(bench.targets[int(r)])
             source = {"title": bench.ds.items.iloc[target]["title"],
@@ -571,15 +572,13 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
             scores = bench.tiger.score_new([bench.histories[int(r)]],
                                            pd.DataFrame([i.record() for i in ok] + [source]))[0]
             closeness = bench.fresh.encode([i.text for i in ok] + [bench.corpus[target]]) @ guide[int(r)]
-            better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]),
-                                  loop.edit_vs_source)
+            order, better = order_drafts(scores[:-1], closeness[:-1], (float(scores[-1]), float(closeness[-1])),
+                                         loop.edit_vs_source)
             with_passing += 1
             not_better += int(not better.any())
             # ranked beside its source (as generated items are ranked with human ones), a worse edit loses
-            ok = [i for i, b in zip(ok, better) if b]
-            scores, closeness = scores[:-1][better], closeness[:-1][better]
-        if ok:
-            best = ok[int(np.lexsort((-closeness, -scores))[0])]
+            best = ok[int(order[0])] if better[order[0]] else None
+        if best is not None:
             repaired_shown += best not in items
             chosen.append({"title": best.title, "description": best.description, "brand": best.brand,
                            "categories": list(best.categories), "price": best.price})

@@ -159,7 +159,7 @@ def test_beats_source_rules() -> None:
         beats_source(scores, closeness, 2.0, 0.5, "never")
 
 
-def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # type: ignore[no-untyped-def]
+def test_rank_puts_edits_that_beat_the_source_first(loop) -> None:  # type: ignore[no-untyped-def]
     user = str(loop.dataset.users["user_id"].iloc[4])
     session = loop.session(user)
     item = loop.catalog.ids[int(session.history[-1])]
@@ -171,7 +171,7 @@ def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # 
                                item_id="gen:copy")
     other = [dataclasses.replace(d, item_id=f"gen:d{i}") for i, d in enumerate(drafts)]
     scorer = loop.scorer(session)
-    ordered, better = loop.against_source([same, *other], item, guidance, scorer)
+    ordered, better = loop.rank([same, *other], guidance, scorer, source_id=item)
     assert sorted(p.item_id for p in ordered) == sorted(["gen:copy", "gen:d0", "gen:d1", "gen:d2"])  # nothing dropped
     target = guidance_target(guidance)
     records = [p.record() for p in [same, *other]] + [rec]
@@ -179,7 +179,9 @@ def test_against_source_puts_edits_that_beat_the_source_first(loop) -> None:  # 
     closeness = loop.encoder.encode([p.text for p in [same, *other]] + [loop.corpus[loop.catalog.row[item]]]) @ target
     expect = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]), "rank")
     assert not expect[0] and better == int(expect.sum())
-    assert [p.item_id for p in ordered[:better]] == [p.item_id for p, b in zip([same, *other], expect) if b]
+    ids = [p.item_id for p in [same, *other]]
+    beaters = [i for i in np.lexsort((-closeness[:-1], -scores[:-1])) if expect[i]]  # best first among them
+    assert [p.item_id for p in ordered[:better]] == [ids[i] for i in beaters]
 
 
 def test_creations_naming_the_asked_type_come_first(loop) -> None:  # type: ignore[no-untyped-def]

@@ -222,14 +222,14 @@ class GenerativePipeline:
             drafts = self.creator.create(session.user_id, liked, instruction, guidance, intent.constraints,
                                          n=cfg.drafts, seed=seed)
         scorer = self.scorer(session)
-        passed, blocked = self.post_process(drafts, session.user_id, guidance, scorer)
+        passed, blocked = self._check_and_store(drafts, session.user_id)
+        compared = intent.action == "edit" and cfg.edit_vs_source != "off"
+        passed, better = self.rank(passed, guidance, scorer, source_id=target if compared else None)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
         if passed and intent.action == "create" and intent.constraints.categories:
             passed = self.prefer_asked_type(passed, intent.constraints.categories)
-        if passed and intent.action == "edit" and cfg.edit_vs_source != "off":
-            passed, better = self.against_source(passed, target, guidance, scorer)
-            if not better:  # the user asked for a rewrite, so it is shown, with the honest caveat
-                why += "; none of my rewrites suits you better than the original, this is the closest"
+        if passed and compared and not better:  # the user asked for a rewrite: shown, with the honest caveat
+            why += "; none of my rewrites suits you better than the original, this is the closest"
         if not passed and intent.action == "edit" and guidance.liked is not None:
             # every rewrite was blocked: repurpose by selection instead (the facts stay the source's)
             vector = _target(guidance)
@@ -262,8 +262,13 @@ class GenerativePipeline:
 
     def post_process(self, drafts: list[GeneratedItem], user_id: str, guidance: Guidance,
                      scorer: ItemScorer | None = None) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
-        """Quality and identity gates, fidelity checks, storage; passing drafts best first: by the recommender's
-        score for the user (``scorer``, when ``rank_drafts="recommender"``), else by relevance to the guidance."""
+        """Quality and identity gates, fidelity checks, storage; passing drafts best first (``rank``)."""
+        passed, blocked = self._check_and_store(drafts, user_id)
+        return self.rank(passed, guidance, scorer)[0], blocked
+
+    def _check_and_store(self, drafts: list[GeneratedItem],
+                         user_id: str) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
+        """Gates, fidelity checks (with repair) and storage: the passing drafts and the blocked ones."""
         fine = list(drafts)
         # the same context (and its cached indexes), with this request's user as the requester;
         # an edit blocked only for unsupported claims in its description also comes back cut
@@ -280,16 +285,31 @@ class GenerativePipeline:
                                 "reasons": _reasons(item.fidelity or {})})
             else:
                 passed.append(item)
-        if len(passed) > 1:
-            target = _target(guidance)
-            closeness = (np.zeros(len(passed)) if target is None
-                         else self.encoder.encode([p.text for p in passed]) @ target)
-            scores = np.zeros(len(passed))
-            if scorer is not None and self.config.rank_drafts == "recommender":
-                scores = np.asarray(scorer([p.record() for p in passed]), dtype=np.float64)
-            # drafts on one semantic-ID prefix tie on the recommender's score: closeness decides
-            passed = [passed[i] for i in np.lexsort((-closeness, -scores))]
         return passed, blocked
+
+    def rank(self, passed: list[GeneratedItem], guidance: Guidance, scorer: ItemScorer | None = None,
+             source_id: str | None = None) -> tuple[list[GeneratedItem], int]:
+        """Passing drafts best first: by the recommender's score for the user (``scorer``, when
+        ``rank_drafts="recommender"``), ties by closeness to the guidance. With ``source_id`` (an edit's
+        catalog source, compared when the guidance gives a target) the drafts that beat it
+        (``beats_source`` with ``pipeline.edit_vs_source``) come first; also returns how many do (0
+        without a comparison)."""
+        target = _target(guidance)
+        compare = source_id is not None and target is not None
+        if not passed or (len(passed) < 2 and not compare):
+            return passed, 0
+        records, texts = [p.record() for p in passed], [p.text for p in passed]
+        if compare:
+            assert source_id is not None
+            records.append(self.catalog.record(source_id))
+            texts.append(self.corpus[self.catalog.row[source_id]])
+        closeness = np.zeros(len(texts)) if target is None else self.encoder.encode(texts) @ target
+        scores = (np.asarray(scorer(records), dtype=np.float64)
+                  if scorer is not None and self.config.rank_drafts == "recommender" else np.zeros(len(records)))
+        n = len(passed)
+        source = (float(scores[n]), float(closeness[n])) if compare else None
+        order, better = order_drafts(scores[:n], closeness[:n], source, self.config.edit_vs_source)
+        return [passed[i] for i in order], int(better.sum()) if compare else 0
 
     def prefer_asked_type(self, passed: list[GeneratedItem], categories: list[str]) -> list[GeneratedItem]:
         """Creations whose title names the asked category or one of its product types (the leaf
@@ -300,23 +320,6 @@ class GenerativePipeline:
             str(c[-1]).lower() for c in self.catalog.items["categories"].iloc[rows] if len(c)}
         named = {p.item_id for p in passed if any(_names(p.title.lower(), t) for t in types if t)}
         return [p for p in passed if p.item_id in named] + [p for p in passed if p.item_id not in named]
-
-    def against_source(self, passed: list[GeneratedItem], source_id: str, guidance: Guidance,
-                       scorer: ItemScorer | None) -> tuple[list[GeneratedItem], int]:
-        """Passing edits re-ordered so those that beat their unchanged source for the user come first
-        (``beats_source`` with ``pipeline.edit_vs_source``; each group keeps its order), and how many do."""
-        target = _target(guidance)
-        if not passed or target is None:
-            return passed, 0
-        records = [p.record() for p in passed] + [self.catalog.record(source_id)]
-        texts = [p.text for p in passed] + [self.corpus[self.catalog.row[source_id]]]
-        closeness = self.encoder.encode(texts) @ target
-        scores = (np.asarray(scorer(records), dtype=np.float64)
-                  if scorer is not None and self.config.rank_drafts == "recommender" else np.zeros(len(records)))
-        better = beats_source(scores[:-1], closeness[:-1], float(scores[-1]), float(closeness[-1]),
-                              self.config.edit_vs_source)
-        order = [i for i in range(len(passed)) if better[i]] + [i for i in range(len(passed)) if not better[i]]
-        return [passed[i] for i in order], int(better.sum())
 
     def _admit(self, item: GeneratedItem) -> None:
         """Make a passing generated item scorable and retrievable (for its owner)."""
@@ -372,6 +375,16 @@ def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float,
     if rule == "off":
         return np.ones(len(scores), dtype=bool)
     raise ValueError(f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, not {rule!r}")
+
+
+def order_drafts(scores: np.ndarray, closeness: np.ndarray, source: tuple[float, float] | None = None,
+                 rule: str = "rank") -> tuple[np.ndarray, np.ndarray]:
+    """Best-first order of drafts and which of them beat the source: with ``source`` (its score and
+    closeness) those that ``beats_source`` first; then by the recommender's score, ties by closeness
+    (drafts on one semantic-ID prefix tie on the score). Without a source every draft counts as better."""
+    scores, closeness = np.asarray(scores, dtype=np.float64), np.asarray(closeness, dtype=np.float64)
+    better = np.ones(len(scores), dtype=bool) if source is None else beats_source(scores, closeness, *source, rule)
+    return np.lexsort((-closeness, -scores, ~better)), better
 
 
 def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity: IdentityGuard | None,
