@@ -146,6 +146,7 @@ from genrec.generation.identity import IdentityGuard, same_text_groups, source_r
 from genrec.generation.instruction_set import build_instruction_set, evaluate_instructor  # noqa: E402
 from genrec.generation.instructor import RuleInstructor, user_vector_from_scores  # noqa: E402
 from genrec.generation.intent import Constraints, Feedback, Guidance  # noqa: E402
+from genrec.generation.phrases import common_categories  # noqa: E402
 from genrec.generation.pipeline import corpus_vocabulary, order_drafts, screen_and_check  # noqa: E402
 from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  # noqa: E402
 from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
@@ -514,6 +515,17 @@ def draft_output(rows: np.ndarray, drafts: list[Draft], seconds: list[float], te
     return Output(rows, [join_text(d.title, d.description) for d in drafts], records, np.asarray(seconds))
 
 
+def _as_draft(source: dict[str, Any]) -> Draft:
+    """A catalog record as an unchanged draft (shown where a writer wrote nothing)."""
+    def text(key: str) -> str:
+        value = source.get(key)
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+    price = source.get("price")
+    return Draft(text("title"), text("description"), text("brand") or None, list(source.get("categories") or []),
+                 None if price is None or pd.isna(price) else float(price), 0.0)
+
+
 def draft_record(d: Draft) -> dict[str, Any]:
     """A draft as the item record added to tiger (no item_id)."""
     return {"title": d.title, "description": d.description, "brand": d.brand,
@@ -549,7 +561,8 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
     vocabulary, described = corpus_vocabulary(bench.ds.items), has_descriptions(bench.ds.items)
-    identity = IdentityGuard(bench.corpus, bench.item_ids, bench.fresh, loop.identity_rank, bench.text_emb)
+    identity = IdentityGuard(bench.corpus, bench.item_ids, bench.fresh, loop.identity_rank, bench.text_emb,
+                             loop.identity_name_share, list(bench.ds.items["brand"]))
     identity_blocked = not_better = with_passing = 0
     chosen: list[dict[str, Any] | None] = []
     seconds, passed_share, repaired_shown = [], [], 0
@@ -711,6 +724,7 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
     loop = loop or PipelineConfig()
     default_mode = resolve_rewrite(loop.rewrite, bench.ds.items)
     lexicon = brand_lexicon(CheckContext(catalog=bench.ds.items))
+    common = sorted(common_categories(bench.ds.items["categories"]))
     v = bench.user_vectors
     checks: dict[str, dict[str, float]] = {}
     plan = [("textgen (User_Hist)", default_mode, "liked", "hist", {}),
@@ -719,16 +733,17 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
         # the bold half alone: what the cautious drafts add to the mix
         plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb", {})
                  for mode in default_mode.split("+")[1:]]
-        if loop.identity_rank > 0:  # what the identity gate costs: the same loop without it
+        if loop.identity_rank > 0 or loop.identity_name_share > 0:  # what the identity gate costs
             plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb",
-                         {"identity_rank": 0}))
+                         {"identity_rank": 0, "identity_name_share": 0.0}))
         if loop.edit_vs_source != "off":  # what ranking beside the source adds: the best passing draft
             plan.append(("textgen not ranked beside its source (User_Emb)", default_mode, "user", "emb",
                          {"edit_vs_source": "off"}))
     made = {} if cache is None else cache  # the same drafts, checked anew
     for name, mode, key, vec, change in plan:
         writer = TextGenWriter(generator, bench.cond_emb, BENCH_WATERMARK_KEY, rewrite=mode,
-                               min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon)
+                               min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon,
+                               common_categories=common)
         cond, guide = v[f"{vec}_cond"], v[f"{vec}_text"]
         ident = (mode, key, loop.drafts, loop.min_description_tokens)
         if ident not in made:
@@ -737,7 +752,9 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
                 bench.seed + r))
         drafts, secs = made[ident]
         if name == "textgen (User_Emb)":
-            outputs[f"{name}, 1 draft"] = draft_output(rows, [d[0] for d in drafts], secs, text_only=False)
+            # a writer may have nothing to write for a source (a "facts" draft with no unstated category)
+            firsts = [d[0] if d else _as_draft(sources[r]) for r, d in zip(rows, drafts)]
+            outputs[f"{name}, 1 draft"] = draft_output(rows, firsts, secs, text_only=False)
         chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide,
                                                   dataclasses.replace(loop, **change))
         out = Output(rows, [], [], np.asarray(secs) * loop.drafts + np.asarray(extra))

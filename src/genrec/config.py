@@ -246,6 +246,8 @@ class PipelineConfig:
     min_description_tokens: int = 12  # an "append" edit adds at least this many tokens
     # an edit must still read as its source: the source among this many nearest catalog texts (0: off)
     identity_rank: int = 1
+    # ... and keep this share of the words that name the source in its title (0: off)
+    identity_name_share: float = 1.0
     # an edit is ranked beside its unchanged source: "rank" = in the drafts' own order (recommender
     # score, then closeness to the guidance), "both" = no worse on both and better on one, "off";
     # asked-for edits that lose are still shown, after those that win, with a caveat (the

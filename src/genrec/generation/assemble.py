@@ -27,6 +27,7 @@ from genrec.fidelity.shilling import detect_shilling_in
 from genrec.generation.instructor import Instructor, RuleInstructor
 from genrec.generation.pipeline import GenerativePipeline
 from genrec.generation.textgen import TextGenerator, training_data
+from genrec.generation.phrases import common_categories
 from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer, resolve_rewrite
 from genrec.models.base import Recommender
 from genrec.models.registry import create_model
@@ -135,7 +136,8 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
                                brands=dataset.items["brand"].dropna().astype(str).tolist(),
                                rewrite=resolve_rewrite(cfg.rewrite, dataset.items),
                                min_description_tokens=cfg.min_description_tokens,
-                               brand_lexicon=brand_lexicon(context))
+                               brand_lexicon=brand_lexicon(context),
+                               common_categories=sorted(common_categories(dataset.items["categories"])))
     else:
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)

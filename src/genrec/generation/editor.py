@@ -133,7 +133,8 @@ def to_item(writer: Writer, d: Draft, kind: str, user_id: str | None, instructio
     """A draft as a GeneratedItem with full provenance (``watermarked``: the field sampled with the
     watermark, "title" or "description", when not the whole text)."""
     mark = writer.watermark
-    params = None if mark is None else {**mark.params(), **({"field": watermarked} if watermarked else {})}
+    params = None if mark is None or not d.watermarked else {**mark.params(),
+                                                             **({"field": watermarked} if watermarked else {})}
     prov = Provenance(kind, writer.name, writer.version, user_id=user_id, instruction=instruction,
                       source_item_id=source, seed=d.seed, watermark=params)
     return GeneratedItem(title=d.title, description=d.description, brand=d.brand, categories=list(d.categories),

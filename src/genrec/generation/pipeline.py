@@ -131,7 +131,8 @@ class GenerativePipeline:
         self.vocabulary = corpus_vocabulary(dataset.items)
         self.need_description = has_descriptions(dataset.items)  # a catalog of bare titles asks for none
         self.corpus = item_corpus(dataset)
-        self.identity = IdentityGuard(self.corpus, self.catalog.ids, encoder, self.config.identity_rank)
+        self.identity = IdentityGuard(self.corpus, self.catalog.ids, encoder, self.config.identity_rank,
+                                      name_share=self.config.identity_name_share, brands=list(dataset.items["brand"]))
         self.retriever = InstructedRetriever(recommender, dataset.items, self.emb)
         self.owner: dict[str, str] = {}  # generated item id -> the user it was made for
         self.generated: dict[str, GeneratedItem] = {}
@@ -238,7 +239,8 @@ class GenerativePipeline:
                                         method=method, scorer=scorer)
             passed, more = self.post_process([chosen], session.user_id, guidance, scorer)
             blocked += more
-            why = "every rewrite was blocked, so I picked the part of the item that fits you"
+            why = ("every rewrite was blocked" if drafts else "I had nothing to add to this item") + \
+                ", so I picked the part of the item that fits you"
         if not passed:
             human = self._retrieve(session, intent, guidance)
             return Response(intent, "Nothing I generated passed the checks; here are catalog items instead.",
@@ -406,11 +408,11 @@ def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity
 def _screen_identity(items: list[GeneratedItem], identity: IdentityGuard | None) -> None:
     if identity is None:
         return
-    for item, problem in zip(items, identity.problems(items)):
-        if problem:
+    for item, problems in zip(items, identity.reasons(items)):
+        if problems:
             report = dict(item.fidelity or {"checks": {}})
             report["verdict"] = "block"
-            report["reasons"] = [*report.get("reasons", []), f"identity: {problem}"]
+            report["reasons"] = [*report.get("reasons", []), *(f"identity: {p}" for p in problems)]
             item.fidelity = report
 
 

@@ -21,6 +21,7 @@ from genrec.fidelity.watermark import GreenListWatermark
 from genrec.generation.anchors import anchor_title, missing_facts, strip_unsupported_numbers, tidy
 from genrec.generation.intent import Constraints, Guidance
 from genrec.generation.llm_writer import LLMWriter, choose_price, scrub_brands
+from genrec.generation.phrases import describe_with_facts, fact_phrases
 from genrec.generation.textgen import GENERATOR_NAME, TextGenerator, guidance_condition, mix_conditions
 from genrec.llm.base import LLMBackend
 
@@ -38,10 +39,11 @@ class Draft:
     token_ids: list[int] = field(default_factory=list)
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    watermarked: bool = True  # False: nothing was sampled freely (a "facts" description), so nothing carries a mark
 
 
 #: How genrec's own generator rewrites an item (see ``TextGenWriter``).
-REWRITE_MODES: tuple[str, ...] = ("append", "description", "anchored", "full")
+REWRITE_MODES: tuple[str, ...] = ("append", "description", "facts", "anchored", "full")
 
 
 def resolve_rewrite(mode: str, items: Any, min_share: float = 0.5) -> str:
@@ -122,7 +124,8 @@ class TextGenWriter(Writer):
                  source_weight: float = 0.6, temperature: float | None = None, top_p: float | None = None,
                  guidance_weights: dict[str, float] | None = None, brands: Sequence[str] = (),
                  rewrite: str = "description", min_description_tokens: int = 0, fact_guard: bool = True,
-                 brand_lexicon: BrandLexicon | None = None) -> None:
+                 brand_lexicon: BrandLexicon | None = None, common_categories: Sequence[str] = (),
+                 max_fact_phrases: int = 3) -> None:
         super().__init__(watermark_key)
         self.modes = tuple(rewrite.split("+"))
         if not all(m in REWRITE_MODES for m in self.modes):
@@ -130,6 +133,8 @@ class TextGenWriter(Writer):
         # modes joined by "+" share the drafts (e.g. "append+anchored");
         # "append": title and description stay verbatim, the description gets a new ending;
         # "description": the source's title (its facts) stays verbatim, a new description is written;
+        # "facts": the title stays verbatim, the description is a list of the source's own category
+        # names chosen by the generator (``phrases``; ``common_categories`` are never stated);
         # "anchored": a new title after the brand, then the source's facts it misses (``anchors``);
         # "full": title (starting with the brand) and description are both written anew
         self.rewrite_mode = rewrite
@@ -138,6 +143,8 @@ class TextGenWriter(Writer):
         # source does not state (the authenticity repair cuts such sentences from descriptions)
         self.fact_guard = fact_guard
         self.brand_lexicon = brand_lexicon  # the brands the authenticity check spots in free text
+        self.common_categories = set(common_categories)
+        self.max_fact_phrases = max_fact_phrases
         # the catalog's brands: a created item must not present itself as one of them (unless asked)
         self.brands = sorted({str(b) for b in brands if b}, key=len, reverse=True)
         self.generator = generator
@@ -180,6 +187,8 @@ class TextGenWriter(Writer):
     def _rewrite_as(self, mode: str, source: dict[str, Any], cond: np.ndarray, constraints: Constraints,
                     n: int, seed: int) -> list[Draft]:
         """``n`` drafts in one rewrite mode (see ``REWRITE_MODES``)."""
+        if mode == "facts":
+            return self._facts(source, cond, constraints, n, seed)
         brand = _str(source.get("brand"))
         kept = brand if brand and brand not in constraints.exclude_brands else None
         title = _str(source.get("title"))
@@ -224,6 +233,25 @@ class TextGenWriter(Writer):
                                 None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
                                 t.seconds, list(t.token_ids), seed + i, notes))
         return drafts
+
+    def _facts(self, source: dict[str, Any], cond: np.ndarray, constraints: Constraints, n: int,
+               seed: int) -> list[Draft]:
+        """Drafts with the source's title and a description of its own category names (none when the
+        source has no unstated category, its brand is excluded, or its title leaves no room)."""
+        brand, title = _str(source.get("brand")), _str(source.get("title"))
+        categories = [str(c) for c in source.get("categories") or []]
+        phrases = fact_phrases(title, categories, self.common_categories)
+        room = self.generator.config.max_length - 3 - max((len(self.tokenize(f", {p}")) for p in phrases), default=0)
+        if not phrases or not title or (brand and brand in constraints.exclude_brands) or len(self.tokenize(title)) > room:
+            return []
+        texts = describe_with_facts(self.generator, title, phrases, cond[None, :], n, seed, self.max_fact_phrases,
+                                    self.temperature, self.top_p)
+        given = _str(source.get("description"))
+        price = source.get("price")
+        return [Draft(title, f"{t.description}. {given}" if given else t.description, brand or None, categories,
+                      None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
+                      t.seconds, list(t.token_ids), seed + i, ["description: the source's own category names"],
+                      watermarked=False) for i, t in enumerate(texts)]
 
     def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
                constraints: Constraints, n: int, seed: int) -> list[Draft]:
