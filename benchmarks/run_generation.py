@@ -39,17 +39,21 @@ The loop's defaults, measured as such. Selection "personal (recommender)": among
 segments at least as close to User_Hist as its opening segment, the one tiger scores best for the
 user (``Tiger.score_new``). Rewriting "textgen (...)": what the loop shows (``loop_choice``):
 genrec's generator writes ``PipelineConfig().drafts`` drafts in the catalog's rewrite modes
-(``resolve_rewrite("auto")``: half "append", the source's text plus a new ending, half bold, a new
-description under the kept title, or on catalogs without descriptions a new title anchored on the
-source's facts), every draft goes through the quality and identity gates and the fidelity checks
-(default policy, authenticity repair; ``screen_and_check`` as in the pipeline), the passing ones
-are ranked beside the unchanged source (``beats_source`` with ``PipelineConfig().edit_vs_source``;
-"rank": the source takes part in the drafts' ranking, tiger's score for the user first, cosine to
-the guidance on ties), and of those that beat it the one tiger scores best is shown (ties: cosine
-to the guidance); where none is left, the original item. ", 1 draft" is the first draft,
-unchecked and unranked; "<mode> only" rows use the bold mode alone; "without the identity gate"
-is the loop with ``identity_rank=0``, "not ranked beside its source" with ``edit_vs_source="off"``
-(the best passing draft). Selection users
+(``resolve_rewrite("auto")``: half "description", a new description under the kept title, half
+"facts", the source's own category names chosen for the user by the generator under a phrase
+constraint, then its description; on catalogs without descriptions all "facts"), every draft goes
+through the quality and identity gates (nearest catalog text and the source title's name words)
+and the fidelity checks (default policy, authenticity repair; ``screen_and_check`` as in the
+pipeline), the passing ones are ranked beside the unchanged source (``beats_source`` with
+``PipelineConfig().edit_vs_source``; "rank": the source takes part in the drafts' ranking, tiger's
+score for the user first, cosine to the guidance on ties), and of those that beat it the one tiger
+scores best is shown (ties: cosine to the guidance); where none is left, the original item.
+", 1 draft" is the first draft, unchecked and unranked (the original item where the writer had
+nothing to write); "<mode> only" rows use the second mode alone; "without the identity gate" is the
+loop with ``identity_rank=0`` and ``identity_name_share=0``, "not ranked beside its source" with
+``edit_vs_source="off"`` (the best passing draft); "anchored, without the identity gate" writes new
+titles around the source's facts instead (the former default on bare titles), ungated, to show
+what renaming buys. Selection users
 are sampled among the test users whose target text has 2 or more segments (elsewhere every
 method shows the same text).
 
@@ -736,6 +740,9 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
         if loop.identity_rank > 0 or loop.identity_name_share > 0:  # what the identity gate costs
             plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb",
                          {"identity_rank": 0, "identity_name_share": 0.0}))
+        if "anchored" not in default_mode:  # what renaming the product would buy
+            plan.append(("textgen anchored, without the identity gate (User_Emb)", "anchored", "user", "emb",
+                         {"identity_rank": 0, "identity_name_share": 0.0}))
         if loop.edit_vs_source != "off":  # what ranking beside the source adds: the best passing draft
             plan.append(("textgen not ranked beside its source (User_Emb)", default_mode, "user", "emb",
                          {"edit_vs_source": "off"}))
@@ -1032,9 +1039,10 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
               f"{results['rewriting'].get('loop', {}).get('edit_vs_source', '?')!r}; 'rank': the source takes part "
               "in the ranking by tiger's score for the user, ties by cosine to the guidance), the one tiger scores "
               "best if it beats the source, else the original item (', 1 draft': the first draft, unchecked, "
-              "unranked; '<mode> only': the bold mode alone; 'without the identity gate': the same loop with "
-              "pipeline.identity_rank=0; 'not ranked beside its source': with pipeline.edit_vs_source='off', the "
-              "best passing draft). "
+              "unranked; '<mode> only': the second mode alone; 'without the identity gate': the same loop with "
+              "pipeline.identity_rank=0 and identity_name_share=0; 'anchored, without the identity gate': new "
+              "titles around the source's facts, ungated; 'not ranked beside its source': with "
+              "pipeline.edit_vs_source='off', the best passing draft). "
               "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
               "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
               "batches of 32). SID shared: leading "

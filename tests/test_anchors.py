@@ -154,8 +154,8 @@ def test_auto_rewrite_follows_the_catalog() -> None:
 
     described = pd.DataFrame({"description": ["a", "b", "", "c"]})
     bare = pd.DataFrame({"description": ["", None, "", "c"]})
-    assert resolve_rewrite("auto", described) == "append+description"
-    assert resolve_rewrite("auto", bare) == "anchored"
+    assert resolve_rewrite("auto", described) == "description+facts"
+    assert resolve_rewrite("auto", bare) == "facts"
     assert resolve_rewrite("full", bare) == "full"
     with pytest.raises(ValueError, match="rewrite"):
         resolve_rewrite("whatever", bare)

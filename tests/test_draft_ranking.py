@@ -124,6 +124,8 @@ def test_an_edit_that_reads_as_another_product_is_blocked_and_stored(loop) -> No
     assert b["item_id"] == drafts[0].item_id
     assert any(r.startswith("identity: reads as another product") and loop.catalog.ids[other_row] in r
                for r in b["reasons"]), b["reasons"]
+    # the other product's title also drops the source's name words: the name gate says so too
+    assert any(r.startswith("identity: renames the product: drops") for r in b["reasons"]), b["reasons"]
     assert loop.store.get(drafts[0].item_id).blocked  # kept for the audit
 
 

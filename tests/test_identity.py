@@ -67,3 +67,31 @@ def test_the_guard_rejects_mismatched_inputs() -> None:
         IdentityGuard(["a", "b"], ["x"], encoder=None)
     with pytest.raises(ValueError, match="catalog embeddings"):
         IdentityGuard(["a"], ["x"], encoder=None, catalog_emb=np.zeros((2, 3)))
+
+
+def test_the_name_gate_blocks_an_edit_that_drops_a_name_word(guard: IdentityGuard) -> None:
+    strict = IdentityGuard(guard.texts, guard.ids, guard.encoder, rank=0, name_share=1.0,
+                           brands=["Acme", "Acme", "Norvik"])
+    # the embedding test alone lets this one through: brand, size and product type keep it nearest its source
+    partly_renamed = _edit("b1", "Acme Light Dark Serum, 0.34 Ounce, Blush")
+    reordered = _edit("b1", "Superstar Blush by Acme (HD), 0.34 Ounce", "For a soft glow.")
+    reasons = strict.reasons([partly_renamed, reordered])
+    assert len(reasons[0]) == 1 and "'superstar'" in reasons[0][0] and "keeps 50%" in reasons[0][0], reasons
+    assert reasons[1] == []
+    half = IdentityGuard(guard.texts, guard.ids, guard.encoder, rank=0, name_share=0.5,
+                         brands=["Acme", "Acme", "Norvik"])
+    assert half.problems([partly_renamed]) == [""]
+
+
+def test_both_identity_reasons_are_given(guard: IdentityGuard) -> None:
+    both = IdentityGuard(guard.texts, guard.ids, guard.encoder, rank=1, name_share=1.0,
+                         brands=["Acme", "Acme", "Norvik"])
+    (reasons,) = both.reasons([_edit("b1", "Acme Velvet Eyeshadow Palette, 12 colors, 0.34 Ounce")])
+    assert reasons[0].startswith("reads as another product: p2") and reasons[1].startswith("renames the product")
+
+
+def test_the_name_gate_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="name_share must be in"):
+        IdentityGuard(["a"], ["x"], encoder=None, name_share=1.5)
+    with pytest.raises(ValueError, match="1 catalog texts but 2 brands"):
+        IdentityGuard(["a"], ["x"], encoder=None, brands=["A", "B"])

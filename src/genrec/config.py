@@ -239,9 +239,10 @@ class PipelineConfig:
     list_size: int = 10
     drafts: int = 6  # texts written per edit / create; the best one that passes is shown
     rank_drafts: str = "recommender"  # best = "recommender" (its score for the user) or "guidance" (cosine)
-    # genrec's generator: "auto" = half the drafts "append" (the source's text + a new ending), half
-    # "description" (new description, kept title), or on catalogs without descriptions all "anchored"
-    # (new title around the source's facts); or any of those (or "full"), several joined by "+"
+    # genrec's generator: "auto" = half the drafts "description" (new description, kept title), half
+    # "facts" (the source's own category names chosen for the user), or on catalogs without
+    # descriptions all "facts"; or any of "append", "description", "facts", "anchored", "full",
+    # several joined by "+" (see generation/writers.py)
     rewrite: str = "auto"
     min_description_tokens: int = 12  # an "append" edit adds at least this many tokens
     # an edit must still read as its source: the source among this many nearest catalog texts (0: off)

@@ -48,15 +48,16 @@ REWRITE_MODES: tuple[str, ...] = ("append", "description", "facts", "anchored", 
 
 def resolve_rewrite(mode: str, items: Any, min_share: float = 0.5) -> str:
     """The rewrite mode(s) for a catalog. "auto": when at least ``min_share`` of the items (a DataFrame
-    with a description column) have a description, half the drafts "append" (cautious: the source's
-    text stays) and half "description"; else every draft "anchored" (a new title around the source's
-    facts): on bare titles an "append" draft is the source with nothing added (chosen on validation
-    users, benchmarks/select_rewrite.py)."""
+    with a description column) have a description, half the drafts "description" (a new description
+    under the kept title) and half "facts" (the source's own category names chosen for the user, then
+    its description); else every draft "facts" (a generator trained on bare titles writes no useful
+    description, and new titles rename the product). Chosen on validation users
+    (benchmarks/select_rewrite.py)."""
     if mode != "auto":
         if not mode or not all(m in REWRITE_MODES for m in mode.split("+")):
             raise ValueError(f"rewrite must be 'auto', one of {REWRITE_MODES} or several joined by '+', not {mode!r}")
         return mode
-    return "append+description" if has_descriptions(items, min_share) else "anchored"
+    return "description+facts" if has_descriptions(items, min_share) else "facts"
 
 
 def has_descriptions(items: Any, min_share: float = 0.5) -> bool:
