@@ -227,10 +227,10 @@ def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
              "edits (checked, repaired, ranked; `mode/rule`: `pipeline.rewrite` / `pipeline.edit_vs_source`, the "
              "rules judge the same drafts); differences are against the original item, paired, with a 95% "
              "bootstrap interval.", "",
-             "| mode/rule (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | Changed | Identity | "
+             "| mode/rule (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | NameKeep | Changed | Identity | "
              "Cosine@10 vs original | PS@10 vs original |",
-             "|---|---|---:|---:|---:|---:|---:|---|---|",
-             f"| original item | – | {_fmt(orig['Cosine@10'])} | {_fmt(orig['PS@10'])} | – | – | – | – | – |"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+             f"| original item | – | {_fmt(orig['Cosine@10'])} | {_fmt(orig['PS@10'])} | – | – | – | – | – | – |"]
     for mode, m in r["modes"].items():
         for row, v in m["table"].items():
             if not row.startswith("textgen (User_") or row.endswith("1 draft"):
@@ -238,7 +238,8 @@ def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
             d = m["vs_original"][row]
             ci = [f"{x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]" for x in (d["Cosine@10"], d["PS@10"])]
             lines.append(f"| {mode} ({m['resolved']}) | {row[len('textgen ('):-1]} | {_fmt(v['Cosine@10'])} | "
-                         f"{_fmt(v['PS@10'])} | {_fmt(v.get('FactKeep'), 3)} | {_fmt(v.get('Changed'), 3)} | "
+                         f"{_fmt(v['PS@10'])} | {_fmt(v.get('FactKeep'), 3)} | {_fmt(v.get('NameKeep'), 3)} | "
+                         f"{_fmt(v.get('Changed'), 3)} | "
                          f"{_fmt(v.get('Identity'), 3)} | {ci[0]} | {ci[1]} |")
     lines += ["", _run_line(r)]
     return "\n".join(lines) + "\n"
