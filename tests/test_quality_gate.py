@@ -18,8 +18,8 @@ def test_descriptions_are_asked_for_only_when_the_catalog_has_them() -> None:
     described = pd.DataFrame({"description": ["Soft.", "Matte finish.", "", "Long wear."]})
     assert not has_descriptions(bare) and has_descriptions(described)
     assert not has_descriptions(pd.DataFrame({"title": ["x"]}))
-    assert resolve_rewrite("auto", bare) == "anchored"
-    assert resolve_rewrite("auto", described) == "append+description"
+    assert resolve_rewrite("auto", bare) == "facts"
+    assert resolve_rewrite("auto", described) == "description+facts"
     title_only = _item("Acme HD Blush, Superstar, 0.34 Ounce")
     assert quality_problem(title_only) == "description too short"
     assert quality_problem(title_only, need_description=False) == ""
