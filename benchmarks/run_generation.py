@@ -519,15 +519,10 @@ def draft_output(rows: np.ndarray, drafts: list[Draft], seconds: list[float], te
     return Output(rows, [join_text(d.title, d.description) for d in drafts], records, np.asarray(seconds))
 
 
-def _as_draft(source: dict[str, Any]) -> Draft:
-    """A catalog record as an unchanged draft (shown where a writer wrote nothing)."""
-    def text(key: str) -> str:
-        value = source.get(key)
-        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-
-    price = source.get("price")
-    return Draft(text("title"), text("description"), text("brand") or None, list(source.get("categories") or []),
-                 None if price is None or pd.isna(price) else float(price), 0.0)
+def shown_output(shown: list[dict[str, Any] | None], seconds: np.ndarray, original: Output) -> Output:
+    """Per row of ``original``, the record shown (an edit's), or the original item where it is None."""
+    records = [rec or original.records[j] for j, rec in enumerate(shown)]
+    return Output(original.rows, [join_text(rec["title"], rec["description"]) for rec in records], records, seconds)
 
 
 def draft_record(d: Draft) -> dict[str, Any]:
@@ -760,16 +755,11 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
         drafts, secs = made[ident]
         if name == "textgen (User_Emb)":
             # a writer may have nothing to write for a source (a "facts" draft with no unstated category)
-            firsts = [d[0] if d else _as_draft(sources[r]) for r, d in zip(rows, drafts)]
-            outputs[f"{name}, 1 draft"] = draft_output(rows, firsts, secs, text_only=False)
+            outputs[f"{name}, 1 draft"] = shown_output([draft_record(d[0]) if d else None for d in drafts],
+                                                       np.asarray(secs), original)
         chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide,
                                                   dataclasses.replace(loop, **change))
-        out = Output(rows, [], [], np.asarray(secs) * loop.drafts + np.asarray(extra))
-        for r, rec in zip(rows, chosen):
-            rec = rec or original.records[int(r)]
-            out.texts.append(join_text(rec["title"], rec["description"]))
-            out.records.append(rec)
-        outputs[name] = out
+        outputs[name] = shown_output(chosen, np.asarray(secs) * loop.drafts + np.asarray(extra), original)
     if llm is not None and m > 0:
         sub = rows[:m]
         drafts, secs = run_writer(sub, lambda r: llm.rewrite(

@@ -27,7 +27,8 @@ def stated(fact: Fact, facts: Sequence[Fact]) -> bool:
     return supported(fact, [f for f in facts if f.unit != fact.unit and f.unit and fact.unit])
 
 
-def _has_phrase(text: str, phrase: str) -> bool:
+def has_phrase(text: str, phrase: str) -> bool:
+    """``phrase`` occurs in ``text`` as whole words, any case."""
     return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE) is not None
 
 
@@ -45,7 +46,7 @@ def missing_facts(source_text: str, draft_text: str, product_types: Sequence[str
             out.append(f.text.strip())
     for phrase in product_types:
         phrase = phrase.strip()
-        if phrase and _has_phrase(source_text, phrase) and not _has_phrase(draft_text, phrase):
+        if phrase and has_phrase(source_text, phrase) and not has_phrase(draft_text, phrase):
             out.append(phrase)
     return list(dict.fromkeys(x for x in out if x))
 

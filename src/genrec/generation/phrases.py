@@ -12,13 +12,13 @@ catalog-constrained beam search is over semantic IDs.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 
+from genrec.generation.anchors import has_phrase
 from genrec.generation.textgen import DESC, EOS, PAD
 
 SEPARATOR = ", "
@@ -36,8 +36,7 @@ def fact_phrases(title: str, categories: Sequence[str], skip: Iterable[str] = ()
     skipped = {s.lower() for s in skip}
     out = []
     for name in dict.fromkeys(str(c).strip() for c in categories):
-        said = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", title, re.IGNORECASE) is not None
-        if name and name.lower() not in skipped and not said:
+        if name and name.lower() not in skipped and not has_phrase(title, name):
             out.append(name)
     return out
 

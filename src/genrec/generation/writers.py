@@ -211,7 +211,7 @@ class TextGenWriter(Writer):
             texts = self.generator.generate(cond[None, :], n_per_cond=n, seed=seed, prefix=kept,
                                             temperature=self.temperature, top_p=self.top_p,
                                             logits_processors=self.processors())
-        price = source.get("price")
+        price = _price(source.get("price"))
         # brands the draft may name: the kept brand and those the source names, never an excluded one
         own = {norm(brand)} | ({m.brand for m in self.brand_lexicon.find(source_text)} if self.brand_lexicon else set())
         own -= {norm(b) for b in constraints.exclude_brands}
@@ -230,8 +230,7 @@ class TextGenWriter(Writer):
             if mode != "full" and not kept_title:  # "anchored", and a long title's fallback
                 new_title = anchor_title(new_title, missing_facts(source_text, f"{new_title}\n{description}",
                                                                   [str(c) for c in source.get("categories") or []]))
-            drafts.append(Draft(new_title, description, kept, list(source.get("categories") or []),
-                                None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
+            drafts.append(Draft(new_title, description, kept, list(source.get("categories") or []), price,
                                 t.seconds, list(t.token_ids), seed + i, notes))
         return drafts
 
@@ -248,10 +247,9 @@ class TextGenWriter(Writer):
         texts = describe_with_facts(self.generator, title, phrases, cond[None, :], n, seed, self.max_fact_phrases,
                                     self.temperature, self.top_p)
         given = _str(source.get("description"))
-        price = source.get("price")
+        price = _price(source.get("price"))
         return [Draft(title, f"{t.description}. {given}" if given else t.description, brand or None, categories,
-                      None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
-                      t.seconds, list(t.token_ids), seed + i, ["description: the source's own category names"],
+                      price, t.seconds, list(t.token_ids), seed + i, ["description: the source's own category names"],
                       watermarked=False) for i, t in enumerate(texts)]
 
     def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
@@ -334,6 +332,11 @@ def _majority_category(liked: Sequence[dict[str, Any]]) -> list[str]:
         return []
     best = max(set(paths), key=lambda p: (paths.count(p), p))
     return list(best)
+
+
+def _price(value: Any) -> float | None:
+    """A record's price as a float (None when missing or NaN)."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
 
 
 def _str(value: Any) -> str:
