@@ -64,8 +64,9 @@ Metrics (``genrec.eval.generation_metrics``), per generated / selected text g fo
   is placed among the catalog items' (``ps_at_k``): PS@10 = share of u's top-10 catalog items
   it outscores, PS = its percentile in the whole catalog. The held-out target is left out of the
   comparison set. EVERY row, baselines included, is added the same way (a catalog item re-added
-  as a new item, so all rows share the new-item cold start); a copy of tiger takes the items of
-  one method for 25 users at a time, so added items barely change the rest of the catalog.
+  as a new item, so all rows share the new-item cold start). Each item is added ALONE to its own
+  copy: with ``trie_softmax`` a new item joins the softmax of the trie node it attaches to, so
+  two items added together can lower each other and the catalog items around them.
   Selection rows are the chosen segment as the item's whole text; edit rows keep the source's
   brand, categories and price; created rows are text only (no brand, categories or price), so
   PS compares the texts alone. Selection checks use the targets with 2 or more segments (the
@@ -98,7 +99,6 @@ Metrics (``genrec.eval.generation_metrics``), per generated / selected text g fo
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import os
@@ -168,7 +168,7 @@ from genrec.models.tiger import Tiger  # noqa: E402
 
 K = 10  # the @K of Cosine and PS, and the retrieval cut-off
 BENCH_WATERMARK_KEY = "genrec-benchmark"  # the loop watermarks every draft; so do the benchmark's writers
-PS_CHUNK = 25  # users whose items one copy of tiger takes at a time
+SEGMENT_CHUNK = 25  # users whose target segments one score_new call takes
 LIKED_SHOWN = 10  # liked history items handed to a writer (the LLM shows at most 3 of them)
 #: Saved recommenders used by default (they must cover the dataset's catalog in the same order).
 DEFAULT_TIGER = {"amazon-beauty": "~/.cache/genrec/models/tiger-amazon-beauty"}
@@ -431,20 +431,16 @@ def prediction_scores(bench: Bench, records: list[dict[str, Any]],
     texts = item_texts(Dataset.catalog_only("gen", frame), enc_cfg.fields)
     TextEncoder(enc_cfg, model=bench.encoder.model).encode(texts)
     ps10, ps, shared = np.empty(len(rows)), np.empty(len(rows)), np.empty(len(rows))
-    for lo in range(0, len(rows), PS_CHUNK):
-        part = slice(lo, min(lo + PS_CHUNK, len(rows)))
-        model = copy.deepcopy(bench.tiger)
-        model.config.encoder_cache_dir = bench.scratch
-        ids = model.add_items(frame.iloc[part])
-        s = model.score([bench.histories[r] for r in rows[part]]).astype(np.float64)
-        own = s[np.arange(len(ids)), ids]
-        catalog = s[:, : bench.ds.n_items].copy()
-        catalog[np.arange(len(ids)), bench.targets[rows[part]]] = np.nan
-        ps10[part] = ps_at_k(own, catalog, K)
-        ps[part] = ps_at_k(own, catalog, None)
+    for j, r in enumerate(rows):  # each item alone on its copy: an added item changes its trie node's softmax
+        model, (own_id,) = bench.tiger.with_items(frame.iloc[[j]])
+        s = model.score([bench.histories[r]]).astype(np.float64)[0]
+        catalog = s[: bench.ds.n_items].copy()
+        catalog[bench.targets[r]] = np.nan
+        ps10[j] = ps_at_k(s[[own_id]], catalog[None, :], K)[0]
+        ps[j] = ps_at_k(s[[own_id]], catalog[None, :], None)[0]
         assert model.codes is not None
-        same = model.codes[ids, :-1] == model.codes[bench.targets[rows[part]], :-1]
-        shared[part] = np.cumprod(same, axis=1).sum(axis=1)
+        same = model.codes[own_id, :-1] == model.codes[bench.targets[r], :-1]
+        shared[j] = np.cumprod(same).sum()
     return ps10, ps, shared
 
 
@@ -674,11 +670,11 @@ def segment_scores(bench: Bench, texts: list[str]) -> list[np.ndarray]:
     """tiger's prospective log-probability of each segment of ``texts[r]`` shown as the item, for user r.
 
     Each segment is the item's whole text (as in the selection rows), with the target's brand,
-    categories and price; ``Tiger.score_new`` adds them to a copy of tiger, PS_CHUNK users at a time.
+    categories and price; ``Tiger.score_new`` scores each as if it alone were added to tiger.
     """
     out: list[np.ndarray] = []
-    for lo in range(0, len(texts), PS_CHUNK):
-        rows = range(lo, min(lo + PS_CHUNK, len(texts)))
+    for lo in range(0, len(texts), SEGMENT_CHUNK):
+        rows = range(lo, min(lo + SEGMENT_CHUNK, len(texts)))
         records, owner = [], []
         for r in rows:
             fields = bench.source_fields(bench.targets[r])
@@ -1171,7 +1167,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "protocol": {**_protocol(args, bench.n, m), "eligible_users": bench.eligible_users,
                      "test_users": bench.test_users, "items_without_text": int((~bench.has_text).sum())},
         "config": {"args": vars(args), "tiger": config_to_dict(tiger.config), "textgen": textgen_info["config"],
-                   "ps_chunk_users": PS_CHUNK, "k": K, "liked_items_given_to_writers": LIKED_SHOWN},
+                   "ps_items_per_tiger_copy": 1, "k": K, "liked_items_given_to_writers": LIKED_SHOWN},
         "recommender": tiger_info,
         "textgen": {k: v for k, v in textgen_info.items() if k != "config"},
         **results,

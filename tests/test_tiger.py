@@ -20,7 +20,7 @@ from genrec.eval.evaluator import evaluate  # noqa: E402
 from genrec.models.base import Recommender, top_k  # noqa: E402
 from genrec.models.popularity import Popularity  # noqa: E402
 from genrec.models.registry import create_model, model_names  # noqa: E402
-from genrec.models.tiger import Tiger  # noqa: E402
+from genrec.models.tiger import Tiger, alone_rounds  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -233,27 +233,49 @@ def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir, tmp_path) -
 
 def test_score_new_matches_adding_and_leaves_the_model_unchanged(cache_dir) -> None:  # type: ignore[no-untyped-def]
     items = family_items()
-    held = items["item_id"].isin(["f2-7", "f5-3"])
+    held = items["item_id"].isin(["f2-7", "f2-8", "f2-9", "f5-3"])
     model = Tiger(small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=4)).fit(
         family_dataset(items[~held].reset_index(drop=True)))
+    new = items[held].reset_index(drop=True)
     n_before, codes_before = model.n_items, model.codes.copy()
     family = np.array([int(x.split("-")[0][1:]) for x in model.item_ids])
     hists = [np.flatnonzero(family == 2)[:5], np.flatnonzero(family == 5)[:5]]
     before = model.score(hists)
-    prospective = model.score_new(hists, items[held])
-    assert prospective.shape == (2, 2) and np.isfinite(prospective).all()
-    # items on one code prefix are each scored as if added alone: a twin neither splits nor reorders them
-    twins = model.score_new(hists, pd.concat([items[held], items[held]], ignore_index=True))
-    assert np.allclose(twins[:, :2], prospective, atol=1e-5) and np.allclose(twins[:, 2:], prospective, atol=1e-5)
+    prospective = model.score_new(hists, new)
+    assert prospective.shape == (2, 4) and np.isfinite(prospective).all()
+    # each item scores as if it alone were added to the catalog
+    alone = np.stack([model.with_items(new.iloc[[j]])[0].score(hists)[:, -1] for j in range(len(new))], axis=1)
+    assert np.allclose(prospective, alone, atol=1e-5)
+    # the three coffee items share a first code, so adding them together lowers some of them: the
+    # attach node of one is on another's path; score_new puts those on separate copies
+    together, ids = model.with_items(new)
+    rounds = alone_rounds(model.codes, together.codes[ids])
+    assert rounds.max() > 0 and not np.allclose(together.score(hists, items=ids), alone, atol=1e-5)
+    # a twin neither splits nor reorders them
+    twins = model.score_new(hists, pd.concat([new, new], ignore_index=True))
+    assert np.allclose(twins[:, :4], prospective, atol=1e-5) and np.allclose(twins[:, 4:], prospective, atol=1e-5)
     # nothing changed: same catalog, same codes, same scores
     assert model.n_items == n_before and np.array_equal(model.codes, codes_before)
     assert np.allclose(model.score(hists), before)
-    # the same log-probabilities as adding the items for real, and each history prefers its family's item
-    ids = model.add_items(items[held])
-    assert np.allclose(prospective, model.score(hists)[:, ids], atol=1e-5)
-    assert prospective[0, 0] > prospective[0, 1] and prospective[1, 1] > prospective[1, 0]
+    # each history prefers its family's items
+    assert prospective[0, :3].min() > prospective[0, 3] and prospective[1, 3] > prospective[1, :3].max()
+    ids = model.add_items(new)
     # a subset of items scores like the full catalog restricted to it
     sub = np.array([3, 0, ids[1]])
     assert np.allclose(model.score(hists, items=sub), model.score(hists)[:, sub], atol=1e-6)
     with pytest.raises(IndexError):
         model.score(hists, items=[model.n_items])
+
+
+def test_alone_rounds_separate_items_whose_attach_node_is_on_another_path() -> None:
+    catalog = np.array([[0, 0, 0], [0, 1, 0], [1, 0, 0]])  # two semantic levels + the extra code
+    new = np.array([
+        [0, 2, 0],  # attaches at node (0): a new second code
+        [0, 3, 0],  # also at (0): each changes the other's softmax there
+        [1, 1, 0],  # attaches at (1): no path of another new item passes through it
+        [2, 0, 0],  # a new first code changes the root softmax, so every item's score
+        [0, 0, 1],  # attaches at (0, 0), and passes through (0), where the first two attach
+    ])
+    assert alone_rounds(catalog, new).tolist() == [0, 1, 0, 2, 3]
+    assert alone_rounds(catalog, new[[0, 2]]).tolist() == [0, 0]
+    assert alone_rounds(catalog, new[:0]).tolist() == []

@@ -613,32 +613,34 @@ class Tiger(Recommender):
     def score_new(self, histories: Histories, items: pd.DataFrame) -> np.ndarray:
         """log p(item | history) [batch, len(items)] of items NOT in the catalog, each as if it alone were added.
 
-        The items go through ``add_items`` on a copy of the model, so this model is unchanged;
-        used to rank drafts and text segments by what the recommender predicts for a user. Items
-        that land on the same code prefix would split that branch and differ only by the order
-        of their disambiguating codes, so they are scored on separate copies (and tie).
+        The items go through ``add_items`` on copies of the model (``with_items``), so this model is
+        unchanged; used to rank drafts and text segments by what the recommender predicts for a user.
+        A new item adds one edge to the trie, at the deepest node its codes share with the catalog
+        (its attach node); with ``trie_softmax`` that edge joins the node's softmax and lowers every
+        item below it. Two new items share a copy only when neither passes through the other's
+        attach node (``alone_rounds``), so no score is changed by another new item.
         """
         self._require()
         if len(items) == 0:
             return np.zeros((len(histories), 0), dtype=np.float32)
         frame = items.reset_index(drop=True).copy()
         frame["item_id"] = [f"probe:{j}" for j in range(len(frame))]  # ids never clash with the catalog
-        probe = self._probe()
-        ids = probe.add_items(frame)
-        scores = probe.score(histories, items=ids)
-        assert probe.codes is not None
-        # round r holds each prefix's r-th item; with no shared prefix there is one round, already scored
-        rounds = np.zeros(len(ids), dtype=np.int64)
-        count: dict[bytes, int] = {}
-        for j, prefix in enumerate(probe.codes[ids, :-1]):
-            rounds[j] = count.get(prefix.tobytes(), 0)
-            count[prefix.tobytes()] = int(rounds[j]) + 1
-        if rounds.max() > 0:
-            for r in range(int(rounds.max()) + 1):
-                part = np.flatnonzero(rounds == r)
-                again = self._probe()
-                scores[:, part] = again.score(histories, items=again.add_items(frame.iloc[part]))
+        probe, ids = self.with_items(frame)
+        assert self.codes is not None and probe.codes is not None
+        rounds = alone_rounds(self.codes, probe.codes[ids])
+        if rounds.max() == 0:
+            return probe.score(histories, items=ids)
+        scores = np.empty((len(histories), len(frame)), dtype=np.float32)
+        for r in range(int(rounds.max()) + 1):
+            part = np.flatnonzero(rounds == r)
+            again, part_ids = self.with_items(frame.iloc[part])
+            scores[:, part] = again.score(histories, items=part_ids)
         return scores
+
+    def with_items(self, items: pd.DataFrame) -> tuple[Tiger, list[int]]:
+        """A copy of this model with ``items`` added (see ``add_items``) and their ids in the copy."""
+        probe = self._probe()
+        return probe, probe.add_items(items)
 
     def _probe(self) -> Tiger:
         """A deep copy to add items to, sharing (not copying) the loaded sentence encoder."""
@@ -757,3 +759,46 @@ def extend_prefix_ids(codes: np.ndarray, prefix_ids: np.ndarray, new_codes: np.n
                 known[key], next_id = next_id, next_id + 1
             out[n, level] = known[key]
     return out
+
+
+def attach_depths(codes: np.ndarray, new_codes: np.ndarray) -> np.ndarray:
+    """[m]: how many leading codes each new item shares with some catalog item (the depth of its attach node)."""
+    depth = np.zeros(len(new_codes), dtype=np.int64)
+    for level in range(1, codes.shape[1]):
+        known = {tuple(c) for c in codes[:, :level].tolist()}
+        inside = np.array([tuple(c) in known for c in new_codes[:, :level].tolist()], dtype=bool)
+        depth[inside] = level
+    return depth
+
+
+def alone_rounds(codes: np.ndarray, new_codes: np.ndarray) -> np.ndarray:
+    """[m]: a round per new item, such that items of one round can be added together and each scores as if alone.
+
+    Item a changes the softmax of its attach node (its first ``p_a`` codes, ``attach_depths``), so it
+    changes the score of b exactly when b passes through that node: b's first ``p_a`` codes equal
+    a's. Items that share ``s`` leading codes clash when ``s >= min(p_a, p_b)``; each item goes to
+    the first round with no clash (greedy colouring). New items on different first codes that both
+    attach below the root never clash.
+    """
+    depth = attach_depths(codes, new_codes)
+    rows = new_codes.tolist()
+    rounds = np.zeros(len(rows), dtype=np.int64)
+    members: list[list[int]] = []
+    for j, row in enumerate(rows):
+        for r, group in enumerate(members):
+            if not any(_shared(row, rows[i]) >= min(depth[j], depth[i]) for i in group):
+                group.append(j)
+                rounds[j] = r
+                break
+        else:
+            rounds[j] = len(members)
+            members.append([j])
+    return rounds
+
+
+def _shared(a: list[int], b: list[int]) -> int:
+    """Number of leading codes two semantic IDs share."""
+    n = 0
+    while n < len(a) and a[n] == b[n]:
+        n += 1
+    return n
