@@ -425,8 +425,13 @@ def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
     return frame[list(USER_COLUMNS)].reset_index(drop=True)
 
 
+def is_missing(value: Any) -> bool:
+    """True for a missing record field: None or a float NaN (what pandas gives an empty cell)."""
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _as_str_list(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if is_missing(value):
         return []
     if isinstance(value, str):
         return [value] if value else []
@@ -434,7 +439,7 @@ def _as_str_list(value: Any) -> list[str]:
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if is_missing(value):
         return {}
     if isinstance(value, str):
         return json.loads(value) if value else {}

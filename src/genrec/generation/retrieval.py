@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from genrec.data.dataset import is_missing
 from genrec.generation.intent import Constraints
 from genrec.models.base import Recommendations, Recommender, mask_items, top_k
 
@@ -161,6 +162,6 @@ class InstructedRetriever:
 
 def _norm(value: object) -> str:
     """Lower-case, trimmed text ('' for missing values)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if is_missing(value):
         return ""
     return " ".join(str(value).lower().split())

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from genrec.data.dataset import EVENT_CODE, Dataset
+from genrec.data.dataset import EVENT_CODE, Dataset, is_missing
 from genrec.data.generated import GeneratedItem, Provenance
 
 METHODS: tuple[str, ...] = ("personal", "recommender", "first", "random")
@@ -234,7 +234,7 @@ def as_generated(
         description=str(record.get("description") or ""),
         brand=record.get("brand") or None,
         categories=list(record.get("categories") or []),
-        price=None if price is None or (isinstance(price, float) and np.isnan(price)) else float(price),
+        price=None if is_missing(price) else float(price),
         attributes=dict(record.get("attributes") or {}),
         provenance=Provenance(
             "select", GENERATOR, GENERATOR_VERSION, user_id=user_id,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from genrec.data.dataset import is_missing
 from genrec.fidelity._catalog import BrandLexicon
 from genrec.fidelity._text import norm
 from genrec.fidelity.watermark import GreenListWatermark
@@ -336,11 +337,11 @@ def _majority_category(liked: Sequence[dict[str, Any]]) -> list[str]:
 
 def _price(value: Any) -> float | None:
     """A record's price as a float (None when missing or NaN)."""
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+    return None if is_missing(value) else float(value)
 
 
 def _str(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if is_missing(value):
         return ""
     return re.sub(r"\s+", " ", str(value)).strip()
 
