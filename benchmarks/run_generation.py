@@ -101,6 +101,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import tempfile
@@ -499,7 +500,22 @@ def paired_diff(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 2000)
         return {"diff": float("nan"), "lo": float("nan"), "hi": float("nan")}
     idx = np.random.default_rng(seed).integers(0, len(d), size=(n_boot, len(d)))
     boots = d[idx].mean(axis=1)
-    return {"diff": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5))}
+    up, down = int((d > 0).sum()), int((d < 0).sum())
+    return {"diff": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5)),
+            "up": up, "down": down, "sign_p": sign_test(up, down)}
+
+
+def sign_test(up: int, down: int) -> float:
+    """Two-sided exact sign test: how likely a split at least this uneven is if up and down were equally likely.
+
+    Ties are left out. A metric with many ties and a one-sided change (PS@10: most users' items
+    outscore none of their top 10, and the loop never shows an edit tiger scores below its source)
+    can have a bootstrap interval that touches 0 while no user is worse off; this says how many are.
+    """
+    n, low = up + down, min(up, down)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(low + 1)) / 2**n)
 
 
 def _values_on(scored: Scored, metric: str, rows: np.ndarray) -> np.ndarray:
@@ -1063,16 +1079,19 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
     lines += ["### Criteria", "", "Selection checks use the targets with 2 or more segments only. Intervals: 95% "
               "paired bootstrap over users. required: the check judges the default loop (selection by the "
               "recommender's score; genrec's generator, drafts ranked by the recommender); the other rows are "
-              "comparisons.", "", "| section | check | required | n | method | baseline | diff [95% CI] | pass |",
-              "|---|---|---|---:|---:|---:|---|---|"]
+              "comparisons. up / down: users for whom the method is above / below the baseline (the rest tie), with "
+              "the two-sided exact sign test's p.", "",
+              "| section | check | required | n | method | baseline | diff [95% CI] | up / down (sign p) | pass |",
+              "|---|---|---|---:|---:|---:|---|---|---|"]
     for c in results["criteria"]:
         ci = f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]" if "diff" in c else ""
+        sign = f"{c['up']} / {c['down']} (p {c['sign_p']:.2g})" if "up" in c else ""
         verdict = {True: "yes", False: "**NO**", None: "stated" if "method" in c else "n/a"}[c["passed"]]
         if c.get("ci_excludes_zero") is False:
             verdict += " (CI includes 0)"
         lines.append(f"| {c['section']} | {c['check']} | {'yes' if c.get('required') else 'no'} | {c['n']} | "
                      f"{_fmt(c.get('method'))} | "
-                     f"{_fmt(c.get('baseline'))} | {ci} | {verdict} |")
+                     f"{_fmt(c.get('baseline'))} | {ci} | {sign} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
