@@ -13,6 +13,7 @@ from genrec.data.synthetic import generate
 from genrec.encoders.text import TextEncoder
 from genrec.eval.generation_metrics import cosine_at_k
 from genrec.generation.selection import (
+    FLOORS,
     Segment,
     as_generated,
     liked_histories,
@@ -126,6 +127,32 @@ def test_recommender_method_picks_the_best_scored_segment_and_breaks_ties_by_cos
         select_segment(GIFT_BOX, vector, encoder, "recommender")
     with pytest.raises(ValueError, match="segments"):
         select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=np.zeros(n + 1))
+
+
+def test_recommender_floors_decide_which_segments_compete(encoder):
+    vector = encoder.encode(["face cream for dry skin"])[0]
+    segs = split_segments(GIFT_BOX)
+    cos = encoder.encode(segs) @ vector
+    order = np.argsort(cos)  # furthest first
+    farthest, closest = int(order[0]), int(order[-1])
+    assert farthest != closest
+    scores = np.zeros(len(segs))
+    scores[farthest] = 5.0
+
+    def pick(floor: str) -> int:
+        return select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=scores, floor=floor).index
+
+    assert pick("none") == farthest  # no floor: the recommender alone decides
+    for floor in ("first", "mean", "first+mean"):
+        chosen = pick(floor)
+        assert chosen != farthest
+        assert cos[chosen] >= {"first": cos[0], "mean": cos.mean(), "first+mean": max(cos[0], cos.mean())}[floor] - 1e-9
+    # with every score tied, every floor falls back to the closest segment
+    ties = np.zeros(len(segs))
+    for floor in FLOORS:
+        assert select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=ties, floor=floor).index == closest
+    with pytest.raises(ValueError, match="floor"):
+        select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=ties, floor="median")
 
 
 def test_batched_selection_encodes_each_distinct_segment_once(encoder):

@@ -16,8 +16,10 @@ highest cosine to it (``"personal"``, GeneRec's User_Hist guidance). ``"recommen
 default) adds the recommender's own view, as GeneRec scores frames with its recommender's user
 embedding: each segment, shown as the item, is scored by the recommender for the user
 (``segment_scores``, e.g. ``Tiger.score_new``), and among the segments at least as close to the
-user as the item's opening segment, the best-scored one wins (ties: higher cosine). The opening
-segment is always a candidate, so the choice never moves away from the user's taste.
+user as a floor, the best-scored one wins (ties: higher cosine). The floor (``FLOORS``) is the
+opening segment's cosine (``"first"``), the mean cosine of the item's segments, which is what a
+random segment gets on average (``"mean"``), the larger of the two (``"first+mean"``), or none.
+The closest segment always clears every floor, so there is always a candidate.
 Baselines: ``"first"`` (the item's own opening segment, i.e. the original thumbnail) and
 ``"random"`` (a uniformly drawn segment, seeded).
 """
@@ -35,6 +37,8 @@ from genrec.data.dataset import EVENT_CODE, Dataset, is_missing
 from genrec.data.generated import GeneratedItem, Provenance
 
 METHODS: tuple[str, ...] = ("personal", "recommender", "first", "random")
+#: How close to the user a segment must be for ``"recommender"`` to consider it (see the module docstring).
+FLOORS: tuple[str, ...] = ("first", "mean", "first+mean", "none")
 #: Events that do not count as liking an item.
 NEGATIVE_EVENTS: tuple[str, ...] = ("dislike", "skip")
 GENERATOR = "segment-select"
@@ -120,10 +124,11 @@ def select_segment(
     method: str = "personal",
     rng: np.random.Generator | int | None = None,
     segment_scores: np.ndarray | None = None,
+    floor: str = "first",
 ) -> Segment:
     """The segment of ``item_text`` to show a user: closest to ``user_vector``, best-scored, first, or random."""
     scores = None if segment_scores is None else [segment_scores]
-    return select_segments([item_text], np.asarray(user_vector)[None, :], encoder, method, rng, scores)[0]
+    return select_segments([item_text], np.asarray(user_vector)[None, :], encoder, method, rng, scores, floor)[0]
 
 
 def select_segments(
@@ -133,16 +138,19 @@ def select_segments(
     method: str = "personal",
     rng: np.random.Generator | int | None = None,
     segment_scores: Sequence[np.ndarray] | None = None,
+    floor: str = "first",
 ) -> list[Segment]:
     """``select_segment`` for many (item text, user vector) pairs; each distinct segment is encoded once.
 
     ``user_vectors[j]`` is the user of pair j (shape [n_pairs, d]). ``rng`` (a Generator or a
     seed; None means seed 0) only matters for ``method="random"``; ``segment_scores[j]`` (one
-    score per segment of ``split_segments(item_texts[j])``) only for ``method="recommender"``.
-    Every returned segment carries its cosine to the pair's user, whichever method chose it.
+    score per segment of ``split_segments(item_texts[j])``) and ``floor`` (one of ``FLOORS``) only
+    for ``method="recommender"``. Every returned segment carries its cosine to the pair's user, whichever method chose it.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if floor not in FLOORS:
+        raise ValueError(f"floor must be one of {FLOORS}, got {floor!r}")
     if method == "recommender" and (segment_scores is None or len(segment_scores) != len(item_texts)):
         raise ValueError("method 'recommender' needs segment_scores: one array per item text")
     users = np.asarray(user_vectors, dtype=np.float64)
@@ -174,8 +182,7 @@ def select_segments(
             rec = np.asarray(segment_scores[j], dtype=np.float64)
             if rec.shape != (len(segs),):
                 raise ValueError(f"segment_scores[{j}] has shape {rec.shape}; item {j} has {len(segs)} segments")
-            # never further from the user's taste than the item's own opening segment
-            rec = np.where(scores >= scores[0], rec, -np.inf)
+            rec = np.where(scores >= _floor(scores, floor), rec, -np.inf)
             k = int(np.lexsort((-scores, -rec))[0])  # best recommender score, then higher cosine
         elif method == "first":
             k = 0
@@ -183,6 +190,15 @@ def select_segments(
             k = int(gen.integers(len(segs)))
         out.append(Segment(segs[k], k, float(scores[k])))
     return out
+
+
+def _floor(cosines: np.ndarray, floor: str) -> float:
+    """The cosine a segment needs for ``"recommender"`` to consider it."""
+    if floor == "none":
+        return -np.inf
+    mean = float(cosines.mean()) - 1e-12  # the mean of equal cosines must not exclude them by rounding
+    first = float(cosines[0])
+    return {"first": first, "mean": mean, "first+mean": max(first, mean)}[floor]
 
 
 def user_vector(item_vectors: np.ndarray, items: Sequence[int] | np.ndarray) -> np.ndarray:
