@@ -14,7 +14,7 @@ from genrec.data.store import Store
 from genrec.generation.assemble import LoopSettings, build_pipeline
 from genrec.generation.intent import Constraints
 from genrec.generation.pipeline import _target as guidance_target
-from genrec.generation.pipeline import beats_source
+from genrec.generation.pipeline import beats_source, order_drafts
 from genrec.generation.selection import split_segments
 
 RECOMMENDER = {"epochs": 4, "dim": 32, "sid_codebook_size": 8, "threads": 1}
@@ -166,8 +166,20 @@ def test_beats_source_rules() -> None:
     # "both": no lower on either, higher on one
     assert beats_source(scores, closeness, 2.0, 0.5, "both").tolist() == [False, True, True, False, False, False]
     assert beats_source(scores, closeness, 2.0, 0.5, "off").all()
+    # "closest" lets the same edits beat the source as "rank"; only their order differs
+    assert beats_source(scores, closeness, 2.0, 0.5, "closest").tolist() == [False, True, True, True, False, False]
     with pytest.raises(ValueError, match="edit_vs_source"):
         beats_source(scores, closeness, 2.0, 0.5, "never")
+
+
+def test_order_drafts_rank_vs_closest() -> None:
+    scores = np.array([3.0, 4.0, 5.0, 1.0])
+    closeness = np.array([0.9, 0.7, 0.6, 0.95])
+    source = (2.0, 0.8)  # drafts 0-2 outscore it; draft 3 is closer but scores lower
+    order, better = order_drafts(scores, closeness, source, "rank")
+    assert better.tolist() == [True, True, True, False] and order.tolist() == [2, 1, 0, 3]
+    order, better = order_drafts(scores, closeness, source, "closest")
+    assert better.tolist() == [True, True, True, False] and order.tolist() == [0, 1, 2, 3]
 
 
 def test_rank_puts_edits_that_beat_the_source_first(loop) -> None:  # type: ignore[no-untyped-def]

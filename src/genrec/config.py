@@ -250,7 +250,8 @@ class PipelineConfig:
     # ... and keep this share of the words that name the source in its title (0: off)
     identity_name_share: float = 1.0
     # an edit is ranked beside its unchanged source: "rank" = in the drafts' own order (recommender
-    # score, then closeness to the guidance), "both" = no worse on both and better on one, "off";
+    # score, then closeness to the guidance), "closest" = the same edits as "rank", the one closest
+    # to the guidance shown first, "both" = no worse on both and better on one, "off";
     # asked-for edits that lose are still shown, after those that win, with a caveat (the
     # benchmark shows the source instead)
     edit_vs_source: str = "rank"

@@ -354,7 +354,7 @@ class GenerativePipeline:
                      None if price is None or pd.isna(price) else float(price), score)
 
 
-SOURCE_RULES = ("rank", "both", "off")
+SOURCE_RULES = ("rank", "closest", "both", "off")
 
 
 def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float, source_closeness: float,
@@ -363,14 +363,15 @@ def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float,
     and cosine to the user's guidance.
 
     ``rank``: the source competes in the drafts' own ranking (score first, closeness breaks ties),
-    as generated items are ranked with human ones; ``both``: no lower on both measures and higher
-    on one; ``off``: every edit. ``tol`` absorbs float32 noise: the same text encoded in another
+    as generated items are ranked with human ones; ``closest``: the same edits as ``rank`` (they are
+    shown closest to the guidance first, see ``order_drafts``); ``both``: no lower on both measures
+    and higher on one; ``off``: every edit. ``tol`` absorbs float32 noise: the same text encoded in another
     batch differs by ~1e-7, so a copy of the source never beats it.
     """
     scores, closeness = np.asarray(scores, dtype=np.float64), np.asarray(closeness, dtype=np.float64)
     higher, tied = scores > source_score + tol, np.abs(scores - source_score) <= tol
     closer, no_further = closeness > source_closeness + tol, closeness >= source_closeness - tol
-    if rule == "rank":
+    if rule in ("rank", "closest"):
         return higher | (tied & closer)
     if rule == "both":
         return (higher | tied) & no_further & (higher | closer)
@@ -383,9 +384,12 @@ def order_drafts(scores: np.ndarray, closeness: np.ndarray, source: tuple[float,
                  rule: str = "rank") -> tuple[np.ndarray, np.ndarray]:
     """Best-first order of drafts and which of them beat the source: with ``source`` (its score and
     closeness) those that ``beats_source`` first; then by the recommender's score, ties by closeness
-    (drafts on one semantic-ID prefix tie on the score). Without a source every draft counts as better."""
+    (drafts on one semantic-ID prefix tie on the score), or with ``rule="closest"`` by closeness, ties
+    by the score. Without a source every draft counts as better."""
     scores, closeness = np.asarray(scores, dtype=np.float64), np.asarray(closeness, dtype=np.float64)
     better = np.ones(len(scores), dtype=bool) if source is None else beats_source(scores, closeness, *source, rule)
+    if rule == "closest":
+        return np.lexsort((-scores, -closeness, ~better)), better
     return np.lexsort((-closeness, -scores, ~better)), better
 
 
