@@ -245,6 +245,26 @@ def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def selection_floor_section(dataset: str, r: dict[str, Any]) -> str:
+    """Markdown for benchmarks/results/<dataset>/selection_floor.json (select_selection.py)."""
+    base = r["baselines"]
+    lines = [f"#### Selection floor, chosen on validation users: {dataset}", "",
+             f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. The recommender's segment "
+             "choice among the segments at least as close to the user (User_Hist) as the floor; differences "
+             "against the first and a random segment, paired, with a 95% bootstrap interval.", "",
+             "| floor | Cosine@10 | PS@10 | Cosine@10 vs first | PS@10 vs first | Cosine@10 vs random | "
+             "PS@10 vs random |",
+             "|---|---:|---:|---|---|---|---|",
+             *(f"| {name} segment (baseline) | {_fmt(b['Cosine@10'])} | {_fmt(b['PS@10'])} | – | – | – | – |"
+               for name, b in (("first", base["first segment"]), ("random", base["random segment"])))]
+    for floor, v in r["floors"].items():
+        cells = [f"{x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]"
+                 for b in ("first segment", "random segment") for x in (v["vs"][b]["Cosine@10"], v["vs"][b]["PS@10"])]
+        lines.append(f"| {floor} | {_fmt(v['Cosine@10'])} | {_fmt(v['PS@10'])} | {' | '.join(cells)} |")
+    lines += ["", _run_line(r)]
+    return "\n".join(lines) + "\n"
+
+
 def extra_sections(name: str, render: Any) -> list[str]:
     """Sections rendered from benchmarks/results/<dataset>/<name>.json where present."""
     return [render(path.parent.name, json.loads(path.read_text())) for path in sorted(RESULTS.glob(f"*/{name}.json"))]
@@ -260,6 +280,9 @@ def main() -> None:
     selection = extra_sections("rewrite_selection", rewrite_selection_section)
     if selection:
         body += "\n".join(selection)
+    floors = extra_sections("selection_floor", selection_floor_section)
+    if floors:
+        body += "\n" + "\n".join(floors)
     fidelity = extra_sections("fidelity", fidelity_section)
     if fidelity:
         body += "\n### Fidelity checks\n\n" + "\n".join(fidelity)

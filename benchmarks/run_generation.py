@@ -36,8 +36,9 @@ User representations (GeneRec's User_Hist vs User_Emb guidance):
 Each is computed in text space (selection) and in condition space (text-generator guidance).
 
 The loop's defaults, measured as such. Selection "personal (recommender)": among the target's
-segments at least as close to User_Hist as its opening segment, the one tiger scores best for the
-user (``Tiger.score_new``). Rewriting "textgen (...)": what the loop shows (``loop_choice``):
+segments at least as close to User_Hist as its opening segment (``PipelineConfig().selection_floor``,
+chosen on validation users by select_selection.py), the one tiger scores best for the user
+(``Tiger.score_new``). Rewriting "textgen (...)": what the loop shows (``loop_choice``):
 genrec's generator writes ``PipelineConfig().drafts`` drafts in the catalog's rewrite modes
 (``resolve_rewrite("auto")``: half "description", a new description under the kept title, half
 "facts", the source's own category names chosen for the user by the generator under a phrase
@@ -660,7 +661,8 @@ def selection_section(bench: Bench) -> tuple[dict[str, Any], dict[str, Scored]]:
         bench.fresh.memo.clear()  # every method pays for encoding the segments
         with Timer() as t:
             seg_scores = segment_scores(bench, texts) if method == "recommender" else None
-            segs = select_segments(texts, vectors, bench.fresh, method, rng=bench.seed, segment_scores=seg_scores)
+            segs = select_segments(texts, vectors, bench.fresh, method, rng=bench.seed, segment_scores=seg_scores,
+                                   floor=PipelineConfig().selection_floor)
         chosen[name] = np.array([s.index for s in segs])
         records = [{"title": s.text, "description": "", **bench.source_fields(i)} for s, i in zip(segs, bench.targets)]
         outputs[name] = Output(rows, [s.text for s in segs], records, np.full(bench.n, t.seconds / bench.n))

@@ -223,3 +223,18 @@ def test_creations_naming_the_asked_type_come_first(loop) -> None:  # type: igno
     # the draft naming one of the category's product types moves up; the others keep their order
     assert [d.item_id for d in ordered] == ["gen:t1", "gen:t0", "gen:t2"]
     assert loop.prefer_asked_type(drafts, ["no such category"]) == drafts
+
+
+def test_editor_selection_honours_the_floor(loop) -> None:  # type: ignore[no-untyped-def]
+    item = next(i for i in loop.catalog.ids
+                if len(split_segments(f"{loop.catalog.record(i)['title']}\n{loop.catalog.record(i)['description']}")) >= 2)
+    rec = loop.catalog.record(item)
+    segs = split_segments(f"{rec['title']}\n{rec['description']}")
+    user = loop.encoder.encode([segs[0]])[0]  # the opening segment is the closest one to this user
+
+    def scorer(records: list[dict]) -> np.ndarray:  # the recommender prefers the last segment
+        return np.array([1.0 if r["title"] == segs[-1] else 0.0 for r in records])
+
+    assert loop.editor.select(item, user, method="recommender", scorer=scorer).title == segs[0]
+    assert loop.editor.select(item, user, method="recommender", scorer=scorer, floor="none").title == segs[-1]
+    assert loop.config.selection_floor == "first"

@@ -255,6 +255,9 @@ class PipelineConfig:
     # asked-for edits that lose are still shown, after those that win, with a caveat (the
     # benchmark shows the source instead)
     edit_vs_source: str = "rank"
+    # selection by the recommender considers the segments at least as close to the user as the
+    # item's opening one ("first"), as its mean segment ("mean"), both ("first+mean") or any ("none")
+    selection_floor: str = "first"
     generated_slots: int = 2  # at most this many of the user's earlier generated items in a retrieved list
     policy: str = ""  # fidelity policy TOML ("": the packaged default)
     watermark: bool = True  # embed the keyed green-list watermark while sampling

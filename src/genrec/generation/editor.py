@@ -67,9 +67,10 @@ class Editor:
         self.encoder = encoder
 
     def select(self, item_id: str, user_vector: np.ndarray, user_id: str | None = None,
-               method: str = "personal", scorer: ItemScorer | None = None) -> GeneratedItem:
+               method: str = "personal", scorer: ItemScorer | None = None, floor: str = "first") -> GeneratedItem:
         """The item shown through one segment of its text (GeneRec Eq. 1-2): the one closest to the
-        user, or with ``method="recommender"`` the one ``scorer`` (the recommender) rates best."""
+        user, or with ``method="recommender"`` the one ``scorer`` (the recommender) rates best among
+        those at least as close to the user as ``floor`` (``selection.FLOORS``)."""
         rec = {k: v for k, v in self.catalog.record(item_id).items() if k != "_row"}
         text = f"{rec['title']}\n{rec.get('description') or ''}"
         scores = None
@@ -79,7 +80,7 @@ class Editor:
             shown = [as_generated(rec, Segment(seg, k, 0.0), user_id, method).record()
                      for k, seg in enumerate(split_segments(text))]
             scores = np.asarray(scorer(shown), dtype=np.float64)
-        segment = select_segment(text, user_vector, self.encoder, method=method, segment_scores=scores)
+        segment = select_segment(text, user_vector, self.encoder, method=method, segment_scores=scores, floor=floor)
         return as_generated(rec, segment, user_id=user_id, method=method)
 
     def rewrite(self, item_id: str, user_id: str | None, liked: Sequence[str], instruction: str,

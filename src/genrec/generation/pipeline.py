@@ -34,6 +34,7 @@ from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
+from genrec.generation.selection import FLOORS
 from genrec.generation.textgen import item_corpus
 from genrec.generation.writers import Writer, has_descriptions
 
@@ -111,6 +112,8 @@ class GenerativePipeline:
         self.config = config or PipelineConfig()
         if self.config.rank_drafts not in ("recommender", "guidance"):
             raise ValueError(f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}")
+        if self.config.selection_floor not in FLOORS:
+            raise ValueError(f"pipeline.selection_floor must be one of {FLOORS}, not {self.config.selection_floor!r}")
         if self.config.edit_vs_source not in SOURCE_RULES:
             raise ValueError(f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, "
                              f"not {self.config.edit_vs_source!r}")
@@ -236,7 +239,7 @@ class GenerativePipeline:
             vector = _target(guidance)
             method = "recommender" if scorer is not None and cfg.rank_drafts == "recommender" else "personal"
             chosen = self.editor.select(target, guidance.liked if vector is None else vector, session.user_id,
-                                        method=method, scorer=scorer)
+                                        method=method, scorer=scorer, floor=cfg.selection_floor)
             passed, more = self.post_process([chosen], session.user_id, guidance, scorer)
             blocked += more
             why = ("every rewrite was blocked" if drafts else "I had nothing to add to this item") + \
