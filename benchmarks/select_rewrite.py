@@ -32,6 +32,7 @@ import run_generation as rg  # noqa: E402
 from common import commit, machine, peak_rss_mb, write_result  # noqa: E402
 
 from genrec.config import PipelineConfig, TigerConfig, config_from_dict  # noqa: E402
+from genrec.data.dataset import Dataset  # noqa: E402
 from genrec.data.split import Split, leave_one_out  # noqa: E402
 from genrec.models.tiger import Tiger  # noqa: E402
 
@@ -53,32 +54,43 @@ def train_only_tiger(split: Split, dataset: str, models_dir: str, threads: int) 
     return model, "the saved model's configuration, trained here on the train split only"
 
 
-def main() -> None:
-    """Parse arguments, run the rewriting section on validation users for each mode, write the result."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def validation_parser(doc: str, users: int) -> argparse.ArgumentParser:
+    """The options every validation script takes: dataset, users, threads, seed, models folder."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="synthetic")
-    ap.add_argument("--users", type=int, default=100)
-    ap.add_argument("--modes", default="auto,append,description,anchored",
-                    help="comma-separated rewrite modes (PipelineConfig.rewrite values) to compare")
-    ap.add_argument("--rules", default="rank,both,off",
-                    help="comma-separated edit-vs-source rules (PipelineConfig.edit_vs_source values) to compare")
+    ap.add_argument("--users", type=int, default=users)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models-dir", default="")
-    args = ap.parse_args()
+    return ap
+
+
+def validation_cases(dataset: str, models_dir: str, threads: int) -> tuple[Dataset, Split, Tiger, str]:
+    """The train+validation interactions, their leave-one-out split (whose test cases are the
+    original validation cases), the train-only tiger and where it came from."""
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
+    split = leave_one_out(rg.load_dataset(dataset))
+    tiger, source = train_only_tiger(split, dataset, models_dir, threads)
+    tiger.config.threads, tiger.config.progress = threads, False
+    return split.train_valid, leave_one_out(split.train_valid), tiger, source
+
+
+def main() -> None:
+    """Parse arguments, run the rewriting section on validation users for each mode, write the result."""
+    ap = validation_parser(__doc__, users=100)
+    ap.add_argument("--modes", default="auto,append,description,anchored",
+                    help="comma-separated rewrite modes (PipelineConfig.rewrite values) to compare")
+    ap.add_argument("--rules", default="rank,closest,both,off",
+                    help="comma-separated edit-vs-source rules (PipelineConfig.edit_vs_source values) to compare")
+    args = ap.parse_args()
     start = time.perf_counter()
-    ds = rg.load_dataset(args.dataset)
-    split = leave_one_out(ds)
-    tiger, source = train_only_tiger(split, args.dataset, args.models_dir, args.threads)
-    tiger.config.threads, tiger.config.progress = args.threads, False
-    valid = leave_one_out(split.train_valid)  # its test cases are the validation cases
+    data, valid, tiger, source = validation_cases(args.dataset, args.models_dir, args.threads)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="genrec-select-") as scratch:
         tiger.config.encoder_cache_dir = scratch
-        bench = rg.build_bench(split.train_valid, valid, tiger, args.users, args.seed, args.threads, scratch)
+        bench = rg.build_bench(data, valid, tiger, args.users, args.seed, args.threads, scratch)
         usable = np.flatnonzero(bench.has_text)
         budget = rg.DEFAULT_TEXTGEN_BUDGET.get(args.dataset, 0.0)
         generator, _ = rg.get_textgen([bench.corpus[i] for i in usable], bench.cond_emb[usable], args.threads,

@@ -13,7 +13,6 @@ benchmarks/results/<dataset>/selection_floor.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -27,33 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run_generation as rg  # noqa: E402
 from common import commit, machine, peak_rss_mb, write_result  # noqa: E402
-from select_rewrite import train_only_tiger  # noqa: E402
+from select_rewrite import validation_cases, validation_parser  # noqa: E402
 
-from genrec.data.split import leave_one_out  # noqa: E402
 from genrec.generation.selection import FLOORS, select_segments  # noqa: E402
 
 
 def main() -> None:
     """Parse arguments, score every floor's selection on validation users, write the result."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="synthetic")
-    ap.add_argument("--users", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--models-dir", default="")
-    args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
+    args = validation_parser(__doc__, users=200).parse_args()
     start = time.perf_counter()
-    ds = rg.load_dataset(args.dataset)
-    split = leave_one_out(ds)
-    tiger, source = train_only_tiger(split, args.dataset, args.models_dir, args.threads)
-    tiger.config.threads, tiger.config.progress = args.threads, False
-    valid = leave_one_out(split.train_valid)  # its test cases are the validation cases
+    data, valid, tiger, source = validation_cases(args.dataset, args.models_dir, args.threads)
     with tempfile.TemporaryDirectory(prefix="genrec-select-") as scratch:
         tiger.config.encoder_cache_dir = scratch
-        bench = rg.build_bench(split.train_valid, valid, tiger, args.users, args.seed, args.threads, scratch,
+        bench = rg.build_bench(data, valid, tiger, args.users, args.seed, args.threads, scratch,
                                min_segments=2)
         texts = [bench.corpus[t] for t in bench.targets]
         seg_scores = rg.segment_scores(bench, texts)
