@@ -54,9 +54,9 @@ nothing to write); "<mode> only" rows use the second mode alone; "without the id
 loop with ``identity_rank=0`` and ``identity_name_share=0``, "not ranked beside its source" with
 ``edit_vs_source="off"`` (the best passing draft); "anchored, without the identity gate" writes new
 titles around the source's facts instead (the former default on bare titles), ungated, to show
-what renaming buys. Selection users
-are sampled among the test users whose target text has 2 or more segments (elsewhere every
-method shows the same text).
+what renaming buys. Selection users (``--selection-users``, 1000 by default: selection is cheap,
+and PS@10 moves for few users, so 200 cannot tell a small gain from none) are sampled among the
+test users whose target text has 2 or more segments (elsewhere every method shows the same text).
 
 Metrics (``genrec.eval.generation_metrics``), per generated / selected text g for user u:
 * Cosine@10: mean cosine between g and the user's last 10 liked history items (text space).
@@ -1002,7 +1002,8 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
     ds = results["dataset"]
     tg = setup["textgen"]
     lines = [f"## Generation benchmark: {ds}", "",
-             f"{setup['users']} sampled test users (seed {setup['seed']}), LLM rows on the first {setup['llm_users']}. "
+             f"{setup['users']} sampled test users (seed {setup['seed']}; {results['selection']['users']} for "
+             f"selection), LLM rows on the first {setup['llm_users']}. "
              f"Recommender: tiger, {setup['recommender']}. Text generator ({tg['parameters']:,} parameters, "
              f"vocabulary {tg['vocab_size']}): {tg['source']}, {tg['epochs_run']} epochs "
              f"(stop: {tg['stop']}), final training loss {_fmt(tg['final_loss'], 3)}, "
@@ -1034,7 +1035,7 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
         if "table_llm_users" in sec:
             lines += [f"Same methods on the {sec['llm_users']} LLM users (FD from {sec['llm_users']} vs "
                       f"{sec['llm_users']} texts):", "", generation_table(_no_n(sec["table_llm_users"])), ""]
-    lines += [f"FD: generated texts vs the same number of random catalog items ({results['selection']['users']} "
+    lines += [f"FD: generated texts vs the same number of random catalog items ({results['rewriting']['users']} "
               "in the main tables); the random-catalog rows give the real-vs-real floor. Creation PS uses "
               "text-only items; edit PS keeps the source's brand, categories and price. Rewriting rows without "
               f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
@@ -1156,7 +1157,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scored: dict[str, dict[str, Scored]] = {}
         with Timer() as t:
             # selection can only differ from the first segment on targets with 2+ segments: sample those users
-            sel_bench = build_bench(ds, split, tiger, args.users, args.seed, args.threads, scratch, min_segments=2)
+            sel_bench = build_bench(ds, split, tiger, args.selection_users, args.seed, args.threads, scratch,
+                                    min_segments=2)
             results["selection"], scored["selection"] = selection_section(sel_bench)
             results["selection"]["eligible_users"] = sel_bench.eligible_users
         stage("selection", t.seconds)
@@ -1210,7 +1212,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _protocol(args: argparse.Namespace, n: int, m: int) -> dict[str, Any]:
     return {
-        "users": n, "llm_users": m, "seed": args.seed,
+        "users": n, "selection_users": args.selection_users, "llm_users": m, "seed": args.seed,
         "target": "each sampled user's leave-one-out TEST item (the item to repurpose, and the future item)",
         "history": "the test-time history (everything before the target); liked = without dislike/skip events",
         "Cosine@10": "mean cosine (MiniLM, text 'title\\ndescription') to the last 10 liked history items",
@@ -1234,6 +1236,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="synthetic", choices=["synthetic", *DATASETS])
     ap.add_argument("--users", type=int, default=200, help="sampled test users (N)")
+    ap.add_argument("--selection-users", type=int, default=1000,
+                    help="sampled test users for segment selection (among those whose target has 2+ segments)")
     ap.add_argument("--llm-users", type=int, default=20, help="users the LLM writes for (M, the first M of N)")
     ap.add_argument("--llm-cases", type=int, default=40, help="instruction cases for the LLM / combined instructor")
     ap.add_argument("--instruction-cases", type=int, default=600, help="instruction cases for the rules")
@@ -1248,6 +1252,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.users < 2:
         ap.error("--users must be at least 2 (FD needs two samples)")
+    if args.selection_users < 1:
+        ap.error("--selection-users must be at least 1")
     run(args)
 
 
