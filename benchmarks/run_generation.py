@@ -129,7 +129,7 @@ from genrec.config import (  # noqa: E402
     TigerConfig,
     config_to_dict,
 )
-from genrec.data.dataset import Dataset  # noqa: E402
+from genrec.data.dataset import Dataset, optional_float  # noqa: E402
 from genrec.data.split import Split, leave_one_out  # noqa: E402
 from genrec.data.synthetic import generate  # noqa: E402
 from genrec.encoders.text import TextEncoder, item_texts  # noqa: E402
@@ -340,9 +340,8 @@ class Bench:
     def source_fields(self, item: int) -> dict[str, Any]:
         """Brand, categories and price of catalog item ``item`` (kept by edits)."""
         row = self.ds.items.iloc[int(item)]
-        price = row["price"]
         return {"brand": row["brand"] or None, "categories": list(row["categories"]),
-                "price": None if pd.isna(price) else float(price)}
+                "price": optional_float(row["price"])}
 
     def random_items(self, count: int, salt: int) -> np.ndarray:
         """``count`` catalog items outside the FD reference sample, none a user's own target."""

@@ -430,6 +430,11 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
+def optional_float(value: Any) -> float | None:
+    """A numeric record field (a price) as a float, None when it is missing."""
+    return None if is_missing(value) else float(value)
+
+
 def _as_str_list(value: Any) -> list[str]:
     if is_missing(value):
         return []

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from genrec.data.dataset import EVENT_CODE, Dataset, is_missing
+from genrec.data.dataset import EVENT_CODE, Dataset, optional_float
 from genrec.data.generated import GeneratedItem, Provenance
 
 METHODS: tuple[str, ...] = ("personal", "recommender", "first", "random")
@@ -244,13 +244,12 @@ def as_generated(
     source_id = str(record.get("item_id") or "")
     if not source_id:
         raise ValueError("record needs an item_id (the source item of the selection)")
-    price = record.get("price")
     return GeneratedItem(
         title=segment.text,
         description=str(record.get("description") or ""),
         brand=record.get("brand") or None,
         categories=list(record.get("categories") or []),
-        price=None if is_missing(price) else float(price),
+        price=optional_float(record.get("price")),
         attributes=dict(record.get("attributes") or {}),
         provenance=Provenance(
             "select", GENERATOR, GENERATOR_VERSION, user_id=user_id,

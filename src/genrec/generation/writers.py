@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from genrec.data.dataset import is_missing
+from genrec.data.dataset import is_missing, optional_float
 from genrec.fidelity._catalog import BrandLexicon
 from genrec.fidelity._text import norm
 from genrec.fidelity.watermark import GreenListWatermark
@@ -212,7 +212,7 @@ class TextGenWriter(Writer):
             texts = self.generator.generate(cond[None, :], n_per_cond=n, seed=seed, prefix=kept,
                                             temperature=self.temperature, top_p=self.top_p,
                                             logits_processors=self.processors())
-        price = _price(source.get("price"))
+        price = optional_float(source.get("price"))
         # brands the draft may name: the kept brand and those the source names, never an excluded one
         own = {norm(brand)} | ({m.brand for m in self.brand_lexicon.find(source_text)} if self.brand_lexicon else set())
         own -= {norm(b) for b in constraints.exclude_brands}
@@ -248,7 +248,7 @@ class TextGenWriter(Writer):
         texts = describe_with_facts(self.generator, title, phrases, cond[None, :], n, seed, self.max_fact_phrases,
                                     self.temperature, self.top_p)
         given = _str(source.get("description"))
-        price = _price(source.get("price"))
+        price = optional_float(source.get("price"))
         return [Draft(title, f"{t.description}. {given}" if given else t.description, brand or None, categories,
                       price, t.seconds, list(t.token_ids), seed + i, ["description: the source's own category names"],
                       watermarked=False) for i, t in enumerate(texts)]
@@ -333,11 +333,6 @@ def _majority_category(liked: Sequence[dict[str, Any]]) -> list[str]:
         return []
     best = max(set(paths), key=lambda p: (paths.count(p), p))
     return list(best)
-
-
-def _price(value: Any) -> float | None:
-    """A record's price as a float (None when missing or NaN)."""
-    return None if is_missing(value) else float(value)
 
 
 def _str(value: Any) -> str:
