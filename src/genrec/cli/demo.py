@@ -17,7 +17,7 @@ from genrec.models.registry import create_model
 
 
 def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: Console,
-             tiger_epochs: int = 40, textgen_epochs: int = 6, loop: bool = True) -> dict[str, Any]:
+             tiger_epochs: int = 40, textgen_epochs: int | None = None, loop: bool = True) -> dict[str, Any]:
     """Generate data, fit popularity / ItemKNN / SASRec / tiger, evaluate on test, show recommendations,
     then run a short scripted chat through the generative loop (retrieve, rewrite, create, checks)."""
     from genrec.cli.main import show_recommendations
@@ -73,14 +73,16 @@ def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: 
     return results
 
 
-def run_loop_demo(ds: Any, tiger: Any, store: Store, console: Console, textgen_epochs: int) -> None:
+def run_loop_demo(ds: Any, tiger: Any, store: Store, console: Console, textgen_epochs: int | None = None) -> None:
     """A scripted `genrec chat` session for one user: retrieve, rewrite, create, audit."""
     from genrec.cli.chat import run_chat
     from genrec.config import TextGenConfig
     from genrec.generation.assemble import LoopSettings, build_pipeline
 
     console.rule("[bold]the generative loop[/]: instructor, editor, creator, fidelity checks")
-    settings = LoopSettings(textgen=TextGenConfig(epochs=textgen_epochs, lr=3e-3, time_budget_seconds=240.0))
+    # `genrec chat`'s own text-generator settings, so that the generator trained here is the one it loads
+    textgen = TextGenConfig() if textgen_epochs is None else TextGenConfig(epochs=textgen_epochs)
+    settings = LoopSettings(textgen=textgen)
     console.print("training genrec's text generator on the catalog (cached for `genrec chat`) ...")
     pipeline = build_pipeline(ds, settings, store, recommender=tiger)
     user = str(ds.users["user_id"].iloc[7 % len(ds.users)])
@@ -92,5 +94,7 @@ def run_loop_demo(ds: Any, tiger: Any, store: Store, console: Console, textgen_e
         f"make me a new one: {category} under ${float(prices.median()):.0f}",
         ":audit",
     ]
-    console.print(f"chatting as {user}; the same session runs interactively with `genrec chat --user {user}`")
+    console.print(f"chatting as {user} with the tiger evaluated above; `genrec chat --user {user}` goes on "
+                  "interactively (its first start trains the loop's own tiger on the whole log, a few minutes, "
+                  "and caches it)")
     run_chat(pipeline, user, script, console, echo=True)

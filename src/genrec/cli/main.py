@@ -284,7 +284,8 @@ def demo(
     items: int = typer.Option(2000, "--items", help="Synthetic items."),
     sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", help="Upper bound on SASRec epochs."),
     tiger_epochs: int = typer.Option(40, "--tiger-epochs", help="Upper bound on tiger epochs."),
-    textgen_epochs: int = typer.Option(6, "--textgen-epochs", help="Epochs of the text generator."),
+    textgen_epochs: Optional[int] = typer.Option(
+        None, "--textgen-epochs", help="Epochs of the text generator (default: genrec chat's, so chat reuses it)."),
     loop: bool = typer.Option(True, "--loop/--no-loop", help="Finish with a scripted chat through the generative loop."),
     store: Optional[Path] = STORE_OPT,
 ) -> None:

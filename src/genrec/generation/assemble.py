@@ -15,9 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrec.config import EncoderConfig, InstructorConfig, LLMConfig, PipelineConfig, TextGenConfig, config_to_dict
+from genrec.config import (
+    EncoderConfig,
+    InstructorConfig,
+    LLMConfig,
+    PipelineConfig,
+    TextGenConfig,
+    apply_overrides,
+    config_to_dict,
+)
 from genrec.data.dataset import Dataset
 from genrec.data.generated_store import GeneratedStore
+from genrec.data.split import leave_one_out
 from genrec.data.store import Store, default_home
 from genrec.encoders.text import TextEncoder, encode_items
 from genrec.fidelity._catalog import brand_lexicon
@@ -57,12 +66,28 @@ def model_dir(dataset: Dataset, part: str, config: Any) -> Path:
 
 
 def trained_recommender(dataset: Dataset, name: str, overrides: dict[str, Any], progress: bool) -> Recommender:
-    """The recommender trained on the whole log (loaded from the cache when present)."""
-    model = create_model(name, {**overrides, **({"progress": progress} if "progress" in _fields(name) else {})})
+    """The recommender trained on the whole log (loaded from the cache when present).
+
+    A model that stops early on validation (it has ``epochs`` and ``patience``) first trains on a
+    leave-one-out split to choose its epoch count, then is refit on the whole log for that many
+    epochs, as ``benchmarks/run_tiger.py`` does: the whole log has no held-out items to stop on,
+    and the configured ``epochs`` is only an upper bound.
+    """
+    fields = _fields(name)
+    settings = {**overrides, **({"progress": progress} if "progress" in fields else {})}
+    model = create_model(name, settings)
     path = model_dir(dataset, name, config_to_dict(model.config) | {"progress": None})
     if path.exists():
         return Recommender.load(path)
-    log.info("training %s on %s (cached in %s)", name, dataset.name, path)
+    if {"epochs", "patience"} <= fields:
+        split = leave_one_out(dataset)
+        if len(split.valid):
+            log.info("choosing %s's epoch count on a leave-one-out validation split of %s", name, dataset.name)
+            probe = create_model(name, settings).fit(split.train, split.valid)
+            epochs = int(probe.fit_info.get("best_epoch") or model.config.epochs)
+            model.config = apply_overrides(model.config, {"epochs": max(1, epochs)})
+    log.info("training %s on %s for %s epochs (cached in %s)", name, dataset.name,
+             getattr(model.config, "epochs", "?"), path)
     model.fit(dataset)
     model.save(path)
     return model
