@@ -141,3 +141,36 @@ def test_bad_movies_dat(tmp_path: Path, seq_file: Path) -> None:
 def test_item_texts_and_movies_are_exclusive(tmp_path: Path, seq_file: Path) -> None:
     with pytest.raises(ValueError, match="either"):
         load_sequence_text(seq_file, item_texts=seq_file, movies=seq_file)
+
+
+ITEM_JSON = {  # GAMER / MiniOneRec ``*.item.json``: keys are sequence id - 1 here
+    "0": {"title": "Soap & Co", "description": "A mild bar soap &amp; more."},
+    "1": {"title": "shampoo ", "description": ""},
+    "2": {"title": "Lotion", "description": "Rich body lotion"},
+    "4": {"title": "Comb", "description": "A wide-tooth comb"},
+}
+
+
+def test_descriptions_join_by_offset_key(tmp_path: Path, seq_file: Path) -> None:
+    texts = write(tmp_path / "items.jsonl", jsonl(ITEM_TEXTS))
+    descs = write(tmp_path / "Beauty.item.json", json.dumps(ITEM_JSON))
+    ds = load_sequence_text(seq_file, item_texts=texts, item_descriptions=descs, descriptions_key_offset=1)
+    row = {str(i): ds.items.iloc[ds.item_index(str(i))] for i in (1, 2, 3, 5)}
+    assert row["1"]["description"] == "A mild bar soap & more."
+    assert row["1"]["brand"] == "Dr. Scholl's" and row["1"]["price"] == 12.5  # the item text stays
+    assert row["2"]["description"] == ""  # an empty description leaves the item as it was
+    assert row["3"]["description"] == "Rich body lotion"
+    assert row["5"]["title"] == "Comb" and row["5"]["description"] == "A wide-tooth comb"  # only in the JSON
+
+
+def test_descriptions_with_a_wrong_offset_name_the_file(tmp_path: Path, seq_file: Path) -> None:
+    texts = write(tmp_path / "items.jsonl", jsonl(ITEM_TEXTS))
+    descs = write(tmp_path / "Beauty.item.json", json.dumps(ITEM_JSON))
+    with pytest.raises(DataFormatError, match=r"Beauty\.item\.json.*0 of 2 items.*descriptions_key_offset=0"):
+        load_sequence_text(seq_file, item_texts=texts, item_descriptions=descs)
+
+
+def test_descriptions_with_an_offset_need_integer_keys(tmp_path: Path, seq_file: Path) -> None:
+    descs = write(tmp_path / "Beauty.item.json", json.dumps({"0": {"title": "a"}, "x7": {"title": "b"}}, indent=1))
+    with pytest.raises(DataFormatError, match=r"Beauty\.item\.json.*line 5.*'x7' is not an integer"):
+        load_sequence_text(seq_file, item_descriptions=descs, descriptions_key_offset=1)

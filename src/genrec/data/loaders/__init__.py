@@ -28,7 +28,9 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
     "table": load_table,
 }
 #: Options that name further source files (they are part of the cache key).
-PATH_OPTIONS = ("item_attributes", "item_texts", "movies", "meta_path", "item_json", "items_path")
+PATH_OPTIONS = (
+    "item_attributes", "item_texts", "item_descriptions", "movies", "meta_path", "item_json", "items_path",
+)
 
 
 def load(kind: str, path: str | Path | Sequence[str | Path], **options: Any) -> Dataset:

@@ -240,3 +240,22 @@ def item_row(
     row["categories"] = categories
     row["attributes"] = attributes
     return row
+
+
+def read_item_json(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a ``{item_id: {"title": ..., "description": ...}}`` file into item rows keyed by id."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"invalid JSON: {err.msg}", path, err.lineno) from None
+    if not isinstance(data, dict):
+        raise DataFormatError("expected an object keyed by item id", path, 1)
+    rows = {}
+    for item, record in data.items():
+        if not isinstance(record, dict):
+            message = f"item {item!r}: expected an object, got {record!r}"[:200]
+            raise DataFormatError(message, path, line_of_key(text, item), "item")
+        rows[str(item)] = item_row(str(item), record, path, None, strict_price=False)
+    return rows

@@ -22,7 +22,7 @@ import pandas as pd
 
 from genrec.data.dataset import Dataset
 from genrec.data.errors import DataFormatError
-from genrec.data.loaders._common import dataset_name, item_row, line_of_key, parse_list, unescape
+from genrec.data.loaders._common import dataset_name, parse_list, read_item_json, unescape
 
 REQUIRED_COLUMNS = ("user_id", "history_item_id", "item_id")
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
@@ -50,25 +50,6 @@ def load_minionerec(
             _collect(sids, history, target, row, "history_item_sid", "item_sid", path, number)
     items = _items(item_json, titles, sids)
     return Dataset.from_sequences(name or dataset_name("minionerec", paths[0]), sequences, items)
-
-
-def read_item_json(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Read a ``{item_id: {"title": ..., "description": ...}}`` file into item rows keyed by id."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataFormatError(f"invalid JSON: {err.msg}", path, err.lineno) from None
-    if not isinstance(data, dict):
-        raise DataFormatError("expected an object keyed by item id", path, 1)
-    rows = {}
-    for item, record in data.items():
-        if not isinstance(record, dict):
-            message = f"item {item!r}: expected an object, got {record!r}"[:200]
-            raise DataFormatError(message, path, line_of_key(text, item), "item")
-        rows[str(item)] = item_row(str(item), record, path, None, strict_price=False)
-    return rows
 
 
 def _csv_files(csv_paths: str | Path | Sequence[str | Path]) -> list[Path]:

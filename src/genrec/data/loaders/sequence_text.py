@@ -4,7 +4,11 @@ Optional side files give the items text and attributes:
 
 * ``*_item2attributes.json``: ``{item_id: [attr_id, ...]}`` -> ``attributes["attribute_ids"]``;
 * an item-text JSON-lines file keyed by ``item_id`` (title, brand, price, categories, ...);
-* a MovieLens ``movies.dat`` (for sequences whose items are MovieIDs).
+* a MovieLens ``movies.dat`` (for sequences whose items are MovieIDs);
+* an item JSON ``{key: {"title": ..., "description": ...}}`` (MiniOneRec / GAMER ``*.item.json``)
+  whose descriptions join the items; its integer keys may be offset from the sequence ids
+  (GAMER's Beauty keys are S3Rec id - 1: ``descriptions_key_offset=1``). Where both files give a
+  title, the titles must agree, so a wrong offset is an error and not a silent mismatch.
 
 Items that appear in sequences but in no side file get an empty record.
 """
@@ -12,7 +16,9 @@ Items that appear in sequences but in no side file get an empty record.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -25,7 +31,11 @@ from genrec.data.loaders._common import (
     iter_lines,
     line_of_key,
     parse_record,
+    read_item_json,
 )
+
+#: Share of the titles both side files give that must agree before descriptions are joined.
+MIN_TITLE_AGREEMENT = 0.9
 
 
 def read_sequences(path: str | Path) -> dict[str, list[str]]:
@@ -105,9 +115,11 @@ def load_sequence_text(
     item_attributes: str | Path | None = None,
     item_texts: str | Path | None = None,
     movies: str | Path | None = None,
+    item_descriptions: str | Path | None = None,
+    descriptions_key_offset: int = 0,
     name: str | None = None,
 ) -> Dataset:
-    """Load a ``user item item ...`` file, with optional item attribute / text side files."""
+    """Load a ``user item item ...`` file, with optional item attribute / text / description side files."""
     path = Path(path)
     if item_texts is not None and movies is not None:
         raise ValueError("give either item_texts or movies, not both")
@@ -119,6 +131,8 @@ def load_sequence_text(
         from genrec.data.loaders.movielens import read_movies_dat
 
         items = read_movies_dat(movies)
+    if item_descriptions is not None:
+        items = merge_descriptions(items, item_descriptions, descriptions_key_offset)
     if item_attributes is not None:
         items = _merge_attribute_ids(items, read_item2attributes(item_attributes))
     return Dataset.from_sequences(name or dataset_name("seq", path), sequences, items)
@@ -143,3 +157,60 @@ def _merge_attribute_ids(items: pd.DataFrame | None, attrs: dict[str, list[int]]
     if extra:
         items = pd.concat([items, pd.DataFrame(extra)], ignore_index=True)
     return items
+
+
+def merge_descriptions(items: pd.DataFrame | None, path: str | Path, key_offset: int = 0) -> pd.DataFrame:
+    """Join the descriptions of an item JSON (key + ``key_offset`` = item id) into ``items``.
+
+    Items the JSON lists but ``items`` lacks are added with the JSON's title. Raises
+    ``DataFormatError`` when a key is not an integer (with an offset) or when fewer than
+    ``MIN_TITLE_AGREEMENT`` of the titles both sides give agree (the offset is likely wrong).
+    """
+    path = Path(path)
+    records = read_item_json(path)
+    rows: dict[str, dict[str, Any]] = {}
+    for key, record in records.items():
+        item = key
+        if key_offset:
+            try:
+                item = str(int(key) + key_offset)
+            except ValueError:
+                text = path.read_text(encoding="utf-8")
+                raise DataFormatError(f"key {key!r} is not an integer (descriptions_key_offset={key_offset})",
+                                      path, line_of_key(text, key), "item") from None
+        rows[item] = record
+    if items is None or items.empty:
+        items = pd.DataFrame({"item_id": pd.Series([], dtype=object)})
+    items = items.reset_index(drop=True)
+    for column in ("title", "description"):
+        if column not in items.columns:
+            items[column] = ""
+    index = {str(item): i for i, item in enumerate(items["item_id"])}
+    both = [(index[item], row) for item, row in rows.items()
+            if item in index and _norm(row.get("title")) and _norm(items.at[index[item], "title"])]
+    agree = sum(_norm(row.get("title")) == _norm(items.at[i, "title"]) for i, row in both)
+    if both and agree < MIN_TITLE_AGREEMENT * len(both):
+        i, row = next((i, row) for i, row in both if _norm(row.get("title")) != _norm(items.at[i, "title"]))
+        raise DataFormatError(
+            f"titles agree with the item texts for only {agree} of {len(both)} items (item "
+            f"{items.at[i, 'item_id']!r}: {str(row.get('title'))[:60]!r} vs {str(items.at[i, 'title'])[:60]!r}); "
+            f"is descriptions_key_offset={key_offset} right?", path, None, "title")
+    extra = []
+    descriptions = items["description"].fillna("").astype(str).tolist()
+    for item, row in rows.items():
+        text = str(row.get("description") or "").strip()
+        if item in index:
+            if text:
+                descriptions[index[item]] = text
+        else:
+            extra.append({"item_id": item, "title": row.get("title") or "", "description": text,
+                          "categories": [], "attributes": {}})
+    items["description"] = descriptions
+    if extra:
+        items = pd.concat([items, pd.DataFrame(extra)], ignore_index=True)
+    return items
+
+
+def _norm(title: Any) -> str:
+    """A title compared case- and space-insensitively."""
+    return re.sub(r"\s+", " ", str(title or "")).strip().casefold()
