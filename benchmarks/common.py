@@ -28,6 +28,21 @@ DATASETS: dict[str, dict[str, Any]] = {
         },
         "source": "S3Rec/TIGER/P5 Beauty.txt (Amazon 2014 5-core Beauty)",
     },
+    # The same log and items, plus item descriptions from GAMER's data/Beauty/Beauty.item.json
+    # (wzf2000/GAMER; keys are S3Rec id - 1). Not staged in the shared folder (SOURCES.md, caveat):
+    # place it at amazon-beauty-2014/gamer/Beauty.item.json to use this dataset.
+    "amazon-beauty-desc": {
+        "kind": "sequence",
+        "path": "amazon-beauty-2014/s3rec/Beauty.txt",
+        "options": {
+            "item_attributes": "amazon-beauty-2014/s3rec/Beauty_item2attributes.json",
+            "item_texts": "amazon-beauty-2014/derived/Beauty_items.jsonl",
+            "item_descriptions": "amazon-beauty-2014/gamer/Beauty.item.json",
+        },
+        "values": {"descriptions_key_offset": 1},
+        "settings_of": "amazon-beauty",
+        "source": "S3Rec/TIGER/P5 Beauty.txt (Amazon 2014 5-core Beauty) + GAMER Beauty.item.json descriptions",
+    },
     "ml-1m": {
         "kind": "sequence",
         "path": "movielens-1m/derived/ml-1m_sequences.txt",
@@ -35,6 +50,11 @@ DATASETS: dict[str, dict[str, Any]] = {
         "source": "MovieLens-1M, chronological per-user sequences (ml-1m_sequences.txt) + movies.dat",
     },
 }
+
+
+def settings_name(name: str) -> str:
+    """The dataset whose tuned settings a benchmark dataset uses (itself, or the one it extends)."""
+    return str(DATASETS.get(name, {}).get("settings_of", name))
 
 
 def load_benchmark_dataset(name: str) -> Dataset:
@@ -48,7 +68,10 @@ def load_benchmark_dataset(name: str) -> Dataset:
     if not path.exists():
         raise SystemExit(f"{path} not found: set GENREC_SHARED_DATASETS to the datasets folder")
     options = {k: str(DATA_ROOT / v) for k, v in spec["options"].items()}
-    return load_cached(spec["kind"], path, name=name, **options)
+    missing = [p for p in options.values() if not Path(p).exists()]
+    if missing:
+        raise SystemExit(f"{name}: side file(s) not found: {', '.join(missing)} (see benchmarks/common.py DATASETS)")
+    return load_cached(spec["kind"], path, name=name, **options, **spec.get("values", {}))
 
 
 def machine() -> dict[str, Any]:

@@ -32,7 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
+from common import (  # noqa: E402
+    DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, settings_name, write_result,
+)
 
 from genrec.config import EvalConfig, apply_overrides, config_to_dict  # noqa: E402
 from genrec.data.split import leave_one_out  # noqa: E402
@@ -71,7 +73,7 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
     ds = load_benchmark_dataset(dataset)
     split = leave_one_out(ds)
     eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
-    fixed = dict(FIXED.get((dataset, model_name), {}))
+    fixed = dict(FIXED.get((settings_name(dataset), model_name), {}))
     grid = GRIDS[model_name]
     keys = list(grid)
     trials = []
@@ -202,7 +204,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    datasets = [d for d in DATASETS if settings_name(d) == d] if args.dataset == "all" else [args.dataset]
     models = list(MODELS) if args.model == "all" else [args.model]
     if len(datasets) == 1 and len(models) == 1:
         if args.refit_only:

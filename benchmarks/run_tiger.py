@@ -36,7 +36,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
+from common import (  # noqa: E402
+    DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, settings_name, write_result,
+)
 
 from genrec.config import EvalConfig, apply_overrides, config_to_dict  # noqa: E402
 from genrec.data.split import leave_one_out  # noqa: E402
@@ -69,7 +71,7 @@ def run(
         split = leave_one_out(ds)
     stages["load_and_split"] = t.seconds
     eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
-    chosen = dict(CHOSEN.get(dataset, {}))
+    chosen = dict(CHOSEN.get(settings_name(dataset), {}))
     model = create_model("tiger", chosen)
     model.config = apply_overrides(model.config, overrides)
     if threads:
