@@ -92,9 +92,8 @@ def main() -> None:
         tiger.config.encoder_cache_dir = scratch
         bench = rg.build_bench(data, valid, tiger, args.users, args.seed, args.threads, scratch)
         usable = np.flatnonzero(bench.has_text)
-        budget = rg.DEFAULT_TEXTGEN_BUDGET.get(args.dataset, 0.0)
         generator, _ = rg.get_textgen([bench.corpus[i] for i in usable], bench.cond_emb[usable], args.threads,
-                                      budget, args.models_dir, args.dataset)
+                                      0.0, args.models_dir, args.dataset)
         cache: dict[tuple[Any, ...], Any] = {}
         for mode, rule in itertools.product(args.modes.split(","), args.rules.split(",")):
             # only the loop's own rows are compared: the comparison rows would be computed and dropped
