@@ -108,3 +108,21 @@ def test_a_facts_edit_keeps_the_title_and_carries_no_watermark_claim(
     # nothing left to state, or the source's brand excluded: no facts draft at all
     assert writer.rewrite({**source, "categories": ["Makeup", "Blush"]}, [], "", Guidance(), Constraints(), 4, 0) == []
     assert writer.rewrite(source, [], "", Guidance(), Constraints(exclude_brands=["Velda"]), 4, 0) == []
+
+
+def test_provenance_names_the_call_that_reproduces_a_draft(generator: tuple[TextGenerator, np.ndarray]) -> None:
+    """A draft records its sampling call's seed, the batch size and its position: that call gives it again."""
+    gen, cond = generator
+    writer = TextGenWriter(gen, cond, watermark_key="k", rewrite="description", temperature=1.0)
+    source = {"_row": 0, "title": "Velda Rosy Silk Blush", "description": "", "brand": "Velda",
+              "categories": ["Makeup", "Face", "Blush"], "price": 9.5}
+    for make in (lambda n, seed: writer.rewrite(source, [], "", Guidance(user=cond[1]), Constraints(), n, seed),
+                 lambda n, seed: writer.create([], "", Guidance(user=cond[1]), Constraints(), n, seed)):
+        drafts = make(4, 11)
+        assert [(d.seed, d.sample, d.batch) for d in drafts] == [(11, i, 4) for i in range(4)]
+        assert len({d.description for d in drafts}) > 1  # sampled, not one text four times
+        for d in drafts:
+            again = make(d.batch, d.seed)[d.sample]
+            assert (again.title, again.description) == (d.title, d.description)
+        item = to_item(writer, drafts[2], "edit", "u1", "", "i0", {})
+        assert (item.provenance.seed, item.provenance.sample, item.provenance.batch) == (11, 2, 4)

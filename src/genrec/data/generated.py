@@ -25,7 +25,9 @@ class Provenance:
     user_id: str | None = None
     instruction: str = ""
     source_item_id: str | None = None  # the human item an edit started from
-    seed: int | None = None
+    seed: int | None = None  # the seed of the sampling call that wrote it
+    sample: int | None = None  # its position among the ``batch`` texts that call sampled together (None: alone)
+    batch: int | None = None
     watermark: dict[str, Any] | None = None  # watermark parameters used at sampling time (key id, gamma, delta)
     created_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 

@@ -137,6 +137,6 @@ def to_item(writer: Writer, d: Draft, kind: str, user_id: str | None, instructio
     params = None if mark is None or not d.watermarked else {**mark.params(),
                                                              **({"field": watermarked} if watermarked else {})}
     prov = Provenance(kind, writer.name, writer.version, user_id=user_id, instruction=instruction,
-                      source_item_id=source, seed=d.seed, watermark=params)
+                      source_item_id=source, seed=d.seed, sample=d.sample, batch=d.batch, watermark=params)
     return GeneratedItem(title=d.title, description=d.description, brand=d.brand, categories=list(d.categories),
                          price=d.price, attributes=attributes, provenance=prov)

@@ -38,9 +38,11 @@ class Draft:
     price: float | None
     seconds: float
     token_ids: list[int] = field(default_factory=list)
-    seed: int | None = None
+    seed: int | None = None  # the sampling call's seed
     notes: list[str] = field(default_factory=list)
     watermarked: bool = True  # False: nothing was sampled freely (a "facts" description), so nothing carries a mark
+    sample: int | None = None  # position among the ``batch`` texts sampled together from ``seed`` (None: alone)
+    batch: int | None = None
 
 
 #: How genrec's own generator rewrites an item (see ``TextGenWriter``).
@@ -232,7 +234,7 @@ class TextGenWriter(Writer):
                 new_title = anchor_title(new_title, missing_facts(source_text, f"{new_title}\n{description}",
                                                                   [str(c) for c in source.get("categories") or []]))
             drafts.append(Draft(new_title, description, kept, list(source.get("categories") or []), price,
-                                t.seconds, list(t.token_ids), seed + i, notes))
+                                t.seconds, list(t.token_ids), seed, notes, sample=i, batch=len(texts)))
         return drafts
 
     def _facts(self, source: dict[str, Any], cond: np.ndarray, constraints: Constraints, n: int,
@@ -250,8 +252,8 @@ class TextGenWriter(Writer):
         given = _str(source.get("description"))
         price = optional_float(source.get("price"))
         return [Draft(title, f"{t.description}. {given}" if given else t.description, brand or None, categories,
-                      price, t.seconds, list(t.token_ids), seed + i, ["description: the source's own category names"],
-                      watermarked=False) for i, t in enumerate(texts)]
+                      price, t.seconds, list(t.token_ids), seed, ["description: the source's own category names"],
+                      watermarked=False, sample=i, batch=len(texts)) for i, t in enumerate(texts)]
 
     def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
                constraints: Constraints, n: int, seed: int) -> list[Draft]:
@@ -270,7 +272,7 @@ class TextGenWriter(Writer):
             if brand and not title.lower().startswith(brand.lower()):
                 title = f"{brand} {title}"
             drafts.append(Draft(title, description, brand, categories, price, t.seconds, list(t.token_ids),
-                                seed + i, notes))
+                                seed, notes, sample=i, batch=len(texts)))
         return drafts
 
 
