@@ -242,16 +242,22 @@ def item_row(
     return row
 
 
-def read_item_json(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Read a ``{item_id: {"title": ..., "description": ...}}`` file into item rows keyed by id."""
-    path = Path(path)
+def read_json_object(path: Path, expected: str) -> tuple[dict[str, Any], str]:
+    """A JSON file holding one object (and its text, to find a key's line); ``expected`` names its shape."""
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFormatError(f"invalid JSON: {err.msg}", path, err.lineno) from None
     if not isinstance(data, dict):
-        raise DataFormatError("expected an object keyed by item id", path, 1)
+        raise DataFormatError(f"expected {expected}", path, 1)
+    return data, text
+
+
+def read_item_json(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a ``{item_id: {"title": ..., "description": ...}}`` file into item rows keyed by id."""
+    path = Path(path)
+    data, text = read_json_object(path, "an object keyed by item id")
     rows = {}
     for item, record in data.items():
         if not isinstance(record, dict):

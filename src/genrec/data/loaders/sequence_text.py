@@ -15,7 +15,6 @@ Items that appear in sequences but in no side file get an empty record.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from genrec.data.loaders._common import (
     line_of_key,
     parse_record,
     read_item_json,
+    read_json_object,
 )
 
 #: Share of the titles both side files give that must agree before descriptions are joined.
@@ -68,13 +68,7 @@ def read_sequences(path: str | Path) -> dict[str, list[str]]:
 def read_item2attributes(path: str | Path) -> dict[str, list[int]]:
     """Read an S3Rec ``{item_id: [attr_id, ...]}`` file."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataFormatError(f"invalid JSON: {err.msg}", path, err.lineno) from None
-    if not isinstance(data, dict):
-        raise DataFormatError("expected an object {item_id: [attribute ids]}", path, 1)
+    data, text = read_json_object(path, "an object {item_id: [attribute ids]}")
     out: dict[str, list[int]] = {}
     for item, attrs in data.items():
         if not isinstance(attrs, list) or not all(
