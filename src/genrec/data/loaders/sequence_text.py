@@ -109,9 +109,9 @@ def load_sequence_text(
     item_attributes: str | Path | None = None,
     item_texts: str | Path | None = None,
     movies: str | Path | None = None,
+    name: str | None = None,
     item_descriptions: str | Path | None = None,
     descriptions_key_offset: int = 0,
-    name: str | None = None,
 ) -> Dataset:
     """Load a ``user item item ...`` file, with optional item attribute / text / description side files."""
     path = Path(path)
