@@ -61,7 +61,6 @@ FIXED: dict[tuple[str, str], dict[str, Any]] = {
         "crop": "random",
         "bf16": True,
         "patience": 10,
-        "time_budget_seconds": 1500.0,
         "progress": False,
     },
 }
