@@ -180,13 +180,14 @@ def merge_descriptions(items: pd.DataFrame | None, path: str | Path, key_offset:
         if column not in items.columns:
             items[column] = ""
     index = {str(item): i for i, item in enumerate(items["item_id"])}
-    both = [(index[item], row) for item, row in rows.items()
-            if item in index and _norm(row.get("title")) and _norm(items.at[index[item], "title"])]
-    agree = sum(_norm(row.get("title")) == _norm(items.at[i, "title"]) for i, row in both)
-    if both and agree < MIN_TITLE_AGREEMENT * len(both):
-        i, row = next((i, row) for i, row in both if _norm(row.get("title")) != _norm(items.at[i, "title"]))
+    known = [(index[item], row) for item, row in rows.items() if item in index]
+    titled = [(i, row) for i, row in known if _norm(row.get("title")) and _norm(items.at[i, "title"])]
+    differ = [(i, row) for i, row in titled if _norm(row.get("title")) != _norm(items.at[i, "title"])]
+    agree = len(titled) - len(differ)
+    if titled and agree < MIN_TITLE_AGREEMENT * len(titled):
+        i, row = differ[0]
         raise DataFormatError(
-            f"titles agree with the item texts for only {agree} of {len(both)} items (item "
+            f"titles agree with the item texts for only {agree} of {len(titled)} items (item "
             f"{items.at[i, 'item_id']!r}: {str(row.get('title'))[:60]!r} vs {str(items.at[i, 'title'])[:60]!r}); "
             f"is descriptions_key_offset={key_offset} right?", path, None, "title")
     extra = []
