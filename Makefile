@@ -5,13 +5,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.genrec-installed
 
-.PHONY: demo test install benchmarks clean
+.PHONY: demo test lint install benchmarks clean
 
 demo: $(STAMP)
 	$(BIN)/genrec demo
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+# Style and types: ruff (lint + format) and mypy, configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 install: $(STAMP)
 
@@ -25,8 +31,8 @@ $(STAMP): pyproject.toml
 
 # Re-runs every benchmark on ../shared/datasets (long: see BENCHMARKS.md for wall times).
 benchmarks: $(STAMP)
-	$(BIN)/python benchmarks/run_baselines.py --dataset all
-	$(BIN)/python benchmarks/make_tables.py
+	$(BIN)/python -m benchmarks.run_baselines --dataset all
+	$(BIN)/python -m benchmarks.make_tables
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -9,7 +9,7 @@ or above ``--max-cosine`` or sharing a 4-gram. The rule, declared before the fir
 examples are removed from the bank (this can only lower held-out recall). It prints only the
 similarities, never a recall.
 
-    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/audit_example_bank.py
+    OMP_NUM_THREADS=1 nice -n 19 python -m benchmarks.audit_example_bank
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import re
 
 import numpy as np
 
+from benchmarks import redteam
 from genrec.config import EncoderConfig
 from genrec.encoders.text import TextEncoder
-from genrec.fidelity import redteam
 from genrec.fidelity._text import norm
 from genrec.fidelity.learned import load_bank
 
@@ -44,8 +44,12 @@ def expand(text: str, groups: tuple[str, ...] = ("",)) -> list[str]:
 def heldout_phrasings() -> dict[str, list[str]]:
     """Expansions of every held-out template of the unsafe, stereotype and regulated faults, by template."""
     out: dict[str, list[str]] = {}
-    names = {n for f in ("unsafe", "regulated_medical", "regulated_health", "regulated_financial")
-             for n, split, _ in redteam.FAULTS[f].templates if split == "heldout"}
+    names = {
+        n
+        for f in ("unsafe", "regulated_medical", "regulated_health", "regulated_financial")
+        for n, split, _ in redteam.FAULTS[f].templates
+        if split == "heldout"
+    }
     for n in names:
         out[f"heldout/{n}"] = [redteam._UNSAFE.get(n) or redteam._CLAIMS[n]]
     for g in redteam._GROUPS:  # the first held-out stereotype templates (kept in sync with _t_stereo)
@@ -90,9 +94,11 @@ def main() -> None:
             print(f"LEAK {label}: {text!r} ~ {keys[nearest[i]]} {texts[nearest[i]]!r} cos={cos:.3f} shared={shared}")
     pos = np.array([lab != "neutral" for lab in bank.labels])
     best = sims[pos].max(axis=1)
-    print(f"{len(bank.texts)} bank examples ({int(pos.sum())} fault examples), {len(texts)} held-out phrasings; "
-          f"flagged {flagged}. Fault examples' nearest held-out cosine: median {np.median(best):.3f}, "
-          f"90th pct {np.quantile(best, 0.9):.3f}, max {best.max():.3f}")
+    print(
+        f"{len(bank.texts)} bank examples ({int(pos.sum())} fault examples), {len(texts)} held-out phrasings; "
+        f"flagged {flagged}. Fault examples' nearest held-out cosine: median {np.median(best):.3f}, "
+        f"90th pct {np.quantile(best, 0.9):.3f}, max {best.max():.3f}"
+    )
 
 
 if __name__ == "__main__":

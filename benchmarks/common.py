@@ -104,7 +104,9 @@ def machine() -> dict[str, Any]:
 def commit() -> str:
     """The git commit of the code that ran, with '-dirty' if the work tree had changes."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "src", "benchmarks/*.py"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip()
@@ -131,10 +133,21 @@ def write_result(dataset: str, model: str, payload: dict[str, Any]) -> Path:
 class Timer:
     """Wall-clock timer: ``with Timer() as t: ...; t.seconds``."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.start = time.perf_counter()
         self.seconds = 0.0
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+def command_line() -> str:
+    """The command that is running, as a user would type it from the repository root."""
+    import sys
+
+    first = sys.argv[0]
+    if first.startswith("python -m benchmarks"):
+        return " ".join(sys.argv)
+    module = Path(first).stem
+    return " ".join([f"python -m benchmarks.{module}", *sys.argv[1:]])

@@ -6,7 +6,7 @@ but each user's last item), for a few beam widths. Reported per width: users/s o
 pass (user encoding by the transformer + trie-constrained beam search), the best of ``--repeats``
 passes (the machine may be shared), with the thread count and machine load stated.
 
-    python benchmarks/decode_throughput.py --model ~/.cache/genrec/models/tiger-amazon-beauty
+    python -m benchmarks.decode_throughput --model ~/.cache/genrec/models/tiger-amazon-beauty
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import RESULTS, commit, load_benchmark_dataset, machine, peak_rss_mb  # noqa: E402
-
-from genrec.data.split import leave_one_out  # noqa: E402
-from genrec.models.base import Recommender  # noqa: E402
+from benchmarks.common import RESULTS, command_line, commit, load_benchmark_dataset, machine, peak_rss_mb
+from genrec.data.split import leave_one_out
+from genrec.models.base import Recommender
 
 
 def main() -> None:
@@ -76,8 +72,11 @@ def main() -> None:
             "all_lists_distinct": distinct,
         }
         runs.append(run)
-        print(f"beam {beam}: {run['users_per_s']:.0f} users/s ({seconds:.1f} s for {len(histories)} users), "
-              f"invalid {run['invalid_ids']}, distinct {distinct}", flush=True)
+        print(
+            f"beam {beam}: {run['users_per_s']:.0f} users/s ({seconds:.1f} s for {len(histories)} users), "
+            f"invalid {run['invalid_ids']}, distinct {distinct}",
+            flush=True,
+        )
     payload = {
         "dataset": args.dataset,
         "model_dir": str(args.model),
@@ -90,7 +89,7 @@ def main() -> None:
         "commit": commit(),
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(["python"] + sys.argv),
+        "command": command_line(),
     }
     out = RESULTS / args.dataset / "tiger_decoding.json"
     out.parent.mkdir(parents=True, exist_ok=True)

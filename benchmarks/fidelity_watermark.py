@@ -6,7 +6,7 @@ descriptions (batched sampling, "Write a product description for: <title>") are 
 64 tokens, clean and after light word edits (10% / 20% of words each deleted or replaced by a random
 catalog word, then re-tokenized). The theoretical one-sided z = 2.33 threshold is reported too.
 
-    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/fidelity_watermark.py --out /tmp/watermark.json
+    OMP_NUM_THREADS=1 nice -n 19 python -m benchmarks.fidelity_watermark --out /tmp/watermark.json
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class SmolLM2Generator:
         self.temperature = temperature
         self.top_p = top_p
         self.vocab_size = max(int(self.model.config.vocab_size), len(self.tokenizer))
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
-            else self.tokenizer.eos_token_id
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        )
         ends = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
         self.end_ids = sorted(t for t in ends if isinstance(t, int) and 0 <= t < self.vocab_size)
         self.new_tokens = 0  # generated tokens so far (up to and excluding the end token)
@@ -68,10 +69,18 @@ class SmolLM2Generator:
         ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=ids, attention_mask=mask, do_sample=True, top_k=0,
-                                      temperature=self.temperature, top_p=self.top_p,
-                                      max_new_tokens=max_new_tokens, pad_token_id=self.pad_id,
-                                      eos_token_id=self.end_ids, logits_processor=LogitsProcessorList([processor]))
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                top_k=0,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=self.pad_id,
+                eos_token_id=self.end_ids,
+                logits_processor=LogitsProcessorList([processor]),
+            )
         texts = []
         for row in out[:, width:].tolist():
             cut = next((i for i, t in enumerate(row) if t in self.end_ids), len(row))
@@ -105,8 +114,9 @@ def _load_gguf() -> tuple[Any, Any, str]:
     if gguf is None:
         raise SystemExit(f"no *.gguf file in {folder}")
     tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf.name, dtype=torch.float32,
-                                                 local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(folder), gguf_file=gguf.name, dtype=torch.float32, local_files_only=True
+    )
     return model.eval(), tok, "smollm2-135m-instruct"
 
 
@@ -139,9 +149,14 @@ def _rates(zs: Sequence[float], threshold: float) -> dict[str, Any]:
     arr = np.asarray(zs, dtype=float)
     if not arr.size:
         return {"n": 0}
-    return {"n": int(arr.size), "rate_at_fpr1": float(np.mean(arr > threshold)),
-            "rate_at_z2.33": float(np.mean(arr > Z_THEORY)), "rate_at_z4": float(np.mean(arr > 4.0)),
-            "z_median": float(np.median(arr)), "z_mean": float(arr.mean())}
+    return {
+        "n": int(arr.size),
+        "rate_at_fpr1": float(np.mean(arr > threshold)),
+        "rate_at_z2.33": float(np.mean(arr > Z_THEORY)),
+        "rate_at_z4": float(np.mean(arr > 4.0)),
+        "z_median": float(np.median(arr)),
+        "z_mean": float(arr.mean()),
+    }
 
 
 def watermark_section(
@@ -191,9 +206,13 @@ def watermark_section(
         thr = float(np.quantile(zs, 0.99))
         thresholds[length] = thr
         human["per_length"][str(length)] = {
-            "samples": int(zs.size), "z_mean": float(zs.mean()), "z_std": float(zs.std()),
-            "threshold_fpr1": thr, "fpr_at_threshold": float(np.mean(zs > thr)),
-            "fpr_at_z2.33": float(np.mean(zs > Z_THEORY)), "fpr_at_z4": float(np.mean(zs > 4.0)),
+            "samples": int(zs.size),
+            "z_mean": float(zs.mean()),
+            "z_std": float(zs.std()),
+            "threshold_fpr1": thr,
+            "fpr_at_threshold": float(np.mean(zs > thr)),
+            "fpr_at_z2.33": float(np.mean(zs > Z_THEORY)),
+            "fpr_at_z4": float(np.mean(zs > 4.0)),
         }
     human["seconds"] = time.perf_counter() - start
 
@@ -219,11 +238,13 @@ def watermark_section(
     edited = {rate: [tokenize(edit_words(t, rate, pool, rng)) for t in generated] for rate in edit_rates}
     detection: dict[str, Any] = {}
     for length in lengths:
-        row = {"clean": _rates([wm.detect(ids[:length]).z for ids in gen_ids if len(ids) >= length],
-                               thresholds[length])}
+        row = {
+            "clean": _rates([wm.detect(ids[:length]).z for ids in gen_ids if len(ids) >= length], thresholds[length])
+        }
         for rate in edit_rates:
             row[f"edit{round(rate * 100)}"] = _rates(
-                [wm.detect(ids[:length]).z for ids in edited[rate] if len(ids) >= length], thresholds[length])
+                [wm.detect(ids[:length]).z for ids in edited[rate] if len(ids) >= length], thresholds[length]
+            )
         detection[str(length)] = row
     detect_seconds = time.perf_counter() - start
 
@@ -231,16 +252,26 @@ def watermark_section(
         "dataset": dataset_name,
         "generator": getattr(generate, "name", getattr(generate, "__name__", "custom")),
         "watermark": wm.params(),
-        "sampling": {"temperature": getattr(generate, "temperature", None), "top_p": getattr(generate, "top_p", None),
-                     "max_new_tokens": max_new, "batch_size": batch_size, "prompt": PROMPT},
+        "sampling": {
+            "temperature": getattr(generate, "temperature", None),
+            "top_p": getattr(generate, "top_p", None),
+            "max_new_tokens": max_new,
+            "batch_size": batch_size,
+            "prompt": PROMPT,
+        },
         "edits": "each edited word is deleted or replaced by a random catalog word (50/50); "
-                 "scored on the first L tokens of the re-tokenized edited text",
+        "scored on the first L tokens of the re-tokenized edited text",
         "human": human,
-        "generated": {"texts": len(generated), "batches": batches, "tokens": int(tokens),
-                      "seconds": gen_seconds, "tokens_per_s": tokens / gen_seconds if gen_seconds else 0.0,
-                      "texts_per_length": {str(n): sum(len(i) >= n for i in gen_ids) for n in lengths},
-                      "load_seconds": default.load_seconds if default is not None else 0.0,
-                      "examples": generated[:3]},
+        "generated": {
+            "texts": len(generated),
+            "batches": batches,
+            "tokens": int(tokens),
+            "seconds": gen_seconds,
+            "tokens_per_s": tokens / gen_seconds if gen_seconds else 0.0,
+            "texts_per_length": {str(n): sum(len(i) >= n for i in gen_ids) for n in lengths},
+            "load_seconds": default.load_seconds if default is not None else 0.0,
+            "examples": generated[:3],
+        },
         "detection": detection,
         "detect_seconds": detect_seconds,
         "torch_threads": torch.get_num_threads(),
@@ -267,13 +298,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="green share of the vocabulary")
     parser.add_argument("--delta", type=float, default=DEFAULT_DELTA, help="logit bias of green tokens")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (a pilot should not reuse the benchmark's 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="sampling seed (a pilot should not reuse the benchmark's 0)"
+    )
     parser.add_argument("--out", default="", help="also write the JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = watermark_section("synthetic", synthetic_texts(), time_budget_s=args.time_budget,
-                               batch_size=args.batch_size, max_generated=args.max_generated,
-                               gamma=args.gamma, delta=args.delta, seed=args.seed)
+    result = watermark_section(
+        "synthetic",
+        synthetic_texts(),
+        time_budget_s=args.time_budget,
+        batch_size=args.batch_size,
+        max_generated=args.max_generated,
+        gamma=args.gamma,
+        delta=args.delta,
+        seed=args.seed,
+    )
     text = json.dumps(result, indent=2)
     if args.out:
         with open(args.out, "w") as fh:

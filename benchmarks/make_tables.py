@@ -3,19 +3,15 @@
 Everything between the markers `<!-- results:start -->` and `<!-- results:end -->` in
 BENCHMARKS.md is regenerated; the prose around it is left alone.
 
-    python benchmarks/make_tables.py
+    python -m benchmarks.make_tables
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import REPO, RESULTS  # noqa: E402
+from benchmarks.common import REPO, RESULTS
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -26,8 +22,16 @@ BEYOND = ["Coverage@10", "ILD@10", "Novelty@10", "ARP@10", "Gini@10"]
 #: Figures published by others, for comparison only (cited, not measured here).
 PUBLISHED: dict[str, list[tuple[str, dict[str, float], str]]] = {
     "amazon-beauty": [
-        ("SASRec (binary loss)", {"Recall@10": 0.0605, "NDCG@10": 0.0318}, "as reported in the TIGER paper (Rajput et al., 2023)"),
-        ("TIGER", {"Recall@10": 0.0648, "NDCG@10": 0.0384, "Recall@5": 0.0454, "NDCG@5": 0.0321}, "Rajput et al., 2023"),
+        (
+            "SASRec (binary loss)",
+            {"Recall@10": 0.0605, "NDCG@10": 0.0318},
+            "as reported in the TIGER paper (Rajput et al., 2023)",
+        ),
+        (
+            "TIGER",
+            {"Recall@10": 0.0648, "NDCG@10": 0.0384, "Recall@5": 0.0454, "NDCG@5": 0.0321},
+            "Rajput et al., 2023",
+        ),
     ],
     "ml-1m": [
         ("SASRec", {"HR@10": 0.2853, "NDCG@10": 0.1603}, "as reported in the HSTU paper (Zhai et al., 2024)"),
@@ -67,17 +71,22 @@ def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
         f"Protocol: full ranking over all items = {first['protocol']['full_ranking']}, "
         f"history excluded = {first['protocol']['exclude_history']}, ties {first['protocol']['ties']}."
     )
-    lines += ["", "| model | " + " | ".join(ACCURACY) + " | fit s | wall s | peak MiB |", "|---" * (len(ACCURACY) + 4) + "|"]
+    lines += [
+        "",
+        "| model | " + " | ".join(ACCURACY) + " | fit s | wall s | peak MiB |",
+        "|---" * (len(ACCURACY) + 4) + "|",
+    ]
     for name in names:
         r = runs[name]
         m = r["metrics"]
         lines.append(
-            f"| {name} | " + " | ".join(_fmt(m.get(k)) for k in ACCURACY)
+            f"| {name} | "
+            + " | ".join(_fmt(m.get(k)) for k in ACCURACY)
             + f" | {_fmt(r.get('fit_seconds'), 0)} | {_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} |"
         )
-    for label, figures, cite in PUBLISHED.get(dataset, []):
+    for label, figures, _cite in PUBLISHED.get(dataset, []):
         cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in ACCURACY]
-        lines.append(f"| *published: {label}* | " + " | ".join(cells) + f" | | | | ")
+        lines.append(f"| *published: {label}* | " + " | ".join(cells) + " | | | | ")
     cites = [f"{label}: {cite}" for label, _, cite in PUBLISHED.get(dataset, [])]
     if cites:
         lines += ["", "Published rows are quoted for comparison, not measured here: " + "; ".join(cites) + "."]
@@ -107,7 +116,9 @@ def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
             )
         if "stages_seconds" in r:
             st = r["stages_seconds"]
-            parts = ", ".join(f"{k.replace('_seconds', '')} {_fmt(v, 0)} s" for k, v in st.items() if k != "pipeline_wall")
+            parts = ", ".join(
+                f"{k.replace('_seconds', '')} {_fmt(v, 0)} s" for k, v in st.items() if k != "pipeline_wall"
+            )
             extra += (
                 f"; whole pipeline {_fmt(st.get('pipeline_wall', r.get('wall_seconds')), 0)} s wall"
                 f"{' with a cold embedding cache' if r.get('cold_encode') else ''} ({parts})"
@@ -170,14 +181,19 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
             f"| {_fmt(c.get('recall_heldout2'), 3)} | {_fmt(c.get('recall_heldout3'), 3)} | {_fmt(c.get('precision'), 3)} "
             f"| {'' if fpr is None else _fmt(100 * fpr, 2) + '%'} |"
         )
-    lines += ["", f"Any check flagging a human item: {_fmt(100 * human['any_flag'], 2)}%; blocking one: "
-              f"{_fmt(100 * human['any_block'], 2)}%."]
+    lines += [
+        "",
+        f"Any check flagging a human item: {_fmt(100 * human['any_flag'], 2)}%; blocking one: "
+        f"{_fmt(100 * human['any_block'], 2)}%.",
+    ]
     sh = r.get("shilling") or {}
     if sh.get("groups_injected"):
-        lines.append(f"Shilling: {sh['groups_injected']} injected bursts ({sh['fake_accounts']} fake accounts among "
-                     f"{sh['genuine_accounts']} genuine): account recall {_fmt(sh['user_recall'], 3)}, precision "
-                     f"{_fmt(sh['user_precision'], 3)}; item recall {_fmt(sh['item_recall'], 3)}; "
-                     f"{sh['genuine_accounts_flagged']} genuine accounts flagged.")
+        lines.append(
+            f"Shilling: {sh['groups_injected']} injected bursts ({sh['fake_accounts']} fake accounts among "
+            f"{sh['genuine_accounts']} genuine): account recall {_fmt(sh['user_recall'], 3)}, precision "
+            f"{_fmt(sh['user_precision'], 3)}; item recall {_fmt(sh['item_recall'], 3)}; "
+            f"{sh['genuine_accounts_flagged']} genuine accounts flagged."
+        )
     wm = r.get("watermark")
     if wm and "detection" in wm:
         w = wm["watermark"]
@@ -187,8 +203,11 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
             f"{wm['generator']} samples (temperature {wm['sampling']['temperature']}, top-p {wm['sampling']['top_p']}); "
             "threshold = the z-score at a 1% false-positive rate on human catalog texts of the same length; "
             f"edits: {wm['edits']}."
-            + (f" (Sampled by the run at commit `{_commit(wm['reused_from']['commit'])}`, reused with `--reuse-watermark`.)"
-               if wm.get("reused_from") else ""),
+            + (
+                f" (Sampled by the run at commit `{_commit(wm['reused_from']['commit'])}`, reused with `--reuse-watermark`.)"
+                if wm.get("reused_from")
+                else ""
+            ),
             "",
             "| tokens | human texts | z threshold (1% FPR) | generated | detected (clean) | after 10% edits | after 20% edits |",
             "|---|---|---|---|---|---|---|",
@@ -200,47 +219,60 @@ def fidelity_section(dataset: str, r: dict[str, Any]) -> str:
                 f"{_fmt(det['clean']['rate_at_fpr1'], 3)} | {_fmt(det['edit10']['rate_at_fpr1'], 3)} | "
                 f"{_fmt(det['edit20']['rate_at_fpr1'], 3)} |"
             )
-    lines += ["", f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall ("
-              f"watermark sampling unless reused), peak {_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, "
-              f"{r['machine'].get('cores')} cores, `python benchmarks/run_fidelity.py --dataset {dataset}`."]
+    lines += [
+        "",
+        f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall ("
+        f"watermark sampling unless reused), peak {_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, "
+        f"{r['machine'].get('cores')} cores, `python -m benchmarks.run_fidelity --dataset {dataset}`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def _run_line(r: dict[str, Any]) -> str:
     """'Run: commit, wall time, peak memory, machine, command.' for a result that records its command."""
-    return (f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
-            f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
-            f"`{r['command']}`.")
+    return (
+        f"Run: commit `{_commit(r['commit'])}`, {_fmt(float(r['wall_seconds']), 0)} s wall, peak "
+        f"{_fmt(float(r['peak_rss_mb']), 0)} MiB, {r['machine'].get('cpu')}, {r['machine'].get('cores')} cores, "
+        f"`{r['command']}`."
+    )
 
 
 def generation_section(dataset: str, r: dict[str, Any]) -> str:
     """Markdown for benchmarks/results/<dataset>/generation.json (run_generation.py writes the tables)."""
-    body = r["markdown"].replace("## Generation benchmark", "#### Generation benchmark", 1).replace("\n### ", "\n##### ")
+    body = (
+        r["markdown"].replace("## Generation benchmark", "#### Generation benchmark", 1).replace("\n### ", "\n##### ")
+    )
     return f"{body}\n{_run_line(r)}\n"
 
 
 def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
     """Markdown for benchmarks/results/<dataset>/rewrite_selection.json (select_rewrite.py)."""
     orig = next(iter(r["modes"].values()))["original"]
-    lines = [f"#### Rewrite mode and edit-vs-source rule, chosen on validation users: {dataset}", "",
-             f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. Each mode's rows are the loop's "
-             "edits (checked, repaired, ranked; `mode/rule`: `pipeline.rewrite` / `pipeline.edit_vs_source`, the "
-             "rules judge the same drafts); differences are against the original item, paired, with a 95% "
-             "bootstrap interval.", "",
-             "| mode/rule (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | NameKeep | Changed | Identity | "
-             "Cosine@10 vs original | PS@10 vs original |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
-             f"| original item | – | {_fmt(orig['Cosine@10'])} | {_fmt(orig['PS@10'])} | – | – | – | – | – | – |"]
+    lines = [
+        f"#### Rewrite mode and edit-vs-source rule, chosen on validation users: {dataset}",
+        "",
+        f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. Each mode's rows are the loop's "
+        "edits (checked, repaired, ranked; `mode/rule`: `pipeline.rewrite` / `pipeline.edit_vs_source`, the "
+        "rules judge the same drafts); differences are against the original item, paired, with a 95% "
+        "bootstrap interval.",
+        "",
+        "| mode/rule (drafts) | guidance | Cosine@10 | PS@10 | FactKeep | NameKeep | Changed | Identity | "
+        "Cosine@10 vs original | PS@10 vs original |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        f"| original item | – | {_fmt(orig['Cosine@10'])} | {_fmt(orig['PS@10'])} | – | – | – | – | – | – |",
+    ]
     for mode, m in r["modes"].items():
         for row, v in m["table"].items():
             if not row.startswith("textgen (User_") or row.endswith("1 draft"):
                 continue
             d = m["vs_original"][row]
             ci = [f"{x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]" for x in (d["Cosine@10"], d["PS@10"])]
-            lines.append(f"| {mode} ({m['resolved']}) | {row[len('textgen ('):-1]} | {_fmt(v['Cosine@10'])} | "
-                         f"{_fmt(v['PS@10'])} | {_fmt(v.get('FactKeep'), 3)} | {_fmt(v.get('NameKeep'), 3)} | "
-                         f"{_fmt(v.get('Changed'), 3)} | "
-                         f"{_fmt(v.get('Identity'), 3)} | {ci[0]} | {ci[1]} |")
+            lines.append(
+                f"| {mode} ({m['resolved']}) | {row[len('textgen (') : -1]} | {_fmt(v['Cosine@10'])} | "
+                f"{_fmt(v['PS@10'])} | {_fmt(v.get('FactKeep'), 3)} | {_fmt(v.get('NameKeep'), 3)} | "
+                f"{_fmt(v.get('Changed'), 3)} | "
+                f"{_fmt(v.get('Identity'), 3)} | {ci[0]} | {ci[1]} |"
+            )
     lines += ["", _run_line(r)]
     return "\n".join(lines) + "\n"
 
@@ -248,18 +280,26 @@ def rewrite_selection_section(dataset: str, r: dict[str, Any]) -> str:
 def selection_floor_section(dataset: str, r: dict[str, Any]) -> str:
     """Markdown for benchmarks/results/<dataset>/selection_floor.json (select_selection.py)."""
     base = r["baselines"]
-    lines = [f"#### Selection floor, chosen on validation users: {dataset}", "",
-             f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. The recommender's segment "
-             "choice among the segments at least as close to the user (User_Hist) as the floor; differences "
-             "against the first and a random segment, paired, with a 95% bootstrap interval.", "",
-             "| floor | Cosine@10 | PS@10 | Cosine@10 vs first | PS@10 vs first | Cosine@10 vs random | "
-             "PS@10 vs random |",
-             "|---|---:|---:|---|---|---|---|",
-             *(f"| {name} segment (baseline) | {_fmt(b['Cosine@10'])} | {_fmt(b['PS@10'])} | – | – | – | – |"
-               for name, b in (("first", base["first segment"]), ("random", base["random segment"])))]
+    lines = [
+        f"#### Selection floor, chosen on validation users: {dataset}",
+        "",
+        f"{r['users']} users, {r['cases']}; recommender: {r['recommender']}. The recommender's segment "
+        "choice among the segments at least as close to the user (User_Hist) as the floor; differences "
+        "against the first and a random segment, paired, with a 95% bootstrap interval.",
+        "",
+        "| floor | Cosine@10 | PS@10 | Cosine@10 vs first | PS@10 vs first | Cosine@10 vs random | PS@10 vs random |",
+        "|---|---:|---:|---|---|---|---|",
+        *(
+            f"| {name} segment (baseline) | {_fmt(b['Cosine@10'])} | {_fmt(b['PS@10'])} | – | – | – | – |"
+            for name, b in (("first", base["first segment"]), ("random", base["random segment"]))
+        ),
+    ]
     for floor, v in r["floors"].items():
-        cells = [f"{x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]"
-                 for b in ("first segment", "random segment") for x in (v["vs"][b]["Cosine@10"], v["vs"][b]["PS@10"])]
+        cells = [
+            f"{x['diff']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]"
+            for b in ("first segment", "random segment")
+            for x in (v["vs"][b]["Cosine@10"], v["vs"][b]["PS@10"])
+        ]
         lines.append(f"| {floor} | {_fmt(v['Cosine@10'])} | {_fmt(v['PS@10'])} | {' | '.join(cells)} |")
     lines += ["", _run_line(r)]
     return "\n".join(lines) + "\n"

@@ -14,8 +14,8 @@ nothing is chosen by them.
 Each (dataset, model) runs in its own process so that its peak memory is its own, and writes
 benchmarks/results/<dataset>/<model>.json.
 
-    python benchmarks/run_baselines.py --dataset amazon-beauty --model sasrec
-    python benchmarks/run_baselines.py --dataset all --model all
+    python -m benchmarks.run_baselines --dataset amazon-beauty --model sasrec
+    python -m benchmarks.run_baselines --dataset all --model all
 """
 
 from __future__ import annotations
@@ -30,16 +30,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, settings_name, write_result,
+from benchmarks.common import (
+    DATASETS,
+    RESULTS,
+    Timer,
+    command_line,
+    commit,
+    load_benchmark_dataset,
+    machine,
+    peak_rss_mb,
+    settings_name,
+    write_result,
 )
-
-from genrec.config import EvalConfig, apply_overrides, config_to_dict  # noqa: E402
-from genrec.data.split import leave_one_out  # noqa: E402
-from genrec.eval.evaluator import evaluate  # noqa: E402
-from genrec.models.registry import create_model  # noqa: E402
+from genrec.config import EvalConfig, apply_overrides, config_to_dict
+from genrec.data.split import leave_one_out
+from genrec.eval.evaluator import evaluate
+from genrec.models.registry import create_model
 
 MODELS = ("popularity", "itemknn", "sasrec")
 #: Models refit on train + validation with the epoch count chosen on validation.
@@ -102,7 +108,11 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
             dataset, model_name, split, overrides, extra, int(model.fit_info["best_epoch"]), eval_cfg
         )
         refit_info = {
-            "refit": {"data": "train+valid", "epochs": int(selection_fit_info["best_epoch"]), "fit_seconds": refit_seconds},
+            "refit": {
+                "data": "train+valid",
+                "epochs": int(selection_fit_info["best_epoch"]),
+                "fit_seconds": refit_seconds,
+            },
             "test_metrics_before_refit": before,
             "selection_fit_info": selection_fit_info,
         }
@@ -126,7 +136,7 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
         "commit": commit(),
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(["python"] + sys.argv),
+        "command": command_line(),
     }
     out = write_result(dataset, model_name, payload)
     m = test.metrics
@@ -139,7 +149,13 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
 
 
 def refit_and_test(
-    dataset: str, model_name: str, split: Any, overrides: dict[str, Any], extra: list[str], epochs: int, eval_cfg: EvalConfig
+    dataset: str,
+    model_name: str,
+    split: Any,
+    overrides: dict[str, Any],
+    extra: list[str],
+    epochs: int,
+    eval_cfg: EvalConfig,
 ) -> tuple[Any, Any, float]:
     """Fit the chosen config on train + validation for ``epochs`` epochs; evaluate it on test."""
     model = create_model(model_name, {**overrides, "epochs": epochs, "time_budget_seconds": 0.0})
@@ -175,8 +191,10 @@ def refit_only(dataset: str, model_name: str, extra: list[str]) -> Path:
             "wall_seconds": wall,
             "peak_rss_mb": peak_rss_mb(),
             "commit": commit(),
-            "command": " ".join(["python"] + sys.argv),
-            "selection_run": {k: previous[k] for k in ("commit", "wall_seconds", "peak_rss_mb", "command", "finished_at")},
+            "command": command_line(),
+            "selection_run": {
+                k: previous[k] for k in ("commit", "wall_seconds", "peak_rss_mb", "command", "finished_at")
+            },
         },
         "test_metrics_before_refit": previous["metrics"],
         "selection_fit_info": previous["fit_info"],
@@ -198,7 +216,8 @@ def main() -> None:
     parser.add_argument("--model", default="all", help=f"one of {', '.join(MODELS)} or 'all'")
     parser.add_argument("--set", action="append", default=[], help="config override key=value for the model")
     parser.add_argument(
-        "--refit-only", action="store_true",
+        "--refit-only",
+        action="store_true",
         help="reuse the selection in the existing result file; only refit on train+valid and test",
     )
     args = parser.parse_args()

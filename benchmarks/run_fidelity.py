@@ -23,8 +23,8 @@ one item each into the real interaction log and reports precision / recall over 
 items. If ``benchmarks/fidelity_watermark.py`` exists, its ``watermark_section`` result is
 stored under "watermark".
 
-    python benchmarks/run_fidelity.py --dataset synthetic
-    python benchmarks/run_fidelity.py --dataset amazon-beauty
+    python -m benchmarks.run_fidelity --dataset synthetic
+    python -m benchmarks.run_fidelity --dataset amazon-beauty
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -40,22 +39,19 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result  # noqa: E402
-
-from genrec.config import SyntheticConfig  # noqa: E402
-from genrec.data.dataset import Dataset  # noqa: E402
-from genrec.data.generated import GeneratedItem, Provenance  # noqa: E402
-from genrec.data.synthetic import generate  # noqa: E402
-from genrec.fidelity._text import clean  # noqa: E402
-from genrec.fidelity.base import CheckContext, FidelityReport  # noqa: E402
-from genrec.fidelity.checker import FidelityChecker  # noqa: E402
-from genrec.fidelity.policy import ShillingSettings  # noqa: E402
-from genrec.fidelity.privacy import NameFinder  # noqa: E402
-from genrec.fidelity.redteam import RedTeamConfig, RedTeamSet, build_redteam  # noqa: E402
-from genrec.fidelity.shilling import detect_shilling  # noqa: E402
-from genrec.fidelity import _rules  # noqa: E402
+from benchmarks.common import RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result
+from benchmarks.redteam import RedTeamConfig, RedTeamSet, build_redteam
+from genrec.config import SyntheticConfig
+from genrec.data.dataset import Dataset
+from genrec.data.generated import GeneratedItem, Provenance
+from genrec.data.synthetic import generate
+from genrec.fidelity import _rules
+from genrec.fidelity._text import clean
+from genrec.fidelity.base import CheckContext, FidelityReport
+from genrec.fidelity.checker import FidelityChecker
+from genrec.fidelity.policy import ShillingSettings
+from genrec.fidelity.privacy import NameFinder
+from genrec.fidelity.shilling import detect_shilling
 
 BATCH = 512
 #: Template splits: dev (tuned on), heldout (first held-out batch; read before the learned detector was
@@ -71,7 +67,9 @@ def load(name: str) -> Dataset:
     return load_benchmark_dataset(name)
 
 
-def run_checks(checker: FidelityChecker, items: list[GeneratedItem], ctx: CheckContext) -> tuple[list[FidelityReport], float]:
+def run_checks(
+    checker: FidelityChecker, items: list[GeneratedItem], ctx: CheckContext
+) -> tuple[list[FidelityReport], float]:
     """Reports for ``items`` in batches, and the wall time."""
     reports: list[FidelityReport] = []
     with Timer() as t:
@@ -86,12 +84,24 @@ def human_items(ds: Dataset, users: list[str], seed: int) -> list[GeneratedItem]
     out = []
     for r in ds.items.to_dict("records"):
         price = r.get("price")
-        prov = Provenance("edit", "human-catalog", "0", user_id=str(users[int(rng.integers(len(users)))]),
-                          source_item_id=str(r["item_id"]))
-        out.append(GeneratedItem(clean(r.get("title")), clean(r.get("description")), clean(r.get("brand")) or None,
-                                 list(r.get("categories") or []),
-                                 float(price) if isinstance(price, (int, float)) and price == price else None,
-                                 {}, prov))
+        prov = Provenance(
+            "edit",
+            "human-catalog",
+            "0",
+            user_id=str(users[int(rng.integers(len(users)))]),
+            source_item_id=str(r["item_id"]),
+        )
+        out.append(
+            GeneratedItem(
+                clean(r.get("title")),
+                clean(r.get("description")),
+                clean(r.get("brand")) or None,
+                list(r.get("categories") or []),
+                float(price) if isinstance(price, (int, float)) and price == price else None,
+                {},
+                prov,
+            )
+        )
     return out
 
 
@@ -121,11 +131,20 @@ def score_redteam(rt: RedTeamSet, reports: list[FidelityReport], checks: list[st
         row["fpr_clean_redteam"] = _rate(sum(r.checks[check].verdict != "pass" for r in clean_cases), len(clean_cases))
         out["checks"][check] = row
     claims = [(c, r) for c, r in zip(rt.cases, reports) if c.fault.startswith("regulated_")]
-    out["regulated_claims"] = {"positives": len(claims), **{
-        f"recall{'' if split is None else '_' + split}": _rate(
-            sum(r.checks["legal"].verdict != "pass" for c, r in claims if split in (None, c.split)),
-            sum(split in (None, c.split) for c, _ in claims))
-        for split in (None, *SPLITS)}} if "legal" in checks else {}
+    out["regulated_claims"] = (
+        {
+            "positives": len(claims),
+            **{
+                f"recall{'' if split is None else '_' + split}": _rate(
+                    sum(r.checks["legal"].verdict != "pass" for c, r in claims if split in (None, c.split)),
+                    sum(split in (None, c.split) for c, _ in claims),
+                )
+                for split in (None, *SPLITS)
+            },
+        }
+        if "legal" in checks
+        else {}
+    )
     by_fault: dict[str, list[tuple[Any, FidelityReport]]] = defaultdict(list)
     for c, r in zip(rt.cases, reports):
         by_fault[c.fault].append((c, r))
@@ -135,14 +154,21 @@ def score_redteam(rt: RedTeamSet, reports: list[FidelityReport], checks: list[st
             for _, r in pairs:
                 for name in r.warned_by + r.blocked_by:
                     flagged_by[name] += 1
-            out["faults"]["clean"] = {"n": len(pairs), "any_flag": _rate(sum(r.verdict != "pass" for _, r in pairs), len(pairs)),
-                                      "flagged_by": dict(flagged_by)}
+            out["faults"]["clean"] = {
+                "n": len(pairs),
+                "any_flag": _rate(sum(r.verdict != "pass" for _, r in pairs), len(pairs)),
+                "flagged_by": dict(flagged_by),
+            }
             out["clean_misflags"] = [_example(c, r) for c, r in pairs if r.verdict != "pass"][:8]
             continue
         check = pairs[0][0].check
         hit = [r.checks[check].verdict != "pass" for _, r in pairs]
-        out["faults"][fault] = {"check": check, "n": len(pairs), "recall": _rate(sum(hit), len(hit)),
-                                "misses": [_example(c, r) for (c, r), h in zip(pairs, hit) if not h][:3]}
+        out["faults"][fault] = {
+            "check": check,
+            "n": len(pairs),
+            "recall": _rate(sum(hit), len(hit)),
+            "misses": [_example(c, r) for (c, r), h in zip(pairs, hit) if not h][:3],
+        }
         templ: dict[tuple[str, str], list[bool]] = defaultdict(list)
         for (c, _), h in zip(pairs, hit):
             templ[(c.template, c.split)].append(h)
@@ -153,15 +179,23 @@ def score_redteam(rt: RedTeamSet, reports: list[FidelityReport], checks: list[st
 
 def _example(case: Any, report: FidelityReport) -> dict[str, Any]:
     item = case.item
-    return {"template": case.template, "title": item.title[:160], "description": item.description[-200:],
-            "reasons": report.reasons[:4]}
+    return {
+        "template": case.template,
+        "title": item.title[:160],
+        "description": item.description[-200:],
+        "reasons": report.reasons[:4],
+    }
 
 
 def score_human(reports: list[FidelityReport], checks: list[str], items: list[GeneratedItem]) -> dict[str, Any]:
     """False-positive rates on human items, per check and overall, with a few examples."""
     n = len(reports)
-    out: dict[str, Any] = {"items": n, "any_flag": _rate(sum(r.verdict != "pass" for r in reports), n),
-                           "any_block": _rate(sum(r.verdict == "block" for r in reports), n), "checks": {}}
+    out: dict[str, Any] = {
+        "items": n,
+        "any_flag": _rate(sum(r.verdict != "pass" for r in reports), n),
+        "any_block": _rate(sum(r.verdict == "block" for r in reports), n),
+        "checks": {},
+    }
     for check in checks:
         flagged = [i for i, r in enumerate(reports) if r.checks[check].verdict != "pass"]
         codes: dict[str, int] = defaultdict(int)
@@ -172,8 +206,9 @@ def score_human(reports: list[FidelityReport], checks: list[str], items: list[Ge
             "fpr": _rate(len(flagged), n),
             "fpr_block": _rate(sum(r.checks[check].verdict == "block" for r in reports), n),
             "codes": dict(codes),
-            "examples": [{"title": items[i].title[:160], "reasons": reports[i].checks[check].reasons[:2]}
-                         for i in flagged[:5]],
+            "examples": [
+                {"title": items[i].title[:160], "reasons": reports[i].checks[check].reasons[:2]} for i in flagged[:5]
+            ],
         }
     return out
 
@@ -196,8 +231,12 @@ def human_near_duplicates(checker: FidelityChecker, ctx: CheckContext) -> dict[s
     for item_id, r in records.items():
         text = f"{clean(r.get('title'))}\n{clean(r.get('description'))}"
         hits += any(max(o.jaccard, o.doc_containment) >= threshold for o in index.query(text, exclude={item_id}))
-    return {"items": len(records), "threshold": threshold, "near_copies_of_another_item": hits,
-            "rate": _rate(hits, len(records))}
+    return {
+        "items": len(records),
+        "threshold": threshold,
+        "near_copies_of_another_item": hits,
+        "rate": _rate(hits, len(records)),
+    }
 
 
 def shilling_section(ds: Dataset, seed: int, groups: int = 10) -> dict[str, Any]:
@@ -233,9 +272,13 @@ def shilling_section(ds: Dataset, seed: int, groups: int = 10) -> dict[str, Any]
     tp_u = len(report.users & fake_users)
     tp_i = len(report.items & targets)
     return {
-        "groups_injected": groups, "fake_accounts": len(fake_users), "genuine_accounts": len(set(users) - fake_users),
-        "user_recall": _rate(tp_u, len(fake_users)), "user_precision": _rate(tp_u, len(report.users)),
-        "item_recall": _rate(tp_i, len(targets)), "item_precision": _rate(tp_i, len(report.items)),
+        "groups_injected": groups,
+        "fake_accounts": len(fake_users),
+        "genuine_accounts": len(set(users) - fake_users),
+        "user_recall": _rate(tp_u, len(fake_users)),
+        "user_precision": _rate(tp_u, len(report.users)),
+        "item_recall": _rate(tp_i, len(targets)),
+        "item_precision": _rate(tp_i, len(report.items)),
         "genuine_accounts_flagged": len(report.users - fake_users),
         "flags_on_clean_log": {"users": len(clean_report.users), "items": len(clean_report.items)},
         "seconds": round(t.seconds, 3),
@@ -263,8 +306,11 @@ def main() -> None:
     ap.add_argument("--clean-edits", type=int, default=300)
     ap.add_argument("--clean-creates", type=int, default=100)
     ap.add_argument("--no-watermark", action="store_true", help="skip the watermark section")
-    ap.add_argument("--reuse-watermark", action="store_true",
-                    help="copy the watermark section of the existing result file (it does not depend on the checks)")
+    ap.add_argument(
+        "--reuse-watermark",
+        action="store_true",
+        help="copy the watermark section of the existing result file (it does not depend on the checks)",
+    )
     args = ap.parse_args()
     try:
         import torch
@@ -275,8 +321,9 @@ def main() -> None:
 
     started = time.perf_counter()
     ds = load(args.dataset)
-    cfg = RedTeamConfig(seed=args.seed, clean_edits=args.clean_edits, clean_creates=args.clean_creates,
-                        per_fault=args.per_fault)
+    cfg = RedTeamConfig(
+        seed=args.seed, clean_edits=args.clean_edits, clean_creates=args.clean_creates, per_fault=args.per_fault
+    )
     with Timer() as t_build:
         rt = build_redteam(ds.items, ds.users["user_id"].astype(str).tolist(), cfg)
     checker = FidelityChecker()
@@ -295,11 +342,18 @@ def main() -> None:
         "dataset": args.dataset,
         "task": "fidelity checks: red-team recall / precision, false positives on human items",
         "policy": checker.policy.name,
-        "redteam": {"config": vars(cfg), "cases": len(rt.cases), "counts": rt.counts(),
-                    "store_users": len(rt.store.users()), **score_redteam(rt, rt_reports, checks)},
+        "redteam": {
+            "config": vars(cfg),
+            "cases": len(rt.cases),
+            "counts": rt.counts(),
+            "store_users": len(rt.store.users()),
+            **score_redteam(rt, rt_reports, checks),
+        },
         "human": score_human(human_reports, checks, humans),
-        "diagnostics": {"person_name_detector_without_catalog_whitelist": name_detector_raw(ds),
-                        "human_items_copying_another_human_item": human_near_duplicates(checker, ctx)},
+        "diagnostics": {
+            "person_name_detector_without_catalog_whitelist": name_detector_raw(ds),
+            "human_items_copying_another_human_item": human_near_duplicates(checker, ctx),
+        },
         "shilling": shilling_section(ds, args.seed),
         "timing": {
             "build_redteam_seconds": round(t_build.seconds, 3),
@@ -313,23 +367,33 @@ def main() -> None:
     previous = RESULTS / args.dataset / "fidelity.json"
     if args.reuse_watermark and previous.exists() and "watermark" in json.loads(previous.read_text()):
         old = json.loads(previous.read_text())
-        payload["watermark"] = {**old["watermark"], "reused_from": {"commit": old.get("commit"),
-                                                                     "wall_seconds": old.get("wall_seconds")}}
+        payload["watermark"] = {
+            **old["watermark"],
+            "reused_from": {"commit": old.get("commit"), "wall_seconds": old.get("wall_seconds")},
+        }
     elif not args.no_watermark:
         wm = watermark(args.dataset, [h.text for h in humans])
         if wm is not None:
             payload["watermark"] = wm
-    payload.update(wall_seconds=round(time.perf_counter() - started, 2), peak_rss_mb=round(peak_rss_mb(), 1),
-                   commit=commit(), machine=machine())
+    payload.update(
+        wall_seconds=round(time.perf_counter() - started, 2),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        commit=commit(),
+        machine=machine(),
+    )
     path = write_result(args.dataset, "fidelity", payload)
-    summary = {n: (v["recall"], v["precision"], payload["human"]["checks"][n]["fpr"])
-               for n, v in payload["redteam"]["checks"].items()}
+    summary = {
+        n: (v["recall"], v["precision"], payload["human"]["checks"][n]["fpr"])
+        for n, v in payload["redteam"]["checks"].items()
+    }
     print(f"wrote {path}")
     print("check: (recall, precision, human FPR)")
     for name, row in summary.items():
         print(f"  {name:16s} {row}")
-    print(f"human any-flag {payload['human']['any_flag']}, any-block {payload['human']['any_block']}; "
-          f"wall {payload['wall_seconds']} s, peak {payload['peak_rss_mb']} MiB")
+    print(
+        f"human any-flag {payload['human']['any_flag']}, any-block {payload['human']['any_block']}; "
+        f"wall {payload['wall_seconds']} s, peak {payload['peak_rss_mb']} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -94,8 +94,8 @@ Metrics (``genrec.eval.generation_metrics``), per generated / selected text g fo
   NDCG@10 of ``InstructedRetriever`` (default ``RetrievalWeights``, nothing tuned) over the full
   catalog, history not excluded, vs the same retriever without the instruction (tiger alone).
 
-    python benchmarks/run_generation.py --dataset synthetic
-    python benchmarks/run_generation.py --dataset amazon-beauty
+    python -m benchmarks.run_generation --dataset synthetic
+    python -m benchmarks.run_generation --dataset amazon-beauty
 """
 
 from __future__ import annotations
@@ -105,7 +105,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -117,13 +116,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    DATASETS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result,
+from benchmarks.common import (
+    DATASETS,
+    Timer,
+    command_line,
+    commit,
+    load_benchmark_dataset,
+    machine,
+    peak_rss_mb,
+    write_result,
 )
-
-from genrec.config import (  # noqa: E402
+from benchmarks.instruction_set import build_instruction_set, evaluate_instructor
+from genrec.config import (
     EncoderConfig,
     LLMConfig,
     PipelineConfig,
@@ -132,11 +136,11 @@ from genrec.config import (  # noqa: E402
     TigerConfig,
     config_to_dict,
 )
-from genrec.data.dataset import Dataset, optional_float  # noqa: E402
-from genrec.data.split import Split, leave_one_out  # noqa: E402
-from genrec.data.synthetic import generate  # noqa: E402
-from genrec.encoders.text import TextEncoder, item_texts  # noqa: E402
-from genrec.eval.generation_metrics import (  # noqa: E402
+from genrec.data.dataset import Dataset, optional_float
+from genrec.data.split import Split, leave_one_out
+from genrec.data.synthetic import generate
+from genrec.encoders.text import TextEncoder, item_texts
+from genrec.eval.generation_metrics import (
     cosine_at_k,
     fact_keeping,
     frechet_distance,
@@ -146,22 +150,21 @@ from genrec.eval.generation_metrics import (  # noqa: E402
     product_type_vocabulary,
     ps_at_k,
 )
-from genrec.eval.metrics import rank_in_lists, rank_metrics  # noqa: E402
-from genrec.fidelity._catalog import brand_lexicon  # noqa: E402
-from genrec.fidelity.base import CheckContext  # noqa: E402
-from genrec.fidelity.checker import FidelityChecker  # noqa: E402
-from genrec.generation.editor import Catalog, to_item  # noqa: E402
-from genrec.generation.identity import IdentityGuard, same_text_groups, source_ranks  # noqa: E402
-from genrec.generation.instruction_set import build_instruction_set, evaluate_instructor  # noqa: E402
-from genrec.generation.instructor import RuleInstructor, user_vector_from_scores  # noqa: E402
-from genrec.generation.intent import Constraints, Feedback, Guidance  # noqa: E402
-from genrec.generation.phrases import common_categories  # noqa: E402
-from genrec.generation.pipeline import corpus_vocabulary, order_drafts, screen_and_check  # noqa: E402
-from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights  # noqa: E402
-from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector  # noqa: E402
-from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text  # noqa: E402
-from genrec.generation.vocabulary import CatalogVocabulary  # noqa: E402
-from genrec.generation.writers import (  # noqa: E402
+from genrec.eval.metrics import rank_in_lists, rank_metrics
+from genrec.fidelity._catalog import brand_lexicon
+from genrec.fidelity.base import CheckContext
+from genrec.fidelity.checker import FidelityChecker
+from genrec.generation.editor import Catalog, to_item
+from genrec.generation.identity import IdentityGuard, same_text_groups, source_ranks
+from genrec.generation.instructor import RuleInstructor, user_vector_from_scores
+from genrec.generation.intent import Constraints, Feedback, Guidance
+from genrec.generation.phrases import common_categories
+from genrec.generation.pipeline import corpus_vocabulary, order_drafts, screen_and_check
+from genrec.generation.retrieval import InstructedRetriever, RetrievalWeights
+from genrec.generation.selection import liked_histories, select_segments, split_segments, user_vector
+from genrec.generation.textgen import TextGenerator, item_conditions, item_corpus, join_text
+from genrec.generation.vocabulary import CatalogVocabulary
+from genrec.generation.writers import (
     Draft,
     LLMItemWriter,
     TextGenWriter,
@@ -169,7 +172,7 @@ from genrec.generation.writers import (  # noqa: E402
     has_descriptions,
     resolve_rewrite,
 )
-from genrec.models.tiger import Tiger  # noqa: E402
+from genrec.models.tiger import Tiger
 
 K = 10  # the @K of Cosine and PS, and the retrieval cut-off
 BENCH_WATERMARK_KEY = "genrec-benchmark"  # the loop watermarks every draft; so do the benchmark's writers
@@ -183,7 +186,7 @@ TIGER_TRAIN = {"epochs": 15, "valid_users": 1000, "progress": False}
 
 # ---- data and models ------------------------------------------------------------------------
 def load_dataset(name: str) -> Dataset:
-    """"synthetic" (the built-in marketplace, default settings) or a benchmark dataset."""
+    """ "synthetic" (the built-in marketplace, default settings) or a benchmark dataset."""
     if name == "synthetic":
         return generate(SyntheticConfig())
     return load_benchmark_dataset(name)
@@ -191,8 +194,11 @@ def load_dataset(name: str) -> Dataset:
 
 def _comparable(config: dict[str, Any]) -> str:
     """A config as canonical JSON without the keys that do not change the trained model."""
-    return json.dumps({k: v for k, v in config.items() if k not in ("threads", "progress", "encoder_cache_dir")},
-                      sort_keys=True, default=str)
+    return json.dumps(
+        {k: v for k, v in config.items() if k not in ("threads", "progress", "encoder_cache_dir")},
+        sort_keys=True,
+        default=str,
+    )
 
 
 def get_tiger(split: Split, path: str, threads: int, models_dir: str, dataset: str) -> tuple[Tiger, dict[str, Any]]:
@@ -202,8 +208,10 @@ def get_tiger(split: Split, path: str, threads: int, models_dir: str, dataset: s
         if not (folder / "meta.json").exists():
             raise SystemExit(f"--tiger-model {folder}: no saved model there (run run_tiger.py --save, or pass '')")
         model = Tiger.load(folder)
-        info = {"source": f"loaded from {folder} (run_tiger.py's final model: {_refit_note(dataset)})",
-                "fit_info": _brief_fit_info(model.fit_info)}
+        info = {
+            "source": f"loaded from {folder} (run_tiger.py's final model: {_refit_note(dataset)})",
+            "fit_info": _brief_fit_info(model.fit_info),
+        }
         meta = json.loads((folder / "meta.json").read_text())
         info["saved_config"] = meta.get("config")
     else:
@@ -249,8 +257,9 @@ def _brief_fit_info(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def get_textgen(texts: list[str], cond: np.ndarray, threads: int, budget: float, models_dir: str,
-                dataset: str) -> tuple[TextGenerator, dict[str, Any]]:
+def get_textgen(
+    texts: list[str], cond: np.ndarray, threads: int, budget: float, models_dir: str, dataset: str
+) -> tuple[TextGenerator, dict[str, Any]]:
     """The text generator with the default config (and ``budget`` seconds), trained or reused."""
     cfg = TextGenConfig(threads=threads, progress=False, time_budget_seconds=budget)
     saved = Path(models_dir) / f"textgen-{dataset}" if models_dir else None
@@ -269,10 +278,17 @@ def get_textgen(texts: list[str], cond: np.ndarray, threads: int, budget: float,
 
 def _train_info(gen: TextGenerator) -> dict[str, Any]:
     last = gen.history[-1] if gen.history else {}
-    return {"config": config_to_dict(gen.config), "options": gen.options, "vocab_size": gen.vocab_size,
-            "parameters": sum(p.numel() for p in gen.net.parameters()) if gen.net is not None else 0,
-            "epochs_run": last.get("epoch"), "final_loss": last.get("loss"), "train_seconds": last.get("seconds"),
-            "stop": last.get("stop"), "history": gen.history}
+    return {
+        "config": config_to_dict(gen.config),
+        "options": gen.options,
+        "vocab_size": gen.vocab_size,
+        "parameters": sum(p.numel() for p in gen.net.parameters()) if gen.net is not None else 0,
+        "epochs_run": last.get("epoch"),
+        "final_loss": last.get("loss"),
+        "train_seconds": last.get("seconds"),
+        "stop": last.get("stop"),
+        "history": gen.history,
+    }
 
 
 class MemoEncoder:
@@ -341,8 +357,11 @@ class Bench:
     def source_fields(self, item: int) -> dict[str, Any]:
         """Brand, categories and price of catalog item ``item`` (kept by edits)."""
         row = self.ds.items.iloc[int(item)]
-        return {"brand": row["brand"] or None, "categories": list(row["categories"]),
-                "price": optional_float(row["price"])}
+        return {
+            "brand": row["brand"] or None,
+            "categories": list(row["categories"]),
+            "price": optional_float(row["price"]),
+        }
 
     def random_items(self, count: int, salt: int) -> np.ndarray:
         """``count`` catalog items outside the FD reference sample, none a user's own target."""
@@ -355,8 +374,9 @@ class Bench:
         return picks
 
 
-def build_bench(ds: Dataset, split: Split, tiger: Tiger, n_users: int, seed: int, threads: int,
-                scratch: str, min_segments: int = 1) -> Bench:
+def build_bench(
+    ds: Dataset, split: Split, tiger: Tiger, n_users: int, seed: int, threads: int, scratch: str, min_segments: int = 1
+) -> Bench:
     """Sample the users and compute the embeddings and user vectors every section uses.
 
     ``min_segments`` > 1 samples only users whose target text has that many segments (selection).
@@ -372,8 +392,9 @@ def build_bench(ds: Dataset, split: Split, tiger: Tiger, n_users: int, seed: int
     # A user qualifies with a liked history item and a target that has a text to select from or edit.
     eligible = [u for u, t in zip(split.test.users, split.test.targets) if len(liked_all[u]) > 0 and has_segments[t]]
     if not eligible:
-        raise SystemExit(f"no test user has a liked item before a test target with a title "
-                         f"(and {min_segments}+ text segments)")
+        raise SystemExit(
+            f"no test user has a liked item before a test target with a title (and {min_segments}+ text segments)"
+        )
     rng = np.random.default_rng(seed)
     users = rng.choice(np.asarray(eligible), size=min(n_users, len(eligible)), replace=False)
     histories = [split.test.histories[case_of[int(u)]] for u in users]
@@ -392,12 +413,28 @@ def build_bench(ds: Dataset, split: Split, tiger: Tiger, n_users: int, seed: int
     }
     order = np.random.default_rng(seed + 7).permutation(np.flatnonzero(has_text))
     return Bench(
-        ds=ds, users=users, histories=histories, liked=liked, targets=targets, corpus=corpus,
-        text_emb=text_emb, cond_emb=cond_emb, scores=scores, user_vectors=vectors, tiger=tiger,
-        encoder=encoder, fresh=MemoEncoder(encoder, threads), order=order,
-        product_types=product_type_vocabulary(ds.items["categories"]), catalog=Catalog(ds.items),
-        scratch=scratch, seed=seed, item_ids=[str(x) for x in ds.items["item_id"]], has_text=has_text,
-        eligible_users=len(eligible), test_users=len(split.test),
+        ds=ds,
+        users=users,
+        histories=histories,
+        liked=liked,
+        targets=targets,
+        corpus=corpus,
+        text_emb=text_emb,
+        cond_emb=cond_emb,
+        scores=scores,
+        user_vectors=vectors,
+        tiger=tiger,
+        encoder=encoder,
+        fresh=MemoEncoder(encoder, threads),
+        order=order,
+        product_types=product_type_vocabulary(ds.items["categories"]),
+        catalog=Catalog(ds.items),
+        scratch=scratch,
+        seed=seed,
+        item_ids=[str(x) for x in ds.items["item_id"]],
+        has_text=has_text,
+        eligible_users=len(eligible),
+        test_users=len(split.test),
     )
 
 
@@ -421,14 +458,20 @@ class Scored:
     values: dict[str, np.ndarray]  # metric name -> per-case values
 
 
-def prediction_scores(bench: Bench, records: list[dict[str, Any]],
-                      rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prediction_scores(
+    bench: Bench, records: list[dict[str, Any]], rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PS@10 and PS of ``records[j]`` for sampled user ``rows[j]`` (see the module docstring), and how
     many leading semantic-ID codes (of the L before the disambiguating one) it shares with the target."""
     frame = pd.DataFrame([{**r, "item_id": f"gen:bench:{j}"} for j, r in enumerate(records)])
     cfg = bench.tiger.config
-    enc_cfg = EncoderConfig(model=cfg.encoder_model, fields=tuple(cfg.text_fields), cache_dir=bench.scratch,
-                            progress=False, threads=cfg.threads)
+    enc_cfg = EncoderConfig(
+        model=cfg.encoder_model,
+        fields=tuple(cfg.text_fields),
+        cache_dir=bench.scratch,
+        progress=False,
+        threads=cfg.threads,
+    )
     # Encode every text once into the scratch cache, so add_items never reloads the encoder.
     texts = item_texts(Dataset.catalog_only("gen", frame), enc_cfg.fields)
     TextEncoder(enc_cfg, model=bench.encoder.model).encode(texts)
@@ -462,20 +505,33 @@ def score_output(bench: Bench, out: Output, edit: bool) -> Scored:
         "sec/item": np.asarray(out.seconds, dtype=float),
     }
     if edit:
-        values["FactKeep"] = np.array([
-            fact_keeping(bench.corpus[bench.targets[r]], t, bench.source_fields(bench.targets[r])["brand"],
-                         bench.product_types)
-            for r, t in zip(out.rows, out.texts)
-        ])
-        values["NameKeep"] = np.array([
-            name_keeping(str(bench.ds.items.iloc[int(bench.targets[r])]["title"] or ""), str(rec.get("title") or ""),
-                         bench.source_fields(bench.targets[r])["brand"])
-            for r, rec in zip(out.rows, out.records)
-        ])
-        values["Changed"] = np.array([t != bench.corpus[bench.targets[r]] for r, t in zip(out.rows, out.texts)],
-                                     dtype=float)
-        ranks, _ = source_ranks(emb, bench.targets[np.asarray(out.rows, dtype=np.int64)], bench.text_emb,
-                                bench.same_text)
+        values["FactKeep"] = np.array(
+            [
+                fact_keeping(
+                    bench.corpus[bench.targets[r]],
+                    t,
+                    bench.source_fields(bench.targets[r])["brand"],
+                    bench.product_types,
+                )
+                for r, t in zip(out.rows, out.texts)
+            ]
+        )
+        values["NameKeep"] = np.array(
+            [
+                name_keeping(
+                    str(bench.ds.items.iloc[int(bench.targets[r])]["title"] or ""),
+                    str(rec.get("title") or ""),
+                    bench.source_fields(bench.targets[r])["brand"],
+                )
+                for r, rec in zip(out.rows, out.records)
+            ]
+        )
+        values["Changed"] = np.array(
+            [t != bench.corpus[bench.targets[r]] for r, t in zip(out.rows, out.texts)], dtype=float
+        )
+        ranks, _ = source_ranks(
+            emb, bench.targets[np.asarray(out.rows, dtype=np.int64)], bench.text_emb, bench.same_text
+        )
         values["Identity"] = (ranks == 1).astype(float)
     return Scored(np.asarray(out.rows), emb, values)
 
@@ -502,8 +558,14 @@ def paired_diff(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = 2000)
     idx = np.random.default_rng(seed).integers(0, len(d), size=(n_boot, len(d)))
     boots = d[idx].mean(axis=1)
     up, down = int((d > 0).sum()), int((d < 0).sum())
-    return {"diff": float(d.mean()), "lo": float(np.percentile(boots, 2.5)), "hi": float(np.percentile(boots, 97.5)),
-            "up": up, "down": down, "sign_p": sign_test(up, down)}
+    return {
+        "diff": float(d.mean()),
+        "lo": float(np.percentile(boots, 2.5)),
+        "hi": float(np.percentile(boots, 97.5)),
+        "up": up,
+        "down": down,
+        "sign_p": sign_test(up, down),
+    }
 
 
 def sign_test(up: int, down: int) -> float:
@@ -527,8 +589,9 @@ def _values_on(scored: Scored, metric: str, rows: np.ndarray) -> np.ndarray:
 
 def draft_output(rows: np.ndarray, drafts: list[Draft], seconds: list[float], text_only: bool) -> Output:
     """Writer drafts as an Output; ``text_only`` drops brand, categories and price from the records."""
-    records = [{**draft_record(d), **({"brand": None, "categories": [], "price": None} if text_only else {})}
-               for d in drafts]
+    records = [
+        {**draft_record(d), **({"brand": None, "categories": [], "price": None} if text_only else {})} for d in drafts
+    ]
     return Output(rows, [join_text(d.title, d.description) for d in drafts], records, np.asarray(seconds))
 
 
@@ -540,8 +603,13 @@ def shown_output(shown: list[dict[str, Any] | None], seconds: np.ndarray, origin
 
 def draft_record(d: Draft) -> dict[str, Any]:
     """A draft as the item record added to tiger (no item_id)."""
-    return {"title": d.title, "description": d.description, "brand": d.brand,
-            "categories": list(d.categories), "price": d.price}
+    return {
+        "title": d.title,
+        "description": d.description,
+        "brand": d.brand,
+        "categories": list(d.categories),
+        "price": d.price,
+    }
 
 
 def run_writer(rows: np.ndarray, call: Callable[[int], list[Draft]]) -> tuple[list[Draft], list[float]]:
@@ -561,9 +629,9 @@ def run_writer_all(rows: np.ndarray, call: Callable[[int], list[Draft]]) -> tupl
     return drafts, seconds
 
 
-def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], writer: Writer,
-                guide: np.ndarray, loop: PipelineConfig) -> tuple[list[dict[str, Any] | None], list[float],
-                                                                  dict[str, float]]:
+def loop_choice(
+    bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], writer: Writer, guide: np.ndarray, loop: PipelineConfig
+) -> tuple[list[dict[str, Any] | None], list[float], dict[str, float]]:
     """Per row, what the loop shows: every draft screened (quality, identity) and checked with
     repair (``screen_and_check``, the default policy), then ordered beside the unchanged source
     (``order_drafts`` as in the pipeline's ``rank``: tiger's ``score_new`` for the user, cosine to
@@ -573,8 +641,15 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
     ctx = CheckContext(catalog=bench.ds.items, detectors={writer.name: writer.detector()}, encoder=bench.encoder)
     checker = FidelityChecker()
     vocabulary, described = corpus_vocabulary(bench.ds.items), has_descriptions(bench.ds.items)
-    identity = IdentityGuard(bench.corpus, bench.item_ids, bench.fresh, loop.identity_rank, bench.text_emb,
-                             loop.identity_name_share, list(bench.ds.items["brand"]))
+    identity = IdentityGuard(
+        bench.corpus,
+        bench.item_ids,
+        bench.fresh,
+        loop.identity_rank,
+        bench.text_emb,
+        loop.identity_name_share,
+        list(bench.ds.items["brand"]),
+    )
     identity_blocked = not_better = with_passing = 0
     chosen: list[dict[str, Any] | None] = []
     seconds, passed_share, repaired_shown = [], [], 0
@@ -582,40 +657,66 @@ def loop_choice(bench: Bench, rows: np.ndarray, drafts: list[list[Draft]], write
         start = time.perf_counter()
         source_id = bench.item_ids[bench.targets[int(r)]]
         title = str(bench.ds.items.iloc[int(bench.targets[int(r)])]["title"] or "").strip()
-        items = [to_item(writer, d, "edit", "bench-user", "", source_id, {},
-                         "description" if d.title == title and d.description else None) for d in made]
+        items = [
+            to_item(
+                writer,
+                d,
+                "edit",
+                "bench-user",
+                "",
+                source_id,
+                {},
+                "description" if d.title == title and d.description else None,
+            )
+            for d in made
+        ]
         checked = items + screen_and_check(items, vocabulary, identity, checker, ctx, described)
         ok = [i for i in checked if not i.blocked]
-        identity_blocked += sum(any(why.startswith("identity:") for why in (i.fidelity or {}).get("reasons", []))
-                                for i in checked)
+        identity_blocked += sum(
+            any(why.startswith("identity:") for why in (i.fidelity or {}).get("reasons", [])) for i in checked
+        )
         passed_share.append(sum(not i.blocked for i in items) / max(len(items), 1))
         best = None
         if ok:
             target = int(bench.targets[int(r)])
-            source = {"title": bench.ds.items.iloc[target]["title"],
-                      "description": bench.ds.items.iloc[target]["description"], **bench.source_fields(target)}
-            scores = bench.tiger.score_new([bench.histories[int(r)]],
-                                           pd.DataFrame([i.record() for i in ok] + [source]))[0]
+            source = {
+                "title": bench.ds.items.iloc[target]["title"],
+                "description": bench.ds.items.iloc[target]["description"],
+                **bench.source_fields(target),
+            }
+            scores = bench.tiger.score_new(
+                [bench.histories[int(r)]], pd.DataFrame([i.record() for i in ok] + [source])
+            )[0]
             closeness = bench.fresh.encode([i.text for i in ok] + [bench.corpus[target]]) @ guide[int(r)]
-            order, better = order_drafts(scores[:-1], closeness[:-1], (float(scores[-1]), float(closeness[-1])),
-                                         loop.edit_vs_source)
+            order, better = order_drafts(
+                scores[:-1], closeness[:-1], (float(scores[-1]), float(closeness[-1])), loop.edit_vs_source
+            )
             with_passing += 1
             not_better += int(not better.any())
             # ranked beside its source (as generated items are ranked with human ones), a worse edit loses
             best = ok[int(order[0])] if better[order[0]] else None
         if best is not None:
             repaired_shown += best not in items
-            chosen.append({"title": best.title, "description": best.description, "brand": best.brand,
-                           "categories": list(best.categories), "price": best.price})
+            chosen.append(
+                {
+                    "title": best.title,
+                    "description": best.description,
+                    "brand": best.brand,
+                    "categories": list(best.categories),
+                    "price": best.price,
+                }
+            )
         else:
             chosen.append(None)
         seconds.append(time.perf_counter() - start)
-    stats = {"drafts_passing": float(np.mean(passed_share)),
-             "users_with_a_passing_draft": with_passing / len(chosen),
-             "users_shown_an_edit": float(np.mean([c is not None for c in chosen])),
-             "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1),
-             "drafts_blocked_by_identity": identity_blocked / max(sum(len(d) for d in drafts), 1),
-             "users_no_draft_beats_source": not_better / len(chosen)}
+    stats = {
+        "drafts_passing": float(np.mean(passed_share)),
+        "users_with_a_passing_draft": with_passing / len(chosen),
+        "users_shown_an_edit": float(np.mean([c is not None for c in chosen])),
+        "shown_drafts_repaired": repaired_shown / max(sum(c is not None for c in chosen), 1),
+        "drafts_blocked_by_identity": identity_blocked / max(sum(len(d) for d in drafts), 1),
+        "users_no_draft_beats_source": not_better / len(chosen),
+    }
     return chosen, seconds, stats
 
 
@@ -634,9 +735,11 @@ def examples(bench: Bench, outputs: dict[str, Output], count: int = 3) -> list[d
     """The first ``count`` users' texts per method, to read next to the numbers."""
     shown = []
     for r in range(min(count, bench.n)):
-        entry: dict[str, Any] = {"user": bench.ds.user_external(int(bench.users[r])),
-                                 "target": bench.corpus[bench.targets[r]][:300],
-                                 "last_liked": [bench.corpus[i][:120] for i in bench.liked[r][-3:]]}
+        entry: dict[str, Any] = {
+            "user": bench.ds.user_external(int(bench.users[r])),
+            "target": bench.corpus[bench.targets[r]][:300],
+            "last_liked": [bench.corpus[i][:120] for i in bench.liked[r][-3:]],
+        }
         for name, out in outputs.items():
             where = np.flatnonzero(out.rows == r)
             if len(where):
@@ -652,17 +755,28 @@ def selection_section(bench: Bench) -> tuple[dict[str, Any], dict[str, Scored]]:
     texts = [bench.corpus[t] for t in bench.targets]
     counts = np.array([len(split_segments(t)) for t in texts])
     v = bench.user_vectors
-    plan = {"personal (User_Hist)": ("personal", v["hist_text"]), "personal (User_Emb)": ("personal", v["emb_text"]),
-            "personal (recommender)": ("recommender", v["hist_text"]),
-            "first segment": ("first", v["hist_text"]), "random segment": ("random", v["hist_text"])}
+    plan = {
+        "personal (User_Hist)": ("personal", v["hist_text"]),
+        "personal (User_Emb)": ("personal", v["emb_text"]),
+        "personal (recommender)": ("recommender", v["hist_text"]),
+        "first segment": ("first", v["hist_text"]),
+        "random segment": ("random", v["hist_text"]),
+    }
     outputs: dict[str, Output] = {}
     chosen: dict[str, np.ndarray] = {}
     for name, (method, vectors) in plan.items():
         bench.fresh.memo.clear()  # every method pays for encoding the segments
         with Timer() as t:
             seg_scores = segment_scores(bench, texts) if method == "recommender" else None
-            segs = select_segments(texts, vectors, bench.fresh, method, rng=bench.seed, segment_scores=seg_scores,
-                                   floor=PipelineConfig().selection_floor)
+            segs = select_segments(
+                texts,
+                vectors,
+                bench.fresh,
+                method,
+                rng=bench.seed,
+                segment_scores=seg_scores,
+                floor=PipelineConfig().selection_floor,
+            )
         chosen[name] = np.array([s.index for s in segs])
         records = [{"title": s.text, "description": "", **bench.source_fields(i)} for s, i in zip(segs, bench.targets)]
         outputs[name] = Output(rows, [s.text for s in segs], records, np.full(bench.n, t.seconds / bench.n))
@@ -677,8 +791,9 @@ def selection_section(bench: Bench) -> tuple[dict[str, Any], dict[str, Scored]]:
         "personal_differs_from_first": {n: float((chosen[n] != 0).mean()) for n in plan if n.startswith("personal")},
         "table": table,
         "table_multi_segment": table_multi,
-        "warm_target_PS@10": float(ps_at_k(bench.scores[rows, bench.targets],
-                                           _without_targets(bench.scores, bench.targets), K).mean()),
+        "warm_target_PS@10": float(
+            ps_at_k(bench.scores[rows, bench.targets], _without_targets(bench.scores, bench.targets), K).mean()
+        ),
         "examples": examples(bench, outputs),
     }
     return result, scored
@@ -715,9 +830,15 @@ def _without_targets(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return out
 
 
-def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None, m: int,
-                      loop: PipelineConfig | None = None, comparisons: bool = True,
-                      cache: dict[tuple[Any, ...], Any] | None = None) -> tuple[dict[str, Any], dict[str, Scored]]:
+def rewriting_section(
+    bench: Bench,
+    generator: TextGenerator,
+    llm: Writer | None,
+    m: int,
+    loop: PipelineConfig | None = None,
+    comparisons: bool = True,
+    cache: dict[tuple[Any, ...], Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Scored]]:
     """Edit the held-out target for its user (GeneRec Tables 2-3): baselines, textgen, LLM.
 
     The "textgen" rows are the loop's edits (``PipelineConfig`` defaults: rewrite mode, drafts,
@@ -740,55 +861,102 @@ def rewriting_section(bench: Bench, generator: TextGenerator, llm: Writer | None
     common = sorted(common_categories(bench.ds.items["categories"]))
     v = bench.user_vectors
     checks: dict[str, dict[str, float]] = {}
-    plan = [("textgen (User_Hist)", default_mode, "liked", "hist", {}),
-            ("textgen (User_Emb)", default_mode, "user", "emb", {})]
+    plan = [
+        ("textgen (User_Hist)", default_mode, "liked", "hist", {}),
+        ("textgen (User_Emb)", default_mode, "user", "emb", {}),
+    ]
     if comparisons:
         # the bold half alone: what the cautious drafts add to the mix
-        plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb", {})
-                 for mode in default_mode.split("+")[1:]]
+        plan += [(f"textgen {mode} only (User_Emb)", mode, "user", "emb", {}) for mode in default_mode.split("+")[1:]]
         if loop.identity_rank > 0 or loop.identity_name_share > 0:  # what the identity gate costs
-            plan.append(("textgen without the identity gate (User_Emb)", default_mode, "user", "emb",
-                         {"identity_rank": 0, "identity_name_share": 0.0}))
+            plan.append(
+                (
+                    "textgen without the identity gate (User_Emb)",
+                    default_mode,
+                    "user",
+                    "emb",
+                    {"identity_rank": 0, "identity_name_share": 0.0},
+                )
+            )
         if "anchored" not in default_mode:  # what renaming the product would buy
-            plan.append(("textgen anchored, without the identity gate (User_Emb)", "anchored", "user", "emb",
-                         {"identity_rank": 0, "identity_name_share": 0.0}))
+            plan.append(
+                (
+                    "textgen anchored, without the identity gate (User_Emb)",
+                    "anchored",
+                    "user",
+                    "emb",
+                    {"identity_rank": 0, "identity_name_share": 0.0},
+                )
+            )
         if loop.edit_vs_source != "off":  # what ranking beside the source adds: the best passing draft
-            plan.append(("textgen not ranked beside its source (User_Emb)", default_mode, "user", "emb",
-                         {"edit_vs_source": "off"}))
+            plan.append(
+                (
+                    "textgen not ranked beside its source (User_Emb)",
+                    default_mode,
+                    "user",
+                    "emb",
+                    {"edit_vs_source": "off"},
+                )
+            )
     made = {} if cache is None else cache  # the same drafts, checked anew
     for name, mode, key, vec, change in plan:
-        writer = TextGenWriter(generator, bench.cond_emb, BENCH_WATERMARK_KEY, rewrite=mode,
-                               min_description_tokens=loop.min_description_tokens, brand_lexicon=lexicon,
-                               common_categories=common)
+        writer = TextGenWriter(
+            generator,
+            bench.cond_emb,
+            BENCH_WATERMARK_KEY,
+            rewrite=mode,
+            min_description_tokens=loop.min_description_tokens,
+            brand_lexicon=lexicon,
+            common_categories=common,
+        )
         cond, guide = v[f"{vec}_cond"], v[f"{vec}_text"]
         ident = (mode, key, loop.drafts, loop.min_description_tokens)
         if ident not in made:
-            made[ident] = run_writer_all(rows, lambda r, key=key, cond=cond, w=writer: w.rewrite(
-                sources[r], bench.liked_records(r), "", Guidance(**{key: cond[r]}), Constraints(), loop.drafts,
-                bench.seed + r))
+            made[ident] = run_writer_all(
+                rows,
+                lambda r, key=key, cond=cond, w=writer: w.rewrite(
+                    sources[r],
+                    bench.liked_records(r),
+                    "",
+                    Guidance(**{key: cond[r]}),
+                    Constraints(),
+                    loop.drafts,
+                    bench.seed + r,
+                ),
+            )
         drafts, secs = made[ident]
         if name == "textgen (User_Emb)":
             # a writer may have nothing to write for a source (a "facts" draft with no unstated category)
-            outputs[f"{name}, 1 draft"] = shown_output([draft_record(d[0]) if d else None for d in drafts],
-                                                       np.asarray(secs), original)
-        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide,
-                                                  dataclasses.replace(loop, **change))
+            outputs[f"{name}, 1 draft"] = shown_output(
+                [draft_record(d[0]) if d else None for d in drafts], np.asarray(secs), original
+            )
+        chosen, extra, checks[name] = loop_choice(
+            bench, rows, drafts, writer, guide, dataclasses.replace(loop, **change)
+        )
         outputs[name] = shown_output(chosen, np.asarray(secs) * loop.drafts + np.asarray(extra), original)
     if llm is not None and m > 0:
         sub = rows[:m]
-        drafts, secs = run_writer(sub, lambda r: llm.rewrite(
-            sources[r], bench.liked_records(r), "", Guidance(), Constraints(), 1, bench.seed + r))
+        drafts, secs = run_writer(
+            sub,
+            lambda r: llm.rewrite(sources[r], bench.liked_records(r), "", Guidance(), Constraints(), 1, bench.seed + r),
+        )
         outputs["LLM rewrite"] = draft_output(sub, drafts, secs, text_only=False)
     scored = {name: score_output(bench, out, edit=True) for name, out in outputs.items()}
     result = _tables(bench, scored, outputs, m, llm is not None)
-    result["loop"] = {"rewrite": loop.rewrite, "resolved_rewrite": default_mode, "drafts": loop.drafts,
-                      "edit_vs_source": loop.edit_vs_source,
-                      "min_description_tokens": loop.min_description_tokens, "checks": checks}
+    result["loop"] = {
+        "rewrite": loop.rewrite,
+        "resolved_rewrite": default_mode,
+        "drafts": loop.drafts,
+        "edit_vs_source": loop.edit_vs_source,
+        "min_description_tokens": loop.min_description_tokens,
+        "checks": checks,
+    }
     return result, scored
 
 
-def creation_section(bench: Bench, generator: TextGenerator, llm: Writer | None,
-                     m: int) -> tuple[dict[str, Any], dict[str, Scored]]:
+def creation_section(
+    bench: Bench, generator: TextGenerator, llm: Writer | None, m: int
+) -> tuple[dict[str, Any], dict[str, Scored]]:
     """Create a new item for the user (GeneRec Table 4): baselines, textgen, LLM."""
     rows = np.arange(bench.n)
     outputs: dict[str, Output] = {
@@ -797,29 +965,42 @@ def creation_section(bench: Bench, generator: TextGenerator, llm: Writer | None,
     with Timer() as t:
         free = generator.generate(None, n_per_cond=bench.n, seed=bench.seed + 100_000)
     outputs["textgen unconditional"] = draft_output(
-        rows, [Draft(g.title, g.description, None, [], None, g.seconds) for g in free],
-        [t.seconds / bench.n] * bench.n, text_only=True)
+        rows,
+        [Draft(g.title, g.description, None, [], None, g.seconds) for g in free],
+        [t.seconds / bench.n] * bench.n,
+        text_only=True,
+    )
     writer = TextGenWriter(generator, bench.cond_emb)
     v = bench.user_vectors
-    for name, key, vectors in (("textgen (User_Hist)", "liked", v["hist_cond"]),
-                               ("textgen (User_Emb)", "user", v["emb_cond"])):
-        drafts, secs = run_writer(rows, lambda r, key=key, vectors=vectors: writer.create(
-            bench.liked_records(r), "", Guidance(**{key: vectors[r]}), Constraints(), 1, bench.seed + 50_000 + r))
+    for name, key, vectors in (
+        ("textgen (User_Hist)", "liked", v["hist_cond"]),
+        ("textgen (User_Emb)", "user", v["emb_cond"]),
+    ):
+        drafts, secs = run_writer(
+            rows,
+            lambda r, key=key, vectors=vectors: writer.create(
+                bench.liked_records(r), "", Guidance(**{key: vectors[r]}), Constraints(), 1, bench.seed + 50_000 + r
+            ),
+        )
         outputs[name] = draft_output(rows, drafts, secs, text_only=True)
     if llm is not None and m > 0:
         sub = rows[:m]
-        drafts, secs = run_writer(sub, lambda r: llm.create(
-            bench.liked_records(r), "", Guidance(), Constraints(), 1, bench.seed + 50_000 + r))
+        drafts, secs = run_writer(
+            sub, lambda r: llm.create(bench.liked_records(r), "", Guidance(), Constraints(), 1, bench.seed + 50_000 + r)
+        )
         outputs["LLM create"] = draft_output(sub, drafts, secs, text_only=True)
     scored = {name: score_output(bench, out, edit=False) for name, out in outputs.items()}
     return _tables(bench, scored, outputs, m, llm is not None), scored
 
 
-def _tables(bench: Bench, scored: dict[str, Scored], outputs: dict[str, Output], m: int,
-            has_llm: bool) -> dict[str, Any]:
+def _tables(
+    bench: Bench, scored: dict[str, Scored], outputs: dict[str, Output], m: int, has_llm: bool
+) -> dict[str, Any]:
     """The section's table over all sampled users and, with the LLM, over its M users."""
-    result: dict[str, Any] = {"users": bench.n,
-                              "table": {n: summarise(bench, s, None, True) for n, s in scored.items()}}
+    result: dict[str, Any] = {
+        "users": bench.n,
+        "table": {n: summarise(bench, s, None, True) for n, s in scored.items()},
+    }
     if has_llm and m > 0:
         sub = np.arange(min(m, bench.n))
         result["llm_users"] = len(sub)
@@ -828,8 +1009,9 @@ def _tables(bench: Bench, scored: dict[str, Scored], outputs: dict[str, Output],
     return result
 
 
-def instructor_section(ds: Dataset, encoder: TextEncoder, backend: Any | None, n_cases: int,
-                       llm_cases: int, seed: int) -> dict[str, Any]:
+def instructor_section(
+    ds: Dataset, encoder: TextEncoder, backend: Any | None, n_cases: int, llm_cases: int, seed: int
+) -> dict[str, Any]:
     """Rules on the whole instruction set; rules, LLM and combined on its first ``llm_cases`` cases."""
     from genrec.generation.instructor_llm import CombinedInstructor, LLMInstructor
 
@@ -837,9 +1019,12 @@ def instructor_section(ds: Dataset, encoder: TextEncoder, backend: Any | None, n
     with Timer() as t:
         cases = build_instruction_set(ds, n=n_cases, seed=seed, vocabulary=vocab)
     rules = RuleInstructor(vocab, encoder=encoder)
-    result: dict[str, Any] = {"cases": len(cases), "build_seconds": t.seconds,
-                              "families": dict(Counter(c.family for c in cases)),
-                              "rules": _trim(evaluate_instructor(rules, cases))}
+    result: dict[str, Any] = {
+        "cases": len(cases),
+        "build_seconds": t.seconds,
+        "families": dict(Counter(c.family for c in cases)),
+        "rules": _trim(evaluate_instructor(rules, cases)),
+    }
     if backend is not None and llm_cases > 0:
         sub = cases[:llm_cases]
         llm = LLMInstructor(vocab, backend, encoder=encoder)
@@ -890,8 +1075,9 @@ def retrieval_section(bench: Bench) -> dict[str, Any]:
     q = np.stack(queries)
     n_items = bench.ds.n_items
 
-    def metrics(weights: RetrievalWeights, cons: Sequence[Constraints | None],
-                qs: np.ndarray | None) -> dict[str, float]:
+    def metrics(
+        weights: RetrievalWeights, cons: Sequence[Constraints | None], qs: np.ndarray | None
+    ) -> dict[str, float]:
         ret = InstructedRetriever(bench.tiger, bench.ds.items, bench.cond_emb, weights)
         lists = ret.recommend(hist, cons, qs, k=K).items
         ranks = rank_in_lists(lists, targets, n_items)
@@ -910,16 +1096,26 @@ def retrieval_section(bench: Bench) -> dict[str, Any]:
     parsed = {
         "actions": dict(Counter(i.action for i in intents)),
         "brand_recovered": float(np.mean([brands[i] in constraints[i].brands for i in with_brand]))
-        if with_brand else None,
-        "category_recovered": float(np.mean([bool(c) and c[-1] in constraints[i].categories
-                                             for i, c in enumerate(cats)])),
-        "target_excluded_by_hard_constraints": float(np.mean([
-            not index.hard_mask(c)[t] for c, t in zip(constraints, targets)])),
+        if with_brand
+        else None,
+        "category_recovered": float(
+            np.mean([bool(c) and c[-1] in constraints[i].categories for i, c in enumerate(cats)])
+        ),
+        "target_excluded_by_hard_constraints": float(
+            np.mean([not index.hard_mask(c)[t] for c, t in zip(constraints, targets)])
+        ),
     }
-    return {"users": len(rows_a), "skipped_users": bench.n - len(rows_a), "weights": vars(RetrievalWeights()),
-            "template": "show me {category} from {brand} (\"show me {category}\" without a brand)",
-            "table": table, "parsed": parsed, "parse_seconds_per_request": t.seconds / max(len(rows_a), 1),
-            "retrieval_seconds": tr.seconds, "examples": requests[:5]}
+    return {
+        "users": len(rows_a),
+        "skipped_users": bench.n - len(rows_a),
+        "weights": vars(RetrievalWeights()),
+        "template": 'show me {category} from {brand} ("show me {category}" without a brand)',
+        "table": table,
+        "parsed": parsed,
+        "parse_seconds_per_request": t.seconds / max(len(rows_a), 1),
+        "retrieval_seconds": tr.seconds,
+        "examples": requests[:5],
+    }
 
 
 # ---- criteria and report --------------------------------------------------------------------
@@ -934,9 +1130,18 @@ def criteria(results: dict[str, Any], scored: dict[str, dict[str, Scored]], n: i
         rows = s[method].rows if only is None else np.intersect1d(s[method].rows, np.asarray(only, dtype=np.int64))
         a, b = _values_on(s[method], metric, rows), _values_on(s[baseline], metric, rows)
         d = paired_diff(a, b)
-        out.append({"section": section, "check": f"{method} > {baseline} on {metric}", "n": len(rows),
-                    "method": float(np.nanmean(a)), "baseline": float(np.nanmean(b)), **d,
-                    "passed": bool(d["diff"] > 0), "ci_excludes_zero": bool(d["lo"] > 0 or d["hi"] < 0)})
+        out.append(
+            {
+                "section": section,
+                "check": f"{method} > {baseline} on {metric}",
+                "n": len(rows),
+                "method": float(np.nanmean(a)),
+                "baseline": float(np.nanmean(b)),
+                **d,
+                "passed": bool(d["diff"] > 0),
+                "ci_excludes_zero": bool(d["lo"] > 0 or d["hi"] < 0),
+            }
+        )
 
     multi = results["selection"]["multi_segment_rows"]
     if multi:  # the methods can only differ where a target has 2 or more segments
@@ -945,8 +1150,14 @@ def criteria(results: dict[str, Any], scored: dict[str, dict[str, Scored]], n: i
                 for metric in ("Cosine@10", "PS@10"):
                     versus("selection", method, base, metric, only=multi)
     else:  # every target is a single segment: all three methods show the same text
-        out.append({"section": "selection", "check": "not applicable: no target text has 2 or more segments",
-                    "n": n, "passed": None})
+        out.append(
+            {
+                "section": "selection",
+                "check": "not applicable: no target text has 2 or more segments",
+                "n": n,
+                "passed": None,
+            }
+        )
     for method in ("textgen (User_Hist)", "textgen (User_Emb)", "LLM rewrite"):
         for base in ("original item", "random catalog item"):
             for metric in ("Cosine@10", "PS@10"):
@@ -955,26 +1166,62 @@ def criteria(results: dict[str, Any], scored: dict[str, dict[str, Scored]], n: i
         versus("creation", method, "random catalog items", "Cosine@10")
         if method in scored["creation"]:
             nov = scored["creation"][method].values["Novelty"]
-            out.append({"section": "creation", "check": f"{method}: novelty > 0", "n": len(nov),
-                        "method": float(nov.mean()), "passed": bool(nov.mean() > 0)})
+            out.append(
+                {
+                    "section": "creation",
+                    "check": f"{method}: novelty > 0",
+                    "n": len(nov),
+                    "method": float(nov.mean()),
+                    "passed": bool(nov.mean() > 0),
+                }
+            )
     table = results["creation"]["table"]
     free = table.get("textgen unconditional", {}).get("FD")
     for method in ("textgen (User_Hist)", "textgen (User_Emb)"):
         if method in table and free is not None:
-            out.append({"section": "creation", "check": f"{method}: FD vs unconditional (stated, lower is better)",
-                        "n": n, "method": table[method]["FD"], "baseline": free,
-                        "passed": None})
+            out.append(
+                {
+                    "section": "creation",
+                    "check": f"{method}: FD vs unconditional (stated, lower is better)",
+                    "n": n,
+                    "method": table[method]["FD"],
+                    "baseline": free,
+                    "passed": None,
+                }
+            )
     inst = results.get("instructor", {}).get("rules")
     if inst:
-        out.append({"section": "instructor", "check": "rules: action accuracy >= 0.9", "n": inst["n"],
-                    "method": inst["action_accuracy"], "passed": bool(inst["action_accuracy"] >= 0.9)})
-        out.append({"section": "instructor", "check": "rules: constraint F1 >= 0.8", "n": inst["n"],
-                    "method": inst["constraint_f1"], "passed": bool(inst["constraint_f1"] >= 0.8)})
+        out.append(
+            {
+                "section": "instructor",
+                "check": "rules: action accuracy >= 0.9",
+                "n": inst["n"],
+                "method": inst["action_accuracy"],
+                "passed": bool(inst["action_accuracy"] >= 0.9),
+            }
+        )
+        out.append(
+            {
+                "section": "instructor",
+                "check": "rules: constraint F1 >= 0.8",
+                "n": inst["n"],
+                "method": inst["constraint_f1"],
+                "passed": bool(inst["constraint_f1"] >= 0.8),
+            }
+        )
     ret = results.get("retrieval", {}).get("table")
     if ret:
         a, b = ret["tiger + instruction (default weights)"]["NDCG@10"], ret["tiger alone (no instruction)"]["NDCG@10"]
-        out.append({"section": "retrieval", "check": "instruction raises NDCG@10", "n": results["retrieval"]["users"],
-                    "method": a, "baseline": b, "passed": bool(a > b)})
+        out.append(
+            {
+                "section": "retrieval",
+                "check": "instruction raises NDCG@10",
+                "n": results["retrieval"]["users"],
+                "method": a,
+                "baseline": b,
+                "passed": bool(a > b),
+            }
+        )
     for c in out:
         c["required"] = _required(c)
     return out
@@ -1001,58 +1248,83 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
     """The result tables and the criteria as markdown."""
     ds = results["dataset"]
     tg = setup["textgen"]
-    lines = [f"## Generation benchmark: {ds}", "",
-             f"{setup['users']} sampled test users (seed {setup['seed']}; {results['selection']['users']} for "
-             f"selection), LLM rows on the first {setup['llm_users']}. "
-             f"Recommender: tiger, {setup['recommender']}. Text generator ({tg['parameters']:,} parameters, "
-             f"vocabulary {tg['vocab_size']}): {tg['source']}, {tg['epochs_run']} epochs "
-             f"(stop: {tg['stop']}), final training loss {_fmt(tg['final_loss'], 3)}, "
-             f"{_fmt(tg['train_seconds'], 0)} s. Wall time {setup['wall']:.0f} s on {setup['threads']} torch "
-             f"thread(s), load average {setup['load']:.1f}.", ""]
+    lines = [
+        f"## Generation benchmark: {ds}",
+        "",
+        f"{setup['users']} sampled test users (seed {setup['seed']}; {results['selection']['users']} for "
+        f"selection), LLM rows on the first {setup['llm_users']}. "
+        f"Recommender: tiger, {setup['recommender']}. Text generator ({tg['parameters']:,} parameters, "
+        f"vocabulary {tg['vocab_size']}): {tg['source']}, {tg['epochs_run']} epochs "
+        f"(stop: {tg['stop']}), final training loss {_fmt(tg['final_loss'], 3)}, "
+        f"{_fmt(tg['train_seconds'], 0)} s. Wall time {setup['wall']:.0f} s on {setup['threads']} torch "
+        f"thread(s), load average {setup['load']:.1f}.",
+        "",
+    ]
     sel = results["selection"]
-    lines += [f"### Personalised segment selection (GeneRec Table 1), {sel['users']} users",
-              "", f"Users sampled (seed {setup['seed']}) among the {sel.get('eligible_users', '?')} test users whose "
-              "target text has 2 or more segments. personal (recommender), the loop's default: the segment whose "
-              "item tiger scores best for the user (Tiger.score_new); User_Hist / User_Emb: the segment closest "
-              "to the user vector (GeneRec Eq. 1-2).", "", generation_table(sel["table"]), "",
-              f"Segments per target item: {sel['segments_per_item']['mean']:.2f} on average; "
-              f"{sel['segments_per_item']['share_with_2_or_more']:.1%} of targets have 2 or more "
-              "(personal = first otherwise). Personal choice differs from the first segment for "
-              + ", ".join(f"{k} {v:.1%}" for k, v in sel["personal_differs_from_first"].items())
-              + f". The target's own catalog entry (warm) has PS@10 {sel['warm_target_PS@10']:.4f}.", ""]
+    lines += [
+        f"### Personalised segment selection (GeneRec Table 1), {sel['users']} users",
+        "",
+        f"Users sampled (seed {setup['seed']}) among the {sel.get('eligible_users', '?')} test users whose "
+        "target text has 2 or more segments. personal (recommender), the loop's default: the segment whose "
+        "item tiger scores best for the user (Tiger.score_new); User_Hist / User_Emb: the segment closest "
+        "to the user vector (GeneRec Eq. 1-2).",
+        "",
+        generation_table(sel["table"]),
+        "",
+        f"Segments per target item: {sel['segments_per_item']['mean']:.2f} on average; "
+        f"{sel['segments_per_item']['share_with_2_or_more']:.1%} of targets have 2 or more "
+        "(personal = first otherwise). Personal choice differs from the first segment for "
+        + ", ".join(f"{k} {v:.1%}" for k, v in sel["personal_differs_from_first"].items())
+        + f". The target's own catalog entry (warm) has PS@10 {sel['warm_target_PS@10']:.4f}.",
+        "",
+    ]
     if 0 < sel["segments_per_item"]["share_with_2_or_more"] < 1:
         lines += ["Only targets with 2 or more segments:", "", generation_table(sel["table_multi_segment"]), ""]
-    for key, title in (("rewriting", "Rewriting the target item for the user (GeneRec Tables 2-3)"),
-                       ("creation", "Creating a new item for the user (GeneRec Table 4)")):
+    for key, title in (
+        ("rewriting", "Rewriting the target item for the user (GeneRec Tables 2-3)"),
+        ("creation", "Creating a new item for the user (GeneRec Table 4)"),
+    ):
         sec = results[key]
         lines += [f"### {title}, {sec['users']} users", "", generation_table(_no_n(sec["table"])), ""]
         if sec.get("loop", {}).get("checks"):
-            lines += ["Fidelity checks on the loop's drafts (share of drafts passing as written; users with at "
-                      "least one passing draft, repairs included; users shown an edit, the rest see the original; "
-                      "users whose passing drafts all lose to the source; shown drafts that are repaired; drafts "
-                      "blocked as reading like another product):", "",
-                      generation_table(sec["loop"]["checks"]), ""]
+            lines += [
+                "Fidelity checks on the loop's drafts (share of drafts passing as written; users with at "
+                "least one passing draft, repairs included; users shown an edit, the rest see the original; "
+                "users whose passing drafts all lose to the source; shown drafts that are repaired; drafts "
+                "blocked as reading like another product):",
+                "",
+                generation_table(sec["loop"]["checks"]),
+                "",
+            ]
         if "table_llm_users" in sec:
-            lines += [f"Same methods on the {sec['llm_users']} LLM users (FD from {sec['llm_users']} vs "
-                      f"{sec['llm_users']} texts):", "", generation_table(_no_n(sec["table_llm_users"])), ""]
-    lines += [f"FD: generated texts vs the same number of random catalog items ({results['rewriting']['users']} "
-              "in the main tables); the random-catalog rows give the real-vs-real floor. Creation PS uses "
-              "text-only items; edit PS keeps the source's brand, categories and price. Rewriting rows without "
-              f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
-              f"{results['rewriting'].get('loop', {}).get('resolved_rewrite', '?')!r}, fidelity-checked (with the "
-              f"authenticity repair), ranked beside the unchanged source (pipeline.edit_vs_source="
-              f"{results['rewriting'].get('loop', {}).get('edit_vs_source', '?')!r}; 'rank': the source takes part "
-              "in the ranking by tiger's score for the user, ties by cosine to the guidance), the one tiger scores "
-              "best if it beats the source, else the original item (', 1 draft': the first draft, unchecked, "
-              "unranked; '<mode> only': the second mode alone; 'without the identity gate': the same loop with "
-              "pipeline.identity_rank=0 and identity_name_share=0; 'anchored, without the identity gate': new "
-              "titles around the source's facts, ungated; 'not ranked beside its source': with "
-              "pipeline.edit_vs_source='off', the best passing draft). "
-              "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
-              "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
-              "batches of 32). SID shared: leading "
-              f"semantic-ID codes (of {results['sid_levels']}) the item shares with the held-out target once "
-              "added to tiger.", ""]
+            lines += [
+                f"Same methods on the {sec['llm_users']} LLM users (FD from {sec['llm_users']} vs "
+                f"{sec['llm_users']} texts):",
+                "",
+                generation_table(_no_n(sec["table_llm_users"])),
+                "",
+            ]
+    lines += [
+        f"FD: generated texts vs the same number of random catalog items ({results['rewriting']['users']} "
+        "in the main tables); the random-catalog rows give the real-vs-real floor. Creation PS uses "
+        "text-only items; edit PS keeps the source's brand, categories and price. Rewriting rows without "
+        f"a suffix are what the loop shows: {PipelineConfig().drafts} drafts in the modes "
+        f"{results['rewriting'].get('loop', {}).get('resolved_rewrite', '?')!r}, fidelity-checked (with the "
+        f"authenticity repair), ranked beside the unchanged source (pipeline.edit_vs_source="
+        f"{results['rewriting'].get('loop', {}).get('edit_vs_source', '?')!r}; 'rank': the source takes part "
+        "in the ranking by tiger's score for the user, ties by cosine to the guidance), the one tiger scores "
+        "best if it beats the source, else the original item (', 1 draft': the first draft, unchecked, "
+        "unranked; '<mode> only': the second mode alone; 'without the identity gate': the same loop with "
+        "pipeline.identity_rank=0 and identity_name_share=0; 'anchored, without the identity gate': new "
+        "titles around the source's facts, ungated; 'not ranked beside its source': with "
+        "pipeline.edit_vs_source='off', the best passing draft). "
+        "Creation rows are not filtered by the checks (run_fidelity.py measures those). sec/item: per "
+        "user, the writer call(s) plus checks and ranking, except the unconditional texts (sampled in "
+        "batches of 32). SID shared: leading "
+        f"semantic-ID codes (of {results['sid_levels']}) the item shares with the held-out target once "
+        "added to tiger.",
+        "",
+    ]
     inst = results.get("instructor")
     if inst:
         rows = {f"rules ({inst['cases']} cases)": _inst_row(inst["rules"])}
@@ -1063,52 +1335,89 @@ def markdown(results: dict[str, Any], setup: dict[str, Any]) -> str:
         lines += ["### Instructor", "", generation_table(rows), ""]
         split = inst["rules"].get("per_split", {})
         if split:
-            lines += ["Rules, tuning vs held-out phrasings: " + "; ".join(
-                f"{k}: n={v['n']}, action {v['action_accuracy']:.3f}, F1 {v['constraint_f1']:.3f}"
-                for k, v in split.items()), ""]
+            lines += [
+                "Rules, tuning vs held-out phrasings: "
+                + "; ".join(
+                    f"{k}: n={v['n']}, action {v['action_accuracy']:.3f}, F1 {v['constraint_f1']:.3f}"
+                    for k, v in split.items()
+                ),
+                "",
+            ]
         fam = inst["rules"].get("per_family", {})
         if fam:
-            lines += ["Rules per family:", "", generation_table(
-                {f"{k} (n={v['n']})": {"action acc": v["action_accuracy"], "F1": v["constraint_f1"],
-                                        "exact": v["exact_match"]} for k, v in fam.items()}, digits=3), ""]
+            lines += [
+                "Rules per family:",
+                "",
+                generation_table(
+                    {
+                        f"{k} (n={v['n']})": {
+                            "action acc": v["action_accuracy"],
+                            "F1": v["constraint_f1"],
+                            "exact": v["exact_match"],
+                        }
+                        for k, v in fam.items()
+                    },
+                    digits=3,
+                ),
+                "",
+            ]
     ret = results.get("retrieval")
     if ret:
-        lines += [f"### Instruction-conditioned retrieval, {ret['users']} users (full catalog, history kept)", "",
-                  generation_table(ret["table"]), "",
-                  f"Request template: {ret['template']}. Parsed: brand recovered "
-                  f"{_fmt(ret['parsed']['brand_recovered'], 3)}, category recovered "
-                  f"{_fmt(ret['parsed']['category_recovered'], 3)}, target excluded by a parsed hard constraint "
-                  f"{_fmt(ret['parsed']['target_excluded_by_hard_constraints'], 3)}.", ""]
-    lines += ["### Criteria", "", "Selection checks use the targets with 2 or more segments only. Intervals: 95% "
-              "paired bootstrap over users. required: the check judges the default loop (selection by the "
-              "recommender's score; genrec's generator, drafts ranked by the recommender); the other rows are "
-              "comparisons. up / down: users for whom the method is above / below the baseline (the rest tie), with "
-              "the two-sided exact sign test's p.", "",
-              "| section | check | required | n | method | baseline | diff [95% CI] | up / down (sign p) | pass |",
-              "|---|---|---|---:|---:|---:|---|---|---|"]
+        lines += [
+            f"### Instruction-conditioned retrieval, {ret['users']} users (full catalog, history kept)",
+            "",
+            generation_table(ret["table"]),
+            "",
+            f"Request template: {ret['template']}. Parsed: brand recovered "
+            f"{_fmt(ret['parsed']['brand_recovered'], 3)}, category recovered "
+            f"{_fmt(ret['parsed']['category_recovered'], 3)}, target excluded by a parsed hard constraint "
+            f"{_fmt(ret['parsed']['target_excluded_by_hard_constraints'], 3)}.",
+            "",
+        ]
+    lines += [
+        "### Criteria",
+        "",
+        "Selection checks use the targets with 2 or more segments only. Intervals: 95% "
+        "paired bootstrap over users. required: the check judges the default loop (selection by the "
+        "recommender's score; genrec's generator, drafts ranked by the recommender); the other rows are "
+        "comparisons. up / down: users for whom the method is above / below the baseline (the rest tie), with "
+        "the two-sided exact sign test's p.",
+        "",
+        "| section | check | required | n | method | baseline | diff [95% CI] | up / down (sign p) | pass |",
+        "|---|---|---|---:|---:|---:|---|---|---|",
+    ]
     for c in results["criteria"]:
         ci = f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]" if "diff" in c else ""
         sign = f"{c['up']} / {c['down']} (p {c['sign_p']:.2g})" if "up" in c else ""
         verdict = {True: "yes", False: "**NO**", None: "stated" if "method" in c else "n/a"}[c["passed"]]
         if c.get("ci_excludes_zero") is False:
             verdict += " (CI includes 0)"
-        lines.append(f"| {c['section']} | {c['check']} | {'yes' if c.get('required') else 'no'} | {c['n']} | "
-                     f"{_fmt(c.get('method'))} | "
-                     f"{_fmt(c.get('baseline'))} | {ci} | {sign} | {verdict} |")
+        lines.append(
+            f"| {c['section']} | {c['check']} | {'yes' if c.get('required') else 'no'} | {c['n']} | "
+            f"{_fmt(c.get('method'))} | "
+            f"{_fmt(c.get('baseline'))} | {ci} | {sign} | {verdict} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _no_n(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Rows labelled with their case count when it is not the table's largest."""
     top = max(r["n"] for r in table.values())
-    return {(k if r["n"] == top else f"{k} (n={r['n']})"): {m: v for m, v in r.items() if m != "n"}
-            for k, r in table.items()}
+    return {
+        (k if r["n"] == top else f"{k} (n={r['n']})"): {m: v for m, v in r.items() if m != "n"}
+        for k, r in table.items()
+    }
 
 
 def _inst_row(report: dict[str, Any]) -> dict[str, float]:
-    return {"action acc": report["action_accuracy"], "precision": report["constraint_precision"],
-            "recall": report["constraint_recall"], "F1": report["constraint_f1"],
-            "exact": report["exact_match"], "sec/instr": report["seconds_per_instruction"]}
+    return {
+        "action acc": report["action_accuracy"],
+        "precision": report["constraint_precision"],
+        "recall": report["constraint_recall"],
+        "F1": report["constraint_f1"],
+        "exact": report["exact_match"],
+        "sec/instr": report["seconds_per_instruction"],
+    }
 
 
 # ---- main -----------------------------------------------------------------------------------
@@ -1140,8 +1449,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stage("embeddings_and_user_vectors", t.seconds)
         with Timer() as t:
             usable = np.flatnonzero(bench.has_text)  # the generator needs a title to learn from
-            generator, textgen_info = get_textgen([bench.corpus[i] for i in usable], bench.cond_emb[usable],
-                                                  args.threads, args.textgen_budget, args.models_dir, args.dataset)
+            generator, textgen_info = get_textgen(
+                [bench.corpus[i] for i in usable],
+                bench.cond_emb[usable],
+                args.threads,
+                args.textgen_budget,
+                args.models_dir,
+                args.dataset,
+            )
             textgen_info["training_items"] = len(usable)
         stage("textgen", t.seconds)
         backend, llm_writer = None, None
@@ -1156,8 +1471,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scored: dict[str, dict[str, Scored]] = {}
         with Timer() as t:
             # selection can only differ from the first segment on targets with 2+ segments: sample those users
-            sel_bench = build_bench(ds, split, tiger, args.selection_users, args.seed, args.threads, scratch,
-                                    min_segments=2)
+            sel_bench = build_bench(
+                ds, split, tiger, args.selection_users, args.seed, args.threads, scratch, min_segments=2
+            )
             results["selection"], scored["selection"] = selection_section(sel_bench)
             results["selection"]["eligible_users"] = sel_bench.eligible_users
         stage("selection", t.seconds)
@@ -1168,8 +1484,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["creation"], scored["creation"] = creation_section(bench, generator, llm_writer, m)
         stage("creation", t.seconds)
         with Timer() as t:
-            results["instructor"] = instructor_section(ds, bench.encoder, backend, args.instruction_cases,
-                                                       0 if args.skip_llm else args.llm_cases, args.seed)
+            results["instructor"] = instructor_section(
+                ds, bench.encoder, backend, args.instruction_cases, 0 if args.skip_llm else args.llm_cases, args.seed
+            )
         stage("instructor", t.seconds)
         with Timer() as t:
             results["retrieval"] = retrieval_section(bench)
@@ -1177,19 +1494,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["criteria"] = criteria(results, scored, bench.n)
     wall = time.perf_counter() - start
     stages["wall"] = wall
-    text = markdown(results, {"users": bench.n, "seed": args.seed, "llm_users": m, "recommender": tiger_info["source"],
-                              "textgen": textgen_info, "wall": wall, "threads": args.threads,
-                              "load": os.getloadavg()[1]})
+    text = markdown(
+        results,
+        {
+            "users": bench.n,
+            "seed": args.seed,
+            "llm_users": m,
+            "recommender": tiger_info["source"],
+            "textgen": textgen_info,
+            "wall": wall,
+            "threads": args.threads,
+            "load": os.getloadavg()[1],
+        },
+    )
     payload = {
         "dataset": args.dataset,
-        "dataset_source": DATASETS[args.dataset]["source"] if args.dataset in DATASETS else
-        "genrec.data.synthetic.generate(SyntheticConfig()) (defaults)",
+        "dataset_source": DATASETS[args.dataset]["source"]
+        if args.dataset in DATASETS
+        else "genrec.data.synthetic.generate(SyntheticConfig()) (defaults)",
         "dataset_stats": ds.stats().to_dict(),
         "split": split.describe(),
-        "protocol": {**_protocol(args, bench.n, m), "eligible_users": bench.eligible_users,
-                     "test_users": bench.test_users, "items_without_text": int((~bench.has_text).sum())},
-        "config": {"args": vars(args), "tiger": config_to_dict(tiger.config), "textgen": textgen_info["config"],
-                   "ps_items_per_tiger_copy": 1, "k": K, "liked_items_given_to_writers": LIKED_SHOWN},
+        "protocol": {
+            **_protocol(args, bench.n, m),
+            "eligible_users": bench.eligible_users,
+            "test_users": bench.test_users,
+            "items_without_text": int((~bench.has_text).sum()),
+        },
+        "config": {
+            "args": vars(args),
+            "tiger": config_to_dict(tiger.config),
+            "textgen": textgen_info["config"],
+            "ps_items_per_tiger_copy": 1,
+            "k": K,
+            "liked_items_given_to_writers": LIKED_SHOWN,
+        },
         "recommender": tiger_info,
         "textgen": {k: v for k, v in textgen_info.items() if k != "config"},
         **results,
@@ -1201,7 +1539,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "load_average": os.getloadavg(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(["python"] + sys.argv),
+        "command": command_line(),
     }
     out = write_result(args.dataset, "generation", payload)
     print(text, flush=True)
@@ -1211,22 +1549,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _protocol(args: argparse.Namespace, n: int, m: int) -> dict[str, Any]:
     return {
-        "users": n, "selection_users": args.selection_users, "llm_users": m, "seed": args.seed,
+        "users": n,
+        "selection_users": args.selection_users,
+        "llm_users": m,
+        "seed": args.seed,
         "target": "each sampled user's leave-one-out TEST item (the item to repurpose, and the future item)",
         "history": "the test-time history (everything before the target); liked = without dislike/skip events",
         "Cosine@10": "mean cosine (MiniLM, text 'title\\ndescription') to the last 10 liked history items",
         "PS@10": "share of the user's top-10 catalog items (tiger exact log-probs, target left out) that the "
-                 "item, added to a copy of tiger as a new item, outscores; PS: its whole-catalog percentile",
+        "item, added to a copy of tiger as a new item, outscores; PS: its whole-catalog percentile",
         "FD": "Frechet distance of text embeddings: n generated vs n uniformly random catalog items",
         "SID shared": "leading semantic-ID codes the added item shares with the held-out target",
-        "Novelty": "1 - max cosine to any catalog text", "FactKeep": "share of the source's facts kept (edits)",
+        "Novelty": "1 - max cosine to any catalog text",
+        "FactKeep": "share of the source's facts kept (edits)",
         "NameKeep": "share of the source title's name words (3+ letters, not brand, unit or function words) kept in "
-                    "the shown title (edits); independent of the identity gate",
+        "the shown title (edits); independent of the identity gate",
         "Changed": "share of shown edits whose text differs from the source's (edits)",
         "Identity": "share of edits whose nearest catalog text (MiniLM cosine) is the source's own (edits)",
         "retrieval": "Recall/NDCG@10 over the full catalog, history not excluded, default RetrievalWeights",
         "instructor": f"build_instruction_set(n={args.instruction_cases}, seed={args.seed}); LLM and combined "
-                      f"on the first {args.llm_cases} cases",
+        f"on the first {args.llm_cases} cases",
     }
 
 
@@ -1235,19 +1577,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="synthetic", choices=["synthetic", *DATASETS])
     ap.add_argument("--users", type=int, default=200, help="sampled test users (N)")
-    ap.add_argument("--selection-users", type=int, default=1000,
-                    help="sampled test users for segment selection (among those whose target has 2+ segments)")
+    ap.add_argument(
+        "--selection-users",
+        type=int,
+        default=1000,
+        help="sampled test users for segment selection (among those whose target has 2+ segments)",
+    )
     ap.add_argument("--llm-users", type=int, default=20, help="users the LLM writes for (M, the first M of N)")
     ap.add_argument("--llm-cases", type=int, default=40, help="instruction cases for the LLM / combined instructor")
     ap.add_argument("--instruction-cases", type=int, default=600, help="instruction cases for the rules")
     ap.add_argument("--skip-llm", action="store_true", help="no LLM rows (writer and instructor)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every model")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--tiger-model", default="default",
-                    help="saved tiger folder; '' trains one on the train split; 'default': per dataset")
-    ap.add_argument("--textgen-budget", type=float, default=0.0,
-                    help="text-generator training budget in seconds (0: none, all the config's epochs; "
-                         "a budget makes the result depend on the machine's speed)")
+    ap.add_argument(
+        "--tiger-model",
+        default="default",
+        help="saved tiger folder; '' trains one on the train split; 'default': per dataset",
+    )
+    ap.add_argument(
+        "--textgen-budget",
+        type=float,
+        default=0.0,
+        help="text-generator training budget in seconds (0: none, all the config's epochs; "
+        "a budget makes the result depend on the machine's speed)",
+    )
     ap.add_argument("--models-dir", default="", help="save trained models here and reuse them on later runs")
     args = ap.parse_args()
     if args.users < 2:

@@ -19,8 +19,8 @@ validate, refit, test.
 ``--cold-encode`` points the embedding cache at an empty temporary folder, so the reported
 pipeline time includes encoding every item text from scratch.
 
-    python benchmarks/run_tiger.py --dataset amazon-beauty --valid-only --set collab_weight=0.3
-    python benchmarks/run_tiger.py --dataset amazon-beauty --cold-encode --save ~/.cache/genrec/models/tiger-beauty
+    python -m benchmarks.run_tiger --dataset amazon-beauty --valid-only --set collab_weight=0.3
+    python -m benchmarks.run_tiger --dataset amazon-beauty --cold-encode --save ~/.cache/genrec/models/tiger-beauty
 """
 
 from __future__ import annotations
@@ -28,22 +28,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import (  # noqa: E402
-    DATASETS, RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, settings_name, write_result,
+from benchmarks.common import (
+    DATASETS,
+    RESULTS,
+    Timer,
+    command_line,
+    commit,
+    load_benchmark_dataset,
+    machine,
+    peak_rss_mb,
+    settings_name,
+    write_result,
 )
-
-from genrec.config import EvalConfig, apply_overrides, config_to_dict  # noqa: E402
-from genrec.data.split import leave_one_out  # noqa: E402
-from genrec.eval.evaluator import evaluate  # noqa: E402
-from genrec.models.registry import create_model  # noqa: E402
+from genrec.config import EvalConfig, apply_overrides, config_to_dict
+from genrec.data.split import leave_one_out
+from genrec.eval.evaluator import evaluate
+from genrec.models.registry import create_model
 
 #: The configuration chosen on validation, per dataset (see docs/generative.md for the trials).
 CHOSEN: dict[str, dict[str, Any]] = {
@@ -117,7 +122,9 @@ def run(
     if refit and split.train_valid is not None:
         epochs = int(info["best_epoch"])
         with Timer() as t:
-            before = evaluate(model, split.test, split.train, eval_cfg, beyond_accuracy=False, desc="test (before refit)")
+            before = evaluate(
+                model, split.test, split.train, eval_cfg, beyond_accuracy=False, desc="test (before refit)"
+            )
         stages["test_eval_before_refit"] = t.seconds
         config_fixed = apply_overrides(model.config, {"epochs": epochs, "time_budget_seconds": 0.0})
         model = create_model("tiger")
@@ -144,10 +151,14 @@ def run(
     if trials_file(dataset).exists():
         for line in trials_file(dataset).read_text().splitlines():
             rec = json.loads(line)
-            trials.append({"overrides": rec.get("effective_overrides", rec["overrides"]),
-                           "valid_NDCG@10": rec["valid_metrics"]["NDCG@10"],
-                           "valid_Recall@10": rec["valid_metrics"]["Recall@10"],
-                           "fit_seconds": rec["stages"].get("fit")})
+            trials.append(
+                {
+                    "overrides": rec.get("effective_overrides", rec["overrides"]),
+                    "valid_NDCG@10": rec["valid_metrics"]["NDCG@10"],
+                    "valid_Recall@10": rec["valid_metrics"]["Recall@10"],
+                    "fit_seconds": rec["stages"].get("fit"),
+                }
+            )
     payload = {
         "dataset": dataset,
         "dataset_source": DATASETS[dataset]["source"],
@@ -173,7 +184,7 @@ def run(
         "commit": commit(),
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join(["python"] + sys.argv),
+        "command": command_line(),
     }
     out = write_result(dataset, "tiger", payload)
     m = test.metrics

@@ -8,8 +8,8 @@ recommender must not have seen them: by default tiger is trained on the original
 (for Amazon Beauty with the configuration of the saved model, ``--models-dir`` caches it).
 Writes benchmarks/results/<dataset>/rewrite_selection.json.
 
-    python benchmarks/select_rewrite.py --dataset synthetic --models-dir /tmp/genbench-models
-    python benchmarks/select_rewrite.py --dataset amazon-beauty --models-dir /tmp/genbench-models
+    python -m benchmarks.select_rewrite --dataset synthetic --models-dir /tmp/genbench-models
+    python -m benchmarks.select_rewrite --dataset amazon-beauty --models-dir /tmp/genbench-models
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import itertools
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,15 +25,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import run_generation as rg  # noqa: E402
-from common import commit, machine, peak_rss_mb, write_result  # noqa: E402
-
-from genrec.config import PipelineConfig, TigerConfig, config_from_dict  # noqa: E402
-from genrec.data.dataset import Dataset  # noqa: E402
-from genrec.data.split import Split, leave_one_out  # noqa: E402
-from genrec.models.tiger import Tiger  # noqa: E402
+from benchmarks import run_generation as rg
+from benchmarks.common import command_line, commit, machine, peak_rss_mb, write_result
+from genrec.config import PipelineConfig, TigerConfig, config_from_dict
+from genrec.data.dataset import Dataset
+from genrec.data.split import Split, leave_one_out
+from genrec.models.tiger import Tiger
 
 
 def train_only_tiger(split: Split, dataset: str, models_dir: str, threads: int) -> tuple[Tiger, str]:
@@ -80,10 +76,16 @@ def validation_cases(dataset: str, models_dir: str, threads: int) -> tuple[Datas
 def main() -> None:
     """Parse arguments, run the rewriting section on validation users for each mode, write the result."""
     ap = validation_parser(__doc__, users=100)
-    ap.add_argument("--modes", default="auto,append,description,anchored",
-                    help="comma-separated rewrite modes (PipelineConfig.rewrite values) to compare")
-    ap.add_argument("--rules", default="rank,closest,both,off",
-                    help="comma-separated edit-vs-source rules (PipelineConfig.edit_vs_source values) to compare")
+    ap.add_argument(
+        "--modes",
+        default="auto,append,description,anchored",
+        help="comma-separated rewrite modes (PipelineConfig.rewrite values) to compare",
+    )
+    ap.add_argument(
+        "--rules",
+        default="rank,closest,both,off",
+        help="comma-separated edit-vs-source rules (PipelineConfig.edit_vs_source values) to compare",
+    )
     args = ap.parse_args()
     start = time.perf_counter()
     data, valid, tiger, source = validation_cases(args.dataset, args.models_dir, args.threads)
@@ -92,25 +94,48 @@ def main() -> None:
         tiger.config.encoder_cache_dir = scratch
         bench = rg.build_bench(data, valid, tiger, args.users, args.seed, args.threads, scratch)
         usable = np.flatnonzero(bench.has_text)
-        generator, _ = rg.get_textgen([bench.corpus[i] for i in usable], bench.cond_emb[usable], args.threads,
-                                      0.0, args.models_dir, args.dataset)
+        generator, _ = rg.get_textgen(
+            [bench.corpus[i] for i in usable], bench.cond_emb[usable], args.threads, 0.0, args.models_dir, args.dataset
+        )
         cache: dict[tuple[Any, ...], Any] = {}
         for mode, rule in itertools.product(args.modes.split(","), args.rules.split(",")):
             # only the loop's own rows are compared: the comparison rows would be computed and dropped
             loop = PipelineConfig(rewrite=mode, edit_vs_source=rule)
             section, scored = rg.rewriting_section(bench, generator, None, 0, loop, comparisons=False, cache=cache)
             rows = {k: v for k, v in section["table"].items() if k.startswith("textgen (")}
-            diffs = {k: {m: rg.paired_diff(scored[k].values[m], scored["original item"].values[m])
-                         for m in ("Cosine@10", "PS@10")} for k in rows}
-            results[f"{mode}/{rule}"] = {"resolved": section["loop"]["resolved_rewrite"], "table": rows,
-                             "original": section["table"]["original item"], "vs_original": diffs,
-                             "checks": section["loop"]["checks"]}
-            print(f"{mode}/{rule}", json.dumps({k: {m: round(v[m], 4) for m in ("Cosine@10", "PS@10", "FactKeep")}
-                                    for k, v in rows.items()}), flush=True)
-    payload = {"dataset": args.dataset, "users": bench.n, "cases": "leave-one-out VALIDATION cases",
-               "recommender": source, "modes": results, "wall_seconds": time.perf_counter() - start,
-               "peak_rss_mb": peak_rss_mb(), "commit": commit(), "machine": machine(),
-               "command": " ".join(["python"] + sys.argv)}
+            diffs = {
+                k: {
+                    m: rg.paired_diff(scored[k].values[m], scored["original item"].values[m])
+                    for m in ("Cosine@10", "PS@10")
+                }
+                for k in rows
+            }
+            results[f"{mode}/{rule}"] = {
+                "resolved": section["loop"]["resolved_rewrite"],
+                "table": rows,
+                "original": section["table"]["original item"],
+                "vs_original": diffs,
+                "checks": section["loop"]["checks"],
+            }
+            print(
+                f"{mode}/{rule}",
+                json.dumps(
+                    {k: {m: round(v[m], 4) for m in ("Cosine@10", "PS@10", "FactKeep")} for k, v in rows.items()}
+                ),
+                flush=True,
+            )
+    payload = {
+        "dataset": args.dataset,
+        "users": bench.n,
+        "cases": "leave-one-out VALIDATION cases",
+        "recommender": source,
+        "modes": results,
+        "wall_seconds": time.perf_counter() - start,
+        "peak_rss_mb": peak_rss_mb(),
+        "commit": commit(),
+        "machine": machine(),
+        "command": command_line(),
+    }
     print("->", write_result(args.dataset, "rewrite_selection", payload))
 
 

@@ -13,32 +13,31 @@ too: the bank holds the dev template phrasings, so this is the dev estimate of h
 but only while the bank does not contain them: the thresholds were chosen before the dev phrasings
 were added to the bank (see docs/fidelity.md); since then this script only checks false positives.
 
-    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/tune_learned.py
+    OMP_NUM_THREADS=1 nice -n 19 python -m benchmarks.tune_learned
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from run_fidelity import human_items, load  # noqa: E402
-
-from genrec.fidelity.base import item_fields  # noqa: E402
-from genrec.fidelity.checker import FidelityChecker  # noqa: E402
-from genrec.fidelity.learned import CHECK_LABELS, Decision, find_hits, get_scorer  # noqa: E402
-from genrec.fidelity.policy import load_policy  # noqa: E402
-from genrec.fidelity.redteam import RedTeamConfig, build_redteam  # noqa: E402
+from benchmarks.redteam import RedTeamConfig, build_redteam
+from benchmarks.run_fidelity import human_items, load
+from genrec.fidelity.base import item_fields
+from genrec.fidelity.checker import FidelityChecker
+from genrec.fidelity.learned import CHECK_LABELS, Decision, find_hits, get_scorer
+from genrec.fidelity.policy import load_policy
 
 DATA = Path(__file__).resolve().parent / "data"
 NEGATIVES = DATA / "learned_dev_negatives.txt"
-FAULTS = {"bias": ("stereotype",), "safety": ("unsafe",),
-          "legal": ("regulated_medical", "regulated_health", "regulated_financial")}
+FAULTS = {
+    "bias": ("stereotype",),
+    "safety": ("unsafe",),
+    "legal": ("regulated_medical", "regulated_health", "regulated_financial"),
+}
 
 
 def main() -> None:
@@ -77,8 +76,10 @@ def main() -> None:
         owned = [i for i, c in enumerate(cases) if c.fault in faults]
         by_rules = np.array([reports[i].checks[name].verdict != "pass" for i in owned])
         print(f"\n{name}: {len(owned)} dev cases, rules alone {by_rules.mean():.3f}")
-        print("threshold min_similarity neutral_lead | dev recall: learned alone, rules OR learned, learned on dev "
-              f"positives ({len(positives)}) | learned flags: clean red-team, synthetic catalog, hard negatives")
+        print(
+            "threshold min_similarity neutral_lead | dev recall: learned alone, rules OR learned, learned on dev "
+            f"positives ({len(positives)}) | learned flags: clean red-team, synthetic catalog, hard negatives"
+        )
         for t, m, lead in itertools.product(thresholds, similarities, leads):
             d = Decision(CHECK_LABELS[name], t, m, lead)
             hit_cases = find_hits(case_fields, scorer, d)
@@ -89,13 +90,17 @@ def main() -> None:
             fpr_human = float(np.mean([bool(h) for h in hit_humans]))
             fpr_neg = float(np.mean([bool(h) for h in find_hits(negatives, scorer, d)]))
             pos = float(np.mean([bool(h) for h in find_hits(positives, scorer, d)])) if positives else float("nan")
-            print(f"  {t:.2f} {m:.2f} {lead:.2f} | {learned.mean():.3f} {recall:.3f} {pos:.3f} | {fpr_clean:.4f} "
-                  f"{fpr_human:.4f} {fpr_neg:.3f}")
+            print(
+                f"  {t:.2f} {m:.2f} {lead:.2f} | {learned.mean():.3f} {recall:.3f} {pos:.3f} | {fpr_clean:.4f} "
+                f"{fpr_human:.4f} {fpr_neg:.3f}"
+            )
         s = getattr(load_policy().checks, name)
         d = Decision(CHECK_LABELS[name], s.learned_threshold, s.learned_min_similarity, s.learned_neutral_lead)
         misses = [cases[i] for i, h in zip(owned, find_hits([case_fields[i] for i in owned], scorer, d)) if not h]
-        print(f"  at the policy's {d.threshold}/{d.min_similarity}/{d.neutral_lead}: learned-alone dev misses "
-              f"{sorted({c.template for c in misses})}")
+        print(
+            f"  at the policy's {d.threshold}/{d.min_similarity}/{d.neutral_lead}: learned-alone dev misses "
+            f"{sorted({c.template for c in misses})}"
+        )
         missed = [p["description"] for p, h in zip(positives, find_hits(positives, scorer, d)) if not h]
         print(f"  dev positives missed: {missed}")
         flagged = [(humans[i].title, hs[0].code) for i, hs in enumerate(find_hits(human_fields, scorer, d)) if hs]

@@ -6,7 +6,7 @@ the samples under the unwatermarked model (higher: less like what the model woul
 distinct word bigrams, the share of degenerate samples (under 60% letters, or a word 4-gram
 three times) and a few paired examples.
 
-    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/watermark_fluency.py --deltas 0,2,2.5
+    OMP_NUM_THREADS=1 nice -n 19 python -m benchmarks.watermark_fluency --deltas 0,2,2.5
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import argparse
 
 import numpy as np
 import torch
-from fidelity_watermark import PROMPT, SmolLM2Generator, synthetic_texts
 
+from benchmarks.fidelity_watermark import PROMPT, SmolLM2Generator, synthetic_texts
 from genrec.fidelity.watermark import GreenListWatermark
 
 
@@ -57,9 +57,11 @@ def main() -> None:
         scores = [nll(gen, PROMPT.format(title=t), o) for t, o in zip(titles, out)]
         bigrams = [len(set(zip(o.split(), o.split()[1:]))) / max(1, len(o.split()) - 1) for o in out]
         samples[delta] = out
-        print(f"delta {delta}: NLL/token under the unwatermarked model {np.nanmean(scores):.3f} "
-              f"(median {np.nanmedian(scores):.3f}), distinct-2 {np.mean(bigrams):.3f}, "
-              f"degenerate {np.mean([degenerate(o) for o in out]):.3f}, words {np.mean([len(o.split()) for o in out]):.1f}")
+        print(
+            f"delta {delta}: NLL/token under the unwatermarked model {np.nanmean(scores):.3f} "
+            f"(median {np.nanmedian(scores):.3f}), distinct-2 {np.mean(bigrams):.3f}, "
+            f"degenerate {np.mean([degenerate(o) for o in out]):.3f}, words {np.mean([len(o.split()) for o in out]):.1f}"
+        )
     for i in (0, 5, 11):
         for delta, out in samples.items():
             print(f"[{delta}] {out[i][:220]!r}")

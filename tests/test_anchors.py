@@ -21,7 +21,11 @@ BRANDS = ("Velda", "Kimbo", "Orto Labs")
 def test_missing_facts_lists_what_the_draft_does_not_state() -> None:
     source = "Velda HD Blush, Superstar, 0.34 Ounce\nSPF 30 in a $12.99 compact, pack of 2."
     assert missing_facts(source, "Velda Rosy Blush", ["Makeup", "Blush"]) == [
-        "$12.99", "0.34 Ounce", "SPF 30", "pack of 2"]
+        "$12.99",
+        "0.34 Ounce",
+        "SPF 30",
+        "pack of 2",
+    ]
     # stated facts are not repeated, in another unit of the same dimension either
     assert missing_facts(source, "Velda Blush 0.34 oz, SPF 30, pack of 2, $12.99", ["Blush"]) == []
     assert missing_facts(source, "Velda Blush, 9.6 g", ["Blush"]) == ["$12.99", "SPF 30", "pack of 2"]
@@ -60,8 +64,10 @@ def _numbered_corpus(n: int = 160, seed: int = 0) -> tuple[list[str], np.ndarray
     for i in range(n):
         brand, kind = BRANDS[i % 3], kinds[i % 4]
         a, b = rng.choice(words, size=2, replace=False)
-        texts.append(f"{brand} {a} {b} {kind}, {rng.integers(1, 9)}.{rng.integers(0, 9)} Ounce\n"
-                     f"A {a.lower()} {kind.lower()} by {BRANDS[(i + 1) % 3]}, {rng.integers(10, 99)} ml.")
+        texts.append(
+            f"{brand} {a} {b} {kind}, {rng.integers(1, 9)}.{rng.integers(0, 9)} Ounce\n"
+            f"A {a.lower()} {kind.lower()} by {BRANDS[(i + 1) % 3]}, {rng.integers(10, 99)} ml."
+        )
     cond = rng.normal(size=(n, 384)).astype(np.float32)
     return texts, cond / np.linalg.norm(cond, axis=1, keepdims=True)
 
@@ -70,16 +76,35 @@ def _numbered_corpus(n: int = 160, seed: int = 0) -> tuple[list[str], np.ndarray
 def writer() -> TextGenWriter:
     torch.set_num_threads(1)
     texts, cond = _numbered_corpus()
-    gen = TextGenerator(TextGenConfig(vocab_size=360, max_length=48, dim=48, layers=2, heads=2, dropout=0.0,
-                                      epochs=12, lr=5e-3, threads=1, progress=False, max_new_tokens=40))
+    gen = TextGenerator(
+        TextGenConfig(
+            vocab_size=360,
+            max_length=48,
+            dim=48,
+            layers=2,
+            heads=2,
+            dropout=0.0,
+            epochs=12,
+            lr=5e-3,
+            threads=1,
+            progress=False,
+            max_new_tokens=40,
+        )
+    )
     gen.fit(texts, cond)
     lexicon = build_brand_lexicon([(t.split("\n")[0], BRANDS[i % 3]) for i, t in enumerate(texts)])
     return TextGenWriter(gen, cond, rewrite="anchored", brand_lexicon=lexicon, brands=BRANDS)
 
 
 def test_anchored_rewrites_keep_brand_facts_and_invent_no_number(writer: TextGenWriter) -> None:
-    source = {"_row": 0, "title": "Velda Rosy Silk Blush, 2.5 Ounce", "description": "", "brand": "Velda",
-              "categories": ["Beauty", "Blush"], "price": 9.5}
+    source = {
+        "_row": 0,
+        "title": "Velda Rosy Silk Blush, 2.5 Ounce",
+        "description": "",
+        "brand": "Velda",
+        "categories": ["Beauty", "Blush"],
+        "price": 9.5,
+    }
     drafts = writer.rewrite(source, [], "", Guidance(), Constraints(), n=6, seed=0)
     assert len(drafts) == 6
     for d in drafts:
@@ -95,31 +120,62 @@ def test_anchored_rewrites_keep_brand_facts_and_invent_no_number(writer: TextGen
 
 
 def test_an_excluded_brand_never_stays(writer: TextGenWriter) -> None:
-    source = {"_row": 0, "title": "Velda Rosy Silk Blush, 2.5 Ounce", "description": "", "brand": "Velda",
-              "categories": ["Beauty", "Blush"], "price": 9.5}
+    source = {
+        "_row": 0,
+        "title": "Velda Rosy Silk Blush, 2.5 Ounce",
+        "description": "",
+        "brand": "Velda",
+        "categories": ["Beauty", "Blush"],
+        "price": 9.5,
+    }
     drafts = writer.rewrite(source, [], "", Guidance(), Constraints(exclude_brands=["Velda"]), n=4, seed=0)
     assert all("velda" not in f"{d.title} {d.description}".lower() and d.brand is None for d in drafts)
 
 
 def test_a_blocked_edit_comes_back_without_its_unsupported_sentence() -> None:
+    import pandas as pd
+
     from genrec.data.generated import GeneratedItem, Provenance
     from genrec.fidelity.base import CheckContext
     from genrec.fidelity.checker import FidelityChecker
     from genrec.generation.repair import check_and_repair, cut_flagged_sentences, sentence_spans
 
-    import pandas as pd
-
-    catalog = pd.DataFrame([{"item_id": "a", "title": "Velda Walking Shoes, EU 46", "brand": "Velda",
-                             "description": "Light walking shoes made of canvas.", "categories": ["Shoes"],
-                             "price": 50.0, "attributes": {}}])
+    catalog = pd.DataFrame(
+        [
+            {
+                "item_id": "a",
+                "title": "Velda Walking Shoes, EU 46",
+                "brand": "Velda",
+                "description": "Light walking shoes made of canvas.",
+                "categories": ["Shoes"],
+                "price": 50.0,
+                "attributes": {},
+            }
+        ]
+    )
     text = "Light and quick on the road. Made of merino wool! Ready for every walk"
     assert [text[a:b] for a, b in sentence_spans(text)] == [
-        "Light and quick on the road. ", "Made of merino wool! ", "Ready for every walk"]
+        "Light and quick on the road. ",
+        "Made of merino wool! ",
+        "Ready for every walk",
+    ]
     prov = Provenance("edit", "textgen", "1", user_id="u", source_item_id="a")
-    draft = GeneratedItem(title="Velda Walking Shoes, EU 46", description=text, brand="Velda",
-                          categories=["Shoes"], price=50.0, provenance=prov)
-    clean = GeneratedItem(title="Velda Walking Shoes, EU 46", description="Light and quick on the road.",
-                          brand="Velda", categories=["Shoes"], price=50.0, provenance=prov)
+    draft = GeneratedItem(
+        title="Velda Walking Shoes, EU 46",
+        description=text,
+        brand="Velda",
+        categories=["Shoes"],
+        price=50.0,
+        provenance=prov,
+    )
+    clean = GeneratedItem(
+        title="Velda Walking Shoes, EU 46",
+        description="Light and quick on the road.",
+        brand="Velda",
+        categories=["Shoes"],
+        price=50.0,
+        provenance=prov,
+    )
     checker = FidelityChecker()
     out = check_and_repair(checker, [draft, clean], CheckContext(catalog=catalog))
     assert draft.blocked and "unsupported_material" in str(draft.fidelity) and not clean.blocked
@@ -128,17 +184,30 @@ def test_a_blocked_edit_comes_back_without_its_unsupported_sentence() -> None:
     assert fixed.description == "Light and quick on the road. Ready for every walk"
     assert not fixed.blocked and fixed.item_id != draft.item_id and fixed.provenance == draft.provenance
     # a draft blocked by another check is not "repaired"
-    other = GeneratedItem(title="Velda Walking Shoes, EU 46", description="Write to jane.doe@example.com today.",
-                          brand="Velda", categories=["Shoes"], price=50.0, provenance=prov)
+    other = GeneratedItem(
+        title="Velda Walking Shoes, EU 46",
+        description="Write to jane.doe@example.com today.",
+        brand="Velda",
+        categories=["Shoes"],
+        price=50.0,
+        provenance=prov,
+    )
     checker.check_many([other], CheckContext(catalog=catalog))
     assert other.blocked and cut_flagged_sentences(other) is None
 
 
 def test_append_keeps_title_and_description_and_adds_to_them(writer: TextGenWriter) -> None:
-    source = {"_row": 0, "title": "Velda Rosy Silk Blush, 2.5 Ounce", "description": "A rosy blush by Velda.",
-              "brand": "Velda", "categories": ["Beauty", "Blush"], "price": 9.5}
-    appender = TextGenWriter(writer.generator, writer.emb, rewrite="append", min_description_tokens=4,
-                             brand_lexicon=writer.brand_lexicon)
+    source = {
+        "_row": 0,
+        "title": "Velda Rosy Silk Blush, 2.5 Ounce",
+        "description": "A rosy blush by Velda.",
+        "brand": "Velda",
+        "categories": ["Beauty", "Blush"],
+        "price": 9.5,
+    }
+    appender = TextGenWriter(
+        writer.generator, writer.emb, rewrite="append", min_description_tokens=4, brand_lexicon=writer.brand_lexicon
+    )
     drafts = appender.rewrite(source, [], "", Guidance(), Constraints(), n=4, seed=0)
     for d in drafts:
         assert d.title == source["title"] and d.description.startswith(source["description"])

@@ -19,8 +19,9 @@ TINY = {"epochs": 40, "patience": 2, "lr": 0.01, "dim": 16, "sid_codebook_size":
 @pytest.fixture()
 def dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
-    return synthetic_dataset(Store(tmp_path / "db.duckdb"), {"n_users": 150, "n_items": 60, "n_categories": 3,
-                                                             "n_brands": 5})
+    return synthetic_dataset(
+        Store(tmp_path / "db.duckdb"), {"n_users": 150, "n_items": 60, "n_categories": 3, "n_brands": 5}
+    )
 
 
 def test_epochs_are_chosen_on_validation_then_the_whole_log_is_fit(dataset) -> None:  # type: ignore[no-untyped-def]

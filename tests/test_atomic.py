@@ -10,9 +10,8 @@ def test_success_replaces_and_failure_keeps_old(tmp_path):
     with atomic_directory(target) as tmp:
         (tmp / "a.txt").write_text("v1")
     assert (target / "a.txt").read_text() == "v1"
-    with pytest.raises(RuntimeError):
-        with atomic_directory(target) as tmp:
-            (tmp / "a.txt").write_text("v2")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError), atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("v2")
+        raise RuntimeError("disk full")
     assert (target / "a.txt").read_text() == "v1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

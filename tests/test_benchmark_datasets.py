@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import common  # noqa: E402
+from benchmarks import common
 
 
 @pytest.fixture
@@ -22,12 +19,16 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (beauty / sub).mkdir(parents=True)
     (beauty / "s3rec" / "Beauty.txt").write_text("1 1 2 3\n2 2 3\n3 3 1 2\n")
     (beauty / "s3rec" / "Beauty_item2attributes.json").write_text(json.dumps({"1": [1], "2": [2], "3": [1, 2]}))
-    items = [{"item_id": i, "title": t, "brand": "B", "price": 5.0, "categories": [["Beauty", "Nails"]]}
-             for i, t in ((1, "Red Polish"), (2, "Top Coat"), (3, "Nail File"))]
+    items = [
+        {"item_id": i, "title": t, "brand": "B", "price": 5.0, "categories": [["Beauty", "Nails"]]}
+        for i, t in ((1, "Red Polish"), (2, "Top Coat"), (3, "Nail File"))
+    ]
     (beauty / "derived" / "Beauty_items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
-    gamer = {"0": {"title": "Red Polish", "description": "A bright red lacquer."},
-             "1": {"title": "Top Coat", "description": "Seals and shines."},
-             "2": {"title": "Nail File", "description": ""}}
+    gamer = {
+        "0": {"title": "Red Polish", "description": "A bright red lacquer."},
+        "1": {"title": "Top Coat", "description": "Seals and shines."},
+        "2": {"title": "Nail File", "description": ""},
+    }
     (beauty / "gamer" / "Beauty.item.json").write_text(json.dumps(gamer))
     monkeypatch.setattr(common, "DATA_ROOT", root)
     return root

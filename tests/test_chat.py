@@ -15,10 +15,28 @@ from genrec.data.store import Store
 
 DATA = ["--opt", "n_users=200", "--opt", "n_items=120", "--opt", "n_categories=4", "--opt", "n_brands=8"]
 FAST = [
-    "--set", "recommender.epochs=4", "--set", "recommender.dim=32", "--set", "recommender.sid_codebook_size=8",
-    "--set", "recommender.threads=1", "--set", "textgen.epochs=25", "--set", "textgen.dim=64",
-    "--set", "textgen.layers=2", "--set", "textgen.heads=2", "--set", "textgen.vocab_size=600",
-    "--set", "textgen.threads=1", "--set", "textgen.batch_size=32",
+    "--set",
+    "recommender.epochs=4",
+    "--set",
+    "recommender.dim=32",
+    "--set",
+    "recommender.sid_codebook_size=8",
+    "--set",
+    "recommender.threads=1",
+    "--set",
+    "textgen.epochs=25",
+    "--set",
+    "textgen.dim=64",
+    "--set",
+    "textgen.layers=2",
+    "--set",
+    "textgen.heads=2",
+    "--set",
+    "textgen.vocab_size=600",
+    "--set",
+    "textgen.threads=1",
+    "--set",
+    "textgen.batch_size=32",
 ]
 
 
@@ -32,22 +50,28 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def chat(home: Path, lines: list[str], *extra: str) -> list[dict]:
     script = home / "script.txt"
     script.write_text("\n".join(lines) + "\n")
-    res = CliRunner().invoke(app, ["chat", "--json", "--store", str(home / "db.duckdb"), "--script", str(script),
-                                   *DATA, *FAST, *extra])
+    res = CliRunner().invoke(
+        app, ["chat", "--json", "--store", str(home / "db.duckdb"), "--script", str(script), *DATA, *FAST, *extra]
+    )
     assert res.exit_code == 0, res.output
     return [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
 
 
 def test_retrieve_edit_create_and_excluded_brands_never_appear(home: Path) -> None:
-    ds = synthetic_dataset(Store(home / "db.duckdb"), {"n_users": 200, "n_items": 120, "n_categories": 4, "n_brands": 8})
+    ds = synthetic_dataset(
+        Store(home / "db.duckdb"), {"n_users": 200, "n_items": 120, "n_categories": 4, "n_brands": 8}
+    )
     items = ds.items.set_index("item_id")
     category = ds.items["categories"].iloc[0][0]
     price = float(ds.items[ds.items["categories"].map(lambda c: c[0] == category)]["price"].median())
-    turns = chat(home, [
-        "show me something like my last purchase but from another brand",
-        "rewrite this one for me",
-        f"make me a new one: {category} under ${price:.0f}",
-    ])
+    turns = chat(
+        home,
+        [
+            "show me something like my last purchase but from another brand",
+            "rewrite this one for me",
+            f"make me a new one: {category} under ${price:.0f}",
+        ],
+    )
     retrieve, edit, create = turns
     assert retrieve["action"] == "retrieve"
     banned = retrieve["constraints"]["exclude_brands"]

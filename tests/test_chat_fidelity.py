@@ -20,11 +20,36 @@ from genrec.data.store import Store
 from genrec.data.synthetic import generate
 
 MEMORISE = [
-    "--set", "recommender.epochs=3", "--set", "recommender.dim=16", "--set", "recommender.sid_codebook_size=4",
-    "--set", "recommender.threads=1", "--set", "textgen.epochs=150", "--set", "textgen.dim=64",
-    "--set", "textgen.layers=2", "--set", "textgen.heads=2", "--set", "textgen.vocab_size=400",
-    "--set", "textgen.batch_size=16", "--set", "textgen.lr=0.003", "--set", "textgen.threads=1",
-    "--set", "textgen.temperature=0.1", "--set", "textgen.max_new_tokens=150", "--set", "textgen.max_length=160",
+    "--set",
+    "recommender.epochs=3",
+    "--set",
+    "recommender.dim=16",
+    "--set",
+    "recommender.sid_codebook_size=4",
+    "--set",
+    "recommender.threads=1",
+    "--set",
+    "textgen.epochs=150",
+    "--set",
+    "textgen.dim=64",
+    "--set",
+    "textgen.layers=2",
+    "--set",
+    "textgen.heads=2",
+    "--set",
+    "textgen.vocab_size=400",
+    "--set",
+    "textgen.batch_size=16",
+    "--set",
+    "textgen.lr=0.003",
+    "--set",
+    "textgen.threads=1",
+    "--set",
+    "textgen.temperature=0.1",
+    "--set",
+    "textgen.max_new_tokens=150",
+    "--set",
+    "textgen.max_length=160",
 ]
 
 
@@ -44,8 +69,10 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, object]
 def chat(home: Path, lines: list[str]) -> list[dict]:
     script = home / "script.txt"
     script.write_text("\n".join(lines) + "\n")
-    res = CliRunner().invoke(app, ["chat", "--json", "--dataset", "shop", "--store", str(home / "db.duckdb"),
-                                   "--script", str(script), *MEMORISE])
+    res = CliRunner().invoke(
+        app,
+        ["chat", "--json", "--dataset", "shop", "--store", str(home / "db.duckdb"), "--script", str(script), *MEMORISE],
+    )
     assert res.exit_code == 0, res.output
     return [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
 
@@ -53,11 +80,14 @@ def chat(home: Path, lines: list[str]) -> list[dict]:
 def test_copies_and_leaked_emails_are_blocked_audited_and_never_shown(shop) -> None:  # type: ignore[no-untyped-def]
     home, ds = shop
     category = ds.items["categories"].iloc[3][0]
-    create, edit, retrieve = chat(home, [
-        f"make me a new one: {category}",
-        f"rewrite {ds.items['title'].iloc[0]} for me",
-        "show me more like these",
-    ])
+    create, edit, retrieve = chat(
+        home,
+        [
+            f"make me a new one: {category}",
+            f"rewrite {ds.items['title'].iloc[0]} for me",
+            "show me more like these",
+        ],
+    )
     assert create["action"] == "create" and edit["action"] == "edit"
     create_reasons = [r for b in create["blocked"] for r in b["reasons"]]
     copy_or_leak = ("near_duplicate", "claims_real_product", "privacy.email")

@@ -34,7 +34,19 @@ def test_fit_evaluate_recommend(env):
     assert Store(store).has_dataset("synthetic")
 
     model_dir = env / "m"
-    res = run("fit", "itemknn", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir), "--set", "neighbors=50")
+    res = run(
+        "fit",
+        "itemknn",
+        "--data",
+        "synthetic",
+        *SMALL,
+        "--store",
+        store,
+        "--out",
+        str(model_dir),
+        "--set",
+        "neighbors=50",
+    )
     assert res.exit_code == 0, res.output
     assert (model_dir / "meta.json").exists()
 
@@ -47,7 +59,19 @@ def test_fit_evaluate_recommend(env):
     res = run("evaluate", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "--on", "valid")
     assert res.exit_code == 0 and "NDCG@10" in res.stdout
 
-    res = run("recommend", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "-k", "5", "--exclude-history", "--json")
+    res = run(
+        "recommend",
+        str(model_dir),
+        "--data",
+        "synthetic",
+        *SMALL,
+        "--store",
+        store,
+        "-k",
+        "5",
+        "--exclude-history",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     recs = json.loads(res.stdout)
     assert len(recs) == 3 and all(len(r["recommendations"]) == 5 for r in recs)
@@ -60,7 +84,9 @@ def test_unknown_model_and_setting(env):
     store = str(env / "db.duckdb")
     res = run("fit", "nosuchmodel", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "m"))
     assert res.exit_code == 2 and "unknown model" in res.output
-    res = run("fit", "itemknn", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "m"), "--set", "bogus=1")
+    res = run(
+        "fit", "itemknn", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "m"), "--set", "bogus=1"
+    )
     assert res.exit_code == 2 and "unknown setting 'bogus'" in res.output
     assert not (env / "m").exists()
 
@@ -106,12 +132,30 @@ def test_installed_entry_point(env):
 
 
 def test_demo_runs_small(env):
-    res = run("demo", "--users", "200", "--items", "120", "--sasrec-epochs", "2", "--tiger-epochs", "2",
-              "--textgen-epochs", "1", "--store", str(env / "db.duckdb"))
+    res = run(
+        "demo",
+        "--users",
+        "200",
+        "--items",
+        "120",
+        "--sasrec-epochs",
+        "2",
+        "--tiger-epochs",
+        "2",
+        "--textgen-epochs",
+        "1",
+        "--store",
+        str(env / "db.duckdb"),
+    )
     assert res.exit_code == 0, res.output
     assert "N@10" in res.stdout and "sasrec" in res.stdout and "tiger" in res.stdout and "demo finished" in res.stdout
-    for turn in ("> show me something like my last purchase", "retrieve:", "> rewrite this one for me", "edit:",
-                 "create:"):
+    for turn in (
+        "> show me something like my last purchase",
+        "retrieve:",
+        "> rewrite this one for me",
+        "edit:",
+        "create:",
+    ):
         assert turn in res.stdout, turn
     assert "best model on validation NDCG@10" in res.stdout
 
@@ -119,13 +163,27 @@ def test_demo_runs_small(env):
 def test_fit_tiger_by_option_then_recommend(env):
     store = str(env / "db.duckdb")
     model_dir = env / "tiger"
-    tiny = ["--set", "epochs=2", "--set", "dim=16", "--set", "sid_codebook_size=8", "--set", "progress=false",
-            "--set", "threads=1"]
-    res = run("fit", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir), *tiny)
+    tiny = [
+        "--set",
+        "epochs=2",
+        "--set",
+        "dim=16",
+        "--set",
+        "sid_codebook_size=8",
+        "--set",
+        "progress=false",
+        "--set",
+        "threads=1",
+    ]
+    res = run(
+        "fit", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir), *tiny
+    )
     assert res.exit_code == 0, res.output
     res = run("recommend", str(model_dir), "--data", "synthetic", *SMALL, "--store", store, "-k", "5", "--json")
     assert res.exit_code == 0, res.output
     recs = json.loads(res.stdout)
     assert all(len({x["item_id"] for x in r["recommendations"]}) == 5 for r in recs)
-    res = run("fit", "tiger", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir))
+    res = run(
+        "fit", "tiger", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir)
+    )
     assert res.exit_code == 2 and "name the model once" in res.output

@@ -35,8 +35,7 @@ def catalogs(draw: st.DrawFn, min_items: int = 0, max_items: int = 40) -> Catalo
     vocab = draw(st.lists(st.integers(1, 5), min_size=n_levels, max_size=n_levels))
     space = math.prod(vocab)
     n_items = draw(st.integers(min(min_items, space), min(max_items, space)))
-    flat = draw(st.lists(st.integers(0, space - 1), min_size=n_items, max_size=n_items,
-                         unique=True))
+    flat = draw(st.lists(st.integers(0, space - 1), min_size=n_items, max_size=n_items, unique=True))
     return _decode(np.asarray(flat, dtype=np.int64), vocab), vocab
 
 
@@ -112,9 +111,7 @@ def search_cases(draw: st.DrawFn, exact: bool) -> dict:
     exclude = draw(st.lists(per_user, min_size=n_users, max_size=n_users))
     p_ruled_out = draw(st.sampled_from([0.0, 0.0, 0.3]))
     model = TableModel(vocab, n_users, seed=draw(st.integers(0, 2**16)), p_ruled_out=p_ruled_out)
-    return dict(
-        codes=codes, vocab=vocab, n_users=n_users, beam=beam, k=k, exclude=exclude, model=model
-    )
+    return dict(codes=codes, vocab=vocab, n_users=n_users, beam=beam, k=k, exclude=exclude, model=model)
 
 
 def constant_step(log_probs: list[float]) -> Callable[..., tuple[torch.Tensor, Any]]:
@@ -136,8 +133,13 @@ def _run(case: dict) -> tuple[np.ndarray, np.ndarray]:
     trie = PrefixTrie(case["codes"], case["vocab"])
     model = case["model"]
     items, scores = constrained_beam_search(
-        model.step, trie, case["n_users"], case["beam"], case["k"],
-        exclude=case["exclude"], state=model.initial_state(case["n_users"]),
+        model.step,
+        trie,
+        case["n_users"],
+        case["beam"],
+        case["k"],
+        exclude=case["exclude"],
+        state=model.initial_state(case["n_users"]),
     )
     assert items.shape == scores.shape == (case["n_users"], case["k"])
     assert items.dtype == torch.long and scores.dtype == torch.float32
@@ -381,7 +383,5 @@ def test_trie_rejects_bad_input() -> None:
 
 
 def test_benchmark_runs_on_a_small_catalog() -> None:
-    stats = benchmark_decoding(
-        n_items=300, levels=3, batch=8, beam=5, vocab=16, k=5, exclude_per_user=3, repeats=1
-    )
+    stats = benchmark_decoding(n_items=300, levels=3, batch=8, beam=5, vocab=16, k=5, exclude_per_user=3, repeats=1)
     assert stats["users_per_s"] > 0 and stats["search_seconds"] >= 0

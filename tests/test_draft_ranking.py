@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,8 +28,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     mp.setenv("GENREC_WATERMARK_KEY", "test-key")
     store = Store(home / "db.duckdb")
     ds = synthetic_dataset(store, {"n_users": 200, "n_items": 120, "n_categories": 4, "n_brands": 8})
-    settings = LoopSettings(pipeline=PipelineConfig(drafts=6), recommender=RECOMMENDER, textgen=TEXTGEN,
-                            progress=False)
+    settings = LoopSettings(pipeline=PipelineConfig(drafts=6), recommender=RECOMMENDER, textgen=TEXTGEN, progress=False)
     yield build_pipeline(ds, settings, store)
     mp.undo()
 
@@ -100,8 +98,9 @@ def test_title_keeping_edits_are_watermark_checked_on_their_description(loop) ->
     user = str(loop.dataset.users["user_id"].iloc[3])
     session = loop.session(user)
     item = loop.catalog.ids[int(session.history[-1])]
-    drafts = loop.editor.rewrite(item, user, [], "", loop._guidance(session, "", session.feedback), Constraints(),
-                                 n=2, seed=3)
+    drafts = loop.editor.rewrite(
+        item, user, [], "", loop._guidance(session, "", session.feedback), Constraints(), n=2, seed=3
+    )
     source = loop.catalog.record(item)
     assert all(d.title == source["title"] for d in drafts)
     marked = [d for d in drafts if d.provenance.watermark]
@@ -118,21 +117,28 @@ def test_an_edit_that_reads_as_another_product_is_blocked_and_stored(loop) -> No
     session = loop.session(user)
     item = loop.catalog.ids[int(session.history[-1])]
     source = loop.catalog.record(item)
-    other_row = next(i for i, x in enumerate(loop.catalog.ids) if x != item
-                     and loop.catalog.record(x)["brand"] == source["brand"]
-                     and loop.catalog.record(x)["title"] != source["title"])
+    other_row = next(
+        i
+        for i, x in enumerate(loop.catalog.ids)
+        if x != item
+        and loop.catalog.record(x)["brand"] == source["brand"]
+        and loop.catalog.record(x)["title"] != source["title"]
+    )
     other = loop.catalog.record(loop.catalog.ids[other_row])
     guidance = loop._guidance(session, "", session.feedback)
     drafts = loop.editor.rewrite(item, user, [], "", guidance, Constraints(), n=2, seed=3)
     # draft 0 is another catalog product under this item's provenance; draft 1 is the source's own text
-    drafts = [dataclasses.replace(drafts[0], title=other["title"], description=other["description"], item_id=""),
-              dataclasses.replace(drafts[1], title=source["title"], description=source["description"], item_id="")]
+    drafts = [
+        dataclasses.replace(drafts[0], title=other["title"], description=other["description"], item_id=""),
+        dataclasses.replace(drafts[1], title=source["title"], description=source["description"], item_id=""),
+    ]
     passed, blocked = loop.post_process(drafts, user, guidance, loop.scorer(session))
     assert [p.item_id for p in passed] == [drafts[1].item_id]
     (b,) = blocked
     assert b["item_id"] == drafts[0].item_id
-    assert any(r.startswith("identity: reads as another product") and loop.catalog.ids[other_row] in r
-               for r in b["reasons"]), b["reasons"]
+    assert any(
+        r.startswith("identity: reads as another product") and loop.catalog.ids[other_row] in r for r in b["reasons"]
+    ), b["reasons"]
     # the other product's title also drops the source's name words: the name gate says so too
     assert any(r.startswith("identity: renames the product: drops") for r in b["reasons"]), b["reasons"]
     assert loop.store.get(drafts[0].item_id).blocked  # kept for the audit
@@ -190,8 +196,9 @@ def test_rank_puts_edits_that_beat_the_source_first(loop) -> None:  # type: igno
     rec = loop.catalog.record(item)
     drafts = loop.editor.rewrite(item, user, [], "", guidance, Constraints(), n=3, seed=2)
     # the source's own text as an "edit" ties with the source on both measures: it never beats it
-    same = dataclasses.replace(drafts[0], title=str(rec["title"]), description=str(rec["description"] or ""),
-                               item_id="gen:copy")
+    same = dataclasses.replace(
+        drafts[0], title=str(rec["title"]), description=str(rec["description"] or ""), item_id="gen:copy"
+    )
     other = [dataclasses.replace(d, item_id=f"gen:d{i}") for i, d in enumerate(drafts)]
     scorer = loop.scorer(session)
     ordered, better = loop.rank([same, *other], guidance, scorer, source_id=item)
@@ -226,8 +233,11 @@ def test_creations_naming_the_asked_type_come_first(loop) -> None:  # type: igno
 
 
 def test_editor_selection_honours_the_floor(loop) -> None:  # type: ignore[no-untyped-def]
-    item = next(i for i in loop.catalog.ids
-                if len(split_segments(f"{loop.catalog.record(i)['title']}\n{loop.catalog.record(i)['description']}")) >= 2)
+    item = next(
+        i
+        for i in loop.catalog.ids
+        if len(split_segments(f"{loop.catalog.record(i)['title']}\n{loop.catalog.record(i)['description']}")) >= 2
+    )
     rec = loop.catalog.record(item)
     segs = split_segments(f"{rec['title']}\n{rec['description']}")
     user = loop.encoder.encode([segs[0]])[0]  # the opening segment is the closest one to this user

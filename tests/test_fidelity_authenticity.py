@@ -9,21 +9,44 @@ from genrec.fidelity.base import CheckContext
 from genrec.fidelity.policy import AuthenticitySettings
 
 SERUM = {
-    "item_id": "s1", "brand": "Lumen", "price": 24.0,
+    "item_id": "s1",
+    "brand": "Lumen",
+    "price": 24.0,
     "title": "Lumen Hydrating Face Serum, 0.5 fl oz (Pack of 2)",
     "description": "A lightweight serum with hyaluronic acid and vitamin E for dry skin. SPF 15, lasts 12 hours.",
-    "categories": ["skincare", "serum"], "attributes": {"scent": "cucumber", "sales_rank": 4242.0},
+    "categories": ["skincare", "serum"],
+    "attributes": {"scent": "cucumber", "sales_rank": 4242.0},
 }
 CATALOG = pd.DataFrame(
     [
         SERUM,
-        {"item_id": "j1", "brand": "Fenby", "price": 80.0, "title": "Fenby Breathable Running Jacket, M",
-         "description": "A running jacket made of recycled polyester with reflective trims.", "categories": [],
-         "attributes": {"size": "M"}},
-        {"item_id": "n1", "brand": "", "price": 9.5, "title": "Pantene Pro-V Repair Conditioner 12 oz",
-         "description": "", "categories": [], "attributes": {}},
-        {"item_id": "o1", "brand": "OPI", "price": 10.5, "title": "OPI Nail Lacquer, Big Apple Red, 0.5 fl oz",
-         "description": "", "categories": [], "attributes": {}},
+        {
+            "item_id": "j1",
+            "brand": "Fenby",
+            "price": 80.0,
+            "title": "Fenby Breathable Running Jacket, M",
+            "description": "A running jacket made of recycled polyester with reflective trims.",
+            "categories": [],
+            "attributes": {"size": "M"},
+        },
+        {
+            "item_id": "n1",
+            "brand": "",
+            "price": 9.5,
+            "title": "Pantene Pro-V Repair Conditioner 12 oz",
+            "description": "",
+            "categories": [],
+            "attributes": {},
+        },
+        {
+            "item_id": "o1",
+            "brand": "OPI",
+            "price": 10.5,
+            "title": "OPI Nail Lacquer, Big Apple Red, 0.5 fl oz",
+            "description": "",
+            "categories": [],
+            "attributes": {},
+        },
     ]
 )
 
@@ -33,10 +56,20 @@ def ctx() -> CheckContext:
     return CheckContext(catalog=CATALOG)
 
 
-def edit(title: str = SERUM["title"], description: str = SERUM["description"], brand: str | None = "Lumen",
-         price: float | None = 24.0, source: str = "s1") -> GeneratedItem:
-    return GeneratedItem(title, description, brand=brand, price=price,
-                         provenance=Provenance("edit", "textgen", "1", user_id="u1", source_item_id=source))
+def edit(
+    title: str = SERUM["title"],
+    description: str = SERUM["description"],
+    brand: str | None = "Lumen",
+    price: float | None = 24.0,
+    source: str = "s1",
+) -> GeneratedItem:
+    return GeneratedItem(
+        title,
+        description,
+        brand=brand,
+        price=price,
+        provenance=Provenance("edit", "textgen", "1", user_id="u1", source_item_id=source),
+    )
 
 
 def create(title: str, description: str = "", brand: str | None = None) -> GeneratedItem:
@@ -56,8 +89,10 @@ def test_numbers_with_units_and_conversions() -> None:
 
 
 def test_faithful_paraphrase_passes(ctx: CheckContext) -> None:
-    item = edit(description="Light serum for dry skin, made with vitamin E and hyaluronic acid. Lasts 12 hours, SPF 15. "
-                            "Comes as a two-pack of 15 ml bottles.")
+    item = edit(
+        description="Light serum for dry skin, made with vitamin E and hyaluronic acid. Lasts 12 hours, SPF 15. "
+        "Comes as a two-pack of 15 ml bottles."
+    )
     assert codes(item, ctx) == []
 
 
@@ -72,12 +107,22 @@ def test_faithful_paraphrase_passes(ctx: CheckContext) -> None:
         (edit(price=31.0), "changed_price", "31.0"),
         (edit(description=SERUM["description"] + " Only $19.99!"), "changed_price", "$19.99"),
         (edit(description=SERUM["description"] + " Enriched with argan oil."), "unsupported_material", "argan oil"),
-        (edit("Fenby Breathable Running Jacket, XL", "A running jacket made of recycled polyester.", "Fenby", 80.0, "j1"),
-         "unsupported_size", "XL"),
+        (
+            edit(
+                "Fenby Breathable Running Jacket, XL",
+                "A running jacket made of recycled polyester.",
+                "Fenby",
+                80.0,
+                "j1",
+            ),
+            "unsupported_size",
+            "XL",
+        ),
     ],
 )
-def test_changed_or_made_up_facts_are_flagged_with_their_span(ctx: CheckContext, item: GeneratedItem, code: str,
-                                                             span: str) -> None:
+def test_changed_or_made_up_facts_are_flagged_with_their_span(
+    ctx: CheckContext, item: GeneratedItem, code: str, span: str
+) -> None:
     result = AuthenticityCheck(AuthenticitySettings()).run(item, ctx)
     assert result.verdict == "block"
     assert any(f.code == code and f.text == span for f in result.findings), result.reasons
@@ -107,9 +152,13 @@ def test_unknown_source_warns(ctx: CheckContext) -> None:
 
 def test_creations_may_not_pose_as_catalog_products(ctx: CheckContext) -> None:
     assert "claims_real_product" in codes(create("opi nail lacquer big apple red 0.5 fl oz"), ctx)
-    assert {"claims_brand", "claims_product_line"} <= set(codes(create("OPI Nail Lacquer, Big Apple Red, Limited Edition"), ctx))
+    assert {"claims_brand", "claims_product_line"} <= set(
+        codes(create("OPI Nail Lacquer, Big Apple Red, Limited Edition"), ctx)
+    )
     assert "claims_real_product" in codes(create("Nail Lacquer Big Apple Red 0.5 fl oz by OPI"), ctx)
-    posing = AuthenticityCheck(AuthenticitySettings()).run(create("Fenby Breathable Running Jacket Pro", brand="Fenby"), ctx)
+    posing = AuthenticityCheck(AuthenticitySettings()).run(
+        create("Fenby Breathable Running Jacket Pro", brand="Fenby"), ctx
+    )
     assert {f.code for f in posing.findings} >= {"claims_brand", "claims_product_line"} and posing.verdict == "block"
     brand_only = AuthenticityCheck(AuthenticitySettings()).run(create("Fenby ceramic teapot concept"), ctx)
     assert [f.code for f in brand_only.findings] == ["claims_brand"] and brand_only.verdict == "warn"

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+from benchmarks.redteam import FAULTS, RedTeamConfig, build_redteam
 
 from genrec.config import SyntheticConfig
 from genrec.data.dataset import Dataset
@@ -15,7 +16,6 @@ from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.fairness import exposure_report, gini, provider_map
 from genrec.fidelity.identifiability import IdentifiabilityCheck
 from genrec.fidelity.policy import IdentifiabilitySettings, ShillingSettings
-from genrec.fidelity.redteam import FAULTS, RedTeamConfig, build_redteam
 from genrec.fidelity.shilling import ShillingCheck, detect_shilling, detect_shilling_in
 
 
@@ -65,7 +65,9 @@ def test_watermark_detector_runs_on_the_marked_field_and_warns_when_weak() -> No
 
 
 # ---- shilling -----------------------------------------------------------------------------------
-def organic_log(rng: np.random.Generator, users: int = 300, items: int = 200, days: int = 120) -> tuple[list, list, list]:
+def organic_log(
+    rng: np.random.Generator, users: int = 300, items: int = 200, days: int = 120
+) -> tuple[list, list, list]:
     u, i, t = [], [], []
     for k in range(users):
         start = int(rng.integers(0, days * 86400))
@@ -136,7 +138,9 @@ def test_redteam_is_seeded_labelled_and_covers_every_fault(small: Dataset) -> No
     cfg = RedTeamConfig(seed=5, clean_edits=20, clean_creates=10, per_fault=6, store_users=40)
     users = small.users["user_id"].tolist()
     a, b = build_redteam(small.items, users, cfg), build_redteam(small.items, users, cfg)
-    assert [c.item.to_dict() | {"provenance": None} for c in a.cases] == [c.item.to_dict() | {"provenance": None} for c in b.cases]
+    assert [c.item.to_dict() | {"provenance": None} for c in a.cases] == [
+        c.item.to_dict() | {"provenance": None} for c in b.cases
+    ]
     counts = a.counts()
     assert counts["clean"] == 30 and all(counts[f] == 6 for f in FAULTS)
     assert all(c.check in c.accept for c in a.cases if c.fault != "clean")

@@ -17,23 +17,40 @@ from genrec.fidelity.safety import SafetyCheck
 
 CATALOG = pd.DataFrame(
     [
-        {"item_id": "h1", "brand": "Brightwood", "title": "Brightwood Trail Running Shoes, EU 42",
-         "description": "Brightwood built these trail shoes with a grippy outsole, a rock plate and a recycled mesh "
-                        "upper that drains fast after river crossings on long mountain routes."},
-        {"item_id": "h2", "brand": "Kettleby", "title": "Kettleby Gooseneck Kettle, 1 l",
-         "description": "A slim gooseneck kettle with a built-in thermometer and a counterweighted handle for slow, "
-                        "steady pour-over brewing at the kitchen counter."},
-        {"item_id": "h3", "brand": "Kettleby", "title": "Kettleby Electric Gooseneck Kettle, 0.8 l",
-         "description": "An electric gooseneck kettle with a built-in thermometer and a counterweighted handle for slow, "
-                        "steady pour-over brewing, plus a keep-warm base."},
+        {
+            "item_id": "h1",
+            "brand": "Brightwood",
+            "title": "Brightwood Trail Running Shoes, EU 42",
+            "description": "Brightwood built these trail shoes with a grippy outsole, a rock plate and a recycled mesh "
+            "upper that drains fast after river crossings on long mountain routes.",
+        },
+        {
+            "item_id": "h2",
+            "brand": "Kettleby",
+            "title": "Kettleby Gooseneck Kettle, 1 l",
+            "description": "A slim gooseneck kettle with a built-in thermometer and a counterweighted handle for slow, "
+            "steady pour-over brewing at the kitchen counter.",
+        },
+        {
+            "item_id": "h3",
+            "brand": "Kettleby",
+            "title": "Kettleby Electric Gooseneck Kettle, 0.8 l",
+            "description": "An electric gooseneck kettle with a built-in thermometer and a counterweighted handle for slow, "
+            "steady pour-over brewing, plus a keep-warm base.",
+        },
     ]
 )
 
 
-def make(title: str, description: str = "", kind: str = "create", source: str | None = None,
-         brand: str | None = None) -> GeneratedItem:
-    return GeneratedItem(title, description, brand=brand,
-                         provenance=Provenance(kind, "textgen", "1", user_id="u1", source_item_id=source))
+def make(
+    title: str, description: str = "", kind: str = "create", source: str | None = None, brand: str | None = None
+) -> GeneratedItem:
+    return GeneratedItem(
+        title,
+        description,
+        brand=brand,
+        provenance=Provenance(kind, "textgen", "1", user_id="u1", source_item_id=source),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +80,13 @@ def test_bias_flags_statements_about_groups(ctx: CheckContext, text: str, code: 
     assert result.verdict == ("warn" if code == "generalisation" else "block")
 
 
-ORDINARY = ["A gift for girls who love pink glitter.", "Black women's hair care, sulfate-free.",
-            "Girls are crazy about this shade.", "For men and women with dry skin.", "Old spice scent, black coffee notes."]
+ORDINARY = [
+    "A gift for girls who love pink glitter.",
+    "Black women's hair care, sulfate-free.",
+    "Girls are crazy about this shade.",
+    "For men and women with dry skin.",
+    "Old spice scent, black coffee notes.",
+]
 
 
 @pytest.mark.parametrize("text", ORDINARY)
@@ -74,9 +96,19 @@ def test_bias_rules_pass_ordinary_product_text(ctx: CheckContext, text: str) -> 
 
 @pytest.mark.parametrize(
     "text",
-    [t if not t.startswith("Girls are crazy") else pytest.param(t, marks=pytest.mark.xfail(
-        strict=True, reason="known false positive of the learned detector: 'Girls are <predicate>' reads as a "
-                            "statement about girls (docs/fidelity.md)")) for t in ORDINARY],
+    [
+        t
+        if not t.startswith("Girls are crazy")
+        else pytest.param(
+            t,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known false positive of the learned detector: 'Girls are <predicate>' reads as a "
+                "statement about girls (docs/fidelity.md)",
+            ),
+        )
+        for t in ORDINARY
+    ],
 )
 def test_bias_passes_ordinary_product_text(ctx: CheckContext, text: str) -> None:
     assert BiasCheck(BiasSettings()).run(make("Lotion concept", text), ctx).verdict == "pass"
@@ -84,8 +116,7 @@ def test_bias_passes_ordinary_product_text(ctx: CheckContext, text: str) -> None
 
 def test_bias_extra_lexicon_from_policy(ctx: CheckContext, tmp_path: Path) -> None:
     extra = tmp_path / "extra.toml"
-    extra.write_text('negative_attributes = ["antisocial"]\n'
-                     '[groups.fans]\nplural = ["gamers"]\nsingular = ["gamer"]\n')
+    extra.write_text('negative_attributes = ["antisocial"]\n[groups.fans]\nplural = ["gamers"]\nsingular = ["gamer"]\n')
     text = "Gamers are antisocial, so it ships in a plain box."
     assert BiasCheck(BiasSettings(learned=False)).run(make("Headset concept", text), ctx).verdict == "pass"
     assert BiasCheck(BiasSettings(lexicons=[extra])).run(make("Headset concept", text), ctx).verdict == "block"
@@ -147,8 +178,11 @@ def test_safety_flags_unsafe_content(ctx: CheckContext, text: str, code: str) ->
 
 
 def test_safety_passes_beauty_product_text(ctx: CheckContext) -> None:
-    items = [make("Caravan Triple XXX Large Hair Claw"), make("Sexy Hair Big Volume Spray", "Nude lipstick shades."),
-             make("Shimmer body oil", "Kills odour-causing bacteria. Safe for sensitive skin.")]
+    items = [
+        make("Caravan Triple XXX Large Hair Claw"),
+        make("Sexy Hair Big Volume Spray", "Nude lipstick shades."),
+        make("Shimmer body oil", "Kills odour-causing bacteria. Safe for sensitive skin."),
+    ]
     results = SafetyCheck(SafetySettings()).run_many(items, ctx)
     assert [r.verdict for r in results] == ["pass", "pass", "pass"]
     assert all(0.0 <= r.details["profanity_prob"] < 0.9 for r in results)
@@ -181,8 +215,9 @@ def test_legal_blocks_a_creation_copying_a_human_item(ctx: CheckContext) -> None
 
 
 def test_legal_edit_may_reuse_its_source_and_its_brands_text(ctx: CheckContext) -> None:
-    same = make("Kettleby Gooseneck Kettle, 1 l", CATALOG.loc[1, "description"], kind="edit", source="h2",
-                brand="Kettleby")
+    same = make(
+        "Kettleby Gooseneck Kettle, 1 l", CATALOG.loc[1, "description"], kind="edit", source="h2", brand="Kettleby"
+    )
     assert LegalCheck(LegalSettings()).run(same, ctx).verdict == "pass"
     other = make("Kettleby Gooseneck Kettle, 1 l", CATALOG.loc[0, "description"], kind="edit", source="h2")
     assert LegalCheck(LegalSettings()).run(other, ctx).verdict == "block"

@@ -16,9 +16,21 @@ from genrec.fidelity.legal import LegalCheck
 from genrec.fidelity.policy import BiasSettings, LegalSettings, SafetySettings, load_policy
 from genrec.fidelity.safety import SafetyCheck
 
-CATALOG = pd.DataFrame([{"item_id": "h1", "brand": "Brightwood", "title": "Brightwood Trail Running Shoes, EU 42",
-                         "description": "Trail shoes with a grippy outsole and a recycled mesh upper."}])
-CHECKS = {"bias": (BiasCheck, BiasSettings), "safety": (SafetyCheck, SafetySettings), "legal": (LegalCheck, LegalSettings)}
+CATALOG = pd.DataFrame(
+    [
+        {
+            "item_id": "h1",
+            "brand": "Brightwood",
+            "title": "Brightwood Trail Running Shoes, EU 42",
+            "description": "Trail shoes with a grippy outsole and a recycled mesh upper.",
+        }
+    ]
+)
+CHECKS = {
+    "bias": (BiasCheck, BiasSettings),
+    "safety": (SafetyCheck, SafetySettings),
+    "legal": (LegalCheck, LegalSettings),
+}
 
 # Written for this test, worded unlike the bank's examples, and none of them matched by the rules.
 POSITIVES = [
@@ -80,9 +92,14 @@ def ctx() -> CheckContext:
     return CheckContext(catalog=CATALOG)
 
 
-@pytest.mark.parametrize("check, code, text", POSITIVES + [
-    pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="known miss of the learned detector"))
-    for case in KNOWN_MISSES])
+@pytest.mark.parametrize(
+    "check, code, text",
+    POSITIVES
+    + [
+        pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason="known miss of the learned detector"))
+        for case in KNOWN_MISSES
+    ],
+)
 def test_learned_flags_paraphrases_the_rules_miss(ctx: CheckContext, check: str, code: str, text: str) -> None:
     cls, settings = CHECKS[check]
     item = make(f"A handy pick for busy days. {text} Available in three colours.")
@@ -94,9 +111,14 @@ def test_learned_flags_paraphrases_the_rules_miss(ctx: CheckContext, check: str,
     assert "learned" in found[0].message and "nearest example" in found[0].message
 
 
-@pytest.mark.parametrize("text", NEGATIVES + [
-    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="known false positive of the learned detector"))
-    for t in KNOWN_FALSE_POSITIVES])
+@pytest.mark.parametrize(
+    "text",
+    NEGATIVES
+    + [
+        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="known false positive of the learned detector"))
+        for t in KNOWN_FALSE_POSITIVES
+    ],
+)
 def test_learned_passes_ordinary_sentences(text: str) -> None:
     scorer = learned.get_scorer()
     for check in learned.CHECK_LABELS:
@@ -139,12 +161,17 @@ def test_policy_thresholds_switch_the_detector(ctx: CheckContext) -> None:
 
 
 def test_decide_respects_each_knob() -> None:
-    score = learned.SentenceScore(probs=np.array([0.0, 0.3, 0.1, 0.0, 0.0, 0.0, 0.6]),
-                                  sims=np.array([0.1, 0.5, 0.4, 0.1, 0.1, 0.1, 0.6]),
-                                  nearest=np.zeros(7, dtype=int))
+    score = learned.SentenceScore(
+        probs=np.array([0.0, 0.3, 0.1, 0.0, 0.0, 0.0, 0.6]),
+        sims=np.array([0.1, 0.5, 0.4, 0.1, 0.1, 0.1, 0.6]),
+        nearest=np.zeros(7, dtype=int),
+    )
     codes = learned.CHECK_LABELS["safety"]
-    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.15)) == ("unsafe", pytest.approx(0.4),
-                                                                               pytest.approx(0.5))
+    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.15)) == (
+        "unsafe",
+        pytest.approx(0.4),
+        pytest.approx(0.5),
+    )
     assert learned.decide(score, learned.Decision(codes, 0.45, 0.35, 0.15)) is None  # probability
     assert learned.decide(score, learned.Decision(codes, 0.35, 0.55, 0.15)) is None  # similarity floor
     assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.05)) is None  # neutral example closer
@@ -153,9 +180,11 @@ def test_decide_respects_each_knob() -> None:
 
 def test_operator_examples_extend_the_bank(ctx: CheckContext, tmp_path: Path) -> None:
     extra = tmp_path / "house.toml"
-    extra.write_text('regulated_financial = ["Buy our tulip bulbs now, they will be worth a fortune next spring.",\n'
-                     '  "Tulip bulbs are the safest investment money can buy.",\n'
-                     '  "Our tulip bulb club pays members a dividend every season."]\n')
+    extra.write_text(
+        'regulated_financial = ["Buy our tulip bulbs now, they will be worth a fortune next spring.",\n'
+        '  "Tulip bulbs are the safest investment money can buy.",\n'
+        '  "Our tulip bulb club pays members a dividend every season."]\n'
+    )
     bank = learned.load_bank([extra])
     assert bank.count("regulated_financial") == learned.load_bank().count("regulated_financial") + 3
     policy = load_policy().replace("legal", learned_examples=[extra])
@@ -177,8 +206,9 @@ def test_sentence_spans_window_long_sentences() -> None:
     assert len(windows) >= 4 and windows[0].split()[0] == "w0"
 
 
-def test_detector_degrades_when_the_encoder_cannot_load(ctx: CheckContext, monkeypatch: pytest.MonkeyPatch,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_detector_degrades_when_the_encoder_cannot_load(
+    ctx: CheckContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken() -> None:
         raise ImportError("no module named sentence_transformers")
 
@@ -186,8 +216,9 @@ def test_detector_degrades_when_the_encoder_cannot_load(ctx: CheckContext, monke
     monkeypatch.setattr(learned, "_SCORERS", {})
     monkeypatch.setattr(learned, "_FAILED", {})
     with caplog.at_level(logging.WARNING, logger="genrec.fidelity.learned"):
-        quiet = SafetyCheck(SafetySettings()).run_many([make(POSITIVE["unsafe"]), make("Goes great with a line of cocaine.")],
-                                                      ctx)
+        quiet = SafetyCheck(SafetySettings()).run_many(
+            [make(POSITIVE["unsafe"]), make("Goes great with a line of cocaine.")], ctx
+        )
         SafetyCheck(SafetySettings()).run(make("Another sentence."), ctx)
     assert quiet[0].verdict == "pass" and quiet[1].verdict == "block"  # the rules still run
     assert quiet[0].details["learned"].startswith("skipped: the learned fidelity detector is off")

@@ -13,15 +13,33 @@ from genrec.fidelity.checker import CHECKS, FidelityChecker
 from genrec.fidelity.policy import Policy, PolicyError, load_policy
 
 CATALOG = pd.DataFrame(
-    [{"item_id": "h1", "brand": "Lumen", "price": 24.0, "title": "Lumen Hydrating Serum, 30 ml",
-      "description": "A lightweight serum with vitamin E for dry skin."}]
+    [
+        {
+            "item_id": "h1",
+            "brand": "Lumen",
+            "price": 24.0,
+            "title": "Lumen Hydrating Serum, 30 ml",
+            "description": "A lightweight serum with vitamin E for dry skin.",
+        }
+    ]
 )
-CTX = CheckContext(catalog=CATALOG, private=PrivateStore(texts={"u1": ["my grandmother's wobbly velvet hammock in Tartu"]}))
+CTX = CheckContext(
+    catalog=CATALOG, private=PrivateStore(texts={"u1": ["my grandmother's wobbly velvet hammock in Tartu"]})
+)
 
 
 def item(description: str = "A lightweight serum with vitamin E for dry skin.", **prov: object) -> GeneratedItem:
-    p = {"kind": "edit", "generator": "textgen", "generator_version": "1", "user_id": "u1", "source_item_id": "h1", **prov}
-    return GeneratedItem("Lumen Hydrating Serum, 30 ml", description, brand="Lumen", price=24.0, provenance=Provenance(**p))
+    p = {
+        "kind": "edit",
+        "generator": "textgen",
+        "generator_version": "1",
+        "user_id": "u1",
+        "source_item_id": "h1",
+        **prov,
+    }
+    return GeneratedItem(
+        "Lumen Hydrating Serum, 30 ml", description, brand="Lumen", price=24.0, provenance=Provenance(**p)
+    )
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -62,8 +80,13 @@ def test_disabling_a_check(tmp_path: Path) -> None:
 
 
 def test_changing_a_threshold(tmp_path: Path) -> None:
-    pricier = GeneratedItem("Lumen Hydrating Serum, 30 ml", "A lightweight serum.", brand="Lumen", price=25.0,
-                            provenance=Provenance("edit", "textgen", "1", user_id="u1", source_item_id="h1"))
+    pricier = GeneratedItem(
+        "Lumen Hydrating Serum, 30 ml",
+        "A lightweight serum.",
+        brand="Lumen",
+        price=25.0,
+        provenance=Provenance("edit", "textgen", "1", user_id="u1", source_item_id="h1"),
+    )
     assert FidelityChecker().check(pricier, CTX).blocked_by == ["authenticity"]
     loose = FidelityChecker(write(tmp_path, "[checks.authenticity]\nprice_tolerance = 0.1\n"))
     assert loose.check(pricier, CTX).verdict == "pass"
@@ -91,14 +114,17 @@ def test_policy_replace_validates() -> None:
     "text, message",
     [
         ("[checks.privacy]\nshingle_sise = 4\n", r"checks\.privacy\.shingle_sise: unknown key"),
-        ("[checks.privacy]\nblock = [\"emial\"]\n", r"checks\.privacy\.block: .*unknown finding code\(s\) \['emial'\]"),
-        ("[checks.safety]\nprofanity_threshold = 1.5\n", r"checks\.safety\.profanity_threshold: .*less than or equal to 1"),
-        ("[checks.legal]\nprotected_brands = \"all\"\n", r"checks\.legal\.protected_brands: Input should be"),
+        ('[checks.privacy]\nblock = ["emial"]\n', r"checks\.privacy\.block: .*unknown finding code\(s\) \['emial'\]"),
+        (
+            "[checks.safety]\nprofanity_threshold = 1.5\n",
+            r"checks\.safety\.profanity_threshold: .*less than or equal to 1",
+        ),
+        ('[checks.legal]\nprotected_brands = "all"\n', r"checks\.legal\.protected_brands: Input should be"),
         ("[checks.legal]\nsimilar_threshold = 0.9\n", r"checks\.legal: .*similar_threshold must be below"),
         ("[checks.biass]\nenabled = false\n", r"checks\.biass: unknown key"),
-        ("on_error = \"ignore\"\n", r"on_error: Input should be 'warn' or 'block'"),
-        ("[checks.bias]\nenabled = \"yes please\"\n", r"checks\.bias\.enabled: Input should be a valid boolean"),
-        ("[checks.bias]\nlexicons = [\"missing.toml\"]\n", r"checks\.bias\.lexicons: no such file .*missing\.toml"),
+        ('on_error = "ignore"\n', r"on_error: Input should be 'warn' or 'block'"),
+        ('[checks.bias]\nenabled = "yes please"\n', r"checks\.bias\.enabled: Input should be a valid boolean"),
+        ('[checks.bias]\nlexicons = ["missing.toml"]\n', r"checks\.bias\.lexicons: no such file .*missing\.toml"),
         ("[checks.privacy\nenabled = false\n", r"is not valid TOML"),
     ],
 )
@@ -115,7 +141,9 @@ def test_missing_policy_file(tmp_path: Path) -> None:
 
 
 def test_relative_rule_paths_resolve_next_to_the_policy_and_broken_rules_fail_at_start(tmp_path: Path) -> None:
-    (tmp_path / "claims.toml").write_text('[[rules]]\ncode = "regulated_health"\npatterns = ["\\\\bglows forever\\\\b"]\n')
+    (tmp_path / "claims.toml").write_text(
+        '[[rules]]\ncode = "regulated_health"\npatterns = ["\\\\bglows forever\\\\b"]\n'
+    )
     checker = FidelityChecker(write(tmp_path, '[checks.legal]\nrules = ["claims.toml"]\n'))
     assert checker.check(item("It glows forever."), CTX).blocked_by == ["legal"]
     (tmp_path / "claims.toml").write_text('[[rules]]\ncode = "regulated_crypto"\npatterns = ["x"]\n')

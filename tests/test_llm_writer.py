@@ -13,18 +13,36 @@ SOURCE = {
     "item_id": "i1",
     "title": "Marsen Aromatic Bergamot Loose Leaf Green Tea, 100 g",
     "description": "Marsen designed this aromatic green tea for iced tea. It is flavoured with bergamot and grown "
-                   "in China, with a warming finish.",
+    "in China, with a warming finish.",
     "brand": "Marsen",
     "categories": ["tea", "loose leaf green tea"],
     "price": 16.27,
 }
 LIKED = [
-    {"item_id": "i2", "title": "Osta Smooth Colombia Whole Bean Coffee, 1 kg", "brand": "Osta",
-     "description": "A smooth coffee for the morning cup.", "categories": ["coffee"], "price": 38.58},
-    {"item_id": "i3", "title": "Corix Jasmine Green Tea Bags, 40 bags", "brand": "Corix",
-     "description": "Jasmine-scented green tea in bags, for calm evenings.", "categories": ["tea"], "price": 6.5},
-    {"item_id": "i4", "title": "Ulmio Fair-trade Kenya Whole Bean Coffee, 1 kg", "brand": "Ulmio",
-     "description": "Fair-trade coffee with notes of blueberry.", "categories": ["coffee"], "price": 53.25},
+    {
+        "item_id": "i2",
+        "title": "Osta Smooth Colombia Whole Bean Coffee, 1 kg",
+        "brand": "Osta",
+        "description": "A smooth coffee for the morning cup.",
+        "categories": ["coffee"],
+        "price": 38.58,
+    },
+    {
+        "item_id": "i3",
+        "title": "Corix Jasmine Green Tea Bags, 40 bags",
+        "brand": "Corix",
+        "description": "Jasmine-scented green tea in bags, for calm evenings.",
+        "categories": ["tea"],
+        "price": 6.5,
+    },
+    {
+        "item_id": "i4",
+        "title": "Ulmio Fair-trade Kenya Whole Bean Coffee, 1 kg",
+        "brand": "Ulmio",
+        "description": "Fair-trade coffee with notes of blueberry.",
+        "categories": ["coffee"],
+        "price": 53.25,
+    },
 ]
 
 
@@ -52,8 +70,9 @@ def test_rewrite_keeps_brand_facts_and_returns_parsed_fields(writer: LLMWriter) 
 @pytest.mark.slow
 def test_rewrite_follows_constraints_that_change_brand_and_price(writer: LLMWriter) -> None:
     cons = Constraints(brands=["Kelda"], price_max=10.0)
-    [out] = writer.rewrite(SOURCE, LIKED, "same tea from another brand, cheaper", temperature=0.7, seed=1,
-                           constraints=cons)
+    [out] = writer.rewrite(
+        SOURCE, LIKED, "same tea from another brand, cheaper", temperature=0.7, seed=1, constraints=cons
+    )
     assert out["brand"] == "Kelda" and out["price"] == 10.0
     assert out["title"].startswith("Kelda") or "Kelda" in out["title"]
     assert "marsen" not in (out["title"] + out["description"]).lower()

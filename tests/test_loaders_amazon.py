@@ -27,20 +27,42 @@ def write(path: Path, lines: list[str], gz: bool = False) -> Path:
 
 # u1..u3 each review a, b; u1 also reviews c (c has one review only).
 REVIEWS = [
-    review("u1", "a", 5.0, 300), review("u1", "b", 4.0, 100), review("u1", "c", 1.0, 200),
-    review("u2", "a", 3.0, 100), review("u2", "b", 2.0, 200),
-    review("u3", "b", 5.0, 150), review("u3", "a", 4.0, 160),
+    review("u1", "a", 5.0, 300),
+    review("u1", "b", 4.0, 100),
+    review("u1", "c", 1.0, 200),
+    review("u2", "a", 3.0, 100),
+    review("u2", "b", 2.0, 200),
+    review("u3", "b", 5.0, 150),
+    review("u3", "a", 4.0, 160),
 ]
 META_2014 = [
-    repr({"asin": "a", "title": "Nail &amp; Polish", "price": 12.5, "salesRank": {"Beauty": 3},
-          "categories": [["Beauty", "Nails"], ["Beauty", "Makeup"]], "related": {"also_bought": ["b"]},
-          "description": "Shiny"}),
+    repr(
+        {
+            "asin": "a",
+            "title": "Nail &amp; Polish",
+            "price": 12.5,
+            "salesRank": {"Beauty": 3},
+            "categories": [["Beauty", "Nails"], ["Beauty", "Makeup"]],
+            "related": {"also_bought": ["b"]},
+            "description": "Shiny",
+        }
+    ),
     repr({"asin": "b", "title": "Brush", "brand": "Acme"}),
     repr({"asin": "z", "title": "Nobody reviewed me"}),
 ]
 META_2018 = [
-    json.dumps({"asin": "a", "title": "Lamp", "category": ["Home", "Lighting &amp; Fans"], "description": ["Bright", "Warm"],
-                "price": "$12.99", "brand": "Lux", "main_cat": "Home", "also_buy": ["b"]}),
+    json.dumps(
+        {
+            "asin": "a",
+            "title": "Lamp",
+            "category": ["Home", "Lighting &amp; Fans"],
+            "description": ["Bright", "Warm"],
+            "price": "$12.99",
+            "brand": "Lux",
+            "main_cat": "Home",
+            "also_buy": ["b"],
+        }
+    ),
     json.dumps({"asin": "b", "title": "Bulb", "category": [], "description": [], "price": "$5.99 - $12.99"}),
     json.dumps({"asin": "c", "title": "Odd", "price": ".a-box-inner{background-color:#fff;}"}),
     json.dumps({"asin": "a", "title": "A repeated line is ignored"}),

@@ -47,11 +47,16 @@ def splits(tmp_path: Path) -> list[Path]:
 
 def test_rebuilds_longest_sequences(tmp_path: Path, splits: list[Path]) -> None:
     item_json = tmp_path / "Tools.item.json"
-    item_json.write_text(json.dumps({
-        "1": {"title": "Cordless Drill &amp; Bits", "description": ["18V", "two batteries"], "brand": "Bosch"},
-        "4": {"title": "Tape", "description": "Duct tape", "price": "$3.50", "rating": 4.5},
-        "9": {"title": "Unused"},
-    }), encoding="utf-8")
+    item_json.write_text(
+        json.dumps(
+            {
+                "1": {"title": "Cordless Drill &amp; Bits", "description": ["18V", "two batteries"], "brand": "Bosch"},
+                "4": {"title": "Tape", "description": "Duct tape", "price": "$3.50", "rating": 4.5},
+                "9": {"title": "Unused"},
+            }
+        ),
+        encoding="utf-8",
+    )
     ds = load_minionerec(splits, item_json=item_json)
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (2, 5, 7)
     assert [list(ds.item_external(s)) for s in ds.sequences()] == [["1", "2", "3", "4", "5"], ["4", "5"]]
@@ -86,11 +91,35 @@ def test_minimal_columns(tmp_path: Path) -> None:
     ("rows", "columns", "line", "field", "match"),
     [
         ([["u", "[1]", "2"]], ["user_id", "history", "item_id"], 1, "history_item_id", "missing column"),
-        ([["u", "[1]", "2"], ["u", "[1, 2", "3"]], ["user_id", "history_item_id", "item_id"], 3, "history_item_id", "not a list"),
-        ([["u", "[1]", "2"], ["u", "{'a': 1}", "3"]], ["user_id", "history_item_id", "item_id"], 3, "history_item_id", "expected a list"),
-        ([["u", "[1]", "2"], ["", "[1]", "3"]], ["user_id", "history_item_id", "item_id"], 3, "user_id", "empty user_id"),
+        (
+            [["u", "[1]", "2"], ["u", "[1, 2", "3"]],
+            ["user_id", "history_item_id", "item_id"],
+            3,
+            "history_item_id",
+            "not a list",
+        ),
+        (
+            [["u", "[1]", "2"], ["u", "{'a': 1}", "3"]],
+            ["user_id", "history_item_id", "item_id"],
+            3,
+            "history_item_id",
+            "expected a list",
+        ),
+        (
+            [["u", "[1]", "2"], ["", "[1]", "3"]],
+            ["user_id", "history_item_id", "item_id"],
+            3,
+            "user_id",
+            "empty user_id",
+        ),
         ([["u", "[1]", "2"], ["u", "[1]"]], ["user_id", "history_item_id", "item_id"], 3, None, "ragged"),
-        ([["u", "[1]", "2"], ["u", "[[1]]", "3"]], ["user_id", "history_item_id", "item_id"], 3, "history_item_id", "not a string"),
+        (
+            [["u", "[1]", "2"], ["u", "[[1]]", "3"]],
+            ["user_id", "history_item_id", "item_id"],
+            3,
+            "history_item_id",
+            "not a string",
+        ),
     ],
 )
 def test_bad_csv(tmp_path: Path, rows: list, columns: list[str], line: int, field: str | None, match: str) -> None:

@@ -68,7 +68,10 @@ def test_ml100k_directory(tmp_path: Path) -> None:
     assert toy["categories"] == ["Animation", "Children's", "Comedy"]
     assert toy["attributes"] == {"year": 1995, "release_date": "01-Jan-1995", "imdb_url": "http://imdb/1"}
     assert ds.users.iloc[ds.user_index("2")]["attributes"] == {
-        "age": 53, "gender": "F", "occupation": "other", "zip": "94043"
+        "age": 53,
+        "gender": "F",
+        "occupation": "other",
+        "zip": "94043",
     }
 
 
@@ -79,7 +82,12 @@ def test_ml1m_zip_latin1(tmp_path: Path) -> None:
     assert ds.name == "ml-1m"
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (2, 2, 3)
     assert list(ds.item_external(ds.sequences()[ds.user_index("1")])) == ["1193", "661"]
-    assert ds.users.iloc[ds.user_index("1")]["attributes"] == {"gender": "F", "age": 1, "occupation": 10, "zip": "48067"}
+    assert ds.users.iloc[ds.user_index("1")]["attributes"] == {
+        "gender": "F",
+        "age": 1,
+        "occupation": 10,
+        "zip": "48067",
+    }
     assert ds.items.iloc[ds.item_index("661")]["categories"] == ["Animation", "Children's", "Musical"]
 
 

@@ -50,7 +50,9 @@ def test_load_dispatches(source: tuple[Path, Path]) -> None:
 
 def test_unknown_kind_lists_kinds(source: tuple[Path, Path], tmp_path: Path) -> None:
     for fn in (load, lambda k, p: load_cached(k, p, store=Store(tmp_path / "s.duckdb"))):
-        with pytest.raises(ValueError, match="unknown loader kind 'parquet'.*amazon, minionerec, movielens, sequence, table"):
+        with pytest.raises(
+            ValueError, match="unknown loader kind 'parquet'.*amazon, minionerec, movielens, sequence, table"
+        ):
             fn("parquet", source[0])
 
 

@@ -13,8 +13,16 @@ from genrec.data.loaders import load_sequence_text
 
 SEQUENCES = "u1 1 2 3\nu2 3 4\nu3 2 5 1 4\n"
 ITEM_TEXTS = [
-    {"item_id": 1, "asin": "A1", "title": "Soap &amp; Co", "brand": "Dr. Scholl&#39;s", "price": 12.5,
-     "sales_rank": 10.0, "categories": [["Beauty", "Bath"], ["Beauty", "Skin"]], "s3rec_attributes": ["Bath"]},
+    {
+        "item_id": 1,
+        "asin": "A1",
+        "title": "Soap &amp; Co",
+        "brand": "Dr. Scholl&#39;s",
+        "price": 12.5,
+        "sales_rank": 10.0,
+        "categories": [["Beauty", "Bath"], ["Beauty", "Skin"]],
+        "s3rec_attributes": ["Bath"],
+    },
     {"item_id": 2, "title": "Shampoo", "brand": "", "price": None, "categories": [["Beauty", "Hair"]]},
     {"item_id": 3, "title": "Lotion", "price": "7"},
     {"item_id": 99, "title": "Never seen"},
@@ -51,7 +59,12 @@ def test_sequences_with_item_texts_and_attributes(tmp_path: Path, seq_file: Path
     assert one["title"] == "Soap & Co" and one["brand"] == "Dr. Scholl's"
     assert one["categories"] == ["Beauty", "Bath", "Skin"]
     assert one["price"] == 12.5
-    assert one["attributes"] == {"asin": "A1", "sales_rank": 10.0, "s3rec_attributes": ["Bath"], "attribute_ids": [1, 2]}
+    assert one["attributes"] == {
+        "asin": "A1",
+        "sales_rank": 10.0,
+        "s3rec_attributes": ["Bath"],
+        "attribute_ids": [1, 2],
+    }
     assert math.isnan(ds.items.iloc[ds.item_index("2")]["price"])
     assert ds.items.iloc[ds.item_index("3")]["price"] == 7.0
     four = ds.items.iloc[ds.item_index("4")]  # no text, only attribute ids
@@ -66,7 +79,9 @@ def test_sequences_with_movies_dat(tmp_path: Path) -> None:
     seqs = write(tmp_path / "ml.txt", "1 10 20\n2 20\n")
     movies = write(
         tmp_path / "movies.dat",
-        "10::Toy Story (1995)::Animation|Children's|Comedy\n20::Caf\xe9 Society (2016)::Drama\n30::X (1990)::Drama\n".encode("latin-1"),
+        "10::Toy Story (1995)::Animation|Children's|Comedy\n20::Caf\xe9 Society (2016)::Drama\n30::X (1990)::Drama\n".encode(
+            "latin-1"
+        ),
     )
     ds = load_sequence_text(seqs, movies=movies)
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (2, 2, 3)

@@ -14,13 +14,7 @@ from genrec.data.dataset import EVENT_CODE
 from genrec.data.errors import DataFormatError
 from genrec.data.loaders import load_table
 
-EVENTS_CSV = (
-    "uid,sku,ts,kind,amount\n"
-    "u1,i1,100,view,\n"
-    "u1,i2,300,Purchase,19.5\n"
-    "u2,i1,200,click,\n"
-    "u1,i3,200,cart,2\n"
-)
+EVENTS_CSV = "uid,sku,ts,kind,amount\nu1,i1,100,view,\nu1,i2,300,Purchase,19.5\nu2,i1,200,click,\nu1,i3,200,cart,2\n"
 ITEMS_CSV = (
     "sku,name,cost,tags,colour\n"
     'i1,"Red, shirt",12.5,top|cotton,red\n'
@@ -39,8 +33,16 @@ def write(path: Path, text: str) -> Path:
 def test_csv_with_items(tmp_path: Path) -> None:
     events = write(tmp_path / "events.csv", EVENTS_CSV)
     items = write(tmp_path / "items.csv", ITEMS_CSV)
-    ds = load_table(events, user="uid", item="sku", timestamp="ts", event="kind", value="amount",
-                    items_path=items, item_columns=MAPPING)
+    ds = load_table(
+        events,
+        user="uid",
+        item="sku",
+        timestamp="ts",
+        event="kind",
+        value="amount",
+        items_path=items,
+        item_columns=MAPPING,
+    )
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (2, 3, 4)
     assert ds.name == "table-events"
     assert list(ds.item_external(ds.sequences()[ds.user_index("u1")])) == ["i1", "i3", "i2"]
@@ -62,11 +64,13 @@ def test_keep_all_items(tmp_path: Path) -> None:
 
 
 def test_parquet_with_datetimes(tmp_path: Path) -> None:
-    frame = pd.DataFrame({
-        "user_id": [1, 1, 2],
-        "item_id": [10, 11, 10],
-        "when": pd.to_datetime(["2024-01-01 00:00:10", "2024-01-01 00:00:00", "2024-01-02 00:00:00"], utc=True),
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2],
+            "item_id": [10, 11, 10],
+            "when": pd.to_datetime(["2024-01-01 00:00:10", "2024-01-01 00:00:00", "2024-01-02 00:00:00"], utc=True),
+        }
+    )
     path = tmp_path / "log.parquet"
     frame.to_parquet(path)
     ds = load_table(path, timestamp="when")
@@ -75,10 +79,16 @@ def test_parquet_with_datetimes(tmp_path: Path) -> None:
 
 
 def test_jsonl_gzipped_iso_dates_and_auto_item_columns(tmp_path: Path) -> None:
-    rows = [{"user_id": "a", "item_id": 1, "t": "2024-01-02T00:00:00Z"}, {"user_id": "a", "item_id": 2, "t": "2024-01-01T00:00:00Z"}]
+    rows = [
+        {"user_id": "a", "item_id": 1, "t": "2024-01-02T00:00:00Z"},
+        {"user_id": "a", "item_id": 2, "t": "2024-01-01T00:00:00Z"},
+    ]
     path = tmp_path / "log.jsonl.gz"
     path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    items = write(tmp_path / "items.jsonl", json.dumps({"item_id": 1, "title": "One", "categories": ["x"], "extra": {"k": 1}}) + "\n")
+    items = write(
+        tmp_path / "items.jsonl",
+        json.dumps({"item_id": 1, "title": "One", "categories": ["x"], "extra": {"k": 1}}) + "\n",
+    )
     ds = load_table(path, timestamp="t", items_path=items)
     assert list(ds.item_external(ds.sequences()[0])) == ["2", "1"]
     one = ds.items.iloc[ds.item_index("1")]

@@ -56,8 +56,11 @@ def test_fact_phrases_skip_common_and_stated_categories() -> None:
     assert fact_phrases("Foundation", ["Beauty", "Face", "Face"], ["beauty"]) == ["Face"]
 
 
-KINDS = {"Blush": ["Makeup", "Face", "Blush"], "Shampoo": ["Hair Care", "Shampoos"],
-         "Polish": ["Makeup", "Nails", "Nail Polish"]}
+KINDS = {
+    "Blush": ["Makeup", "Face", "Blush"],
+    "Shampoo": ["Hair Care", "Shampoos"],
+    "Polish": ["Makeup", "Nails", "Nail Polish"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +75,21 @@ def generator() -> tuple[TextGenerator, np.ndarray]:
         texts.append(f"Velda {a} {b} {kind} {' '.join(KINDS[kind])}")  # bare titles, as on Amazon Beauty
     cond = rng.normal(size=(len(texts), 384)).astype(np.float32)
     cond /= np.linalg.norm(cond, axis=1, keepdims=True)
-    gen = TextGenerator(TextGenConfig(vocab_size=340, max_length=40, dim=32, layers=1, heads=2, dropout=0.0,
-                                      epochs=4, lr=5e-3, threads=1, progress=False, max_new_tokens=30))
+    gen = TextGenerator(
+        TextGenConfig(
+            vocab_size=340,
+            max_length=40,
+            dim=32,
+            layers=1,
+            heads=2,
+            dropout=0.0,
+            epochs=4,
+            lr=5e-3,
+            threads=1,
+            progress=False,
+            max_new_tokens=30,
+        )
+    )
     gen.fit(texts, cond)
     return gen, cond
 
@@ -91,11 +107,18 @@ def test_facts_descriptions_list_only_the_sources_own_categories(generator: tupl
 
 
 def test_a_facts_edit_keeps_the_title_and_carries_no_watermark_claim(
-        generator: tuple[TextGenerator, np.ndarray]) -> None:
+    generator: tuple[TextGenerator, np.ndarray],
+) -> None:
     gen, cond = generator
     writer = TextGenWriter(gen, cond, watermark_key="k", rewrite="facts", common_categories=["Makeup"])
-    source = {"_row": 0, "title": "Velda Rosy Silk Blush", "description": "", "brand": "Velda",
-              "categories": ["Makeup", "Face", "Blush"], "price": 9.5}
+    source = {
+        "_row": 0,
+        "title": "Velda Rosy Silk Blush",
+        "description": "",
+        "brand": "Velda",
+        "categories": ["Makeup", "Face", "Blush"],
+        "price": 9.5,
+    }
     drafts = writer.rewrite(source, [], "", Guidance(user=cond[1]), Constraints(), n=4, seed=0)
     assert len(drafts) == 4
     for d in drafts:
@@ -114,10 +137,18 @@ def test_provenance_names_the_call_that_reproduces_a_draft(generator: tuple[Text
     """A draft records its sampling call's seed, the batch size and its position: that call gives it again."""
     gen, cond = generator
     writer = TextGenWriter(gen, cond, watermark_key="k", rewrite="description", temperature=1.0)
-    source = {"_row": 0, "title": "Velda Rosy Silk Blush", "description": "", "brand": "Velda",
-              "categories": ["Makeup", "Face", "Blush"], "price": 9.5}
-    for make in (lambda n, seed: writer.rewrite(source, [], "", Guidance(user=cond[1]), Constraints(), n, seed),
-                 lambda n, seed: writer.create([], "", Guidance(user=cond[1]), Constraints(), n, seed)):
+    source = {
+        "_row": 0,
+        "title": "Velda Rosy Silk Blush",
+        "description": "",
+        "brand": "Velda",
+        "categories": ["Makeup", "Face", "Blush"],
+        "price": 9.5,
+    }
+    for make in (
+        lambda n, seed: writer.rewrite(source, [], "", Guidance(user=cond[1]), Constraints(), n, seed),
+        lambda n, seed: writer.create([], "", Guidance(user=cond[1]), Constraints(), n, seed),
+    ):
         drafts = make(4, 11)
         assert [(d.seed, d.sample, d.batch) for d in drafts] == [(11, i, 4) for i in range(4)]
         assert len({d.description for d in drafts}) > 1  # sampled, not one text four times

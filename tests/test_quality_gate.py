@@ -27,7 +27,9 @@ def test_descriptions_are_asked_for_only_when_the_catalog_has_them() -> None:
 
 
 def test_the_gate_names_repeated_words_and_foreign_vocabulary() -> None:
-    assert quality_problem(_item("Acme Blush Blush Blush Pink", "A soft matte finish.")) == "repeated words in the title"
+    assert (
+        quality_problem(_item("Acme Blush Blush Blush Pink", "A soft matte finish.")) == "repeated words in the title"
+    )
     vocabulary = {"acme", "blush", "pink", "a", "soft", "matte", "finish"}
     assert quality_problem(_item("Acme Blush Pink", "A soft matte finish."), vocabulary) == ""
     odd = quality_problem(_item("Zorp Qlix Vrem", "Blorf snarg wibble."), vocabulary)

@@ -31,8 +31,19 @@ def cyclic_dataset(n_users: int = 300, seed: int = 0) -> Dataset:
 
 def small_config(**changes: object) -> SASRecConfig:
     """A tiny, fast configuration."""
-    base = dict(dim=32, layers=1, heads=2, max_length=8, dropout=0.1, lr=5e-3, batch_size=64,
-                epochs=15, patience=100, threads=1, progress=False)
+    base = dict(
+        dim=32,
+        layers=1,
+        heads=2,
+        max_length=8,
+        dropout=0.1,
+        lr=5e-3,
+        batch_size=64,
+        epochs=15,
+        patience=100,
+        threads=1,
+        progress=False,
+    )
     base.update(changes)
     return SASRecConfig(**base)  # type: ignore[arg-type]
 
@@ -106,8 +117,9 @@ def test_padding_invariance(trained) -> None:  # type: ignore[no-untyped-def]
     batched = trained.score([longer[0], short, longer[1], longer[2]])
     np.testing.assert_allclose(batched[1:2], alone, rtol=1e-5, atol=1e-5)
     # Only the last max_length items count.
-    np.testing.assert_allclose(trained.score([np.arange(0, 30) % N_ITEMS]),
-                               trained.score([np.arange(22, 30)]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        trained.score([np.arange(0, 30) % N_ITEMS]), trained.score([np.arange(22, 30)]), rtol=1e-5, atol=1e-5
+    )
     assert np.isfinite(trained.score([np.array([], dtype=np.int64)])).all()
 
 

@@ -1,7 +1,6 @@
 """Personalised segment selection (text form of GeneRec's thumbnail selection) with the real encoder."""
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,10 +77,14 @@ def test_split_segments_handles_short_texts_abbreviations_and_limits():
 
 def test_personal_selection_picks_the_segment_matching_the_users_likes(encoder):
     liked = {
-        "coffee": ["Smooth medium roast ground coffee with chocolate notes",
-                   "Single-origin espresso beans, dark roast"],
-        "running": ["Lightweight road running shoes for marathon training",
-                    "Trail running shoes with a grippy outsole"],
+        "coffee": [
+            "Smooth medium roast ground coffee with chocolate notes",
+            "Single-origin espresso beans, dark roast",
+        ],
+        "running": [
+            "Lightweight road running shoes for marathon training",
+            "Trail running shoes with a grippy outsole",
+        ],
         "skincare": ["Soothing night cream for sensitive skin", "Hydrating serum with hyaluronic acid"],
     }
     for expected, texts in zip((1, 2, 3), liked.values()):
@@ -95,9 +98,7 @@ def test_personal_selection_picks_the_segment_matching_the_users_likes(encoder):
 
 def test_baselines_first_and_seeded_random(encoder):
     vector = encoder.encode(["coffee"])[0]
-    assert select_segment(GIFT_BOX, vector, encoder, "first") == select_segment(
-        GIFT_BOX, vector, encoder, "first"
-    )
+    assert select_segment(GIFT_BOX, vector, encoder, "first") == select_segment(GIFT_BOX, vector, encoder, "first")
     assert select_segment(GIFT_BOX, vector, encoder, "first").index == 0
     users = np.tile(vector, (40, 1))
     a = [s.index for s in select_segments([GIFT_BOX] * 40, users, encoder, "random", rng=7)]
@@ -150,7 +151,9 @@ def test_recommender_floors_decide_which_segments_compete(encoder):
     # with every score tied, every floor falls back to the closest segment
     ties = np.zeros(len(segs))
     for floor in FLOORS:
-        assert select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=ties, floor=floor).index == closest
+        assert (
+            select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=ties, floor=floor).index == closest
+        )
     with pytest.raises(ValueError, match="floor"):
         select_segment(GIFT_BOX, vector, encoder, "recommender", segment_scores=ties, floor="median")
 
@@ -194,12 +197,14 @@ def test_user_vector_is_the_unit_mean_and_needs_items():
 
 
 def test_liked_histories_skip_dislikes_and_hold_out_the_last_item():
-    frame = pd.DataFrame({
-        "user_id": ["u1"] * 4 + ["u2"],
-        "item_id": ["a", "b", "c", "d", "a"],
-        "timestamp": [1, 2, 3, 4, 1],
-        "event": ["view", "dislike", "like", "purchase", "view"],
-    })
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u1"] * 4 + ["u2"],
+            "item_id": ["a", "b", "c", "d", "a"],
+            "timestamp": [1, 2, 3, 4, 1],
+            "event": ["view", "dislike", "like", "purchase", "view"],
+        }
+    )
     ds = Dataset.from_frames("tiny", frame)
     histories, last = liked_histories(ds, hold_out=1)
     u1, u2 = ds.user_index("u1"), ds.user_index("u2")
@@ -211,8 +216,15 @@ def test_liked_histories_skip_dislikes_and_hold_out_the_last_item():
 
 
 def test_as_generated_keeps_the_record_and_records_provenance():
-    record = {"item_id": "i1", "title": "T", "description": "D. E.", "brand": "B",
-              "categories": ["c"], "price": float("nan"), "attributes": {"k": "v"}}
+    record = {
+        "item_id": "i1",
+        "title": "T",
+        "description": "D. E.",
+        "brand": "B",
+        "categories": ["c"],
+        "price": float("nan"),
+        "attributes": {"k": "v"},
+    }
     item = as_generated(record, Segment("E.", 1, 0.5), user_id="u1")
     assert item.title == "E." and item.description == "D. E." and item.price is None
     assert item.provenance.kind == "select" and item.provenance.source_item_id == "i1"

@@ -22,8 +22,17 @@ def kmeans_config(**kw: object) -> SemanticIdConfig:
 
 def vae_config(**kw: object) -> SemanticIdConfig:
     base = dict(
-        method="rq_vae", levels=2, codebook_size=16, progress=False, threads=1, vae_epochs=40,
-        vae_hidden=(32,), vae_latent_dim=8, vae_batch_size=200, vae_lr=3e-3, kmeans_iters=10,
+        method="rq_vae",
+        levels=2,
+        codebook_size=16,
+        progress=False,
+        threads=1,
+        vae_epochs=40,
+        vae_hidden=(32,),
+        vae_latent_dim=8,
+        vae_batch_size=200,
+        vae_lr=3e-3,
+        kmeans_iters=10,
     )
     base.update(kw)
     return SemanticIdConfig(**base)  # type: ignore[arg-type]

@@ -69,8 +69,14 @@ def test_small_configs_are_respected(
     n_users: int, n_items: int, n_categories: int, min_length: int, extra: int, seed: int
 ) -> None:
     cfg = SyntheticConfig(
-        n_users=n_users, n_items=n_items, n_categories=n_categories, n_brands=n_categories + 2,
-        min_length=min_length, mean_length=min_length + extra / 2, max_length=min_length + extra, seed=seed,
+        n_users=n_users,
+        n_items=n_items,
+        n_categories=n_categories,
+        n_brands=n_categories + 2,
+        min_length=min_length,
+        mean_length=min_length + extra / 2,
+        max_length=min_length + extra,
+        seed=seed,
     )
     ds = generate(cfg)
     assert (ds.n_users, ds.n_items) == (n_users, n_items)
@@ -96,9 +102,7 @@ def test_items_are_consistent_with_their_category(default: Dataset) -> None:
         assert attrs["price_tier"] in tier_names
         assert row.price > 0 and round(row.price, 2) == row.price
         assert 2 <= row.description.count(". ") + 1 <= 3
-        assert (row.title, row.description) in {
-            render_item(spec, row.brand, attrs, v) for v in range(6)
-        }
+        assert (row.title, row.description) in {render_item(spec, row.brand, attrs, v) for v in range(6)}
 
 
 def test_brands_and_price_tiers(default: Dataset) -> None:
@@ -166,8 +170,9 @@ class _Random(_SameCategory):
 def test_structure_is_learnable(default: Dataset) -> None:
     split = leave_one_out(default)
     ndcg = {
-        name: evaluate(model.fit(split.train), split.test, split.train, beyond_accuracy=False, progress=False)
-        .metrics["NDCG@10"]
+        name: evaluate(model.fit(split.train), split.test, split.train, beyond_accuracy=False, progress=False).metrics[
+            "NDCG@10"
+        ]
         for name, model in (("random", _Random()), ("pop", Popularity()), ("same", _SameCategory()))
     }
     assert ndcg["pop"] > 5 * ndcg["random"]
@@ -176,8 +181,14 @@ def test_structure_is_learnable(default: Dataset) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"n_categories": 0}, {"n_categories": 99}, {"n_brands": 3}, {"min_length": 10, "mean_length": 5},
-     {"p_complement": 0.9, "p_repeat": 0.2}, {"p_drift": -0.1}],
+    [
+        {"n_categories": 0},
+        {"n_categories": 99},
+        {"n_brands": 3},
+        {"min_length": 10, "mean_length": 5},
+        {"p_complement": 0.9, "p_repeat": 0.2},
+        {"p_drift": -0.1},
+    ],
 )
 def test_invalid_config_is_rejected(change: dict) -> None:
     with pytest.raises(ValueError, match="SyntheticConfig"):

@@ -37,8 +37,22 @@ def one_thread() -> None:
 
 
 def tiny_config(**changes: object) -> TextGenConfig:
-    base = dict(vocab_size=400, max_length=40, dim=48, layers=2, heads=2, dropout=0.0, cond_tokens=2,
-                lr=5e-3, batch_size=32, epochs=6, seed=0, threads=1, progress=False, max_new_tokens=30)
+    base = dict(
+        vocab_size=400,
+        max_length=40,
+        dim=48,
+        layers=2,
+        heads=2,
+        dropout=0.0,
+        cond_tokens=2,
+        lr=5e-3,
+        batch_size=32,
+        epochs=6,
+        seed=0,
+        threads=1,
+        progress=False,
+        max_new_tokens=30,
+    )
     base.update(changes)
     return TextGenConfig(**base)  # type: ignore[arg-type]
 
@@ -184,7 +198,8 @@ def test_prefix_is_forced(topic_model: tuple[TextGenerator, np.ndarray, list]) -
 
 
 def test_a_given_title_is_kept_and_only_the_description_is_written(
-        topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
+    topic_model: tuple[TextGenerator, np.ndarray, list],
+) -> None:
     gen, directions, _ = topic_model
     title = "Kimbo Hammer and Saw Set"
     outs = gen.generate(directions[1], n_per_cond=4, seed=2, title=title)
@@ -198,8 +213,7 @@ def test_a_given_title_is_kept_and_only_the_description_is_written(
         gen.generate(directions[1], title="a\nb")
 
 
-def test_a_given_description_start_is_kept_and_continued(
-        topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
+def test_a_given_description_start_is_kept_and_continued(topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
     gen, directions, _ = topic_model
     title, start = "Kimbo Hammer and Saw Set", "A fine hammer with saw."
     outs = gen.generate(directions[1], n_per_cond=4, seed=2, title=title, description=start, min_description_tokens=3)
@@ -211,7 +225,8 @@ def test_a_given_description_start_is_kept_and_continued(
 
 
 def test_min_description_tokens_keeps_the_description_going(
-        topic_model: tuple[TextGenerator, np.ndarray, list]) -> None:
+    topic_model: tuple[TextGenerator, np.ndarray, list],
+) -> None:
     gen, directions, _ = topic_model
     title = "Kimbo Hammer and Saw Set"
     free = gen.generate(directions[1], n_per_cond=8, seed=3, title=title)
@@ -265,8 +280,7 @@ def test_a_processor_that_bans_everything_is_an_error(topic_model: tuple[TextGen
 
 
 # ---- persistence -------------------------------------------------------------------------------
-def test_save_load_gives_identical_samples(topic_model: tuple[TextGenerator, np.ndarray, list],
-                                           tmp_path: Path) -> None:
+def test_save_load_gives_identical_samples(topic_model: tuple[TextGenerator, np.ndarray, list], tmp_path: Path) -> None:
     gen, directions, _ = topic_model
     path = gen.save(tmp_path / "textgen")
     loaded = TextGenerator.load(path)

@@ -34,9 +34,24 @@ def one_thread():  # type: ignore[no-untyped-def]
 def small_config(cache_dir: str, **changes: object) -> TigerConfig:
     """A tiny, fast configuration (2 x 16 codes + the extra code)."""
     base = dict(
-        sid_levels=2, sid_codebook_size=16, sid_max_collisions=32, sid_kmeans_iters=10, collab_dim=16,
-        dim=32, layers=1, heads=1, max_length=20, dropout=0.2, lr=3e-3, batch_size=64, epochs=12,
-        patience=100, threads=1, progress=False, beam_width=20, encoder_cache_dir=cache_dir,
+        sid_levels=2,
+        sid_codebook_size=16,
+        sid_max_collisions=32,
+        sid_kmeans_iters=10,
+        collab_dim=16,
+        dim=32,
+        layers=1,
+        heads=1,
+        max_length=20,
+        dropout=0.2,
+        lr=3e-3,
+        batch_size=64,
+        epochs=12,
+        patience=100,
+        threads=1,
+        progress=False,
+        beam_width=20,
+        encoder_cache_dir=cache_dir,
         text_fields=("title", "brand", "categories"),
     )
     base.update(changes)
@@ -167,8 +182,28 @@ FAMILIES = [
     ("laptop charger", "VoltPro", "Electronics > Computer Accessories"),
     ("garden hose", "GreenThumb", "Garden > Watering"),
 ]
-ADJECTIVES = ["classic", "deluxe", "compact", "premium", "everyday", "eco", "travel", "pro", "mini", "ultra",
-              "soft", "bold", "light", "heavy", "smart", "basic", "super", "gentle", "strong", "quick"]
+ADJECTIVES = [
+    "classic",
+    "deluxe",
+    "compact",
+    "premium",
+    "everyday",
+    "eco",
+    "travel",
+    "pro",
+    "mini",
+    "ultra",
+    "soft",
+    "bold",
+    "light",
+    "heavy",
+    "smart",
+    "basic",
+    "super",
+    "gentle",
+    "strong",
+    "quick",
+]
 PER_FAMILY = 20
 
 
@@ -176,8 +211,15 @@ def family_items() -> pd.DataFrame:
     rows = []
     for f, (noun, brand, cats) in enumerate(FAMILIES):
         for j in range(PER_FAMILY):
-            rows.append({"item_id": f"f{f}-{j}", "title": f"{ADJECTIVES[j].title()} {noun} {brand} edition {j}",
-                         "brand": brand, "categories": cats.split(" > "), "price": 10.0 + f + j / 10})
+            rows.append(
+                {
+                    "item_id": f"f{f}-{j}",
+                    "title": f"{ADJECTIVES[j].title()} {noun} {brand} edition {j}",
+                    "brand": brand,
+                    "categories": cats.split(" > "),
+                    "price": 10.0 + f + j / 10,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -226,8 +268,17 @@ def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir, tmp_path) -
     assert isinstance(loaded, Tiger) and loaded.item_ids == model.item_ids
     probe = [np.flatnonzero(family[:n_before] == f)[:6] for f in range(len(FAMILIES))]
     assert (loaded.recommend(probe, k=10).items == model.recommend(probe, k=10).items).all()
-    extra = pd.DataFrame([{"item_id": "f2-new", "title": "Dark roast espresso coffee beans Bean Bros edition",
-                           "brand": "Bean Bros", "categories": ["Grocery", "Coffee"], "price": 12.5}])
+    extra = pd.DataFrame(
+        [
+            {
+                "item_id": "f2-new",
+                "title": "Dark roast espresso coffee beans Bean Bros edition",
+                "brand": "Bean Bros",
+                "categories": ["Grocery", "Coffee"],
+                "price": 12.5,
+            }
+        ]
+    )
     assert loaded.add_items(extra) == [n_before + 2]
 
 
@@ -235,7 +286,8 @@ def test_score_new_matches_adding_and_leaves_the_model_unchanged(cache_dir) -> N
     items = family_items()
     held = items["item_id"].isin(["f2-7", "f2-8", "f2-9", "f5-3"])
     model = Tiger(small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=4)).fit(
-        family_dataset(items[~held].reset_index(drop=True)))
+        family_dataset(items[~held].reset_index(drop=True))
+    )
     new = items[held].reset_index(drop=True)
     n_before, codes_before = model.n_items, model.codes.copy()
     family = np.array([int(x.split("-")[0][1:]) for x in model.item_ids])
@@ -269,13 +321,15 @@ def test_score_new_matches_adding_and_leaves_the_model_unchanged(cache_dir) -> N
 
 def test_alone_rounds_separate_items_whose_attach_node_is_on_another_path() -> None:
     catalog = np.array([[0, 0, 0], [0, 1, 0], [1, 0, 0]])  # two semantic levels + the extra code
-    new = np.array([
-        [0, 2, 0],  # attaches at node (0): a new second code
-        [0, 3, 0],  # also at (0): each changes the other's softmax there
-        [1, 1, 0],  # attaches at (1): no path of another new item passes through it
-        [2, 0, 0],  # a new first code changes the root softmax, so every item's score
-        [0, 0, 1],  # attaches at (0, 0), and passes through (0), where the first two attach
-    ])
+    new = np.array(
+        [
+            [0, 2, 0],  # attaches at node (0): a new second code
+            [0, 3, 0],  # also at (0): each changes the other's softmax there
+            [1, 1, 0],  # attaches at (1): no path of another new item passes through it
+            [2, 0, 0],  # a new first code changes the root softmax, so every item's score
+            [0, 0, 1],  # attaches at (0, 0), and passes through (0), where the first two attach
+        ]
+    )
     assert alone_rounds(catalog, new).tolist() == [0, 1, 0, 2, 3]
     assert alone_rounds(catalog, new[[0, 2]]).tolist() == [0, 0]
     assert alone_rounds(catalog, new[:0]).tolist() == []

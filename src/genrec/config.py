@@ -130,7 +130,6 @@ class SemanticIdConfig:
     vae_dead_reset: bool = True  # re-seed codes unused in an epoch from current residuals
 
 
-
 @dataclass
 class TigerConfig:
     """Generative retrieval (TIGER-style): semantic IDs, a causal transformer, a code head, beam search."""
@@ -181,7 +180,6 @@ class TigerConfig:
     eval_batch_size: int = 512  # histories per beam search
 
 
-
 @dataclass
 class LLMConfig:
     """The local LLM backend (genrec.llm.local)."""
@@ -227,7 +225,6 @@ class InstructorConfig:
     method: str = "rules"  # "rules", "llm" or "combined"
     rejection_threshold: int = 2  # consecutive rejected lists after which generation is activated
     min_confidence: float = 0.5  # below this the instructor asks one clarifying question
-
 
 
 @dataclass
@@ -284,9 +281,7 @@ def apply_overrides(config: C, overrides: dict[str, Any] | list[str] | None) -> 
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
         if key not in names:
-            raise ValueError(
-                f"unknown setting {key!r} for {type(config).__name__}; known: {', '.join(sorted(names))}"
-            )
+            raise ValueError(f"unknown setting {key!r} for {type(config).__name__}; known: {', '.join(sorted(names))}")
         changes[key] = _parse(value, hints[key], key) if isinstance(value, str) else value
     return dataclasses.replace(config, **changes)  # type: ignore[type-var]
 
@@ -332,15 +327,15 @@ def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
 
 
 __all__ = [
-    "SyntheticConfig",
-    "EvalConfig",
-    "PopularityConfig",
-    "ItemKNNConfig",
-    "SASRecConfig",
     "EncoderConfig",
+    "EvalConfig",
+    "ItemKNNConfig",
+    "PopularityConfig",
+    "SASRecConfig",
     "SemanticIdConfig",
+    "SyntheticConfig",
     "TigerConfig",
     "apply_overrides",
-    "config_to_dict",
     "config_from_dict",
+    "config_to_dict",
 ]

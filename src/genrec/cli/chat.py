@@ -61,7 +61,7 @@ def show(console: Console, r: Response) -> None:
     """Print a response as a table; generated entries are flagged."""
     console.print(f"[bold]{r.intent.action}[/bold]: {r.message}")
     for b in r.blocked:
-        console.print(f"[red]blocked[/red] {b['item_id']} \"{b['title'][:60]}\": " + "; ".join(b["reasons"][:3]))
+        console.print(f'[red]blocked[/red] {b["item_id"]} "{b["title"][:60]}": ' + "; ".join(b["reasons"][:3]))
     if not r.entries:
         return
     table = Table(show_header=True)
@@ -74,8 +74,15 @@ def show(console: Console, r: Response) -> None:
     console.print(table)
 
 
-def run_chat(pipeline: GenerativePipeline, user: str, lines: Iterable[str], console: Console,
-             as_json: bool = False, stream: TextIO | None = None, echo: bool = False) -> list[dict[str, Any]]:
+def run_chat(
+    pipeline: GenerativePipeline,
+    user: str,
+    lines: Iterable[str],
+    console: Console,
+    as_json: bool = False,
+    stream: TextIO | None = None,
+    echo: bool = False,
+) -> list[dict[str, Any]]:
     """Run one chat over ``lines``; returns the turn records (printed as JSON lines when ``as_json``).
 
     ``echo`` prints each input line before its answer (for scripted sessions shown to a reader).
@@ -110,8 +117,9 @@ def run_chat(pipeline: GenerativePipeline, user: str, lines: Iterable[str], cons
     return records
 
 
-def _command(pipeline: GenerativePipeline, session: Session, command: str, arg: str,
-             last: Response | None) -> dict[str, Any]:
+def _command(
+    pipeline: GenerativePipeline, session: Session, command: str, arg: str, last: Response | None
+) -> dict[str, Any]:
     if command in ("like", "dislike"):
         if last is None or not arg.isdigit() or not 1 <= int(arg) <= len(last.entries):
             return {"error": f":{command} needs the number of an entry of the last list"}
@@ -125,8 +133,11 @@ def _command(pipeline: GenerativePipeline, session: Session, command: str, arg: 
         return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
     if command == "audit":
         log = pipeline.store.audit(dataset=pipeline.dataset.name)
-        return {"note": "\n".join(f"{e['item_id']} {e['verdict']}: {'; '.join(e['reasons'][:2])}" for e in log)
-                or "(empty)", "audit": log}
+        return {
+            "note": "\n".join(f"{e['item_id']} {e['verdict']}: {'; '.join(e['reasons'][:2])}" for e in log)
+            or "(empty)",
+            "audit": log,
+        }
     if command == "help":
         return {"note": HELP}
     return {"error": f"unknown command :{command}; try :help"}

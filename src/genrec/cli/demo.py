@@ -16,8 +16,16 @@ from genrec.eval.evaluator import evaluate
 from genrec.models.registry import create_model
 
 
-def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: Console,
-             tiger_epochs: int = 40, textgen_epochs: int | None = None, loop: bool = True) -> dict[str, Any]:
+def run_demo(
+    users: int,
+    items: int,
+    sasrec_epochs: int,
+    store: Store,
+    console: Console,
+    tiger_epochs: int = 40,
+    textgen_epochs: int | None = None,
+    loop: bool = True,
+) -> dict[str, Any]:
     """Generate data, fit popularity / ItemKNN / SASRec / tiger, evaluate on test, show recommendations,
     then run a short scripted chat through the generative loop (retrieve, rewrite, create, checks)."""
     from genrec.cli.main import show_recommendations
@@ -37,8 +45,15 @@ def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: 
         "itemknn": create_model("itemknn", {"recency_decay": 0.7}),
         "sasrec": create_model("sasrec", {"epochs": sasrec_epochs, "patience": 5, "time_budget_seconds": 150.0}),
         # 64 codes per level suit a catalog of a few thousand items (64^3 possible IDs)
-        "tiger": create_model("tiger", {"epochs": tiger_epochs, "patience": 5, "time_budget_seconds": 150.0,
-                                        "sid_codebook_size": min(64, ds.n_items // 2)}),
+        "tiger": create_model(
+            "tiger",
+            {
+                "epochs": tiger_epochs,
+                "patience": 5,
+                "time_budget_seconds": 150.0,
+                "sid_codebook_size": min(64, ds.n_items // 2),
+            },
+        ),
     }
     results: dict[str, dict[str, float]] = {}
     for name, model in models.items():
@@ -46,10 +61,21 @@ def run_demo(users: int, items: int, sasrec_epochs: int, store: Store, console: 
         model.fit(split.train, split.valid)
         valid = evaluate(model, split.valid, split.train, config, beyond_accuracy=False, desc=f"valid {name}")
         res = evaluate(model, split.test, split.train, config, desc=f"test {name}")
-        results[name] = {**res.metrics, "valid_NDCG@10": valid.metrics["NDCG@10"], "fit_s": model.fit_info["fit_seconds"]}
+        results[name] = {
+            **res.metrics,
+            "valid_NDCG@10": valid.metrics["NDCG@10"],
+            "fit_s": model.fit_info["fit_seconds"],
+        }
     table = Table(title="test split: leave-one-out, full ranking, history kept")
-    columns = {"R@10": "Recall@10", "N@10": "NDCG@10", "R@20": "Recall@20", "N@20": "NDCG@20",
-               "Cov@10": "Coverage@10", "ILD@10": "ILD@10", "Nov@10": "Novelty@10"}
+    columns = {
+        "R@10": "Recall@10",
+        "N@10": "NDCG@10",
+        "R@20": "Recall@20",
+        "N@20": "NDCG@20",
+        "Cov@10": "Coverage@10",
+        "ILD@10": "ILD@10",
+        "Nov@10": "Novelty@10",
+    }
     table.add_column("model", no_wrap=True, min_width=10)
     for header in list(columns) + ["fit s"]:
         table.add_column(header, justify="right")
@@ -94,7 +120,9 @@ def run_loop_demo(ds: Any, tiger: Any, store: Store, console: Console, textgen_e
         f"make me a new one: {category} under ${float(prices.median()):.0f}",
         ":audit",
     ]
-    console.print(f"chatting as {user} with the tiger evaluated above; `genrec chat --user {user}` goes on "
-                  "interactively (its first start trains the loop's own tiger on the whole log, a few minutes, "
-                  "and caches it)")
+    console.print(
+        f"chatting as {user} with the tiger evaluated above; `genrec chat --user {user}` goes on "
+        "interactively (its first start trains the loop's own tiger on the whole log, a few minutes, "
+        "and caches it)"
+    )
     run_chat(pipeline, user, script, console, echo=True)

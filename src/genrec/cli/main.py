@@ -121,7 +121,9 @@ def data_convert(
         ds = ds.kcore(kcore)
     st = _store(store)
     st.save_dataset(ds, name=name)
-    out.print(f"stored [bold]{name}[/] in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions")
+    out.print(
+        f"stored [bold]{name}[/] in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
+    )
 
 
 @data_app.command("list")
@@ -170,7 +172,9 @@ def fit(
     if as_json:
         out.print_json(json.dumps(summary, default=float))
     else:
-        out.print(f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}")
+        out.print(
+            f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"
+        )
 
 
 def _load_model(path: Path) -> Any:
@@ -184,7 +188,9 @@ def _load_model(path: Path) -> Any:
 
 def _check_catalog(model: Any, ds: Any) -> None:
     if model.item_ids != [str(x) for x in ds.items["item_id"]]:
-        _fail(f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)")
+        _fail(
+            f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)"
+        )
 
 
 @app.command()
@@ -219,7 +225,9 @@ def evaluate(
         out.print_json(json.dumps(payload, default=float))
         return
     keys = [f"{m}@{k}" for k in config.ks for m in ("Recall", "NDCG")] + [f"Coverage@{config.ks[-1]}"]
-    out.print(_metrics_table(f"{ds.name} / {split} / {on} ({result.n_cases} cases)", {model.name: result.metrics}, keys))
+    out.print(
+        _metrics_table(f"{ds.name} / {split} / {on} ({result.n_cases} cases)", {model.name: result.metrics}, keys)
+    )
 
 
 @app.command()
@@ -227,7 +235,9 @@ def recommend(
     model_dir: Path = typer.Argument(..., help="A model saved by 'genrec fit'."),
     data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec (for histories and titles)."),
     user: Optional[list[str]] = typer.Option(None, "--user", "-u", help="External user id (repeatable)."),
-    history: Optional[str] = typer.Option(None, "--history", help="Comma-separated external item ids instead of a user."),
+    history: Optional[str] = typer.Option(
+        None, "--history", help="Comma-separated external item ids instead of a user."
+    ),
     k: int = typer.Option(10, "--k", "-k", help="How many items."),
     exclude_history: bool = typer.Option(False, "--exclude-history", help="Never recommend history items."),
     opt: Optional[list[str]] = OPT_OPT,
@@ -261,8 +271,8 @@ def recommend(
     if as_json:
         out.print_json(json.dumps(result))
         return
-    for entry, hist in zip(result, hists):
-        show_recommendations(ds, entry["user"], hist, [r["item_id"] for r in entry["recommendations"]])
+    for label, hist, items in zip(labels, hists, recs.items):
+        show_recommendations(ds, label, hist, [str(ds.item_external(i)) for i in items])
 
 
 def show_recommendations(ds: Any, user: str, history: np.ndarray, item_ids: list[str], last: int = 3) -> None:
@@ -285,15 +295,26 @@ def demo(
     sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", help="Upper bound on SASRec epochs."),
     tiger_epochs: int = typer.Option(40, "--tiger-epochs", help="Upper bound on tiger epochs."),
     textgen_epochs: Optional[int] = typer.Option(
-        None, "--textgen-epochs", help="Epochs of the text generator (default: genrec chat's, so chat reuses it)."),
-    loop: bool = typer.Option(True, "--loop/--no-loop", help="Finish with a scripted chat through the generative loop."),
+        None, "--textgen-epochs", help="Epochs of the text generator (default: genrec chat's, so chat reuses it)."
+    ),
+    loop: bool = typer.Option(
+        True, "--loop/--no-loop", help="Finish with a scripted chat through the generative loop."
+    ),
     store: Optional[Path] = STORE_OPT,
 ) -> None:
     """Generate the synthetic marketplace, train and evaluate the models, then run the generative loop."""
     from genrec.cli.demo import run_demo
 
-    run_demo(users=users, items=items, sasrec_epochs=sasrec_epochs, store=_store(store), console=out,
-             tiger_epochs=tiger_epochs, textgen_epochs=textgen_epochs, loop=loop)
+    run_demo(
+        users=users,
+        items=items,
+        sasrec_epochs=sasrec_epochs,
+        store=_store(store),
+        console=out,
+        tiger_epochs=tiger_epochs,
+        textgen_epochs=textgen_epochs,
+        loop=loop,
+    )
 
 
 @app.command()
@@ -333,4 +354,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

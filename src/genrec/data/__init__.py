@@ -7,13 +7,13 @@ from genrec.data.store import Store
 
 __all__ = [
     "EVENT_TYPES",
-    "Dataset",
-    "Interactions",
     "DataFormatError",
+    "Dataset",
     "EvalCases",
+    "Interactions",
     "Split",
-    "leave_one_out",
-    "temporal",
-    "make_split",
     "Store",
+    "leave_one_out",
+    "make_split",
+    "temporal",
 ]

@@ -52,9 +52,7 @@ def event_code(name: str) -> int:
     try:
         return EVENT_CODE[name.strip().lower()]
     except KeyError:
-        raise ValueError(
-            f"unknown event type {name!r}; known: {', '.join(EVENT_TYPES)}"
-        ) from None
+        raise ValueError(f"unknown event type {name!r}; known: {', '.join(EVENT_TYPES)}") from None
 
 
 @dataclass
@@ -81,12 +79,12 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.user)
 
-    def sorted(self) -> "Interactions":
+    def sorted(self) -> Interactions:
         """Return a copy ordered by (user, timestamp), stable for equal times."""
         order = np.lexsort((self.timestamp, self.user))
         return self.take(order)
 
-    def take(self, index: np.ndarray) -> "Interactions":
+    def take(self, index: np.ndarray) -> Interactions:
         """Return the rows at ``index`` (an integer array or a boolean mask)."""
         return Interactions(
             self.user[index], self.item[index], self.timestamp[index], self.event[index], self.value[index]
@@ -145,7 +143,7 @@ class Dataset:
         items: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
         keep_items_without_interactions: bool = False,
-    ) -> "Dataset":
+    ) -> Dataset:
         """Build a dataset from frames keyed by external ids.
 
         ``interactions`` needs ``user_id`` and ``item_id`` columns and may have ``timestamp``
@@ -223,7 +221,7 @@ class Dataset:
         sequences: Mapping[str, Sequence[str]],
         items: pd.DataFrame | None = None,
         keep_items_without_interactions: bool = False,
-    ) -> "Dataset":
+    ) -> Dataset:
         """Build a dataset from time-ordered item sequences keyed by external user id."""
         users: list[str] = []
         item_ids: list[str] = []
@@ -231,9 +229,7 @@ class Dataset:
             users.extend([str(user)] * len(seq))
             item_ids.extend(str(i) for i in seq)
         frame = pd.DataFrame({"user_id": users, "item_id": item_ids})
-        ds = cls.from_frames(
-            name, frame, items, keep_items_without_interactions=keep_items_without_interactions
-        )
+        ds = cls.from_frames(name, frame, items, keep_items_without_interactions=keep_items_without_interactions)
         ds.has_timestamps = False
         return ds
 
@@ -333,18 +329,16 @@ class Dataset:
 
     # ---- derived datasets -----------------------------------------------------------
     @classmethod
-    def catalog_only(cls, name: str, items: pd.DataFrame) -> "Dataset":
+    def catalog_only(cls, name: str, items: pd.DataFrame) -> Dataset:
         """Items without users or interactions (e.g. new items to encode or tokenize)."""
         empty = np.zeros(0)
         return cls(name, items, pd.DataFrame({"user_id": []}), Interactions(empty, empty, empty, empty, empty))
 
-    def with_interactions(self, interactions: Interactions, name: str | None = None) -> "Dataset":
+    def with_interactions(self, interactions: Interactions, name: str | None = None) -> Dataset:
         """Same items and users, another interaction log (e.g. a training split)."""
-        return Dataset(
-            name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps
-        )
+        return Dataset(name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps)
 
-    def kcore(self, k: int) -> "Dataset":
+    def kcore(self, k: int) -> Dataset:
         """Iteratively drop users and items with fewer than ``k`` interactions; re-index ids."""
         if k <= 1:
             return self
@@ -359,7 +353,7 @@ class Dataset:
             keep = new_keep
         return self._reindexed(self.interactions.take(keep), f"{self.name}-{k}core")
 
-    def _reindexed(self, inter: Interactions, name: str) -> "Dataset":
+    def _reindexed(self, inter: Interactions, name: str) -> Dataset:
         users_kept = np.unique(inter.user)
         items_kept = np.unique(inter.item)
         umap = np.full(self.n_users, -1, dtype=np.int64)

@@ -87,12 +87,16 @@ class GeneratedItem:
     @property
     def blocked(self) -> bool:
         """True when the fidelity report blocks this item (it must never be shown)."""
-        return bool(self.fidelity) and self.fidelity.get("verdict") == "block"
+        return self.fidelity is not None and self.fidelity.get("verdict") == "block"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
-        return {**self.record(), "provenance": dataclasses.asdict(self.provenance),
-                "fidelity": self.fidelity, "ai_generated": True}
+        return {
+            **self.record(),
+            "provenance": dataclasses.asdict(self.provenance),
+            "fidelity": self.fidelity,
+            "ai_generated": True,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratedItem:

@@ -55,8 +55,15 @@ class GeneratedStore:
                     raise ValueError(f"generated item {item.item_id!r} is already stored; it is never overwritten")
                 con.execute(
                     "INSERT INTO genrec_generated VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [item.item_id, dataset, item.provenance.user_id, item.provenance.kind, status,
-                     json.dumps(item.to_dict(), default=str), now],
+                    [
+                        item.item_id,
+                        dataset,
+                        item.provenance.user_id,
+                        item.provenance.kind,
+                        status,
+                        json.dumps(item.to_dict(), default=str),
+                        now,
+                    ],
                 )
                 _audit(con, item, dataset, now)
                 con.execute("COMMIT")
@@ -110,14 +117,17 @@ class GeneratedStore:
 
     def audit(self, item_id: str | None = None, dataset: str | None = None) -> list[dict[str, Any]]:
         """The audit log (verdicts with reasons), oldest first."""
-        sql, args = "SELECT item_id, dataset, verdict, reasons, logged_at FROM genrec_audit WHERE 1=1", []
+        sql = "SELECT item_id, dataset, verdict, reasons, logged_at FROM genrec_audit WHERE 1=1"
+        args: list[Any] = []
         if item_id is not None:
             sql, args = sql + " AND item_id = ?", args + [item_id]
         if dataset is not None:
             sql, args = sql + " AND dataset = ?", args + [dataset]
         with self._connect() as con:
             rows = con.execute(sql + " ORDER BY logged_at", args).fetchall()
-        return [{"item_id": r[0], "dataset": r[1], "verdict": r[2], "reasons": json.loads(r[3]), "at": r[4]} for r in rows]
+        return [
+            {"item_id": r[0], "dataset": r[1], "verdict": r[2], "reasons": json.loads(r[3]), "at": r[4]} for r in rows
+        ]
 
 
 def _status(item: GeneratedItem) -> str:
@@ -128,8 +138,11 @@ def _status(item: GeneratedItem) -> str:
 def _audit(con: duckdb.DuckDBPyConnection, item: GeneratedItem, dataset: str, now: float) -> None:
     report = item.fidelity or {}
     reasons = report.get("reasons") or [
-        reason for check in report.get("checks", {}).values() if isinstance(check, dict)
-        for reason in check.get("reasons", []) if check.get("verdict") != "pass"
+        reason
+        for check in report.get("checks", {}).values()
+        if isinstance(check, dict)
+        for reason in check.get("reasons", [])
+        if check.get("verdict") != "pass"
     ]
     con.execute(
         "INSERT INTO genrec_audit VALUES (?, ?, ?, ?, ?, ?)",

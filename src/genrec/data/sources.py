@@ -17,9 +17,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.store import Store, frame_fingerprint
 
 
-def synthetic_dataset(
-    store: Store | None = None, overrides: dict[str, Any] | list[str] | None = None
-) -> Dataset:
+def synthetic_dataset(store: Store | None = None, overrides: dict[str, Any] | list[str] | None = None) -> Dataset:
     """The synthetic marketplace, generated once per config and then read from the store."""
     from genrec.data.synthetic import GENERATOR_VERSION, generate
 
@@ -53,6 +51,4 @@ def resolve_dataset(spec: str, store: Store | None = None, options: dict[str, An
     if Path(spec).exists():
         raise ValueError(f"{spec!r} is a path: say which loader reads it, e.g. 'sequence:{spec}'")
     known = ", ".join(d["name"] for d in store.list_datasets()) or "none"
-    raise ValueError(
-        f"unknown dataset {spec!r}: use 'synthetic', a stored name ({known}) or KIND:PATH"
-    )
+    raise ValueError(f"unknown dataset {spec!r}: use 'synthetic', a stored name ({known}) or KIND:PATH")

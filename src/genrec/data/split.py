@@ -12,6 +12,7 @@ Two protocols, both with one next-item target per evaluation case:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ class EvalCases:
     def __len__(self) -> int:
         return len(self.targets)
 
-    def subset(self, index: np.ndarray) -> "EvalCases":
+    def subset(self, index: np.ndarray) -> EvalCases:
         """Return the cases at ``index``."""
         index = np.asarray(index)
         return EvalCases(self.users[index], [self.histories[i] for i in index], self.targets[index])
@@ -128,7 +129,7 @@ def temporal(dataset: Dataset, valid_fraction: float = 0.1, test_fraction: float
     )
 
 
-SPLITS = {"leave_one_out": leave_one_out, "temporal": temporal}
+SPLITS: dict[str, Callable[..., Split]] = {"leave_one_out": leave_one_out, "temporal": temporal}
 
 
 def make_split(dataset: Dataset, protocol: str = "leave_one_out", **params: Any) -> Split:

@@ -8,7 +8,6 @@ runs in one transaction: it either lands whole or leaves what was stored before 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -16,18 +15,13 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from genrec.data.dataset import Dataset, Interactions
+from genrec.home import default_home
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 SCHEMA_VERSION = 1
-
-
-def default_home() -> Path:
-    """genrec's cache/data directory: $GENREC_HOME or ~/.cache/genrec."""
-    return Path(os.environ.get("GENREC_HOME", Path.home() / ".cache" / "genrec"))
 
 
 def default_store_path() -> Path:
@@ -37,9 +31,7 @@ def default_store_path() -> Path:
 
 def _schema(name: str) -> str:
     if not _NAME_RE.match(name):
-        raise ValueError(
-            f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' (max 128)"
-        )
+        raise ValueError(f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' (max 128)")
     return '"ds_' + name.replace('"', "") + '"'
 
 
@@ -205,4 +197,3 @@ def files_fingerprint(paths: list[Path], params: dict[str, Any]) -> str:
         st = Path(p).stat()
         desc.append([str(Path(p).resolve()), st.st_size, int(st.st_mtime)])
     return frame_fingerprint(desc, params)
-

@@ -52,179 +52,281 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec(
         "running shoes",
         {"road running shoes": 1.0, "trail running shoes": 1.15, "racing flats": 1.5, "walking shoes": 0.8},
-        {"colour": _a("available in {}", *COLOURS, "neon yellow"),
-         "material": _a("made of {}", "engineered mesh", "knit", "synthetic leather", "recycled mesh")},
+        {
+            "colour": _a("available in {}", *COLOURS, "neon yellow"),
+            "material": _a("made of {}", "engineered mesh", "knit", "synthetic leather", "recycled mesh"),
+        },
         ("a cushioned midsole", "a carbon plate", "reflective details", "a wide toe box", "a grippy outsole"),
         ("lightweight", "responsive", "cushioned", "stable", "breathable"),
         ("daily training", "long runs", "race day", "muddy trails"),
-        ("EU 38", "EU 40", "EU 42", "EU 44", "EU 46"), 0.0, 110.0,
+        ("EU 38", "EU 40", "EU 42", "EU 44", "EU 46"),
+        0.0,
+        110.0,
         {"running apparel": "running socks", "sports nutrition": "energy gel"},
     ),
     CategorySpec(
         "running apparel",
-        {"running socks": 0.35, "running shorts": 0.9, "running tights": 1.2, "running jacket": 2.4,
-         "technical t-shirt": 0.9},
-        {"colour": _a("available in {}", *COLOURS),
-         "material": _a("made of {}", "merino wool", "recycled polyester", "nylon", "bamboo fibre")},
+        {
+            "running socks": 0.35,
+            "running shorts": 0.9,
+            "running tights": 1.2,
+            "running jacket": 2.4,
+            "technical t-shirt": 0.9,
+        },
+        {
+            "colour": _a("available in {}", *COLOURS),
+            "material": _a("made of {}", "merino wool", "recycled polyester", "nylon", "bamboo fibre"),
+        },
         ("flatlock seams", "a zip pocket", "reflective trims", "moisture-wicking panels"),
         ("seamless", "featherweight", "quick-dry", "thermal", "breathable"),
         ("cold morning runs", "summer races", "interval sessions", "marathon training"),
-        ("XS", "S", "M", "L", "XL"), 0.0, 35.0,
+        ("XS", "S", "M", "L", "XL"),
+        0.0,
+        35.0,
         {"running shoes": "road running shoes"},
     ),
     CategorySpec(
         "sports nutrition",
         {"energy gel": 0.6, "protein powder": 1.8, "electrolyte tablets": 0.7, "energy bar": 0.8},
-        {"flavour": _a("flavoured with {}", "vanilla", "chocolate", "berry", "lemon", "salted caramel"),
-         "diet": _a("certified {}", "vegan", "gluten-free", "caffeine-free", "lactose-free")},
+        {
+            "flavour": _a("flavoured with {}", "vanilla", "chocolate", "berry", "lemon", "salted caramel"),
+            "diet": _a("certified {}", "vegan", "gluten-free", "caffeine-free", "lactose-free"),
+        },
         ("natural ingredients", "fast-acting carbs", "added electrolytes", "no added sugar"),
         ("clean", "high-energy", "recovery", "endurance", "natural"),
         ("long runs", "post-workout recovery", "race fuelling", "gym sessions"),
-        ("10 servings", "20 servings", "40 servings"), 0.7, 22.0,
+        ("10 servings", "20 servings", "40 servings"),
+        0.7,
+        22.0,
         {"running apparel": "technical t-shirt"},
     ),
     CategorySpec(
         "coffee",
-        {"whole bean coffee": 1.0, "ground coffee": 0.9, "coffee capsules": 1.2,
-         "cold brew concentrate": 1.1},
-        {"origin": _a("sourced from {}", "Ethiopia", "Colombia", "Brazil", "Guatemala", "Sumatra", "Kenya"),
-         "roast": _a("given a {} roast", "light", "medium", "dark", "espresso")},
-        ("notes of blueberry", "notes of dark chocolate", "a nutty finish", "bright citrus acidity",
-         "a caramel sweetness"),
+        {"whole bean coffee": 1.0, "ground coffee": 0.9, "coffee capsules": 1.2, "cold brew concentrate": 1.1},
+        {
+            "origin": _a("sourced from {}", "Ethiopia", "Colombia", "Brazil", "Guatemala", "Sumatra", "Kenya"),
+            "roast": _a("given a {} roast", "light", "medium", "dark", "espresso"),
+        },
+        (
+            "notes of blueberry",
+            "notes of dark chocolate",
+            "a nutty finish",
+            "bright citrus acidity",
+            "a caramel sweetness",
+        ),
         ("bold", "smooth", "single-origin", "fair-trade", "small-batch"),
         ("the morning cup", "espresso machines", "filter brewing", "slow weekends"),
-        ("250 g", "500 g", "1 kg"), 0.8, 14.0,
+        ("250 g", "500 g", "1 kg"),
+        0.8,
+        14.0,
         {"coffee equipment": "burr grinder"},
     ),
     CategorySpec(
         "coffee equipment",
-        {"burr grinder": 1.6, "french press": 0.7, "pour-over dripper": 0.5, "gooseneck kettle": 1.0,
-         "milk frother": 0.8},
-        {"material": _a("made of {}", "stainless steel", "borosilicate glass", "ceramic", "bamboo"),
-         "colour": _a("finished in {}", "matte black", "white", "copper", "silver")},
+        {
+            "burr grinder": 1.6,
+            "french press": 0.7,
+            "pour-over dripper": 0.5,
+            "gooseneck kettle": 1.0,
+            "milk frother": 0.8,
+        },
+        {
+            "material": _a("made of {}", "stainless steel", "borosilicate glass", "ceramic", "bamboo"),
+            "colour": _a("finished in {}", "matte black", "white", "copper", "silver"),
+        },
         ("a double-wall design", "dishwasher-safe parts", "a non-slip base", "a lifetime warranty"),
         ("minimalist", "barista-grade", "compact", "durable", "elegant"),
         ("home baristas", "office kitchens", "travel brewing", "daily pour-overs"),
-        ("350 ml", "600 ml", "1 l"), 0.15, 45.0,
+        ("350 ml", "600 ml", "1 l"),
+        0.15,
+        45.0,
         {"coffee": "whole bean coffee", "tea": "loose leaf green tea"},
     ),
     CategorySpec(
         "tea",
-        {"loose leaf green tea": 1.0, "black tea bags": 0.6, "herbal infusion": 0.8, "matcha powder": 1.8,
-         "chai blend": 0.9},
-        {"flavour": _a("flavoured with {}", "jasmine", "bergamot", "mint", "ginger", "chamomile",
-                       "lemongrass"),
-         "origin": _a("grown in {}", "Japan", "China", "India", "Sri Lanka", "Kenya")},
+        {
+            "loose leaf green tea": 1.0,
+            "black tea bags": 0.6,
+            "herbal infusion": 0.8,
+            "matcha powder": 1.8,
+            "chai blend": 0.9,
+        },
+        {
+            "flavour": _a("flavoured with {}", "jasmine", "bergamot", "mint", "ginger", "chamomile", "lemongrass"),
+            "origin": _a("grown in {}", "Japan", "China", "India", "Sri Lanka", "Kenya"),
+        },
         ("a floral aroma", "a delicate sweetness", "a warming finish", "a fresh aftertaste"),
         ("organic", "calming", "aromatic", "hand-picked", "refreshing"),
         ("afternoon breaks", "evening relaxation", "iced tea", "tea ceremonies"),
-        ("50 g", "100 g", "250 g"), 0.7, 9.0,
+        ("50 g", "100 g", "250 g"),
+        0.7,
+        9.0,
         {"coffee equipment": "gooseneck kettle"},
     ),
     CategorySpec(
         "headphones",
-        {"over-ear headphones": 1.4, "wireless earbuds": 1.0, "sports earbuds": 0.8,
-         "studio headphones": 1.6},
-        {"colour": _a("available in {}", "black", "white", "midnight blue", "sand", "red"),
-         "connectivity": _a("equipped with {}", "Bluetooth 5.3", "a 3.5 mm jack", "USB-C")},
-        ("active noise cancelling", "30-hour battery life", "a transparency mode", "a foldable design",
-         "sweat resistance"),
+        {"over-ear headphones": 1.4, "wireless earbuds": 1.0, "sports earbuds": 0.8, "studio headphones": 1.6},
+        {
+            "colour": _a("available in {}", "black", "white", "midnight blue", "sand", "red"),
+            "connectivity": _a("equipped with {}", "Bluetooth 5.3", "a 3.5 mm jack", "USB-C"),
+        },
+        (
+            "active noise cancelling",
+            "30-hour battery life",
+            "a transparency mode",
+            "a foldable design",
+            "sweat resistance",
+        ),
         ("immersive", "hi-fi", "warm-sounding", "lightweight", "bass-heavy"),
         ("commuting", "workouts", "long flights", "music production"),
-        (), 0.0, 90.0,
+        (),
+        0.0,
+        90.0,
         {"phone accessories": "charging cable"},
     ),
     CategorySpec(
         "phone accessories",
-        {"phone case": 1.0, "charging cable": 0.6, "power bank": 1.8, "screen protector": 0.6,
-         "wireless charger": 1.5},
-        {"material": _a("made of {}", "silicone", "tempered glass", "aluminium", "recycled plastic"),
-         "colour": _a("available in {}", "black", "clear", "blue", "pink", "green")},
+        {"phone case": 1.0, "charging cable": 0.6, "power bank": 1.8, "screen protector": 0.6, "wireless charger": 1.5},
+        {
+            "material": _a("made of {}", "silicone", "tempered glass", "aluminium", "recycled plastic"),
+            "colour": _a("available in {}", "black", "clear", "blue", "pink", "green"),
+        },
         ("a slim profile", "drop protection", "MagSafe compatibility", "a two-year warranty"),
         ("slim", "rugged", "fast", "minimal", "eco-friendly"),
         ("everyday carry", "travel", "the office desk", "outdoor trips"),
-        (), 0.0, 20.0,
+        (),
+        0.0,
+        20.0,
         {"headphones": "wireless earbuds"},
     ),
     CategorySpec(
         "skincare",
-        {"moisturizer": 1.0, "cleanser": 0.7, "serum": 1.5, "sunscreen": 0.9, "night cream": 1.3,
-         "toner": 0.8},
-        {"skin_type": _a("suited to {}", "dry skin", "oily skin", "combination skin", "sensitive skin"),
-         "scent": _a("scented with {}", "lavender", "green tea", "rose", "citrus", "cucumber")},
+        {"moisturizer": 1.0, "cleanser": 0.7, "serum": 1.5, "sunscreen": 0.9, "night cream": 1.3, "toner": 0.8},
+        {
+            "skin_type": _a("suited to {}", "dry skin", "oily skin", "combination skin", "sensitive skin"),
+            "scent": _a("scented with {}", "lavender", "green tea", "rose", "citrus", "cucumber"),
+        },
         ("hyaluronic acid", "vitamin C", "niacinamide", "ceramides", "aloe vera"),
         ("gentle", "hydrating", "soothing", "brightening", "nourishing"),
         ("morning routines", "night-time care", "sunny days", "sensitive days"),
-        ("30 ml", "50 ml", "100 ml", "200 ml"), 0.35, 24.0,
+        ("30 ml", "50 ml", "100 ml", "200 ml"),
+        0.35,
+        24.0,
         {"haircare": "shampoo"},
     ),
     CategorySpec(
         "haircare",
         {"shampoo": 1.0, "conditioner": 1.0, "hair mask": 1.4, "hair oil": 1.6, "styling cream": 1.2},
-        {"hair_type": _a("made for {}", "curly hair", "fine hair", "dry hair", "coloured hair"),
-         "scent": _a("scented with {}", "coconut", "argan", "citrus", "mint", "vanilla")},
+        {
+            "hair_type": _a("made for {}", "curly hair", "fine hair", "dry hair", "coloured hair"),
+            "scent": _a("scented with {}", "coconut", "argan", "citrus", "mint", "vanilla"),
+        },
         ("keratin", "argan oil", "a sulphate-free formula", "shea butter"),
         ("repairing", "volumising", "smoothing", "clarifying", "silky"),
         ("daily washing", "frizz control", "damaged ends", "weekly treatments"),
-        ("100 ml", "250 ml", "500 ml"), 0.4, 14.0,
+        ("100 ml", "250 ml", "500 ml"),
+        0.4,
+        14.0,
         {"skincare": "cleanser"},
     ),
     CategorySpec(
         "cookware",
         {"frying pan": 1.0, "saucepan": 1.0, "dutch oven": 2.2, "wok": 1.1, "stockpot": 1.5},
-        {"material": _a("made of {}", "cast iron", "stainless steel", "non-stick aluminium", "carbon steel"),
-         "colour": _a("finished in {}", "black", "red", "cream", "graphite")},
+        {
+            "material": _a("made of {}", "cast iron", "stainless steel", "non-stick aluminium", "carbon steel"),
+            "colour": _a("finished in {}", "black", "red", "cream", "graphite"),
+        },
         ("an induction base", "a glass lid", "a stay-cool handle", "a triple-layer coating"),
         ("heavy-duty", "professional", "everyday", "oven-safe", "classic"),
         ("weeknight dinners", "slow cooking", "stir fries", "family meals"),
-        ("20 cm", "24 cm", "28 cm"), 0.2, 55.0,
+        ("20 cm", "24 cm", "28 cm"),
+        0.2,
+        55.0,
         {"pantry": "extra virgin olive oil"},
     ),
     CategorySpec(
         "pantry",
-        {"extra virgin olive oil": 1.2, "dried pasta": 0.5, "spice blend": 0.8, "hot sauce": 0.7,
-         "balsamic vinegar": 1.1},
-        {"origin": _a("produced in {}", "Italy", "Spain", "Greece", "Mexico", "India"),
-         "diet": _a("certified {}", "organic", "gluten-free", "vegan", "non-GMO")},
+        {
+            "extra virgin olive oil": 1.2,
+            "dried pasta": 0.5,
+            "spice blend": 0.8,
+            "hot sauce": 0.7,
+            "balsamic vinegar": 1.1,
+        },
+        {
+            "origin": _a("produced in {}", "Italy", "Spain", "Greece", "Mexico", "India"),
+            "diet": _a("certified {}", "organic", "gluten-free", "vegan", "non-GMO"),
+        },
         ("small-batch production", "a rich aroma", "no preservatives", "a smoky depth"),
         ("artisanal", "authentic", "gourmet", "rustic", "traditional"),
         ("pasta nights", "salad dressings", "grilling", "everyday cooking"),
-        ("single pack", "2-pack", "4-pack"), 0.8, 8.0,
+        ("single pack", "2-pack", "4-pack"),
+        0.8,
+        8.0,
         {"cookware": "frying pan"},
     ),
     CategorySpec(
         "yoga",
         {"yoga mat": 1.0, "yoga block": 0.4, "yoga strap": 0.3, "meditation cushion": 0.9},
-        {"colour": _a("available in {}", "sage", "lilac", "charcoal", "ocean blue", "terracotta"),
-         "material": _a("made of {}", "natural rubber", "cork", "TPE foam", "organic cotton")},
+        {
+            "colour": _a("available in {}", "sage", "lilac", "charcoal", "ocean blue", "terracotta"),
+            "material": _a("made of {}", "natural rubber", "cork", "TPE foam", "organic cotton"),
+        },
         ("alignment lines", "a non-slip surface", "a carry strap", "extra cushioning"),
         ("grippy", "eco", "supportive", "travel", "plush"),
         ("hot yoga", "daily stretching", "pilates", "meditation"),
-        (), 0.0, 30.0,
+        (),
+        0.0,
+        30.0,
         {"running apparel": "running tights"},
     ),
     CategorySpec(
         "camping",
         {"tent": 3.0, "sleeping bag": 1.8, "headlamp": 0.4, "camping stove": 1.0, "water bottle": 0.3},
-        {"colour": _a("available in {}", "forest green", "orange", "grey", "khaki"),
-         "material": _a("made of {}", "ripstop nylon", "aluminium", "down fill", "titanium")},
+        {
+            "colour": _a("available in {}", "forest green", "orange", "grey", "khaki"),
+            "material": _a("made of {}", "ripstop nylon", "aluminium", "down fill", "titanium"),
+        },
         ("a waterproof finish", "a compact pack size", "recycled materials", "a lifetime warranty"),
         ("ultralight", "rugged", "weatherproof", "packable", "four-season"),
         ("weekend hikes", "backpacking trips", "festival camping", "alpine treks"),
-        (), 0.0, 60.0,
+        (),
+        0.0,
+        60.0,
         {"sports nutrition": "energy bar"},
     ),
 )
 
 #: Brand price tiers: name and price multiplier, with the share of brands in each tier.
-TIERS: tuple[tuple[str, float], ...] = (
-    ("budget", 0.65), ("mid-range", 1.0), ("premium", 1.5), ("luxury", 2.3)
-)
+TIERS: tuple[tuple[str, float], ...] = (("budget", 0.65), ("mid-range", 1.0), ("premium", 1.5), ("luxury", 2.3))
 _TIER_SHARE = (0.25, 0.4, 0.25, 0.1)
-_BRAND_HEADS = ("Nor", "Vel", "Kai", "Alder", "Bram", "Cor", "Del", "Fen", "Hal", "Ior", "Jun", "Lum",
-                "Mar", "Ost", "Pell", "Quin", "Ros", "Sol", "Tor", "Ulm", "Vask", "Wren", "Yar", "Zeph")
-_BRAND_TAILS = ("vik", "a", "ora", "by", "wick", "ton", "ello", "ix", "ent", "ia", "mont", "ford", "io",
-                "sen")
+_BRAND_HEADS = (
+    "Nor",
+    "Vel",
+    "Kai",
+    "Alder",
+    "Bram",
+    "Cor",
+    "Del",
+    "Fen",
+    "Hal",
+    "Ior",
+    "Jun",
+    "Lum",
+    "Mar",
+    "Ost",
+    "Pell",
+    "Quin",
+    "Ros",
+    "Sol",
+    "Tor",
+    "Ulm",
+    "Vask",
+    "Wren",
+    "Yar",
+    "Zeph",
+)
+_BRAND_TAILS = ("vik", "a", "ora", "by", "wick", "ton", "ello", "ix", "ent", "ia", "mont", "ford", "io", "sen")
 _EVENTS = ("view", "purchase", "like")  # non-dislike events, drawn with _EVENT_SHARE
 _EVENT_SHARE = (0.55, 0.3, 0.15)
 _P_FOLLOW_TYPE = 0.7  # a complement step picks the category's follow-up product type this often
@@ -251,25 +353,23 @@ def generate(config: SyntheticConfig | None = None) -> Dataset:
     iw, uw = _width(cfg.n_items), _width(cfg.n_users)
     item_ids = np.array([f"i{p:0{iw}d}" for p in perm], dtype=object)
     user_ids = np.array([f"u{u:0{uw}d}" for u in range(cfg.n_users)], dtype=object)
-    interactions = pd.DataFrame({
-        "user_id": user_ids[user],
-        "item_id": item_ids[item],
-        "timestamp": time,
-        "event": np.array(_EVENTS + ("dislike",), dtype=object)[event],
-        "value": np.full(len(user), np.nan),
-    })
+    interactions = pd.DataFrame(
+        {
+            "user_id": user_ids[user],
+            "item_id": item_ids[item],
+            "timestamp": time,
+            "event": np.array(_EVENTS + ("dislike",), dtype=object)[event],
+            "value": np.full(len(user), np.nan),
+        }
+    )
     frame = _item_frame(cats, brands, items, rng)
     frame.insert(0, "item_id", item_ids)
     frame = frame.iloc[np.argsort(perm)].reset_index(drop=True)
     users_frame = pd.DataFrame({"user_id": user_ids})
-    return Dataset.from_frames(
-        "synthetic", interactions, frame, users_frame, keep_items_without_interactions=True
-    )
+    return Dataset.from_frames("synthetic", interactions, frame, users_frame, keep_items_without_interactions=True)
 
 
-def render_item(
-    spec: CategorySpec, brand: str, attributes: dict[str, str], variant: int = 0
-) -> tuple[str, str]:
+def render_item(spec: CategorySpec, brand: str, attributes: dict[str, str], variant: int = 0) -> tuple[str, str]:
     """Title and 2-3 sentence description of an item from its brand and attribute record."""
     ptype, style, feature = attributes["product_type"], attributes["style"], attributes["feature"]
     first = attributes[next(iter(spec.attributes))]
@@ -378,7 +478,6 @@ def _make_items(
 ) -> _Items:
     n, n_cat = cfg.n_items, len(cats)
     type_names = [t for c in cats for t in c.types]
-    type_cat = np.repeat(np.arange(n_cat), [len(c.types) for c in cats])
     type_factor = np.array([f for c in cats for f in c.types.values()])
     type_start = np.concatenate([[0], np.cumsum([len(c.types) for c in cats])])
     counts = 1 + rng.multinomial(n - n_cat, rng.dirichlet(np.full(n_cat, 8.0)))
@@ -459,7 +558,9 @@ def _simulate(
         cum = np.concatenate([[0.0], np.cumsum(weight.ravel())])
         offset = np.arange(b) * n_items
 
-        def draw(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        def draw(
+            lo: np.ndarray, hi: np.ndarray, cum: np.ndarray = cum, offset: np.ndarray = offset, b: int = b
+        ) -> np.ndarray:
             a, z = cum[offset + lo], cum[offset + hi]
             flat = np.searchsorted(cum, a + rng.random(b) * (z - a), side="right") - 1
             return np.clip(flat - offset, lo, hi - 1)
@@ -579,14 +680,16 @@ def _item_frame(
         categories.append([spec.name, record["product_type"]])
         attributes.append(record)
         brand_names.append(brand)
-    return pd.DataFrame({
-        "title": titles,
-        "description": descriptions,
-        "brand": brand_names,
-        "categories": categories,
-        "price": items.price,
-        "attributes": attributes,
-    })
+    return pd.DataFrame(
+        {
+            "title": titles,
+            "description": descriptions,
+            "brand": brand_names,
+            "categories": categories,
+            "price": items.price,
+            "attributes": attributes,
+        }
+    )
 
 
 def _cap(text: str) -> str:
@@ -605,4 +708,4 @@ def _width(n: int) -> int:
     return max(5, len(str(max(n - 1, 0))))
 
 
-__all__ = ["Attribute", "CategorySpec", "CATEGORIES", "TIERS", "generate", "render_item"]
+__all__ = ["CATEGORIES", "TIERS", "Attribute", "CategorySpec", "generate", "render_item"]

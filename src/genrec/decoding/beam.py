@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from genrec.decoding.trie import PrefixTrie
 State = Any
 StepFn = Callable[[int, torch.Tensor, State], tuple[torch.Tensor, State]]
 Reorder = Callable[[State, torch.Tensor], State]
-Exclude = Union[Sequence[Iterable[int]], torch.Tensor, np.ndarray]
+Exclude = Sequence[Iterable[int]] | torch.Tensor | np.ndarray
 
 # A token the model rules out (-inf / NaN) gets this finite score instead, so an item that the model
 # deems impossible still ranks above "no item": -inf is reserved for tokens outside the trie, which
@@ -185,9 +185,7 @@ def _top_k(trie: PrefixTrie, beams: _Beams, k: int) -> tuple[torch.Tensor, torch
 
 
 # ---- exclusions ------------------------------------------------------------------------
-def _blocked_prefixes(
-    trie: PrefixTrie, exclude: Exclude | None, batch_size: int
-) -> list[torch.Tensor | None]:
+def _blocked_prefixes(trie: PrefixTrie, exclude: Exclude | None, batch_size: int) -> list[torch.Tensor | None]:
     """Per depth d, sorted keys ``user * n_nodes(d) + node`` of nodes with every item excluded.
 
     Pruning whole excluded subtrees (not only excluded leaves) keeps a prefix with nothing left to
@@ -209,9 +207,7 @@ def _blocked_prefixes(
     return blocked
 
 
-def _is_blocked(
-    blocked: torch.Tensor, n_nodes: int, user: torch.Tensor, node: torch.Tensor
-) -> torch.Tensor:
+def _is_blocked(blocked: torch.Tensor, n_nodes: int, user: torch.Tensor, node: torch.Tensor) -> torch.Tensor:
     """Whether each (user, node) pair is in ``blocked`` (sorted ``user * n_nodes + node`` keys)."""
     keys = user * n_nodes + node
     pos = torch.searchsorted(blocked, keys).clamp_(max=len(blocked) - 1)
@@ -313,12 +309,9 @@ def benchmark_decoding(
     }
 
 
-def _random_distinct_codes(
-    rng: np.random.Generator, n_items: int, levels: int, vocab: int
-) -> np.ndarray:
+def _random_distinct_codes(rng: np.random.Generator, n_items: int, levels: int, vocab: int) -> np.ndarray:
     """``n_items`` distinct uniformly random code rows (n_items must not exceed vocab**levels)."""
     if n_items > vocab**levels:
         raise ValueError(f"{n_items} items do not fit in {vocab}**{levels} codes")
     flat = rng.choice(vocab**levels, size=n_items, replace=False)
     return np.stack([(flat // vocab ** (levels - 1 - l)) % vocab for l in range(levels)], 1)
-

@@ -188,9 +188,7 @@ class PrefixTrie:
             self._edge_key.append(torch.from_numpy(parent * self.vocab_sizes[l] + token))
 
         self._node_of_leaf = [torch.from_numpy(a) for a in node_of_leaf]
-        self._subtree_size = [
-            torch.from_numpy(np.bincount(a, minlength=n)) for a, n in zip(node_of_leaf, n_nodes)
-        ]
+        self._subtree_size = [torch.from_numpy(np.bincount(a, minlength=n)) for a, n in zip(node_of_leaf, n_nodes)]
         leaf_item = self._items[order]
         item_leaf = np.full(int(leaf_item.max()) + 1 if len(leaf_item) else 0, -1, dtype=np.int64)
         item_leaf[leaf_item] = np.arange(len(leaf_item))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec.data.store import default_home
+from genrec.home import default_home
 
 _MAX_SHARDS = 16
 

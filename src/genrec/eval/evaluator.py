@@ -63,9 +63,7 @@ def item_vectors_from_interactions(train: Dataset, dim: int = 64, seed: int = 0)
 
 def user_popularity(train: Dataset) -> np.ndarray:
     """Number of distinct training users of every item."""
-    pairs = np.unique(
-        train.interactions.user.astype(np.int64) * train.n_items + train.interactions.item
-    )
+    pairs = np.unique(train.interactions.user.astype(np.int64) * train.n_items + train.interactions.item)
     return np.bincount(pairs % train.n_items, minlength=train.n_items)
 
 
@@ -111,9 +109,7 @@ def evaluate(
     metrics = M.rank_metrics(ranks, config.ks)
     if beyond_accuracy and len(cases):
         pop = user_popularity(train)
-        vecs = item_vectors if item_vectors is not None else item_vectors_from_interactions(
-            train, config.diversity_dim
-        )
+        vecs = item_vectors if item_vectors is not None else item_vectors_from_interactions(train, config.diversity_dim)
         for k in config.ks:
             top = lists[:, :k]
             metrics[f"Coverage@{k}"] = M.catalog_coverage(top, n_items)

@@ -64,9 +64,7 @@ def _unit(x: np.ndarray, name: str) -> np.ndarray:
     return x / norms
 
 
-def cosine_at_k(
-    generated: np.ndarray, histories: Sequence[np.ndarray], k: int
-) -> np.ndarray:
+def cosine_at_k(generated: np.ndarray, histories: Sequence[np.ndarray], k: int) -> np.ndarray:
     """Per case: mean cosine between the generated embedding and the user's last ``k`` liked items."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -107,9 +105,7 @@ def ps_at_k(gen_scores: np.ndarray, catalog_scores: np.ndarray, k: int | None = 
     return out
 
 
-def frechet_distance(
-    x: np.ndarray, y: np.ndarray, eps: float = 1e-6, imag_tol: float = 1e-3
-) -> float:
+def frechet_distance(x: np.ndarray, y: np.ndarray, eps: float = 1e-6, imag_tol: float = 1e-3) -> float:
     """Fréchet distance between Gaussians fitted to two embedding sets [n, d] and [m, d]; lower is better."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     for name, a in (("x", x), ("y", y)):
@@ -144,9 +140,11 @@ def novelty(generated: np.ndarray, corpus: np.ndarray, chunk: int = 1024) -> np.
     gen, cor = _unit(generated, "generated"), _unit(corpus, "corpus")
     if gen.shape[1] != cor.shape[1]:
         raise ValueError(f"generated and corpus differ in dimension: {gen.shape[1]} vs {cor.shape[1]}")
-    best = np.concatenate(
-        [(gen[lo : lo + chunk] @ cor.T).max(axis=1) for lo in range(0, len(gen), chunk)]
-    ) if len(gen) else np.zeros(0)
+    best = (
+        np.concatenate([(gen[lo : lo + chunk] @ cor.T).max(axis=1) for lo in range(0, len(gen), chunk)])
+        if len(gen)
+        else np.zeros(0)
+    )
     return np.clip(1.0 - best, 0.0, 2.0)
 
 
@@ -154,25 +152,97 @@ def novelty(generated: np.ndarray, corpus: np.ndarray, chunk: int = 1024) -> np.
 
 # Unit spellings -> canonical unit. Longer spellings first so the regex prefers them.
 _UNITS: dict[str, str] = {
-    "millilitres": "ml", "milliliters": "ml", "millilitre": "ml", "milliliter": "ml", "ml": "ml",
-    "litres": "l", "liters": "l", "litre": "l", "liter": "l", "l": "l",
-    "fl oz": "fl oz", "fl. oz": "fl oz", "ounces": "oz", "ounce": "oz", "oz": "oz",
-    "kilograms": "kg", "kilogram": "kg", "kg": "kg", "grams": "g", "gram": "g", "g": "g",
-    "milligrams": "mg", "mg": "mg", "pounds": "lb", "pound": "lb", "lbs": "lb", "lb": "lb",
-    "millimetres": "mm", "millimeters": "mm", "mm": "mm", "centimetres": "cm", "centimeters": "cm",
-    "cm": "cm", "metres": "m", "meters": "m", "m": "m", "inches": "in", "inch": "in", '"': "in",
-    "feet": "ft", "foot": "ft", "ft": "ft",
-    "hours": "h", "hour": "h", "hrs": "h", "hr": "h", "minutes": "min", "minute": "min", "min": "min",
-    "years": "yr", "year": "yr", "months": "mo", "month": "mo", "days": "d", "day": "d",
-    "mah": "mah", "watts": "w", "watt": "w", "w": "w", "volts": "v", "volt": "v", "v": "v",
-    "ghz": "ghz", "mhz": "mhz", "hz": "hz", "tb": "tb", "gb": "gb", "mb": "mb", "mp": "mp",
-    "percent": "%", "%": "%", "servings": "servings", "serving": "servings",
-    "pack": "pack", "packs": "pack", "pieces": "pcs", "piece": "pcs", "pcs": "pcs", "count": "count",
-    "ct": "count", "capsules": "capsules", "tablets": "tablets", "sheets": "sheets",
+    "millilitres": "ml",
+    "milliliters": "ml",
+    "millilitre": "ml",
+    "milliliter": "ml",
+    "ml": "ml",
+    "litres": "l",
+    "liters": "l",
+    "litre": "l",
+    "liter": "l",
+    "l": "l",
+    "fl oz": "fl oz",
+    "fl. oz": "fl oz",
+    "ounces": "oz",
+    "ounce": "oz",
+    "oz": "oz",
+    "kilograms": "kg",
+    "kilogram": "kg",
+    "kg": "kg",
+    "grams": "g",
+    "gram": "g",
+    "g": "g",
+    "milligrams": "mg",
+    "mg": "mg",
+    "pounds": "lb",
+    "pound": "lb",
+    "lbs": "lb",
+    "lb": "lb",
+    "millimetres": "mm",
+    "millimeters": "mm",
+    "mm": "mm",
+    "centimetres": "cm",
+    "centimeters": "cm",
+    "cm": "cm",
+    "metres": "m",
+    "meters": "m",
+    "m": "m",
+    "inches": "in",
+    "inch": "in",
+    '"': "in",
+    "feet": "ft",
+    "foot": "ft",
+    "ft": "ft",
+    "hours": "h",
+    "hour": "h",
+    "hrs": "h",
+    "hr": "h",
+    "minutes": "min",
+    "minute": "min",
+    "min": "min",
+    "years": "yr",
+    "year": "yr",
+    "months": "mo",
+    "month": "mo",
+    "days": "d",
+    "day": "d",
+    "mah": "mah",
+    "watts": "w",
+    "watt": "w",
+    "w": "w",
+    "volts": "v",
+    "volt": "v",
+    "v": "v",
+    "ghz": "ghz",
+    "mhz": "mhz",
+    "hz": "hz",
+    "tb": "tb",
+    "gb": "gb",
+    "mb": "mb",
+    "mp": "mp",
+    "percent": "%",
+    "%": "%",
+    "servings": "servings",
+    "serving": "servings",
+    "pack": "pack",
+    "packs": "pack",
+    "pieces": "pcs",
+    "piece": "pcs",
+    "pcs": "pcs",
+    "count": "count",
+    "ct": "count",
+    "capsules": "capsules",
+    "tablets": "tablets",
+    "sheets": "sheets",
 }
 _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+    )
+}
 _AMOUNT = _NUMBER + "|" + "|".join(_NUMBER_WORDS)  # a quantity may spell its number ("two-pack")
 _UNIT_RE = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _QUANTITY = re.compile(rf"(?<![\w.])({_AMOUNT})\s?-?\s?({_UNIT_RE})(?![\w])", re.IGNORECASE)
@@ -233,9 +303,7 @@ def extract_facts(text: str, brand: str | None = None, product_types: Iterable[s
     return facts
 
 
-def fact_keeping(
-    source: str, edited: str, brand: str | None = None, product_types: Iterable[str] = ()
-) -> float:
+def fact_keeping(source: str, edited: str, brand: str | None = None, product_types: Iterable[str] = ()) -> float:
     """Share of the source text's facts that the edited text still states unchanged (NaN if none)."""
     types = list(product_types)
     before = extract_facts(source, brand, types)
@@ -245,7 +313,9 @@ def fact_keeping(
 
 
 _NAME_WORD = re.compile(r"[a-z][a-z'-]{2,}")
-_NAME_STOPWORDS = frozenset("and the for with from this that its your our are you all new set".split())
+_NAME_STOPWORDS = frozenset(
+    ["and", "the", "for", "with", "from", "this", "that", "its", "your", "our", "are", "you", "all", "new", "set"]
+)
 
 
 def name_words(title: str, brand: str | None = None) -> set[str]:

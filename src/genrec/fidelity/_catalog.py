@@ -11,8 +11,23 @@ from genrec.fidelity.base import CheckContext
 
 #: Brand values that name no brand.
 GENERIC_BRANDS = frozenset(
-    {"", "unknown", "generic", "n a", "na", "none", "other", "others", "no brand", "unbranded", "various",
-     "does not apply", "not applicable", "private label", "oem"}
+    {
+        "",
+        "unknown",
+        "generic",
+        "n a",
+        "na",
+        "none",
+        "other",
+        "others",
+        "no brand",
+        "unbranded",
+        "various",
+        "does not apply",
+        "not applicable",
+        "private label",
+        "oem",
+    }
 )
 _MAX_NGRAM = 4
 

@@ -61,7 +61,7 @@ def alternation(phrases: Iterable[str]) -> str:
     return "(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in unique) + ")" if unique else "(?!)"
 
 
-def sources(packaged: Sequence[str], extra: Iterable[Path]) -> list[str | Path]:
+def sources(packaged: Sequence[str], extra: Iterable[str | Path]) -> list[str | Path]:
     """Packaged rule names followed by operator files."""
     return [*packaged, *extra]
 

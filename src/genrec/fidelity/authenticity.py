@@ -26,8 +26,12 @@ from genrec.fidelity.privacy import find_structured
 # unit spelling -> (canonical unit, dimension, factor to the dimension's base unit)
 _UNITS: dict[str, tuple[str, str, float]] = {}
 for _names, _canon, _dim, _factor in (
-    (("fl oz", "fl. oz", "fl.oz", "floz", "fluid ounce", "fluid ounces", "fl ounce", "fl ounces", "fl. ounce"),
-     "floz", "volume", 29.5735),
+    (
+        ("fl oz", "fl. oz", "fl.oz", "floz", "fluid ounce", "fluid ounces", "fl ounce", "fl ounces", "fl. ounce"),
+        "floz",
+        "volume",
+        29.5735,
+    ),
     (("oz", "ounce", "ounces", "oz."), "oz", "mass", 28.3495),
     (("ml", "mls", "milliliter", "milliliters", "millilitre", "millilitres"), "ml", "volume", 1.0),
     (("cl", "centiliter", "centilitre"), "cl", "volume", 10.0),
@@ -75,9 +79,23 @@ for _names, _canon, _dim, _factor in (
         _UNITS[_n] = (_canon, _dim, _factor)
 
 _PREFIXES = {
-    "spf": "spf", "eu": "eu", "uk": "uk", "us": "us", "size": "size", "pack of": "pack", "set of": "set",
-    "box of": "count", "case of": "pack", "no.": "no", "no": "no", "number": "no", "#": "no",
-    "bluetooth": "bluetooth", "usb": "usb", "version": "version", "ip": "ip",
+    "spf": "spf",
+    "eu": "eu",
+    "uk": "uk",
+    "us": "us",
+    "size": "size",
+    "pack of": "pack",
+    "set of": "set",
+    "box of": "count",
+    "case of": "pack",
+    "no.": "no",
+    "no": "no",
+    "number": "no",
+    "#": "no",
+    "bluetooth": "bluetooth",
+    "usb": "usb",
+    "version": "version",
+    "ip": "ip",
 }
 _WORD_NUMBERS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+)?|\b(?:" + _WORD_NUMBERS + r")\b)"
@@ -142,8 +160,15 @@ def extract_prices(text: str) -> list[Fact]:
     out = []
     for m in _PRICE.finditer(text):
         raw = m.group("amt") or m.group("amt2")
-        out.append(Fact(float(raw.replace(",", "")) if m.group("amt") else float(raw.replace(",", ".")),
-                        "price", m.start(), m.end(), m.group()))
+        out.append(
+            Fact(
+                float(raw.replace(",", "")) if m.group("amt") else float(raw.replace(",", ".")),
+                "price",
+                m.start(),
+                m.end(),
+                m.group(),
+            )
+        )
     return out
 
 
@@ -159,9 +184,9 @@ def supported(fact: Fact, source: Iterable[Fact]) -> bool:
     same dimension, or (for a bare number in the item) the same value with any unit."""
     dim, factor = _dimension(fact.unit)
     for s in source:
-        if abs(s.value - fact.value) <= 1e-9 * max(1.0, abs(fact.value)):
-            if s.unit == fact.unit or not fact.unit:
-                return True
+        same_value = abs(s.value - fact.value) <= 1e-9 * max(1.0, abs(fact.value))
+        if same_value and (s.unit == fact.unit or not fact.unit):
+            return True
         sdim, sfactor = _dimension(s.unit)
         if dim and dim == sdim:
             a, b = fact.value * factor, s.value * sfactor
@@ -225,28 +250,46 @@ class AuthenticityCheck(Check):
             return self._creation(item, ctx)
         source = ctx.catalog_records().get(str(prov.source_item_id))
         if source is None:
-            f = Finding("missing_source", f"source item {prov.source_item_id!r} is not in the catalog; facts unchecked",
-                        "provenance", score=0.5)
+            f = Finding(
+                "missing_source",
+                f"source item {prov.source_item_id!r} is not in the catalog; facts unchecked",
+                "provenance",
+                score=0.5,
+            )
             return [f], {"source_found": False}
         return self._edit(item, source, ctx), {"source_found": True}
 
     def _edit(self, item: GeneratedItem, source: dict[str, Any], ctx: CheckContext) -> list[Finding]:
         s = self.settings
         src_text = record_text(source)
-        attrs = source.get("attributes") if isinstance(source.get("attributes"), dict) else {}
-        attr_text = " ; ".join(f"{k} {v}" for k, vals in attrs.items() if _descriptive(k)
-                               for v in _as_list(vals) if isinstance(v, str))
+        raw_attrs = source.get("attributes")
+        attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
+        attr_text = " ; ".join(
+            f"{k} {v}" for k, vals in attrs.items() if _descriptive(k) for v in _as_list(vals) if isinstance(v, str)
+        )
         cats = " ; ".join(str(c) for c in _as_list(source.get("categories")))
         support_text = f"{src_text}\n{attr_text}\n{cats}"
         findings: list[Finding] = []
         src_brand = norm(clean(source.get("brand")))
         # brand field: a different brand, or a brand the brand-less source never names
         new_brand = norm(item.brand or "")
-        if new_brand and new_brand != src_brand and new_brand not in GENERIC_BRANDS:
-            if src_brand not in GENERIC_BRANDS or f" {new_brand} " not in f" {norm(src_text)} ":
-                was = clean(source.get("brand")) or "no brand"
-                findings.append(Finding("changed_brand", f"brand {item.brand!r} differs from the source's {was!r}",
-                                        "brand", 0, len(item.brand), item.brand))
+        if (
+            new_brand
+            and new_brand != src_brand
+            and new_brand not in GENERIC_BRANDS
+            and (src_brand not in GENERIC_BRANDS or f" {new_brand} " not in f" {norm(src_text)} ")
+        ):
+            was = clean(source.get("brand")) or "no brand"
+            findings.append(
+                Finding(
+                    "changed_brand",
+                    f"brand {item.brand!r} differs from the source's {was!r}",
+                    "brand",
+                    0,
+                    len(item.brand or ""),
+                    item.brand or "",
+                )
+            )
         # brands named in the text
         lex = brand_lexicon(ctx)
         src_brands = {m.brand for m in lex.find(support_text)} | {src_brand}
@@ -265,32 +308,72 @@ class AuthenticityCheck(Check):
         for fld, text in item_fields(item).items():
             for m in lex.find(text):
                 if m.brand not in src_brands:
-                    findings.append(span_finding("foreign_brand", f"names brand {m.brand!r}, which the source does not",
-                                                 fld, text, m.start, m.end))
+                    findings.append(
+                        span_finding(
+                            "foreign_brand",
+                            f"names brand {m.brand!r}, which the source does not",
+                            fld,
+                            text,
+                            m.start,
+                            m.end,
+                        )
+                    )
             prices = extract_prices(text)
             price_spans[fld] = [(p.start, p.end) for p in prices]
             for p in prices:
                 if not any(abs(p.value - q.value) <= s.price_tolerance * max(q.value, 1e-9) for q in src_prices):
-                    findings.append(span_finding("changed_price", f"price {p.text!r} is not the source's", fld, text,
-                                                 p.start, p.end))
+                    findings.append(
+                        span_finding(
+                            "changed_price", f"price {p.text!r} is not the source's", fld, text, p.start, p.end
+                        )
+                    )
             personal = [(m.start, m.end) for m in find_structured(text)]  # a phone number is no product fact
             for f in extract_numbers(text, price_spans[fld] + personal):
                 if not supported(f, src_facts):
-                    findings.append(span_finding("unsupported_number", f"{f.text!r} is not stated by the source",
-                                                 fld, text, f.start, f.end))
-            for m in _LETTER_SIZE.finditer(text):
-                if m.group(1) not in src_sizes:
-                    findings.append(span_finding("unsupported_size", f"size {m.group(1)!r} is not the source's",
-                                                 fld, text, m.start(1), m.end(1)))
-            for m in materials.finditer(text):
-                if f" {norm(m.group())} " not in support_norm:
-                    findings.append(span_finding("unsupported_material", f"{m.group()!r} is not in the source item",
-                                                 fld, text, m.start(), m.end(), 0.8))
+                    findings.append(
+                        span_finding(
+                            "unsupported_number", f"{f.text!r} is not stated by the source", fld, text, f.start, f.end
+                        )
+                    )
+            for size in _LETTER_SIZE.finditer(text):
+                if size.group(1) not in src_sizes:
+                    findings.append(
+                        span_finding(
+                            "unsupported_size",
+                            f"size {size.group(1)!r} is not the source's",
+                            fld,
+                            text,
+                            size.start(1),
+                            size.end(1),
+                        )
+                    )
+            for mat in materials.finditer(text):
+                if f" {norm(mat.group())} " not in support_norm:
+                    findings.append(
+                        span_finding(
+                            "unsupported_material",
+                            f"{mat.group()!r} is not in the source item",
+                            fld,
+                            text,
+                            mat.start(),
+                            mat.end(),
+                            0.8,
+                        )
+                    )
         if item.price is not None and isinstance(src_price, (int, float)) and src_price == src_price and src_price > 0:
             change = abs(float(item.price) - float(src_price)) / float(src_price)
             if change > s.price_tolerance:
-                findings.append(Finding("changed_price", f"price {item.price:g} differs from the source's {src_price:g} "
-                                        f"({change:.0%})", "price", None, None, str(item.price), min(1.0, change)))
+                findings.append(
+                    Finding(
+                        "changed_price",
+                        f"price {item.price:g} differs from the source's {src_price:g} ({change:.0%})",
+                        "price",
+                        None,
+                        None,
+                        str(item.price),
+                        min(1.0, change),
+                    )
+                )
         return findings
 
     def _creation(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
@@ -307,8 +390,16 @@ class AuthenticityCheck(Check):
                 claimed, where = m.brand, ("title", m.start, m.end, item.title[m.start : m.end])
         same = self._titles(ctx).get(title_norm) if title_norm else None
         if same is not None:
-            findings.append(Finding("claims_real_product", f"reuses the exact title of catalog item {same}",
-                                    "title", 0, len(item.title), item.title))
+            findings.append(
+                Finding(
+                    "claims_real_product",
+                    f"reuses the exact title of catalog item {same}",
+                    "title",
+                    0,
+                    len(item.title),
+                    item.title,
+                )
+            )
         else:
             # Without a catalog brand a title only poses as a real product when it is nearly the same words:
             # catalogs with templated titles share most words between distinct products.
@@ -316,28 +407,54 @@ class AuthenticityCheck(Check):
             near = self._title_index(ctx).query(item.title)
             best = max(near, key=lambda o: (o.jaccard, o.key), default=None)
             if best is not None and best.jaccard >= bar:
-                findings.append(Finding("claims_real_product", f"title nearly equals catalog item {best.key}'s "
-                                        f"({best.jaccard:.2f} word overlap)", "title", 0, len(item.title), item.title,
-                                        best.jaccard))
+                findings.append(
+                    Finding(
+                        "claims_real_product",
+                        f"title nearly equals catalog item {best.key}'s ({best.jaccard:.2f} word overlap)",
+                        "title",
+                        0,
+                        len(item.title),
+                        item.title,
+                        best.jaccard,
+                    )
+                )
         details: dict[str, Any] = {"claimed_brand": claimed}
         if claimed and where:
             fld, start, end, text = where
-            findings.append(Finding("claims_brand", f"presents itself as a product of catalog brand {claimed!r}",
-                                    fld, start, end, text, 0.6))
+            findings.append(
+                Finding(
+                    "claims_brand",
+                    f"presents itself as a product of catalog brand {claimed!r}",
+                    fld,
+                    start,
+                    end,
+                    text,
+                    0.6,
+                )
+            )
             rest = _words(title_norm) - set(claimed.split())
             records = ctx.catalog_records()
-            best, best_id = 0.0, None
+            line_best: float = 0.0
+            line_id = None
             for item_id in items_by_brand(ctx).get(claimed, []):
                 other = _words(norm(clean(records[item_id].get("title")))) - set(claimed.split())
                 shared = len(rest & other)
                 sim = shared / len(rest) if rest and shared >= 2 else 0.0  # share of its words the brand's title has
-                if sim > best:
-                    best, best_id = sim, item_id
-            details["product_line_similarity"] = best
-            if best >= self.settings.product_line_similarity:
-                findings.append(Finding("claims_product_line",
-                                        f"title matches {claimed!r} product {best_id} ({best:.0%} of its words)",
-                                        "title", 0, len(item.title), item.title, best))
+                if sim > line_best:
+                    line_best, line_id = sim, item_id
+            details["product_line_similarity"] = line_best
+            if line_best >= self.settings.product_line_similarity:
+                findings.append(
+                    Finding(
+                        "claims_product_line",
+                        f"title matches {claimed!r} product {line_id} ({line_best:.0%} of its words)",
+                        "title",
+                        0,
+                        len(item.title),
+                        item.title,
+                        line_best,
+                    )
+                )
         return findings, details
 
 
@@ -349,7 +466,7 @@ def _words(text: str) -> set[str]:
 def _descriptive(key: str) -> bool:
     """Attribute keys that describe the product (not ids, ranks or codes)."""
     k = key.lower()
-    return not (k.endswith("_id") or k.endswith("_ids") or k.endswith("rank") or k in {"asin", "sku", "ean", "upc"})
+    return not (k.endswith(("_id", "_ids", "rank")) or k in {"asin", "sku", "ean", "upc"})
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -186,7 +186,7 @@ class Check(ABC):
     def __init__(self, settings: Any) -> None:
         self.settings = settings
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Read the check's rule files now, so a broken operator file fails at start-up (default: none)."""
 
     @abstractmethod

@@ -89,10 +89,7 @@ class Lexicon:
     def compile(self) -> CompiledLexicon:
         """The patterns with their placeholders filled, compiled; plus one pattern for demeaning terms."""
         adjs = _rules.alternation(self.adjectives)
-        group = (
-            f"(?:(?:the\\s+)?{_rules.alternation(self.plural)}"
-            f"|{adjs}\\s+{_rules.alternation(self.people_plural)})"
-        )
+        group = f"(?:(?:the\\s+)?{_rules.alternation(self.plural)}|{adjs}\\s+{_rules.alternation(self.people_plural)})"
         member = f"(?:{_rules.alternation(self.singular)}|{adjs}\\s+{_rules.alternation(self.people_singular)})"
         fill = {"{GROUP}": group, "{MEMBER}": member, "{NEG}": _rules.alternation(self.negative), "{ADV}": _ADV}
         out = []
@@ -186,12 +183,16 @@ class BiasCheck(Check):
         """Patterns on each item; the learned detector on every sentence of every item in one batch."""
         compiled = self._compiled(ctx)
         fields = [item_fields(item) for item in items]
-        extra, details = learned.learned_findings(self.name, fields, self.settings,
-                                                  {"stereotype": "stereotyped statement about a group"}, ctx.encoder)
+        extra, details = learned.learned_findings(
+            self.name, fields, self.settings, {"stereotype": "stereotyped statement about a group"}, ctx.encoder
+        )
         out = []
         for flds, more in zip(fields, extra):
-            findings = [span_finding(code, f"{name}", fld, text, start, end)
-                        for fld, text in flds.items() for code, name, start, end in find_bias(text, compiled)]
+            findings = [
+                span_finding(code, f"{name}", fld, text, start, end)
+                for fld, text in flds.items()
+                for code, name, start, end in find_bias(text, compiled)
+            ]
             out.append((learned.merge(findings, more), dict(details)))
         return out
 
@@ -220,11 +221,22 @@ class CounterfactualResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
-        return {"instruction": self.instruction, "output": self.output, "max_distance": self.max_distance,
-                "tolerance": self.tolerance, "passed": self.passed, "variants": self.variants}
+        return {
+            "instruction": self.instruction,
+            "output": self.output,
+            "max_distance": self.max_distance,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+            "variants": self.variants,
+        }
 
 
-def _replace_terms(text: str, mapping: dict[str, str], adjectives: set[str] = frozenset(), people: set[str] = frozenset()) -> str:
+def _replace_terms(
+    text: str,
+    mapping: dict[str, str],
+    adjectives: frozenset[str] | set[str] = frozenset(),
+    people: frozenset[str] | set[str] = frozenset(),
+) -> str:
     """Replace the terms of ``mapping`` (case kept); terms in ``adjectives`` only before a word of ``people``."""
     if not mapping:
         return text
@@ -261,7 +273,7 @@ def mask_identity_terms(text: str, lexicon: Lexicon | None = None) -> str:
     """``text`` with every swappable identity term replaced by one neutral placeholder."""
     lexicon = lexicon or load_lexicon()
     terms = {t for m in lexicon.swap_map().values() for t in m}
-    return _replace_terms(text, {t: "person" for t in terms})
+    return _replace_terms(text, dict.fromkeys(terms, "person"))
 
 
 def counterfactual_test(

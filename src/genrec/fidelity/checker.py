@@ -71,8 +71,14 @@ class FidelityChecker:
             for item in items:
                 try:
                     out.append(check.run(item, ctx))
-                except Exception as exc:  # noqa: BLE001 - any failure must yield a verdict, never a pass
+                except Exception as exc:
                     msg = f"the check failed: {type(exc).__name__}: {exc}"
-                    out.append(CheckResult(check.name, self.policy.on_error, 1.0,
-                                           [Finding("error", msg, "check", severity=self.policy.on_error)]))
+                    out.append(
+                        CheckResult(
+                            check.name,
+                            self.policy.on_error,
+                            1.0,
+                            [Finding("error", msg, "check", severity=self.policy.on_error)],
+                        )
+                    )
             return out

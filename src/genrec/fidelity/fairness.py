@@ -97,7 +97,7 @@ def exposure_report(
             "generated_share": by_origin["generated"].get(p, 0.0) / gen_exposure if gen_exposure else 0.0,
         }
     gains = {p: v["generated_share"] - v["human_share"] for p, v in per_provider.items()}
-    top_gain = max(gains, key=gains.get) if gains and gen_exposure and human_exposure else None
+    top_gain = max(gains, key=lambda p: gains[p]) if gains and gen_exposure and human_exposure else None
     n_slots = slots["human"] + slots["generated"]
     return {
         "lists": len(lists),

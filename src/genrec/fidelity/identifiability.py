@@ -43,27 +43,60 @@ class IdentifiabilityCheck(Check):
         if item.ai_generated is not True:
             findings.append(Finding("not_flagged", "the item is not flagged as AI-generated", "ai_generated"))
         if not str(item.item_id).startswith(GENERATED_PREFIX):
-            findings.append(Finding("not_flagged", f"item id does not start with {GENERATED_PREFIX!r}", "item_id",
-                                    text=str(item.item_id)))
+            findings.append(
+                Finding(
+                    "not_flagged",
+                    f"item id does not start with {GENERATED_PREFIX!r}",
+                    "item_id",
+                    text=str(item.item_id),
+                )
+            )
         prov = item.provenance
-        missing = [name for name, value in (("generator", prov.generator), ("generator_version", prov.generator_version),
-                                            ("created_at", prov.created_at)) if str(value or "").strip().lower() in _UNKNOWN]
+        missing = [
+            name
+            for name, value in (
+                ("generator", prov.generator),
+                ("generator_version", prov.generator_version),
+                ("created_at", prov.created_at),
+            )
+            if str(value or "").strip().lower() in _UNKNOWN
+        ]
         if prov.kind == "edit" and not prov.source_item_id:
             missing.append("source_item_id")
         if missing:
-            findings.append(Finding("missing_provenance", f"provenance lacks {', '.join(missing)}", "provenance",
-                                    text=", ".join(missing)))
+            findings.append(
+                Finding(
+                    "missing_provenance",
+                    f"provenance lacks {', '.join(missing)}",
+                    "provenance",
+                    text=", ".join(missing),
+                )
+            )
         if prov.watermark:
             detector = ctx.detectors.get(prov.generator)
             if detector is None:
-                findings.append(Finding("no_detector", f"a watermark was applied but no detector is registered for "
-                                        f"generator {prov.generator!r}", "provenance", score=0.5))
+                findings.append(
+                    Finding(
+                        "no_detector",
+                        f"a watermark was applied but no detector is registered for generator {prov.generator!r}",
+                        "provenance",
+                        score=0.5,
+                    )
+                )
             else:
                 z = float(detector(watermarked_text(item)).z)
                 details["watermark_z"] = z
                 threshold = self.settings.watermark_z_threshold
                 if not math.isfinite(z) or z < threshold:
-                    gap = 1.0 if not math.isfinite(z) else min(1.0, max(0.0, (threshold - z) / max(abs(threshold), 1.0)))
-                    findings.append(Finding("watermark_weak", f"watermark z-score {z:.2f} is below {threshold:g}: "
-                                            "missing or stripped", "text", score=gap))
+                    gap = (
+                        1.0 if not math.isfinite(z) else min(1.0, max(0.0, (threshold - z) / max(abs(threshold), 1.0)))
+                    )
+                    findings.append(
+                        Finding(
+                            "watermark_weak",
+                            f"watermark z-score {z:.2f} is below {threshold:g}: missing or stripped",
+                            "text",
+                            score=gap,
+                        )
+                    )
         return findings, details

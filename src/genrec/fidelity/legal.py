@@ -23,8 +23,11 @@ from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span
 from genrec.fidelity.policy import LegalSettings
 
 _CLAIM_CODES = ("regulated_health", "regulated_medical", "regulated_financial")
-_CLAIM_LABELS = {"regulated_health": "regulated health claim", "regulated_medical": "regulated medical claim",
-                 "regulated_financial": "regulated financial claim"}
+_CLAIM_LABELS = {
+    "regulated_health": "regulated health claim",
+    "regulated_medical": "regulated medical claim",
+    "regulated_financial": "regulated financial claim",
+}
 
 
 def load_claim_rules(extra: Sequence[Any] = ()) -> list[_rules.PatternRule]:
@@ -83,8 +86,9 @@ class LegalCheck(Check):
         self, items: Sequence[GeneratedItem], ctx: CheckContext
     ) -> list[tuple[list[Finding], dict[str, Any]]]:
         """The rules on each item, plus the learned detector's regulated claims over all items in one batch."""
-        extra, details = learned.learned_findings(self.name, [item_fields(i) for i in items], self.settings,
-                                                  _CLAIM_LABELS, ctx.encoder)
+        extra, details = learned.learned_findings(
+            self.name, [item_fields(i) for i in items], self.settings, _CLAIM_LABELS, ctx.encoder
+        )
         out = []
         for item, more in zip(items, extra):
             findings, own = self._find_rules(item, ctx)
@@ -127,16 +131,23 @@ class LegalCheck(Check):
         if overlaps and exclude:
             # an edit may reuse text its source already shares with another item (listing duplicates)
             source_text = record_text(ctx.catalog_records().get(str(prov.source_item_id)) or {})
-            twins = {o.key for o in index.query(source_text, exclude=exclude)
-                     if max(o.jaccard, o.doc_containment) >= s.near_duplicate_threshold}
+            twins = {
+                o.key
+                for o in index.query(source_text, exclude=exclude)
+                if max(o.jaccard, o.doc_containment) >= s.near_duplicate_threshold
+            }
             overlaps = [o for o in overlaps if o.key not in twins]
         if not overlaps:
             details["max_similarity"] = 0.0
             return []
         best = max(overlaps, key=lambda o: (max(o.jaccard, o.doc_containment), o.key))
         score = max(best.jaccard, best.doc_containment)
-        details.update(max_similarity=round(score, 4), most_similar=best.key, jaccard=round(best.jaccard, 4),
-                       containment=round(best.doc_containment, 4))
+        details.update(
+            max_similarity=round(score, 4),
+            most_similar=best.key,
+            jaccard=round(best.jaccard, 4),
+            containment=round(best.doc_containment, 4),
+        )
         if score >= s.near_duplicate_threshold:
             code = "near_duplicate"
         elif s.similar_threshold is not None and score >= s.similar_threshold:
@@ -157,10 +168,21 @@ class LegalCheck(Check):
         lex = self._protected(ctx)
         out = []
         if item.brand and norm(item.brand) in lex.brands:
-            out.append(Finding("protected_brand", f"created item carries protected brand {item.brand!r}", "brand",
-                               0, len(item.brand), item.brand))
+            out.append(
+                Finding(
+                    "protected_brand",
+                    f"created item carries protected brand {item.brand!r}",
+                    "brand",
+                    0,
+                    len(item.brand),
+                    item.brand,
+                )
+            )
         for fld, text in item_fields(item).items():
             for m in lex.find(text):
-                out.append(span_finding("protected_brand", f"created item names protected brand {m.brand!r}", fld,
-                                        text, m.start, m.end))
+                out.append(
+                    span_finding(
+                        "protected_brand", f"created item names protected brand {m.brand!r}", fld, text, m.start, m.end
+                    )
+                )
         return out

@@ -65,20 +65,38 @@ class BiasSettings(CheckSettings, LearnedSettings):
 
     codes: ClassVar[tuple[str, ...]] = ("stereotype", "demeaning", "generalisation")
     block: list[str] = Field(default_factory=lambda: ["stereotype", "demeaning"])
-    lexicons: list[Path] = Field(default_factory=list, description="extra lexicon TOML files (identity terms, patterns)")
+    lexicons: list[Path] = Field(
+        default_factory=list, description="extra lexicon TOML files (identity terms, patterns)"
+    )
 
 
 class PrivacySettings(CheckSettings):
     """Personal data in the item, and other users' names or private texts."""
 
     codes: ClassVar[tuple[str, ...]] = (
-        "email", "phone", "payment_card", "ip_address", "postal_address", "person_name",
-        "other_user_name", "other_user_text", "own_name", "own_text",
+        "email",
+        "phone",
+        "payment_card",
+        "ip_address",
+        "postal_address",
+        "person_name",
+        "other_user_name",
+        "other_user_text",
+        "own_name",
+        "own_text",
     )
-    block: list[str] = Field(default_factory=lambda: [
-        "email", "phone", "payment_card", "ip_address", "postal_address", "person_name",
-        "other_user_name", "other_user_text",
-    ])
+    block: list[str] = Field(
+        default_factory=lambda: [
+            "email",
+            "phone",
+            "payment_card",
+            "ip_address",
+            "postal_address",
+            "person_name",
+            "other_user_name",
+            "other_user_text",
+        ]
+    )
     shingle_size: int = Field(default=4, ge=2, le=12, description="words per shingle for private-text overlap")
     min_shared_shingles: int = Field(default=2, ge=1, description="shared shingles with one user's texts that count")
     max_user_df: int = Field(default=3, ge=1, description="shingles in more users' texts are common phrases")
@@ -100,34 +118,75 @@ class AuthenticitySettings(CheckSettings):
     """Edits keep the source's facts; creations do not pose as existing products."""
 
     codes: ClassVar[tuple[str, ...]] = (
-        "changed_brand", "foreign_brand", "unsupported_number", "changed_price", "unsupported_size",
-        "unsupported_material", "claims_real_product", "claims_product_line", "claims_brand", "missing_source",
+        "changed_brand",
+        "foreign_brand",
+        "unsupported_number",
+        "changed_price",
+        "unsupported_size",
+        "unsupported_material",
+        "claims_real_product",
+        "claims_product_line",
+        "claims_brand",
+        "missing_source",
     )
-    block: list[str] = Field(default_factory=lambda: [
-        "changed_brand", "foreign_brand", "unsupported_number", "changed_price", "unsupported_size",
-        "unsupported_material", "claims_real_product", "claims_product_line",
-    ])
+    block: list[str] = Field(
+        default_factory=lambda: [
+            "changed_brand",
+            "foreign_brand",
+            "unsupported_number",
+            "changed_price",
+            "unsupported_size",
+            "unsupported_material",
+            "claims_real_product",
+            "claims_product_line",
+        ]
+    )
     price_tolerance: float = Field(default=0.01, ge=0.0, description="relative price change an edit may make")
     material_keys: list[str] = Field(
-        default_factory=lambda: ["material", "materials", "ingredient", "ingredients", "fabric", "scent", "flavour", "flavor"],
+        default_factory=lambda: [
+            "material",
+            "materials",
+            "ingredient",
+            "ingredients",
+            "fabric",
+            "scent",
+            "flavour",
+            "flavor",
+        ],
         description="catalog attribute keys whose values count as materials/ingredients",
     )
     materials: list[Path] = Field(default_factory=list, description="extra material/ingredient lists (one a line)")
     product_line_similarity: float = Field(
-        default=0.6, gt=0.0, le=1.0, description="share of a branded creation's title words found in one of the brand's titles"
+        default=0.6,
+        gt=0.0,
+        le=1.0,
+        description="share of a branded creation's title words found in one of the brand's titles",
     )
-    title_similarity: float = Field(default=0.6, gt=0.0, le=1.0, description="title word overlap with any catalog title")
+    title_similarity: float = Field(
+        default=0.6, gt=0.0, le=1.0, description="title word overlap with any catalog title"
+    )
 
 
 class LegalSettings(CheckSettings, LearnedSettings):
     """Copies of human items, protected brands in creations, regulated claims."""
 
     codes: ClassVar[tuple[str, ...]] = (
-        "near_duplicate", "similar", "protected_brand", "regulated_health", "regulated_medical", "regulated_financial",
+        "near_duplicate",
+        "similar",
+        "protected_brand",
+        "regulated_health",
+        "regulated_medical",
+        "regulated_financial",
     )
-    block: list[str] = Field(default_factory=lambda: [
-        "near_duplicate", "protected_brand", "regulated_health", "regulated_medical", "regulated_financial",
-    ])
+    block: list[str] = Field(
+        default_factory=lambda: [
+            "near_duplicate",
+            "protected_brand",
+            "regulated_health",
+            "regulated_medical",
+            "regulated_financial",
+        ]
+    )
     shingle_size: int = Field(default=3, ge=1, le=12)
     max_df: int = Field(default=30, ge=1, description="shingles in more catalog items are boilerplate")
     near_duplicate_threshold: float = Field(default=0.8, gt=0.0, le=1.0)

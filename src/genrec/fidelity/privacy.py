@@ -93,10 +93,59 @@ _STREET_LOWER = re.compile(  # lower-case spelling: full suffix words only, and 
 )
 _STRASSE = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|platz|allee|gasse)\s+\d{1,4}[a-z]?\b")
 _PO_BOX = re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d{1,6}\b", re.IGNORECASE)
-_US_STATES = (
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
-    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY"
-).split()
+_US_STATES = [
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+]
 _CITY_STATE_ZIP = re.compile(
     r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2},\s(?:" + "|".join(_US_STATES) + r")\s\d{5}(?:-\d{4})?\b"
 )
@@ -174,8 +223,14 @@ def find_structured(text: str) -> list[Match]:
         except ValueError:
             continue
         out.append(Match("ip_address", m.start(), m.end(), m.group(), "IPv6 address"))
-    for rx, what in ((_STREET, "street address"), (_STREET_LOWER, "street address"), (_STRASSE, "street address"), (_PO_BOX, "post-office box"),
-                     (_CITY_STATE_ZIP, "city, state and ZIP code"), (_UK_POSTCODE, "UK postcode")):
+    for rx, what in (
+        (_STREET, "street address"),
+        (_STREET_LOWER, "street address"),
+        (_STRASSE, "street address"),
+        (_PO_BOX, "post-office box"),
+        (_CITY_STATE_ZIP, "city, state and ZIP code"),
+        (_UK_POSTCODE, "UK postcode"),
+    ):
         for m in rx.finditer(text):
             out.append(Match("postal_address", m.start(), m.end(), m.group(), what))
     return _dedupe(out)
@@ -210,7 +265,30 @@ _NAME_BEFORE_VERB = re.compile(
 )
 _FIRST_LAST = re.compile(r"\b(" + _CAP + r")\s+(?:[A-Z]\.\s+)?(" + _CAP + r"|Mc[A-Z][a-z]+|O['’][A-Z][a-z]+)\b")
 _NOT_SURNAMES = frozenset(
-    "and or the with for from in on at by of to new free pro plus max mini set kit pack size".split()
+    [
+        "and",
+        "or",
+        "the",
+        "with",
+        "for",
+        "from",
+        "in",
+        "on",
+        "at",
+        "by",
+        "of",
+        "to",
+        "new",
+        "free",
+        "pro",
+        "plus",
+        "max",
+        "mini",
+        "set",
+        "kit",
+        "pack",
+        "size",
+    ]
 )
 
 
@@ -240,14 +318,13 @@ class NameFinder:
                 if not any(w.lower() in self.common for w in words):
                     out.append(Match("person_name", m.start(1), m.end(1), m.group(1), what))
         kept = []
-        for m in _dedupe(out):
-            words = [t.text for t in tokens(m.text)]
+        for found in _dedupe(out):
+            words = [t.text for t in tokens(found.text)]
             normed = " ".join(words)
             if self._public(words) or any(_contains(a, normed) for a in allow):
                 continue
-            kept.append(m)
+            kept.append(found)
         return kept
-
 
     def _public(self, words: list[str]) -> bool:
         """True when the name, or a two-plus-word start of it, or the name plus a word, is a public name."""
@@ -345,7 +422,9 @@ class PrivacyCheck(Check):
         s = self.settings
         requester = ctx.requester(item)
         index = self._index(ctx)
-        source = ctx.catalog_records().get(str(item.provenance.source_item_id)) if item.provenance.source_item_id else None
+        source = (
+            ctx.catalog_records().get(str(item.provenance.source_item_id)) if item.provenance.source_item_id else None
+        )
         allowed = [f"{record_text(source)} {clean(source.get('brand'))}"] if source else []
         findings: list[Finding] = []
         leaked_users: set[str] = set()
@@ -372,8 +451,10 @@ class PrivacyCheck(Check):
                 code = "own_text" if own else "other_user_text"
                 share = ov.query_containment
                 for start, end in ov.spans:
-                    msg = (f"{'the requesting user' if own else 'another user'}'s private text "
-                           f"({ov.shared} shared {s.shingle_size}-word shingles)")
+                    msg = (
+                        f"{'the requesting user' if own else 'another user'}'s private text "
+                        f"({ov.shared} shared {s.shingle_size}-word shingles)"
+                    )
                     findings.append(span_finding(code, msg, fld, text, start, end, min(1.0, 0.5 + share)))
                 if not own:
                     leaked_users.add(ov.key)

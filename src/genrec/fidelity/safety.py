@@ -83,8 +83,9 @@ class SafetyCheck(Check):
         rules = self._rule_list(ctx)
         out: list[tuple[list[Finding], dict[str, Any]]] = []
         fields = [item_fields(item) for item in items]
-        extra, details = learned.learned_findings(self.name, fields, self.settings,
-                                                  {"unsafe": "unsafe content", "adult": "adult content"}, ctx.encoder)
+        extra, details = learned.learned_findings(
+            self.name, fields, self.settings, {"unsafe": "unsafe content", "adult": "adult content"}, ctx.encoder
+        )
         for flds, more in zip(fields, extra):
             findings = []
             for fld, text in flds.items():
@@ -111,6 +112,9 @@ class SafetyCheck(Check):
                 best[(i, fld)] = (float(p), text, a, b)
         for (i, fld), (p, text, a, b) in best.items():
             start, end, _ = _worst_span(text[a:b], predict)
-            out[i][0].append(span_finding("profanity", f"offensive language (classifier p={p:.2f})", fld, text,
-                                          a + start, a + end, p))
+            out[i][0].append(
+                span_finding(
+                    "profanity", f"offensive language (classifier p={p:.2f})", fld, text, a + start, a + end, p
+                )
+            )
         return out

@@ -39,8 +39,14 @@ class ShillingGroup:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
-        return {"item": self.item, "users": self.users, "start": self.start, "end": self.end,
-                "expected": self.expected, "p_value": self.p_value}
+        return {
+            "item": self.item,
+            "users": self.users,
+            "start": self.start,
+            "end": self.end,
+            "expected": self.expected,
+            "p_value": self.p_value,
+        }
 
 
 @dataclass
@@ -57,7 +63,10 @@ class ShillingReport:
 
 
 def detect_shilling(
-    users: Sequence[Any], items: Sequence[Any], timestamps: Sequence[int], settings: ShillingSettings | None = None
+    users: Sequence[Any],
+    items: Sequence[Any],
+    timestamps: Sequence[int] | np.ndarray,
+    settings: ShillingSettings | None = None,
 ) -> ShillingReport:
     """Shilling bursts in an interaction log given as three parallel columns."""
     s = settings or ShillingSettings()
@@ -92,9 +101,7 @@ def detect_shilling(
         if p < s.alpha:
             groups.append(ShillingGroup(item, sorted(u for _, u in members), start, end, expected, p))
     groups.sort(key=lambda g: g.p_value)
-    return ShillingReport(
-        frozenset(u for g in groups for u in g.users), frozenset(g.item for g in groups), groups
-    )
+    return ShillingReport(frozenset(u for g in groups for u in g.users), frozenset(g.item for g in groups), groups)
 
 
 def _densest_window(times: list[int], width: int) -> tuple[int, int]:
@@ -129,10 +136,19 @@ class ShillingCheck(Check):
         findings = []
         user = ctx.requester(item)
         if user is not None and str(user) in ctx.suspicious_users:
-            findings.append(Finding("suspicious_user", f"made for account {user!r} of a shilling burst", "provenance",
-                                    text=str(user)))
+            findings.append(
+                Finding(
+                    "suspicious_user", f"made for account {user!r} of a shilling burst", "provenance", text=str(user)
+                )
+            )
         source = item.provenance.source_item_id
         if source is not None and str(source) in ctx.suspicious_items:
-            findings.append(Finding("pushed_item", f"edited from item {source!r} pushed by a shilling burst",
-                                    "provenance", text=str(source)))
+            findings.append(
+                Finding(
+                    "pushed_item",
+                    f"edited from item {source!r} pushed by a shilling burst",
+                    "provenance",
+                    text=str(source),
+                )
+            )
         return findings, {}

@@ -62,8 +62,15 @@ class WatermarkScore:
 class GreenListWatermark:
     """Keyed green-list logit bias (an HF-compatible logits processor) plus its detector."""
 
-    def __init__(self, vocab_size: int, key: str, gamma: float = DEFAULT_GAMMA, delta: float = DEFAULT_DELTA,
-                 context_width: int = 1, ignore_repeated: bool = True) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        key: str,
+        gamma: float = DEFAULT_GAMMA,
+        delta: float = DEFAULT_DELTA,
+        context_width: int = 1,
+        ignore_repeated: bool = True,
+    ) -> None:
         if not isinstance(vocab_size, int) or vocab_size < 2:
             raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
         if not isinstance(key, str) or not key:
@@ -82,7 +89,7 @@ class GreenListWatermark:
         self.ignore_repeated = ignore_repeated
         self._key_id = hashlib.sha256(b"genrec-watermark-key-id\x00" + key.encode()).hexdigest()[:16]
         digest = hmac.new(key.encode(), b"genrec-watermark-seeds", hashlib.sha256).digest()
-        self._seeds = [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+        self._seeds = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
         self._threshold = int(self.gamma * _HASH_RANGE)
         self._token_codes: torch.Tensor | None = None  # keyed per-token codes, cached per vocab width
 
@@ -116,7 +123,7 @@ class GreenListWatermark:
         """The last context_width columns, left-padded with -1 -> 0xFFFFFFFF when the prefix is shorter."""
         w = self.context_width
         if input_ids.shape[1] >= w:
-            return input_ids[:, input_ids.shape[1] - w:]
+            return input_ids[:, input_ids.shape[1] - w :]
         pad = torch.full((input_ids.shape[0], w - input_ids.shape[1]), -1, dtype=torch.int64)
         return torch.cat([pad, input_ids], dim=1)
 
@@ -124,8 +131,10 @@ class GreenListWatermark:
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Add ``delta`` to each row's green logits (HF LogitsProcessor signature)."""
         if input_ids.dim() != 2 or scores.dim() != 2 or input_ids.shape[0] != scores.shape[0]:
-            raise ValueError(f"expected input_ids [B, T] and scores [B, V] with the same B, got "
-                             f"{tuple(input_ids.shape)} and {tuple(scores.shape)}")
+            raise ValueError(
+                f"expected input_ids [B, T] and scores [B, V] with the same B, got "
+                f"{tuple(input_ids.shape)} and {tuple(scores.shape)}"
+            )
         ctx = self._pad_context(input_ids.to(device="cpu", dtype=torch.int64))
         green = self._is_green(self._context_seed(ctx), self._vocab_codes(scores.shape[1]).unsqueeze(0))
         return scores + green.to(device=scores.device, dtype=scores.dtype) * self.delta
@@ -137,8 +146,10 @@ class GreenListWatermark:
         if ids.dim() != 1:
             raise ValueError("token_ids must be a flat sequence of ints")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
-            raise ValueError(f"token_ids must lie in [0, {self.vocab_size}): got ids in "
-                             f"[{int(ids.min())}, {int(ids.max())}] (wrong tokenizer?)")
+            raise ValueError(
+                f"token_ids must lie in [0, {self.vocab_size}): got ids in "
+                f"[{int(ids.min())}, {int(ids.max())}] (wrong tokenizer?)"
+            )
         w = self.context_width
         n = ids.numel() - w
         if n <= 0:
@@ -154,8 +165,9 @@ class GreenListWatermark:
         z = (green - g * scored) / math.sqrt(scored * g * (1.0 - g))
         return WatermarkScore(z=z, green=green, scored=scored, p_value=0.5 * math.erfc(z / math.sqrt(2.0)))
 
-    def detect_text(self, text: str, tokenize: Callable[[str], list[int]],
-                    ignore_repeated: bool | None = None) -> WatermarkScore:
+    def detect_text(
+        self, text: str, tokenize: Callable[[str], list[int]], ignore_repeated: bool | None = None
+    ) -> WatermarkScore:
         """Tokenize ``text`` with the generator's tokenizer (no special tokens) and run ``detect``."""
         return self.detect(tokenize(text), ignore_repeated=ignore_repeated)
 
@@ -167,9 +179,16 @@ class GreenListWatermark:
 
     def params(self) -> dict[str, Any]:
         """Parameters to store in provenance; holds a key id, never the key."""
-        return {"scheme": SCHEME, "hash": HASH, "key_id": self._key_id, "gamma": self.gamma,
-                "delta": self.delta, "context_width": self.context_width, "vocab_size": self.vocab_size,
-                "ignore_repeated": self.ignore_repeated}
+        return {
+            "scheme": SCHEME,
+            "hash": HASH,
+            "key_id": self._key_id,
+            "gamma": self.gamma,
+            "delta": self.delta,
+            "context_width": self.context_width,
+            "vocab_size": self.vocab_size,
+            "ignore_repeated": self.ignore_repeated,
+        }
 
     @classmethod
     def from_params(cls, params: dict[str, Any], key: str) -> GreenListWatermark:
@@ -177,9 +196,14 @@ class GreenListWatermark:
         if params.get("scheme") != SCHEME:
             raise ValueError(f"watermark params: unknown scheme {params.get('scheme')!r}, expected {SCHEME!r}")
         try:
-            wm = cls(int(params["vocab_size"]), key, gamma=float(params["gamma"]), delta=float(params["delta"]),
-                     context_width=int(params["context_width"]),
-                     ignore_repeated=bool(params.get("ignore_repeated", True)))
+            wm = cls(
+                int(params["vocab_size"]),
+                key,
+                gamma=float(params["gamma"]),
+                delta=float(params["delta"]),
+                context_width=int(params["context_width"]),
+                ignore_repeated=bool(params.get("ignore_repeated", True)),
+            )
         except KeyError as exc:
             raise ValueError(f"watermark params: missing field {exc.args[0]!r}") from None
         if wm.key_id != params.get("key_id"):

@@ -63,8 +63,11 @@ def strip_unsupported_numbers(text: str, source_text: str, notes: list[str] | No
     src_numbers = extract_numbers(source_text, [(p.start, p.end) for p in src_prices])
     prices = extract_prices(text)
     cut = [(p.start, p.end, p.text) for p in prices if not any(abs(p.value - q.value) < 1e-9 for q in src_prices)]
-    cut += [(f.start, f.end, f.text) for f in extract_numbers(text, [(p.start, p.end) for p in prices])
-            if not stated(f, src_numbers)]
+    cut += [
+        (f.start, f.end, f.text)
+        for f in extract_numbers(text, [(p.start, p.end) for p in prices])
+        if not stated(f, src_numbers)
+    ]
     for start, end, found in sorted(cut, reverse=True):
         text = text[:start] + text[end:]
         if notes is not None:

@@ -27,17 +27,19 @@ from genrec.config import (
 from genrec.data.dataset import Dataset
 from genrec.data.generated_store import GeneratedStore
 from genrec.data.split import leave_one_out
-from genrec.data.store import Store, default_home
+from genrec.data.store import Store
 from genrec.encoders.text import TextEncoder, encode_items
 from genrec.fidelity._catalog import brand_lexicon
 from genrec.fidelity.base import CheckContext, PrivateStore
 from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.shilling import detect_shilling_in
 from genrec.generation.instructor import Instructor, RuleInstructor
+from genrec.generation.phrases import common_categories
 from genrec.generation.pipeline import GenerativePipeline
 from genrec.generation.textgen import TextGenerator, training_data
-from genrec.generation.phrases import common_categories
+from genrec.generation.vocabulary import CatalogVocabulary
 from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer, resolve_rewrite
+from genrec.home import default_home
 from genrec.models.base import Recommender
 from genrec.models.registry import create_model
 
@@ -59,8 +61,17 @@ class LoopSettings:
 def model_dir(dataset: Dataset, part: str, config: Any) -> Path:
     """Cache folder of a trained part, keyed by the dataset's content and the part's config."""
     items = dataset.items
-    key = json.dumps({"n": dataset.n_items, "i": dataset.n_interactions, "first": str(items["title"].iloc[0]),
-                      "last": str(items["title"].iloc[-1]), "config": config}, sort_keys=True, default=str)
+    key = json.dumps(
+        {
+            "n": dataset.n_items,
+            "i": dataset.n_interactions,
+            "first": str(items["title"].iloc[0]),
+            "last": str(items["title"].iloc[-1]),
+            "config": config,
+        },
+        sort_keys=True,
+        default=str,
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return default_home() / "models" / f"{dataset.name}-{part}-{digest}"
 
@@ -86,8 +97,9 @@ def trained_recommender(dataset: Dataset, name: str, overrides: dict[str, Any], 
             probe = create_model(name, settings).fit(split.train, split.valid)
             epochs = int(probe.fit_info.get("best_epoch") or model.config.epochs)
             model.config = apply_overrides(model.config, {"epochs": max(1, epochs)})
-    log.info("training %s on %s for %s epochs (cached in %s)", name, dataset.name,
-             getattr(model.config, "epochs", "?"), path)
+    log.info(
+        "training %s on %s for %s epochs (cached in %s)", name, dataset.name, getattr(model.config, "epochs", "?"), path
+    )
     model.fit(dataset)
     model.save(path)
     return model
@@ -132,8 +144,12 @@ def private_store(dataset: Dataset) -> PrivateStore:
     return PrivateStore(names, texts)
 
 
-def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store: Store | None = None,
-                   recommender: Recommender | None = None) -> GenerativePipeline:
+def build_pipeline(
+    dataset: Dataset,
+    settings: LoopSettings | None = None,
+    store: Store | None = None,
+    recommender: Recommender | None = None,
+) -> GenerativePipeline:
     """Train or load every part and assemble the loop for ``dataset`` (``recommender``: one already trained)."""
     s = settings or LoopSettings()
     cfg = s.pipeline
@@ -148,21 +164,34 @@ def build_pipeline(dataset: Dataset, settings: LoopSettings | None = None, store
     if dataset.has_timestamps:
         report = detect_shilling_in(dataset)
         suspicious_users, suspicious_items = frozenset(report.users), frozenset(report.items)
-    context = CheckContext(catalog=dataset.items, private=private_store(dataset),
-                           suspicious_users=suspicious_users, suspicious_items=suspicious_items, encoder=encoder)
+    context = CheckContext(
+        catalog=dataset.items,
+        private=private_store(dataset),
+        suspicious_users=suspicious_users,
+        suspicious_items=suspicious_items,
+        encoder=encoder,
+    )
     writer: Writer
     if cfg.generator == "llm":
         from genrec.llm.registry import create_backend
 
         writer = LLMItemWriter(create_backend(s.llm), key)
     elif cfg.generator == "textgen":
-        textgen_cfg = s.textgen if s.textgen.progress == s.progress else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
-        writer = TextGenWriter(trained_textgen(dataset, textgen_cfg, encoder_cfg), emb, key,
-                               brands=dataset.items["brand"].dropna().astype(str).tolist(),
-                               rewrite=resolve_rewrite(cfg.rewrite, dataset.items),
-                               min_description_tokens=cfg.min_description_tokens,
-                               brand_lexicon=brand_lexicon(context),
-                               common_categories=sorted(common_categories(dataset.items["categories"])))
+        textgen_cfg = (
+            s.textgen
+            if s.textgen.progress == s.progress
+            else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
+        )
+        writer = TextGenWriter(
+            trained_textgen(dataset, textgen_cfg, encoder_cfg),
+            emb,
+            key,
+            brands=dataset.items["brand"].dropna().astype(str).tolist(),
+            rewrite=resolve_rewrite(cfg.rewrite, dataset.items),
+            min_description_tokens=cfg.min_description_tokens,
+            brand_lexicon=brand_lexicon(context),
+            common_categories=sorted(common_categories(dataset.items["categories"])),
+        )
     else:
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)
@@ -179,12 +208,11 @@ def make_instructor(dataset: Dataset, settings: LoopSettings, encoder: TextEncod
     from genrec.generation import instructor_llm
     from genrec.llm.registry import create_backend
 
+    if method not in ("llm", "combined", "combined-llm-first"):
+        raise ValueError(f"instructor.method must be 'rules', 'llm' or 'combined', not {method!r}")
+    vocabulary = CatalogVocabulary.from_dataset(dataset)
     backend = create_backend(settings.llm)
-    if method == "llm":
-        return instructor_llm.LLMInstructor.from_dataset(dataset, backend, settings.instructor, encoder)
-    if method == "combined":
-        return instructor_llm.CombinedInstructor.from_dataset(dataset, backend, settings.instructor, encoder)
-    raise ValueError(f"instructor.method must be 'rules', 'llm' or 'combined', not {method!r}")
+    return instructor_llm.create_instructor(method, vocabulary, settings.instructor, backend, encoder)
 
 
 def _fields(model_name: str) -> set[str]:
@@ -192,4 +220,4 @@ def _fields(model_name: str) -> set[str]:
 
     from genrec.models.registry import get_model_class
 
-    return {f.name for f in fields(get_model_class(model_name).config_class)}
+    return {f.name for f in fields(get_model_class(model_name).config_class)}  # type: ignore[attr-defined]

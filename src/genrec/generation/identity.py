@@ -28,8 +28,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def source_ranks(edit_emb: np.ndarray, sources: Sequence[int], catalog_emb: np.ndarray,
-                 same_text: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+def source_ranks(
+    edit_emb: np.ndarray, sources: Sequence[int], catalog_emb: np.ndarray, same_text: Sequence[Sequence[int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Per edit: the source's rank among distinct catalog texts by cosine (1 = nearest) and the
     nearest catalog row that is not the source. ``same_text[i]``: rows sharing row ``i``'s text."""
     sims = _unit(edit_emb) @ _unit(catalog_emb).T
@@ -55,9 +56,16 @@ def same_text_groups(texts: Sequence[str]) -> list[list[int]]:
 class IdentityGuard:
     """Says which edits no longer read as their source (the catalog texts are encoded on first use)."""
 
-    def __init__(self, texts: Sequence[str], item_ids: Sequence[str], encoder: Any, rank: int = 1,
-                 catalog_emb: np.ndarray | None = None, name_share: float = 0.0,
-                 brands: Sequence[str | None] | None = None) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        item_ids: Sequence[str],
+        encoder: Any,
+        rank: int = 1,
+        catalog_emb: np.ndarray | None = None,
+        name_share: float = 0.0,
+        brands: Sequence[str | None] | None = None,
+    ) -> None:
         if len(texts) != len(item_ids):
             raise ValueError(f"{len(texts)} catalog texts but {len(item_ids)} item ids")
         if not 0.0 <= name_share <= 1.0:
@@ -72,7 +80,9 @@ class IdentityGuard:
         self.encoder = encoder
         self.rank = rank
         self.name_share = name_share
-        self.brands = [None] * len(self.texts) if brands is None else [b if isinstance(b, str) else None for b in brands]
+        self.brands = (
+            [None] * len(self.texts) if brands is None else [b if isinstance(b, str) else None for b in brands]
+        )
         self._emb = None if catalog_emb is None else np.asarray(catalog_emb, dtype=np.float32)
         self._groups = same_text_groups(self.texts)
 
@@ -83,8 +93,11 @@ class IdentityGuard:
     def reasons(self, items: Sequence[GeneratedItem]) -> list[list[str]]:
         """Per item, each reason it no longer reads as its source (none if it does, or it is no edit of a catalog item)."""
         out: list[list[str]] = [[] for _ in items]
-        todo = [k for k, it in enumerate(items)
-                if it.provenance.kind == "edit" and str(it.provenance.source_item_id) in self.row]
+        todo = [
+            k
+            for k, it in enumerate(items)
+            if it.provenance.kind == "edit" and str(it.provenance.source_item_id) in self.row
+        ]
         if self.rank > 0 and todo:
             if self._emb is None:
                 self._emb = np.asarray(self.encoder.encode(self.texts), dtype=np.float32)
@@ -94,8 +107,10 @@ class IdentityGuard:
             for k, rank, rival in zip(todo, ranks, rivals):
                 if rank > self.rank:
                     title = self.texts[rival].split("\n")[0][:60]
-                    out[k].append(f"reads as another product: {self.ids[rival]} {title!r} is nearer than the "
-                                  f"source (source ranks {rank}, at most {self.rank} allowed)")
+                    out[k].append(
+                        f"reads as another product: {self.ids[rival]} {title!r} is nearer than the "
+                        f"source (source ranks {rank}, at most {self.rank} allowed)"
+                    )
         if self.name_share > 0:
             for k in todo:
                 lost = self.lost_name(items[k])
@@ -114,5 +129,7 @@ class IdentityGuard:
         kept = 1 - len(lost) / len(before)
         if kept + 1e-9 >= self.name_share:
             return ""
-        return (f"renames the product: drops {', '.join(repr(w) for w in lost)} from its source's title "
-                f"(keeps {kept:.0%} of its name words, at least {self.name_share:.0%} required)")
+        return (
+            f"renames the product: drops {', '.join(repr(w) for w in lost)} from its source's title "
+            f"(keeps {kept:.0%} of its name words, at least {self.name_share:.0%} required)"
+        )

@@ -14,6 +14,7 @@ import re
 from abc import ABC
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from genrec.config import EncoderConfig, InstructorConfig
 from genrec.data.dataset import Dataset
 from genrec.data.generated import GENERATED_PREFIX
 from genrec.encoders.text import TextEncoder
-from genrec.generation.intent import Constraints, Feedback, Guidance, Intent, Turn
+from genrec.generation.intent import Action, Constraints, Feedback, Guidance, Intent, Turn
 from genrec.generation.vocabulary import STOP_WORDS, CatalogVocabulary, Match, Token, normalise, tokenize
 
 
@@ -31,144 +32,752 @@ def _phrases(*texts: str) -> frozenset[tuple[str, ...]]:
 
 
 CREATE_CUES = _phrases(
-    "make me", "make a", "make an", "make one", "make something", "make us", "design", "generate",
-    "invent", "create", "come up with", "dream up", "craft", "build me", "build a", "imagine", "concoct",
-    "whip up", "cook up", "brand new", "does not exist", "doesn't exist", "from scratch", "custom made",
-    "bespoke", "devise", "conceive", "write me a new", "draft a new",
+    "make me",
+    "make a",
+    "make an",
+    "make one",
+    "make something",
+    "make us",
+    "design",
+    "generate",
+    "invent",
+    "create",
+    "come up with",
+    "dream up",
+    "craft",
+    "build me",
+    "build a",
+    "imagine",
+    "concoct",
+    "whip up",
+    "cook up",
+    "brand new",
+    "does not exist",
+    "doesn't exist",
+    "from scratch",
+    "custom made",
+    "bespoke",
+    "devise",
+    "conceive",
+    "write me a new",
+    "draft a new",
 )
 EDIT_CUES = _phrases(
-    "rewrite", "re-write", "rework", "personalise", "personalize", "personalised", "personalized", "adapt",
-    "tailor", "tweak", "modify", "change it", "change this", "change that", "edit", "adjust", "customise",
-    "customize", "redo", "rephrase", "revise", "reword", "alter", "remix", "reimagine", "redesign",
-    "make it", "make this", "make that", "make them", "turn it", "turn this", "version of this",
-    "version of it", "version of that",
+    "rewrite",
+    "re-write",
+    "rework",
+    "personalise",
+    "personalize",
+    "personalised",
+    "personalized",
+    "adapt",
+    "tailor",
+    "tweak",
+    "modify",
+    "change it",
+    "change this",
+    "change that",
+    "edit",
+    "adjust",
+    "customise",
+    "customize",
+    "redo",
+    "rephrase",
+    "revise",
+    "reword",
+    "alter",
+    "remix",
+    "reimagine",
+    "redesign",
+    "make it",
+    "make this",
+    "make that",
+    "make them",
+    "turn it",
+    "turn this",
+    "version of this",
+    "version of it",
+    "version of that",
 )
 #: Edit cues that name an existing item, so they win over a create cue ("make a version of this").
 STRONG_EDIT_CUES = _phrases(
-    "version of this", "version of it", "version of that", "take on this", "variant of this", "variation of this",
+    "version of this",
+    "version of it",
+    "version of that",
+    "take on this",
+    "variant of this",
+    "variation of this",
 )
 RETRIEVE_CUES = _phrases(
-    "show", "find", "recommend", "search", "look for", "looking for", "suggest", "get me", "give me",
-    "browse", "list", "any", "do you have", "want", "need", "something like", "more like", "similar",
-    "shop", "buy", "fetch", "pull up", "what about", "how about", "alternative", "option", "see",
-    "interested in", "in the market for", "hunting for", "after", "anything", "other", "else",
+    "show",
+    "find",
+    "recommend",
+    "search",
+    "look for",
+    "looking for",
+    "suggest",
+    "get me",
+    "give me",
+    "browse",
+    "list",
+    "any",
+    "do you have",
+    "want",
+    "need",
+    "something like",
+    "more like",
+    "similar",
+    "shop",
+    "buy",
+    "fetch",
+    "pull up",
+    "what about",
+    "how about",
+    "alternative",
+    "option",
+    "see",
+    "interested in",
+    "in the market for",
+    "hunting for",
+    "after",
+    "anything",
+    "other",
+    "else",
 )
 #: Negations that apply to what follows them.
 NEG_PRE = _phrases(
-    "not", "no", "non", "without", "except", "excluding", "exclude", "anything but", "everything but",
-    "all but", "anything except", "other than", "apart from", "aside from", "instead of", "rather than",
-    "avoid", "never", "nothing", "none", "don't want", "do not want", "don't like", "do not like",
-    "don't need", "do not need", "don't show", "do not show", "don't give", "don't recommend", "no more",
-    "skip", "hate", "dislike", "can't stand", "cannot stand", "tired of", "sick of", "done with",
-    "fed up with", "allergic to", "stay away from", "keep away from", "leave out", "minus", "nor",
-    "neither", "free of", "free from", "but not", "not from", "not by", "no longer", "omit", "ban",
-    "steer clear of", "away from", "w/o", "so over", "i'm over", "enough", "enough of", "aren't", "isn't",
-    "doesn't", "don't", "won't", "wasn't", "weren't", "can't", "cannot", "shouldn't", "wouldn't",
-    "had my fill of", "had enough of",
+    "not",
+    "no",
+    "non",
+    "without",
+    "except",
+    "excluding",
+    "exclude",
+    "anything but",
+    "everything but",
+    "all but",
+    "anything except",
+    "other than",
+    "apart from",
+    "aside from",
+    "instead of",
+    "rather than",
+    "avoid",
+    "never",
+    "nothing",
+    "none",
+    "don't want",
+    "do not want",
+    "don't like",
+    "do not like",
+    "don't need",
+    "do not need",
+    "don't show",
+    "do not show",
+    "don't give",
+    "don't recommend",
+    "no more",
+    "skip",
+    "hate",
+    "dislike",
+    "can't stand",
+    "cannot stand",
+    "tired of",
+    "sick of",
+    "done with",
+    "fed up with",
+    "allergic to",
+    "stay away from",
+    "keep away from",
+    "leave out",
+    "minus",
+    "nor",
+    "neither",
+    "free of",
+    "free from",
+    "but not",
+    "not from",
+    "not by",
+    "no longer",
+    "omit",
+    "ban",
+    "steer clear of",
+    "away from",
+    "w/o",
+    "so over",
+    "i'm over",
+    "enough",
+    "enough of",
+    "aren't",
+    "isn't",
+    "doesn't",
+    "don't",
+    "won't",
+    "wasn't",
+    "weren't",
+    "can't",
+    "cannot",
+    "shouldn't",
+    "wouldn't",
+    "had my fill of",
+    "had enough of",
 )
 #: Negations that apply to what precedes them ("Norvik is not for me", "fragrance-free").
 NEG_POST = _phrases(
-    "not for me", "no thanks", "no thank you", "is out", "are out", "is a no", "off the table",
-    "not my thing", "not my style", "not my taste", "isn't for me", "aren't for me",
-    "free", "away from me",
+    "not for me",
+    "no thanks",
+    "no thank you",
+    "is out",
+    "are out",
+    "is a no",
+    "off the table",
+    "not my thing",
+    "not my style",
+    "not my taste",
+    "isn't for me",
+    "aren't for me",
+    "free",
+    "away from me",
 )
 #: Words that end a negation's reach before anything was negated.
-_RESET = frozenset(normalise(w) for w in (
-    "but", "however", "though", "although", "instead", "rather", "just", "only", "prefer", "want",
-    "need", "show", "find", "give", "looking", "love", "like", "please", "i", "we", "also", "yet",
-))
+_RESET = frozenset(
+    normalise(w)
+    for w in (
+        "but",
+        "however",
+        "though",
+        "although",
+        "instead",
+        "rather",
+        "just",
+        "only",
+        "prefer",
+        "want",
+        "need",
+        "show",
+        "find",
+        "give",
+        "looking",
+        "love",
+        "like",
+        "please",
+        "i",
+        "we",
+        "also",
+        "yet",
+    )
+)
 #: Words a negation may run through from one negated value to the next ("no X or Y").
-_FILLER = frozenset(normalise(w) for w in (
-    "the", "a", "an", "any", "anything", "from", "by", "brand", "brands", "product", "products", "item",
-    "items", "stuff", "thing", "things", "of", "made", "either", "more", "category", "categories",
-    "kind", "type", "sort", "other", "else", "at", "all", "or", "and", "nor", "their", "its", "any",
-))
+_FILLER = frozenset(
+    normalise(w)
+    for w in (
+        "the",
+        "a",
+        "an",
+        "any",
+        "anything",
+        "from",
+        "by",
+        "brand",
+        "brands",
+        "product",
+        "products",
+        "item",
+        "items",
+        "stuff",
+        "thing",
+        "things",
+        "of",
+        "made",
+        "either",
+        "more",
+        "category",
+        "categories",
+        "kind",
+        "type",
+        "sort",
+        "other",
+        "else",
+        "at",
+        "all",
+        "or",
+        "and",
+        "nor",
+        "their",
+        "its",
+        "any",
+    )
+)
 #: Words that are the conversation, not the request; never style words.
-CHAT_WORDS = frozenset(normalise(w) for w in (
-    "show", "find", "recommend", "search", "look", "looking", "suggest", "get", "give", "want", "need",
-    "like", "love", "prefer", "please", "thanks", "thank", "hi", "hello", "hey", "something", "anything",
-    "stuff", "item", "product", "thing", "one", "kind", "sort", "type", "really", "maybe", "just", "new",
-    "nice", "good", "great", "cool", "buy", "shop", "purchase", "bought", "ok", "okay", "hmm", "idk",
-    "yeah", "yes", "sure", "lol", "pls", "plz", "mean", "think", "guess", "know", "dunno", "well", "um",
-    "uh", "option", "idea", "recommendation", "suggestion", "pick", "choice", "similar", "today", "now",
-    "time", "bit", "lot", "let", "try", "see", "got", "going", "check", "interested", "fan", "mood",
-    "feel", "feeling", "fancy", "possibly", "perhaps", "kinda", "whatever", "brand", "price", "cost",
-    "cheap", "cheaper", "expensive", "budget", "affordable", "dollar", "buck", "money", "spend", "pay",
-    "items", "products", "things", "different", "another", "same", "last", "recent", "previous",
-    "order", "ordered", "version", "suit", "suits", "taste", "style", "me", "make", "made", "costs",
-    "priced", "range", "max", "tops", "less", "lower", "higher", "more", "still", "already", "okay",
-    "help", "would", "could", "can", "will", "should", "am", "im", "ive", "id", "dont", "do", "did",
-    "use", "surprise", "sell", "carry", "stock", "big", "mind", "point", "spin", "fit", "better", "wallet",
-    "easier", "enjoy", "enjoyed", "great", "awful", "loved", "comparable", "vein", "lines", "spirit",
-    "ideally", "come", "wont", "didnt", "doesnt", "isnt", "sure", "available", "found", "hope", "wish",
-    "currently", "maybe", "somewhere", "around", "usual", "something", "exactly", "instead",
-    "preference", "preferences", "showed", "shown", "recently", "just", "lately", "right", "returned",
-    "result", "results",
-))
+CHAT_WORDS = frozenset(
+    normalise(w)
+    for w in (
+        "show",
+        "find",
+        "recommend",
+        "search",
+        "look",
+        "looking",
+        "suggest",
+        "get",
+        "give",
+        "want",
+        "need",
+        "like",
+        "love",
+        "prefer",
+        "please",
+        "thanks",
+        "thank",
+        "hi",
+        "hello",
+        "hey",
+        "something",
+        "anything",
+        "stuff",
+        "item",
+        "product",
+        "thing",
+        "one",
+        "kind",
+        "sort",
+        "type",
+        "really",
+        "maybe",
+        "just",
+        "new",
+        "nice",
+        "good",
+        "great",
+        "cool",
+        "buy",
+        "shop",
+        "purchase",
+        "bought",
+        "ok",
+        "okay",
+        "hmm",
+        "idk",
+        "yeah",
+        "yes",
+        "sure",
+        "lol",
+        "pls",
+        "plz",
+        "mean",
+        "think",
+        "guess",
+        "know",
+        "dunno",
+        "well",
+        "um",
+        "uh",
+        "option",
+        "idea",
+        "recommendation",
+        "suggestion",
+        "pick",
+        "choice",
+        "similar",
+        "today",
+        "now",
+        "time",
+        "bit",
+        "lot",
+        "let",
+        "try",
+        "see",
+        "got",
+        "going",
+        "check",
+        "interested",
+        "fan",
+        "mood",
+        "feel",
+        "feeling",
+        "fancy",
+        "possibly",
+        "perhaps",
+        "kinda",
+        "whatever",
+        "brand",
+        "price",
+        "cost",
+        "cheap",
+        "cheaper",
+        "expensive",
+        "budget",
+        "affordable",
+        "dollar",
+        "buck",
+        "money",
+        "spend",
+        "pay",
+        "items",
+        "products",
+        "things",
+        "different",
+        "another",
+        "same",
+        "last",
+        "recent",
+        "previous",
+        "order",
+        "ordered",
+        "version",
+        "suit",
+        "suits",
+        "taste",
+        "style",
+        "me",
+        "make",
+        "made",
+        "costs",
+        "priced",
+        "range",
+        "max",
+        "tops",
+        "less",
+        "lower",
+        "higher",
+        "more",
+        "still",
+        "already",
+        "okay",
+        "help",
+        "would",
+        "could",
+        "can",
+        "will",
+        "should",
+        "am",
+        "im",
+        "ive",
+        "id",
+        "dont",
+        "do",
+        "did",
+        "use",
+        "surprise",
+        "sell",
+        "carry",
+        "stock",
+        "big",
+        "mind",
+        "point",
+        "spin",
+        "fit",
+        "better",
+        "wallet",
+        "easier",
+        "enjoy",
+        "enjoyed",
+        "great",
+        "awful",
+        "loved",
+        "comparable",
+        "vein",
+        "lines",
+        "spirit",
+        "ideally",
+        "come",
+        "wont",
+        "didnt",
+        "doesnt",
+        "isnt",
+        "sure",
+        "available",
+        "found",
+        "hope",
+        "wish",
+        "currently",
+        "maybe",
+        "somewhere",
+        "around",
+        "usual",
+        "something",
+        "exactly",
+        "instead",
+        "preference",
+        "preferences",
+        "showed",
+        "shown",
+        "recently",
+        "just",
+        "lately",
+        "right",
+        "returned",
+        "result",
+        "results",
+    )
+)
 _ARTICLES = frozenset({"a", "an", "the", "my", "this", "that", "these", "those", "some", "any"})
-_HISTORY_HEAD = frozenset(normalise(w) for w in (
-    "last", "latest", "recent", "recently", "previous", "prior", "earlier", "lately",
-))
-_HISTORY_NOUN = frozenset(normalise(w) for w in (
-    "purchase", "order", "bought", "buy", "got", "ordered", "item", "pick", "thing", "product", "one",
-    "liked", "like", "get",
-))
-_POINTERS = frozenset(normalise(w) for w in (
-    "this", "that", "it", "these", "those", "them", "above", "previous", "you", "showed", "shown",
-    "suggested", "recommended", "suggestion",
-))
-_POINTER_PHRASE = _POINTERS | _ARTICLES | frozenset(normalise(w) for w in (
-    "one", "item", "product", "thing", "just", "i", "you", "showed", "shown", "suggested", "recommended",
-    "above", "here", "me", "earlier", "before", "last",
-))
+_HISTORY_HEAD = frozenset(
+    normalise(w)
+    for w in (
+        "last",
+        "latest",
+        "recent",
+        "recently",
+        "previous",
+        "prior",
+        "earlier",
+        "lately",
+    )
+)
+_HISTORY_NOUN = frozenset(
+    normalise(w)
+    for w in (
+        "purchase",
+        "order",
+        "bought",
+        "buy",
+        "got",
+        "ordered",
+        "item",
+        "pick",
+        "thing",
+        "product",
+        "one",
+        "liked",
+        "like",
+        "get",
+    )
+)
+_POINTERS = frozenset(
+    normalise(w)
+    for w in (
+        "this",
+        "that",
+        "it",
+        "these",
+        "those",
+        "them",
+        "above",
+        "previous",
+        "you",
+        "showed",
+        "shown",
+        "suggested",
+        "recommended",
+        "suggestion",
+    )
+)
+_POINTER_PHRASE = (
+    _POINTERS
+    | _ARTICLES
+    | frozenset(
+        normalise(w)
+        for w in (
+            "one",
+            "item",
+            "product",
+            "thing",
+            "just",
+            "i",
+            "you",
+            "showed",
+            "shown",
+            "suggested",
+            "recommended",
+            "above",
+            "here",
+            "me",
+            "earlier",
+            "before",
+            "last",
+        )
+    )
+)
 LIKE_CUES = _phrases(
-    "like", "more like", "something like", "similar to", "similar", "resembling", "in the style of",
-    "same as", "along the lines of", "akin to", "comparable to", "reminiscent of", "inspired by",
-    "in the vein of", "close to", "same style as", "the likes of",
+    "like",
+    "more like",
+    "something like",
+    "similar to",
+    "similar",
+    "resembling",
+    "in the style of",
+    "same as",
+    "along the lines of",
+    "akin to",
+    "comparable to",
+    "reminiscent of",
+    "inspired by",
+    "in the vein of",
+    "close to",
+    "same style as",
+    "the likes of",
 )
 #: Cues that point at the current item by themselves ("along those lines").
 SELF_LIKE_CUES = _phrases(
-    "along those lines", "along these lines", "in that vein", "in the same vein", "more of these",
-    "more of those", "more of that", "more of this", "same vein as this", "in the same vein as this",
-    "more like this", "more like that", "similar ones", "similar items", "similar stuff", "similar products",
+    "along those lines",
+    "along these lines",
+    "in that vein",
+    "in the same vein",
+    "more of these",
+    "more of those",
+    "more of that",
+    "more of this",
+    "same vein as this",
+    "in the same vein as this",
+    "more like this",
+    "more like that",
+    "similar ones",
+    "similar items",
+    "similar stuff",
+    "similar products",
 )
 UNLIKE_CUES = _phrases(
-    "unlike", "different from", "different than", "different to", "nothing like", "not like",
-    "anything but", "other than", "don't like", "do not like", "not similar to", "dissimilar to",
+    "unlike",
+    "different from",
+    "different than",
+    "different to",
+    "nothing like",
+    "not like",
+    "anything but",
+    "other than",
+    "don't like",
+    "do not like",
+    "not similar to",
+    "dissimilar to",
 )
-_NEGATORS = frozenset(normalise(w) for w in (
-    "not", "no", "nothing", "don't", "never", "dont", "avoid", "away", "without", "except", "skip", "unlike",
-    "hate", "less", "didn't", "doesn't", "won't", "isn't", "aren't",
-))
+_NEGATORS = frozenset(
+    normalise(w)
+    for w in (
+        "not",
+        "no",
+        "nothing",
+        "don't",
+        "never",
+        "dont",
+        "avoid",
+        "away",
+        "without",
+        "except",
+        "skip",
+        "unlike",
+        "hate",
+        "less",
+        "didn't",
+        "doesn't",
+        "won't",
+        "isn't",
+        "aren't",
+    )
+)
 #: Words that speak badly of an item mentioned near them.
-_NEGATIVE = _NEGATORS | frozenset(normalise(w) for w in (
-    "awful", "terrible", "hated", "disliked", "bad", "worst", "disappointing", "disappointed", "returned",
-    "regret", "horrible", "poor", "meh", "broke", "broken", "useless", "overrated", "nope",
-))
+_NEGATIVE = _NEGATORS | frozenset(
+    normalise(w)
+    for w in (
+        "awful",
+        "terrible",
+        "hated",
+        "disliked",
+        "bad",
+        "worst",
+        "disappointing",
+        "disappointed",
+        "returned",
+        "regret",
+        "horrible",
+        "poor",
+        "meh",
+        "broke",
+        "broken",
+        "useless",
+        "overrated",
+        "nope",
+    )
+)
 #: What may follow "similar" when it points at the current item ("show me similar items").
-_GENERIC_OBJECT = frozenset(normalise(w) for w in (
-    "item", "items", "one", "ones", "product", "products", "stuff", "thing", "things", "please", "option",
-    "options", "pick", "picks", "suggestion", "suggestions", "too", "as", "well",
-))
-_BRAND_WORDS = frozenset(normalise(w) for w in (
-    "brand", "maker", "label", "company", "manufacturer", "competitor", "someone", "somebody",
-))
-_OTHER_WORDS = frozenset(normalise(w) for w in (
-    "another", "different", "other", "new", "else", "switch", "change", "alternative", "diff",
-))
+_GENERIC_OBJECT = frozenset(
+    normalise(w)
+    for w in (
+        "item",
+        "items",
+        "one",
+        "ones",
+        "product",
+        "products",
+        "stuff",
+        "thing",
+        "things",
+        "please",
+        "option",
+        "options",
+        "pick",
+        "picks",
+        "suggestion",
+        "suggestions",
+        "too",
+        "as",
+        "well",
+    )
+)
+_BRAND_WORDS = frozenset(
+    normalise(w)
+    for w in (
+        "brand",
+        "maker",
+        "label",
+        "company",
+        "manufacturer",
+        "competitor",
+        "someone",
+        "somebody",
+    )
+)
+_OTHER_WORDS = frozenset(
+    normalise(w)
+    for w in (
+        "another",
+        "different",
+        "other",
+        "new",
+        "else",
+        "switch",
+        "change",
+        "alternative",
+        "diff",
+    )
+)
 _BRAND_LEADS = _OTHER_WORDS | _NEGATORS | {"same", "this", "that", "their"}
-_CHEAPER = _phrases("cheaper", "less expensive", "lower price", "more affordable", "lower priced", "cost less",
-                    "costs less", "less pricey", "cheaper than")
-_PRICIER = _phrases("pricier", "more expensive", "higher end", "higher priced", "more upscale",
-                    "more expensive than", "pricier than")
+_CHEAPER = _phrases(
+    "cheaper",
+    "less expensive",
+    "lower price",
+    "more affordable",
+    "lower priced",
+    "cost less",
+    "costs less",
+    "less pricey",
+    "cheaper than",
+)
+_PRICIER = _phrases(
+    "pricier", "more expensive", "higher end", "higher priced", "more upscale", "more expensive than", "pricier than"
+)
 _WEAK_CONTEXT = frozenset(normalise(w) for w in ("from", "by", "brand", "of", "made"))
 _ACTION_PROTOTYPES: dict[str, tuple[str, ...]] = {
-    "retrieve": ("show me some products", "find me something to buy", "recommend items for me",
-                 "I am looking for a product", "what do you have in stock"),
-    "edit": ("change this item so it suits me", "rewrite this product for me", "adapt it to my taste",
-             "make this one better for me", "give this one a personal touch", "could this one fit me better"),
-    "create": ("make me a brand new product", "design something new that does not exist yet",
-               "invent a new item for me"),
+    "retrieve": (
+        "show me some products",
+        "find me something to buy",
+        "recommend items for me",
+        "I am looking for a product",
+        "what do you have in stock",
+    ),
+    "edit": (
+        "change this item so it suits me",
+        "rewrite this product for me",
+        "adapt it to my taste",
+        "make this one better for me",
+        "give this one a personal touch",
+        "could this one fit me better",
+    ),
+    "create": (
+        "make me a brand new product",
+        "design something new that does not exist yet",
+        "invent a new item for me",
+    ),
 }
 
 # ---- prices -----------------------------------------------------------------------------------
@@ -183,16 +792,23 @@ def _amount(name: str) -> str:
 
 _A, _B = _amount("a"), _amount("b")
 _PRICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(p, re.I)) for kind, p in (
+    (kind, re.compile(p, re.I))
+    for kind, p in (
         ("range", rf"\b(?:between|from)\s+{_A}\s*(?:and|to|-|–|—)\s*{_B}"),
         ("range", rf"{_A}\s*(?:-|–|—|to)\s*{_B}"),
-        ("max", rf"(?:\b(?:under|below|beneath|less than|lower than|cheaper than|no more than|not more than|"
-                rf"not over|not above|no higher than|not exceeding|at most|max(?:imum)?(?: of)?|up to|within|"
-                rf"budget(?: of| is)?|tops|no pricier than)|<=?)\s*{_A}"),
+        (
+            "max",
+            rf"(?:\b(?:under|below|beneath|less than|lower than|cheaper than|no more than|not more than|"
+            rf"not over|not above|no higher than|not exceeding|at most|max(?:imum)?(?: of)?|up to|within|"
+            rf"budget(?: of| is)?|tops|no pricier than)|<=?)\s*{_A}",
+        ),
         ("max", rf"{_A}\s*(?:or less|or under|or below|or cheaper|or lower|max(?:imum)?|tops|at most)\b"),
-        ("min", rf"(?:\b(?:over|above|more than|at least|min(?:imum)?(?: of)?|no less than|not less than|"
-                rf"starting (?:at|from)|upwards of|pricier than|more expensive than|higher than|beyond)|>=?)"
-                rf"\s*{_A}"),
+        (
+            "min",
+            rf"(?:\b(?:over|above|more than|at least|min(?:imum)?(?: of)?|no less than|not less than|"
+            rf"starting (?:at|from)|upwards of|pricier than|more expensive than|higher than|beyond)|>=?)"
+            rf"\s*{_A}",
+        ),
         ("min", rf"{_A}\s*(?:or more|and up|and above|or above|or higher|plus|\+|minimum|min\b)"),
         ("around", rf"(?:\b(?:around|about|roughly|approximately|approx\.?|circa|close to)|~)\s*{_A}"),
         ("bare", rf"{_CUR}\s?(?P<x>{_NUM})|(?P<y>{_NUM})\s?(?:{_CUR_WORD}\b|\$|€|£)"),
@@ -201,7 +817,9 @@ _PRICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _UNITS = re.compile(
     r"\s*(?:ml|g|gr|gram|grams|oz|ounces?|fl|kg|l|liters?|litres?|cm|mm|inch|inches|in|pack|packs|pcs|"
     r"pieces?|count|ct|servings?|hours?|hrs?|minutes?|mins?|days?|years?|yrs?|%|percent|x|eu|size|"
-    r"watts?|w|mah|gb|tb|people|persons?|cups?|items?|stars?)\b", re.I)
+    r"watts?|w|mah|gb|tb|people|persons?|cups?|items?|stars?)\b",
+    re.I,
+)
 _NEGATED_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\bno)\b[\w\s]{0,15}$", re.I)
 _PRICE_WORDS = re.compile(r"\b(?:price|priced|cost|costs|costing|budget|spend|pay|range|dollars?|bucks?)\b", re.I)
 
@@ -239,8 +857,12 @@ def find_prices(text: str) -> list[PriceMention]:
             currency = bool(re.search(rf"{_CUR}|\b{_CUR_WORD}\b|[$€£]", span, re.I))
             if not currency and _UNITS.match(text, m.end()):
                 continue  # "under 500 ml" is a size
-            if kind == "range" and not currency and not has_price_word and not span.lower().startswith(
-                    ("between", "from")):
+            if (
+                kind == "range"
+                and not currency
+                and not has_price_word
+                and not span.lower().startswith(("between", "from"))
+            ):
                 continue
             if kind == "min" and not currency and not has_price_word:
                 continue  # "for women over 40"
@@ -248,7 +870,7 @@ def find_prices(text: str) -> list[PriceMention]:
             nums = [_to_number(groups[k]) for k in ("a", "b", "x", "y") if k in groups]
             if not nums:
                 continue
-            if kind == "min" and _NEGATED_BEFORE.search(text[max(0, m.start() - 25):m.start()]):
+            if kind == "min" and _NEGATED_BEFORE.search(text[max(0, m.start() - 25) : m.start()]):
                 kind = "max"  # "won't cost more than $20", "not more than"
             if kind == "range":
                 low, high = sorted(nums[:2])
@@ -312,7 +934,7 @@ def last_shown_item(vocab: CatalogVocabulary, dialogue: Sequence[Turn]) -> str |
 
 
 # ---- the instructor interface -----------------------------------------------------------------
-class Instructor(ABC):
+class Instructor(ABC):  # noqa: B024 - subclasses give read() or override understand()
     """Turns an instruction, feedback and dialogue into an Intent; also builds guidance vectors."""
 
     name = "instructor"
@@ -385,9 +1007,7 @@ class Instructor(ABC):
         """
         emb = np.asarray(catalog_embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[0] != len(self.vocab.item_ids):
-            raise ValueError(
-                f"catalog_embeddings must be [n_items={len(self.vocab.item_ids)}, d], got {emb.shape}"
-            )
+            raise ValueError(f"catalog_embeddings must be [n_items={len(self.vocab.item_ids)}, d], got {emb.shape}")
         text = (instruction or "").strip()
         inst = _unit(self.embed([text])[0]) if text else None
         if inst is not None and inst.shape[0] != emb.shape[1]:
@@ -497,7 +1117,10 @@ class RuleInstructor(Instructor):
 
     @classmethod
     def from_dataset(
-        cls, dataset: Dataset, config: InstructorConfig | None = None, encoder: TextEncoder | None = None,
+        cls,
+        dataset: Dataset,
+        config: InstructorConfig | None = None,
+        encoder: TextEncoder | None = None,
         **kwargs: object,
     ) -> RuleInstructor:
         """A rule instructor over ``dataset``'s catalog vocabulary."""
@@ -581,8 +1204,7 @@ class RuleInstructor(Instructor):
         self, st: _State, refs: References, start: int, end: int, phrase: tuple[str, ...], unlike: bool
     ) -> tuple[str, int, int, bool] | None:
         """The item after a like / unlike cue: (item, span start, span end, unlike)."""
-        negators = [j for j in range(max(0, start - 3), start) if st.tokens[j].norm in _NEGATORS
-                    and j not in st.used]
+        negators = [j for j in range(max(0, start - 3), start) if st.tokens[j].norm in _NEGATORS and j not in st.used]
         if not unlike and negators:  # "avoid stuff like X", "not like X"
             unlike = True
             if negators[-1] >= start - 2:
@@ -602,9 +1224,7 @@ class RuleInstructor(Instructor):
         if not unlike and st.anchor is None:
             st.anchor = item
 
-    def _reference_after(
-        self, st: _State, pos: int, refs: References, generic: bool = True
-    ) -> tuple[str, int] | None:
+    def _reference_after(self, st: _State, pos: int, refs: References, generic: bool = True) -> tuple[str, int] | None:
         """The item the words from ``pos`` point at, and where its phrase ends.
 
         With ``generic``, a cue followed by nothing specific ("show me similar items") points at
@@ -616,9 +1236,15 @@ class RuleInstructor(Instructor):
         hist = _history_span(norms) if norms else None
         if hist is not None and refs.last_liked:
             return refs.last_liked, pos + hist
-        if norms and (norms[0] in _POINTERS or (norms[0] in _ARTICLES and len(norms) > 1 and norms[1] in
-                                                _POINTERS | {"one", "item", "product", "thing"}
-                                                and _HISTORY_HEAD.isdisjoint(norms[:4]))):
+        if norms and (
+            norms[0] in _POINTERS
+            or (
+                norms[0] in _ARTICLES
+                and len(norms) > 1
+                and norms[1] in _POINTERS | {"one", "item", "product", "thing"}
+                and _HISTORY_HEAD.isdisjoint(norms[:4])
+            )
+        ):
             stop = 0
             while stop < min(len(norms), 7) and norms[stop] in _POINTER_PHRASE:
                 stop += 1
@@ -671,17 +1297,21 @@ class RuleInstructor(Instructor):
                     return
 
     def _another_brand(self, st: _State, refs: References) -> None:
-        """"another brand": exclude the brand of the liked / referenced item."""
+        """ "another brand": exclude the brand of the liked / referenced item."""
         norms = [t.norm for t in st.tokens]
         for i, w in enumerate(norms):
             if w not in _BRAND_WORDS or i in st.used:
                 continue
-            before = norms[max(0, i - 3):i]
+            before = norms[max(0, i - 3) : i]
             after = norms[i + 1] if i + 1 < len(norms) else ""
-            other = (w == "competitor" or after == "else"
-                     or (w not in {"someone", "somebody"} and any(b in _OTHER_WORDS for b in before)))
+            other = (
+                w == "competitor"
+                or after == "else"
+                or (w not in {"someone", "somebody"} and any(b in _OTHER_WORDS for b in before))
+            )
             same = any(b in {"same", "this", "that", "their", "it", "its"} for b in before) and any(
-                n in _NEGATORS for n in norms[max(0, i - 5):i])
+                n in _NEGATORS for n in norms[max(0, i - 5) : i]
+            )
             if not (other or same):
                 continue
             anchor = st.anchor or refs.current
@@ -695,7 +1325,7 @@ class RuleInstructor(Instructor):
             st.use(lo, i + 1 + (after == "else"))
 
     def _comparisons(self, st: _State, refs: References, than: bool) -> None:
-        """"cheaper than X" (``than``), or a bare "cheaper" / "more expensive" said of the anchor item."""
+        """ "cheaper than X" (``than``), or a bare "cheaper" / "more expensive" said of the anchor item."""
         for phrases, bound in ((_CHEAPER, "max"), (_PRICIER, "min")):
             for start, end, _ in _find(st.tokens, phrases, st.used):
                 item = None
@@ -723,7 +1353,7 @@ class RuleInstructor(Instructor):
         """Brands, categories and attribute values named in the unused tokens (weak brands need context)."""
         out = []
         for m in self.vocab.match(st.tokens, skip=st.used):
-            span = st.tokens[m.start:m.end]
+            span = st.tokens[m.start : m.end]
             if all(t.norm in STOP_WORDS for t in span):
                 continue
             if m.entry.weak and not self._brand_context(st.tokens, m):
@@ -751,7 +1381,7 @@ class RuleInstructor(Instructor):
     def _apply(self, st: _State, matches: list[Match], neg: list[bool]) -> None:
         c = st.constraints
         for m in matches:
-            negated = any(neg[m.start:m.end])
+            negated = any(neg[m.start : m.end])
             e = m.entry
             if e.kind == "brand":
                 _add(c.exclude_brands if negated else c.brands, e.value)
@@ -782,8 +1412,11 @@ class RuleInstructor(Instructor):
             for idx, category in mapped:
                 _add(c.exclude_categories if negated else c.categories, category)
                 covered.update(idx)
-            words = [i for i in run if i not in covered and (
-                negated or keep_unknown or self.vocab.known_word(st.tokens[i].norm))]
+            words = [
+                i
+                for i in run
+                if i not in covered and (negated or keep_unknown or self.vocab.known_word(st.tokens[i].norm))
+            ]
             for group in _groups(words):
                 phrase = " ".join(st.tokens[i].text.lower() for i in group)
                 _add(c.exclude_words if negated else c.style_words, phrase)
@@ -796,14 +1429,18 @@ class RuleInstructor(Instructor):
         if self._category_matrix is None:
             self._category_matrix = self.embed(values)
         phrase = " ".join(tokens[i].text for i in run)
-        candidates = [(run, phrase)] + ([([i], tokens[i].text) for i in run if len(tokens[i].norm) >= 4]
-                                        if len(run) > 1 else [])
+        candidates = [(run, phrase)] + (
+            [([i], tokens[i].text) for i in run if len(tokens[i].norm) >= 4] if len(run) > 1 else []
+        )
         sims = self.embed([p for _, p in candidates]) @ self._category_matrix.T
         best = sims.argmax(axis=1)
         if sims[0, best[0]] >= self.category_threshold:
             return [(run, values[best[0]])]
-        return [(idx, values[b]) for (idx, _), b, row in zip(candidates[1:], best[1:], sims[1:])
-                if row[b] >= self.category_threshold]
+        return [
+            (idx, values[b])
+            for (idx, _), b, row in zip(candidates[1:], best[1:], sims[1:])
+            if row[b] >= self.category_threshold
+        ]
 
     # ---- the action --------------------------------------------------------------------------
     def _decide(self, text: str, st: _State, feedback: Feedback, refs: References) -> Parse:
@@ -851,17 +1488,24 @@ class RuleInstructor(Instructor):
                 action, source = None, "no-target"
         if feedback.rejections >= self.config.rejection_threshold and action in (None, "retrieve"):
             action, source = "create", "rejections"
-            reason = (f"{feedback.rejections} rejected lists in a row (threshold "
-                      f"{self.config.rejection_threshold}): generating a new item")
+            reason = (
+                f"{feedback.rejections} rejected lists in a row (threshold "
+                f"{self.config.rejection_threshold}): generating a new item"
+            )
         if action is None:
             question = self._question(source, c)
-            intent = Intent(action="clarify", constraints=c, question=question,
-                            reason="instruction too vague to act on and no feedback to fall back on"
-                            if source != "no-target" else "edit requested but no item to edit")
+            intent = Intent(
+                action="clarify",
+                constraints=c,
+                question=question,
+                reason="instruction too vague to act on and no feedback to fall back on"
+                if source != "no-target"
+                else "edit requested but no item to edit",
+            )
             return Parse(intent, confidence if source == "prototype" else 0.0, source, vague=True)
         if st.notes:
             reason += "; " + "; ".join(st.notes)
-        intent = Intent(action=action, constraints=c, target_item=target, reason=reason)
+        intent = Intent(action=cast(Action, action), constraints=c, target_item=target, reason=reason)
         return Parse(intent, confidence, source, vague=vague)
 
     def _prototype_action(self, text: str) -> tuple[str, float]:
@@ -877,8 +1521,9 @@ class RuleInstructor(Instructor):
         if source == "no-target":
             return "Which item would you like me to adapt? Point me to one you have seen or bought."
         examples = ", ".join(self.vocab.top("category", 3))
-        return (f"What are you looking for? Tell me a kind of product (for example {examples}), "
-                "a brand or a price range.")
+        return (
+            f"What are you looking for? Tell me a kind of product (for example {examples}), a brand or a price range."
+        )
 
 
 # ---- token helpers ----------------------------------------------------------------------------
@@ -892,8 +1537,8 @@ def _find(
     out = []
     for n in range(min(longest, len(tokens)), 0, -1):
         for s in range(len(tokens) - n + 1):
-            if tuple(norms[s:s + n]) in phrases and not any(i in taken for i in range(s, s + n)):
-                out.append((s, s + n, tuple(norms[s:s + n])))
+            if tuple(norms[s : s + n]) in phrases and not any(i in taken for i in range(s, s + n)):
+                out.append((s, s + n, tuple(norms[s : s + n])))
                 taken.update(range(s, s + n))
     return sorted(out)
 
@@ -908,7 +1553,7 @@ def _breaks(text: str, tokens: Sequence[Token]) -> list[str]:
     """Per token, the punctuation between it and the previous token: ".", "," or ""."""
     out = [""] * len(tokens)
     for i in range(1, len(tokens)):
-        gap = text[tokens[i - 1].end:tokens[i].start]
+        gap = text[tokens[i - 1].end : tokens[i].start]
         if re.search(r"[.;!?:()\[\]]|\s[-–—]+\s|[–—]", gap):
             out[i] = "."
         elif "," in gap:
@@ -1010,8 +1655,14 @@ def _content_runs(st: _State) -> list[list[int]]:
     runs: list[list[int]] = []
     cur: list[int] = []
     for i, t in enumerate(st.tokens):
-        ok = (i not in st.used and t.norm.isalpha() and len(t.norm) >= 3 and t.norm not in STOP_WORDS
-              and t.norm not in CHAT_WORDS and t.norm not in _CUE_WORDS)
+        ok = (
+            i not in st.used
+            and t.norm.isalpha()
+            and len(t.norm) >= 3
+            and t.norm not in STOP_WORDS
+            and t.norm not in CHAT_WORDS
+            and t.norm not in _CUE_WORDS
+        )
         if ok and cur and cur[-1] == i - 1 and not st.breaks[i] and len(cur) < 4:
             cur.append(i)
             continue
@@ -1023,8 +1674,12 @@ def _content_runs(st: _State) -> list[list[int]]:
     return runs
 
 
-_CUE_WORDS = frozenset(w for table in (CREATE_CUES, EDIT_CUES, RETRIEVE_CUES, NEG_PRE, NEG_POST,
-                                       LIKE_CUES, UNLIKE_CUES) for p in table for w in p)
+_CUE_WORDS = frozenset(
+    w
+    for table in (CREATE_CUES, EDIT_CUES, RETRIEVE_CUES, NEG_PRE, NEG_POST, LIKE_CUES, UNLIKE_CUES)
+    for p in table
+    for w in p
+)
 
 
 def _groups(indices: list[int]) -> list[list[int]]:
@@ -1045,10 +1700,10 @@ def _add(values: list[str], value: str) -> None:
 
 __all__ = [
     "Instructor",
-    "RuleInstructor",
     "Parse",
     "PriceMention",
     "References",
+    "RuleInstructor",
     "find_prices",
     "last_shown_item",
     "resolve_references",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -27,7 +27,7 @@ from genrec.generation.instructor import (
     References,
     RuleInstructor,
 )
-from genrec.generation.intent import ACTIONS, Constraints, Feedback, Intent, Turn
+from genrec.generation.intent import ACTIONS, Action, Constraints, Feedback, Intent, Turn
 from genrec.generation.vocabulary import CatalogVocabulary, normalise
 from genrec.llm.base import LLMBackend, Message, StructuredOutputError
 
@@ -83,12 +83,16 @@ _EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("hmm", {"action": "clarify"}),
     ("show me {cat0} under $30", {"action": "retrieve", "categories": ["{cat0}"], "price_max": 30}),
     ("{cat1} but not from {brand0}", {"action": "retrieve", "categories": ["{cat1}"], "not_brands": ["{brand0}"]}),
-    ("something like my last purchase but another brand",
-     {"action": "retrieve", "like": "last purchase", "other_brand": True}),
+    (
+        "something like my last purchase but another brand",
+        {"action": "retrieve", "like": "last purchase", "other_brand": True},
+    ),
     ("anything except {cat2}", {"action": "retrieve", "not_categories": ["{cat2}"]}),
     ("make this one cheaper", {"action": "edit", "like": "this"}),
-    ("design a new {cat0} between 20 and 40 dollars",
-     {"action": "create", "categories": ["{cat0}"], "price_min": 20, "price_max": 40}),
+    (
+        "design a new {cat0} between 20 and 40 dollars",
+        {"action": "create", "categories": ["{cat0}"], "price_min": 20, "price_max": 40},
+    ),
     ("{brand0} {cat1} please", {"action": "retrieve", "categories": ["{cat1}"], "brands": ["{brand0}"]}),
 )
 _HISTORY_WORDS = ("last purchase", "last order", "bought", "purchase", "last one", "my last")
@@ -148,8 +152,9 @@ class LLMInstructor(Instructor):
         slots = {"cat0": cats[0], "cat1": cats[1], "cat2": cats[2], "brand0": brands[0]}
         out = [Message("system", self._system)]
         for text, answer in _EXAMPLES:
-            filled = {k: ([v.format(**slots) for v in val] if isinstance(val, list) else val)
-                      for k, val in answer.items()}
+            filled = {
+                k: ([v.format(**slots) for v in val] if isinstance(val, list) else val) for k, val in answer.items()
+            }
             out.append(Message("user", text.format(**slots)))
             out.append(Message("assistant", _compact_json(filled)))
         out.append(Message("user", instruction.strip() or "(no words)"))
@@ -165,11 +170,15 @@ class LLMInstructor(Instructor):
         key = instruction.strip()
         if key in self._drafts:
             return self._drafts[key]
-        ask = self.backend.structured if self.backend_structured else \
-            (lambda *a, **k: LLMBackend.structured(self.backend, *a, **k))
+        ask = (
+            self.backend.structured
+            if self.backend_structured
+            else (lambda *a, **k: LLMBackend.structured(self.backend, *a, **k))
+        )
         try:
-            answer: IntentDraft | None = ask(self.messages(instruction), IntentDraft, attempts=self.attempts,
-                                             max_new_tokens=self.max_new_tokens)
+            answer: IntentDraft | None = ask(
+                self.messages(instruction), IntentDraft, attempts=self.attempts, max_new_tokens=self.max_new_tokens
+            )
         except StructuredOutputError:
             self.failures += 1
             answer = None
@@ -208,7 +217,7 @@ class LLMInstructor(Instructor):
             if item and item not in target:
                 target.append(item)
         if draft.other_brand:
-            anchor = (c.like_items or [refs.current])[0]
+            anchor = c.like_items[0] if c.like_items else refs.current
             brand = self.vocab.brand(anchor) if anchor else None
             if brand and brand not in c.exclude_brands:
                 c.exclude_brands.append(brand)
@@ -233,8 +242,9 @@ class LLMInstructor(Instructor):
         """Prices must be positive, written in the instruction, and no more than 10x the catalog's top."""
         top = self.vocab.price_range[1] * 10 if self.vocab.price_range else float("inf")
         numbers = {float(n.replace(",", "")) for n in re.findall(r"\d+(?:[.,]\d+)?", instruction)}
-        lo, hi = (p if p is not None and 0 <= p <= top and p in numbers else None
-                  for p in (draft.price_min, draft.price_max))
+        lo, hi = (
+            p if p is not None and 0 <= p <= top and p in numbers else None for p in (draft.price_min, draft.price_max)
+        )
         if lo is not None and hi is not None and lo > hi:
             lo, hi = hi, lo
         return lo, hi
@@ -275,16 +285,29 @@ class LLMInstructor(Instructor):
         reason = source
         if feedback.rejections >= self.config.rejection_threshold and act in (None, "retrieve"):
             act = "create"
-            reason = (f"{feedback.rejections} rejected lists in a row (threshold "
-                      f"{self.config.rejection_threshold}): generating a new item")
+            reason = (
+                f"{feedback.rejections} rejected lists in a row (threshold "
+                f"{self.config.rejection_threshold}): generating a new item"
+            )
         if act is None:
-            question = ("What are you looking for? Tell me a kind of product (for example "
-                        + ", ".join(self.vocab.top("category", 3)) + "), a brand or a price range.")
-            intent = Intent(action="clarify", constraints=c, question=question,
-                            reason=f"{source}: nothing usable and no feedback to fall back on")
+            question = (
+                "What are you looking for? Tell me a kind of product (for example "
+                + ", ".join(self.vocab.top("category", 3))
+                + "), a brand or a price range."
+            )
+            intent = Intent(
+                action="clarify",
+                constraints=c,
+                question=question,
+                reason=f"{source}: nothing usable and no feedback to fall back on",
+            )
             return Parse(intent, 0.0, source, vague=True)
-        return Parse(Intent(action=act, constraints=c, target_item=target, reason=reason), 1.0, source,
-                     vague=c.is_empty())
+        return Parse(
+            Intent(action=cast(Action, act), constraints=c, target_item=target, reason=reason),
+            1.0,
+            source,
+            vague=c.is_empty(),
+        )
 
 
 class CombinedInstructor(Instructor):
@@ -323,8 +346,9 @@ class CombinedInstructor(Instructor):
         if self.order == "rules_first" or llm_failed:
             first, second = ruled.intent, asked.intent
             if not sure and not llm_failed and asked.intent.action != "clarify":
-                first = first.model_copy(update={"action": asked.intent.action,
-                                                 "target_item": asked.intent.target_item})
+                first = first.model_copy(
+                    update={"action": asked.intent.action, "target_item": asked.intent.target_item}
+                )
         else:
             first, second = asked.intent, ruled.intent
         return _merge(first, second)

@@ -64,11 +64,16 @@ class LLMWriter:
         price = _clamp(item.get("price"), cons)
         examples = _pick_examples(liked, categories, cons, self.config.max_examples, skip=item.get("item_id"))
         prompt = (
-            ("Products this shopper liked:\n" + "".join(f"- {_clean(e['title'])}\n" for e in examples) + "\n"
-             if examples else "")
-            + "Original product:\n" + self._listing(item, with_brand=True)
+            (
+                "Products this shopper liked:\n" + "".join(f"- {_clean(e['title'])}\n" for e in examples) + "\n"
+                if examples
+                else ""
+            )
+            + "Original product:\n"
+            + self._listing(item, with_brand=True)
             + f"\n\nRequest: {_clean(instruction) or 'describe it for this shopper'}.\n\nUpdated product:\n"
-            + (f"Brand: {brand}\n" if brand else "") + "Title:"
+            + (f"Brand: {brand}\n" if brand else "")
+            + "Title:"
         )
         keep = [] if re.search(r"\d", instruction) else _quantities(str(item["title"]))
         drop = [b for b in (item.get("brand"),) if b and b != brand] + list(cons.exclude_brands)
@@ -115,9 +120,11 @@ class LLMWriter:
         price = choose_price(liked, cons, categories)
         examples = _pick_examples(liked, categories, cons, self.config.max_examples, skip=None)
         head = "".join(
-            [f"Brand: {brand}\n" if brand else "",
-             f"Category: {', '.join(categories)}\n" if categories else "",
-             f"Price: ${price:.2f}\n" if price is not None else ""]
+            [
+                f"Brand: {brand}\n" if brand else "",
+                f"Category: {', '.join(categories)}\n" if categories else "",
+                f"Price: ${price:.2f}\n" if price is not None else "",
+            ]
         )
         shown = "\n\n".join(self._listing(e, with_brand=bool(brand), with_meta=True) for e in examples)
         prompt = (
@@ -131,7 +138,7 @@ class LLMWriter:
         out = []
         for gen, sample_seed in self._sample(prompt, n, temperature, top_p, seed, logits_processors):
             title, description = parse_listing("Title:" + gen.text)
-            repairs = []
+            repairs: list[str] = []
             title, description = scrub_brands(title, description, sorted(drop), repairs)
             if not title:
                 title = " ".join(w.capitalize() for w in [*cons.style_words[:2], *(categories[-1:] or ["item"])])
@@ -147,7 +154,12 @@ class LLMWriter:
     # ---- helpers -------------------------------------------------------------------------------
 
     def _sample(
-        self, prompt: str, n: int, temperature: float, top_p: float, seed: int,
+        self,
+        prompt: str,
+        n: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
         logits_processors: Sequence[LogitsProcessorFn],
     ) -> Iterable[tuple[Generation, int]]:
         if n < 1:
@@ -158,8 +170,13 @@ class LLMWriter:
                 yield greedy, seed + i
                 continue
             gen = self.backend.generate(
-                prompt, max_new_tokens=self.config.max_new_tokens, temperature=temperature, top_p=top_p,
-                seed=seed + i, logits_processors=logits_processors, stop=_STOPS,
+                prompt,
+                max_new_tokens=self.config.max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed + i,
+                logits_processors=logits_processors,
+                stop=_STOPS,
             )
             greedy = gen if temperature == 0 else None
             yield gen, seed + i
@@ -184,8 +201,15 @@ class LLMWriter:
         return (prefix + _truncate(core, room, sentence=False) + suffix)[: self.config.max_title_chars].strip()
 
     def _record(
-        self, title: str, description: str, brand: str | None, categories: list[str], price: float | None,
-        gen: Generation, seed: int, repairs: list[str],
+        self,
+        title: str,
+        description: str,
+        brand: str | None,
+        categories: list[str],
+        price: float | None,
+        gen: Generation,
+        seed: int,
+        repairs: list[str],
     ) -> dict[str, Any]:
         return {
             "title": title,
@@ -209,7 +233,7 @@ def parse_listing(text: str) -> tuple[str, str]:
         label = _LABEL.match(line)
         if label:
             current = label.group(1).lower()
-            value = line[label.end():].strip()
+            value = line[label.end() :].strip()
             if current == "title" and not title:
                 title = value
             elif current == "title":
@@ -229,8 +253,11 @@ def choose_price(
 ) -> float | None:
     """A plausible price: the median liked price (in ``categories`` if any), clamped into the constraints."""
     wanted = set(categories)
-    prices = [p for e in liked if (p := _number(e.get("price"))) is not None
-              and (not wanted or wanted & set(e.get("categories") or []))]
+    prices = [
+        p
+        for e in liked
+        if (p := _number(e.get("price"))) is not None and (not wanted or wanted & set(e.get("categories") or []))
+    ]
     if not prices:
         prices = [p for e in liked if (p := _number(e.get("price"))) is not None]
     lo, hi = constraints.price_min, constraints.price_max
@@ -282,12 +309,22 @@ def _main_category(liked: Sequence[dict[str, Any]], constraints: Constraints) ->
 
 
 def _pick_examples(
-    liked: Sequence[dict[str, Any]], categories: Sequence[str], constraints: Constraints, k: int, skip: Any,
+    liked: Sequence[dict[str, Any]],
+    categories: Sequence[str],
+    constraints: Constraints,
+    k: int,
+    skip: Any,
 ) -> list[dict[str, Any]]:
     """Up to ``k`` liked items with a title, same-category ones first, none of an excluded brand or category."""
     wanted, excluded = set(categories), set(constraints.exclude_categories)
-    pool = [e for e in liked if str(e.get("title") or "").strip() and (skip is None or e.get("item_id") != skip)
-            and e.get("brand") not in constraints.exclude_brands and not excluded & set(e.get("categories") or [])]
+    pool = [
+        e
+        for e in liked
+        if str(e.get("title") or "").strip()
+        and (skip is None or e.get("item_id") != skip)
+        and e.get("brand") not in constraints.exclude_brands
+        and not excluded & set(e.get("categories") or [])
+    ]
     pool.sort(key=lambda e: not wanted & set(e.get("categories") or []))  # stable: keeps the caller's order
     return pool[:k]
 
@@ -304,8 +341,9 @@ def scrub_brands(title: str, description: str, names: Sequence[str], repairs: li
             continue
         pattern = re.compile(rf"\b{re.escape(name)}\b(?:'s)?\s*", re.I)
         if pattern.search(title) or pattern.search(description):
-            title, description = (_clean(re.sub(r"\s+([.,;:!?])", r"\1", pattern.sub("", t)))
-                                  for t in (title, description))
+            title, description = (
+                _clean(re.sub(r"\s+([.,;:!?])", r"\1", pattern.sub("", t))) for t in (title, description)
+            )
             repairs.append(f"brand {name!r} removed")
     return title, description
 

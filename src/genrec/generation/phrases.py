@@ -80,7 +80,7 @@ class PhraseConstraint:
                 out.add(EOS)
                 out |= self._allowed([], done + 1, used | {j})
             else:
-                out |= self._allowed(rest[len(seqs):], done + 1, used | {j})
+                out |= self._allowed(rest[len(seqs) :], done + 1, used | {j})
         return out
 
     def __call__(self, ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -97,9 +97,17 @@ class PhraseConstraint:
         return out
 
 
-def describe_with_facts(generator: Any, title: str, phrases: Sequence[str], cond: Any, n: int, seed: int,
-                        max_phrases: int = 3, temperature: float | None = None,
-                        top_p: float | None = None) -> list[Any]:
+def describe_with_facts(
+    generator: Any,
+    title: str,
+    phrases: Sequence[str],
+    cond: Any,
+    n: int,
+    seed: int,
+    max_phrases: int = 3,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> list[Any]:
     """``n`` GeneratedTexts under the forced ``title`` whose descriptions are phrase lists (``PhraseConstraint``).
 
     Draft ``k`` states at most ``1 + k % max_phrases`` phrases (the generator seldom stops early on
@@ -109,6 +117,13 @@ def describe_with_facts(generator: Any, title: str, phrases: Sequence[str], cond
     out: list[Any] = []
     for size, count in sorted(counts.items()):
         constraint = PhraseConstraint(phrases, generator.tokenize, size)
-        out += generator.generate(cond, n_per_cond=count, seed=seed + 101 * size, title=title,
-                                  temperature=temperature, top_p=top_p, logits_processors=[constraint])
+        out += generator.generate(
+            cond,
+            n_per_cond=count,
+            seed=seed + 101 * size,
+            title=title,
+            temperature=temperature,
+            top_p=top_p,
+            logits_processors=[constraint],
+        )
     return out

@@ -111,12 +111,15 @@ class GenerativePipeline:
         self.dataset = dataset
         self.config = config or PipelineConfig()
         if self.config.rank_drafts not in ("recommender", "guidance"):
-            raise ValueError(f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}")
+            raise ValueError(
+                f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}"
+            )
         if self.config.selection_floor not in FLOORS:
             raise ValueError(f"pipeline.selection_floor must be one of {FLOORS}, not {self.config.selection_floor!r}")
         if self.config.edit_vs_source not in SOURCE_RULES:
-            raise ValueError(f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, "
-                             f"not {self.config.edit_vs_source!r}")
+            raise ValueError(
+                f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, not {self.config.edit_vs_source!r}"
+            )
         self.recommender = recommender
         self.catalog = Catalog(dataset.items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
@@ -134,8 +137,14 @@ class GenerativePipeline:
         self.vocabulary = corpus_vocabulary(dataset.items)
         self.need_description = has_descriptions(dataset.items)  # a catalog of bare titles asks for none
         self.corpus = item_corpus(dataset)
-        self.identity = IdentityGuard(self.corpus, self.catalog.ids, encoder, self.config.identity_rank,
-                                      name_share=self.config.identity_name_share, brands=list(dataset.items["brand"]))
+        self.identity = IdentityGuard(
+            self.corpus,
+            self.catalog.ids,
+            encoder,
+            self.config.identity_rank,
+            name_share=self.config.identity_name_share,
+            brands=list(dataset.items["brand"]),
+        )
         self.retriever = InstructedRetriever(recommender, dataset.items, self.emb)
         self.owner: dict[str, str] = {}  # generated item id -> the user it was made for
         self.generated: dict[str, GeneratedItem] = {}
@@ -158,8 +167,13 @@ class GenerativePipeline:
             dialogue.append(Turn("system", f"Showing [{session.focus}]"))
         fb = session.feedback
         if not fb.likes and not fb.clicks and session.history:
-            fb = Feedback(likes=[], dislikes=fb.dislikes, skips=fb.skips, rejections=fb.rejections,
-                          clicks=[self.catalog.items["item_id"].iloc[i] for i in session.history[-5:]])
+            fb = Feedback(
+                likes=[],
+                dislikes=fb.dislikes,
+                skips=fb.skips,
+                rejections=fb.rejections,
+                clicks=[self.catalog.items["item_id"].iloc[i] for i in session.history[-5:]],
+            )
         intent = self.instructor.understand(instruction, fb, dialogue, ())
         session.dialogue.append(Turn("user", instruction))
         if intent.action == "clarify":
@@ -182,12 +196,14 @@ class GenerativePipeline:
         user = user_vector_from_scores(scores, self.emb) if np.isfinite(scores).any() else None
         return self.instructor.guidance(instruction, fb, self.emb[: len(self.human_ids)], user)
 
-    def _retrieve(self, session: Session, intent: Intent, guidance: Guidance, k: int | None = None,
-                  skip: set[str] | None = None) -> list[Entry]:
+    def _retrieve(
+        self, session: Session, intent: Intent, guidance: Guidance, k: int | None = None, skip: set[str] | None = None
+    ) -> list[Entry]:
         k = k or self.config.list_size
         query = guidance.instruction if guidance.instruction is not None else np.zeros(self.emb.shape[1], np.float32)
-        scores = self.retriever.scores([np.asarray(session.history, dtype=np.int64)], [intent.constraints],
-                                       query[None, :])[0]
+        scores = self.retriever.scores(
+            [np.asarray(session.history, dtype=np.int64)], [intent.constraints], query[None, :]
+        )[0]
         ids = self.retriever.index.ids
         hide = set(session.feedback.dislikes) | (skip or set())
         hide |= {g for g, owner in self.owner.items() if owner != session.user_id}
@@ -206,8 +222,9 @@ class GenerativePipeline:
             out.append(self._entry(item_id, float(scores[i])))
         return out
 
-    def _generate(self, session: Session, instruction: str, intent: Intent, guidance: Guidance,
-                  fb: Feedback) -> Response:
+    def _generate(
+        self, session: Session, instruction: str, intent: Intent, guidance: Guidance, fb: Feedback
+    ) -> Response:
         cfg = self.config
         liked = list(fb.likes or fb.clicks)
         seed = cfg.seed + len(session.dialogue)
@@ -216,15 +233,20 @@ class GenerativePipeline:
             if target in self.generated:  # an item generated earlier: rewrite its catalog source again
                 target = self.generated[target].provenance.source_item_id
                 if target is None:
-                    return Response(intent, "That item is one I created, not a catalog item; pick a catalog "
-                                            "item to rewrite, or ask me to make a new one.")
+                    return Response(
+                        intent,
+                        "That item is one I created, not a catalog item; pick a catalog "
+                        "item to rewrite, or ask me to make a new one.",
+                    )
             if target is None or target not in self.catalog.row:
                 return Response(intent, "Which item should I rewrite? Pick one from a list first.")
-            drafts = self.editor.rewrite(target, session.user_id, liked, instruction, guidance,
-                                         intent.constraints, n=cfg.drafts, seed=seed)
+            drafts = self.editor.rewrite(
+                target, session.user_id, liked, instruction, guidance, intent.constraints, n=cfg.drafts, seed=seed
+            )
         else:
-            drafts = self.creator.create(session.user_id, liked, instruction, guidance, intent.constraints,
-                                         n=cfg.drafts, seed=seed)
+            drafts = self.creator.create(
+                session.user_id, liked, instruction, guidance, intent.constraints, n=cfg.drafts, seed=seed
+            )
         scorer = self.scorer(session)
         passed, blocked = self._check_and_store(drafts, session.user_id)
         compared = intent.action == "edit" and cfg.edit_vs_source != "off"
@@ -238,21 +260,35 @@ class GenerativePipeline:
             # every rewrite was blocked: repurpose by selection instead (the facts stay the source's)
             vector = _target(guidance)
             method = "recommender" if scorer is not None and cfg.rank_drafts == "recommender" else "personal"
-            chosen = self.editor.select(target, guidance.liked if vector is None else vector, session.user_id,
-                                        method=method, scorer=scorer, floor=cfg.selection_floor)
+            assert target is not None  # an edit always names its source by now
+            chosen = self.editor.select(
+                target,
+                guidance.liked if vector is None else vector,
+                session.user_id,
+                method=method,
+                scorer=scorer,
+                floor=cfg.selection_floor,
+            )
             passed, more = self.post_process([chosen], session.user_id, guidance, scorer)
             blocked += more
-            why = ("every rewrite was blocked" if drafts else "I had nothing to add to this item") + \
-                ", so I picked the part of the item that fits you"
+            why = (
+                "every rewrite was blocked" if drafts else "I had nothing to add to this item"
+            ) + ", so I picked the part of the item that fits you"
         if not passed:
             human = self._retrieve(session, intent, guidance)
-            return Response(intent, "Nothing I generated passed the checks; here are catalog items instead.",
-                            human, blocked)
+            return Response(
+                intent, "Nothing I generated passed the checks; here are catalog items instead.", human, blocked
+            )
         best = passed[0]
         self._admit(best)
         entry = self._entry(best.item_id, float("nan"))
-        human = self._retrieve(session, Intent(action="retrieve", constraints=intent.constraints), guidance,
-                               k=cfg.list_size - 1, skip={best.item_id})
+        human = self._retrieve(
+            session,
+            Intent(action="retrieve", constraints=intent.constraints),
+            guidance,
+            k=cfg.list_size - 1,
+            skip={best.item_id},
+        )
         verb = {"edit": "rewrote", "select": "repurposed", "create": "made"}[best.provenance.kind]
         return Response(intent, f"I {verb} this for you ({why}); catalog items follow.", [entry] + human, blocked)
 
@@ -265,20 +301,28 @@ class GenerativePipeline:
         history = [np.asarray(session.history, dtype=np.int64)]
         return lambda records: self.recommender.score_new(history, pd.DataFrame(records))[0]
 
-    def post_process(self, drafts: list[GeneratedItem], user_id: str, guidance: Guidance,
-                     scorer: ItemScorer | None = None) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
+    def post_process(
+        self, drafts: list[GeneratedItem], user_id: str, guidance: Guidance, scorer: ItemScorer | None = None
+    ) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
         """Quality and identity gates, fidelity checks, storage; passing drafts best first (``rank``)."""
         passed, blocked = self._check_and_store(drafts, user_id)
         return self.rank(passed, guidance, scorer)[0], blocked
 
-    def _check_and_store(self, drafts: list[GeneratedItem],
-                         user_id: str) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
+    def _check_and_store(
+        self, drafts: list[GeneratedItem], user_id: str
+    ) -> tuple[list[GeneratedItem], list[dict[str, Any]]]:
         """Gates, fidelity checks (with repair) and storage: the passing drafts and the blocked ones."""
         fine = list(drafts)
         # the same context (and its cached indexes), with this request's user as the requester;
         # an edit blocked only for unsupported claims in its description also comes back cut
-        fine += screen_and_check(drafts, self.vocabulary, self.identity, self.checker,
-                                 dataclasses.replace(self.context, user_id=user_id), self.need_description)
+        fine += screen_and_check(
+            drafts,
+            self.vocabulary,
+            self.identity,
+            self.checker,
+            dataclasses.replace(self.context, user_id=user_id),
+            self.need_description,
+        )
         blocked, passed = [], []
         for item in fine:
             if self.store.has(item.item_id):  # the same draft again (same seed): keep the stored verdict
@@ -286,14 +330,18 @@ class GenerativePipeline:
             else:
                 self.store.add(item, self.dataset.name, self.human_ids)
             if item.blocked:
-                blocked.append({"item_id": item.item_id, "title": item.title,
-                                "reasons": _reasons(item.fidelity or {})})
+                blocked.append({"item_id": item.item_id, "title": item.title, "reasons": _reasons(item.fidelity or {})})
             else:
                 passed.append(item)
         return passed, blocked
 
-    def rank(self, passed: list[GeneratedItem], guidance: Guidance, scorer: ItemScorer | None = None,
-             source_id: str | None = None) -> tuple[list[GeneratedItem], int]:
+    def rank(
+        self,
+        passed: list[GeneratedItem],
+        guidance: Guidance,
+        scorer: ItemScorer | None = None,
+        source_id: str | None = None,
+    ) -> tuple[list[GeneratedItem], int]:
         """Passing drafts best first: by the recommender's score for the user (``scorer``, when
         ``rank_drafts="recommender"``), ties by closeness to the guidance. With ``source_id`` (an edit's
         catalog source, compared when the guidance gives a target) the drafts that beat it
@@ -309,8 +357,11 @@ class GenerativePipeline:
             records.append(self.catalog.record(source_id))
             texts.append(self.corpus[self.catalog.row[source_id]])
         closeness = np.zeros(len(texts)) if target is None else self.encoder.encode(texts) @ target
-        scores = (np.asarray(scorer(records), dtype=np.float64)
-                  if scorer is not None and self.config.rank_drafts == "recommender" else np.zeros(len(records)))
+        scores = (
+            np.asarray(scorer(records), dtype=np.float64)
+            if scorer is not None and self.config.rank_drafts == "recommender"
+            else np.zeros(len(records))
+        )
         n = len(passed)
         source = (float(scores[n]), float(closeness[n])) if compare else None
         order, better = order_drafts(scores[:n], closeness[:n], source, self.config.edit_vs_source)
@@ -322,7 +373,8 @@ class GenerativePipeline:
         "headphones" should not be shown as a charger while a passing draft says "earbuds"."""
         rows = self.catalog.rows_in(categories)
         types = {c.lower() for c in categories} | {
-            str(c[-1]).lower() for c in self.catalog.items["categories"].iloc[rows] if len(c)}
+            str(c[-1]).lower() for c in self.catalog.items["categories"].iloc[rows] if len(c)
+        }
         named = {p.item_id for p in passed if any(_names(p.title.lower(), t) for t in types if t)}
         return [p for p in passed if p.item_id in named] + [p for p in passed if p.item_id not in named]
 
@@ -336,8 +388,11 @@ class GenerativePipeline:
         emb = self.encoder.encode([f"{item.title}\n{item.description}"])
         self.emb = np.concatenate([self.emb, emb.astype(np.float32)])
         self.retriever = InstructedRetriever(
-            self.recommender, pd.concat([self.retriever_items(), frame], ignore_index=True), self.emb,
-            self.retriever.weights)
+            self.recommender,
+            pd.concat([self.retriever_items(), frame], ignore_index=True),
+            self.emb,
+            self.retriever.weights,
+        )
         self.generated[item.item_id] = item
         self.owner[item.item_id] = item.provenance.user_id or ""
 
@@ -349,19 +404,38 @@ class GenerativePipeline:
     def _entry(self, item_id: str, score: float) -> Entry:
         if item_id in self.generated:
             g = self.generated[item_id]
-            return Entry(item_id, g.title, g.brand, g.price, score, True, g.provenance.kind,
-                         (g.fidelity or {}).get("verdict", ""))
+            return Entry(
+                item_id,
+                g.title,
+                g.brand,
+                g.price,
+                score,
+                True,
+                g.provenance.kind,
+                (g.fidelity or {}).get("verdict", ""),
+            )
         rec = self.catalog.record(item_id)
         price = rec.get("price")
-        return Entry(item_id, str(rec["title"]), rec.get("brand"),
-                     None if price is None or pd.isna(price) else float(price), score)
+        return Entry(
+            item_id,
+            str(rec["title"]),
+            rec.get("brand"),
+            None if price is None or pd.isna(price) else float(price),
+            score,
+        )
 
 
 SOURCE_RULES = ("rank", "closest", "both", "off")
 
 
-def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float, source_closeness: float,
-                 rule: str = "rank", tol: float = 1e-6) -> np.ndarray:
+def beats_source(
+    scores: np.ndarray,
+    closeness: np.ndarray,
+    source_score: float,
+    source_closeness: float,
+    rule: str = "rank",
+    tol: float = 1e-6,
+) -> np.ndarray:
     """Which edits serve the user better than their unchanged source, by the recommender's score
     and cosine to the user's guidance.
 
@@ -383,8 +457,9 @@ def beats_source(scores: np.ndarray, closeness: np.ndarray, source_score: float,
     raise ValueError(f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, not {rule!r}")
 
 
-def order_drafts(scores: np.ndarray, closeness: np.ndarray, source: tuple[float, float] | None = None,
-                 rule: str = "rank") -> tuple[np.ndarray, np.ndarray]:
+def order_drafts(
+    scores: np.ndarray, closeness: np.ndarray, source: tuple[float, float] | None = None, rule: str = "rank"
+) -> tuple[np.ndarray, np.ndarray]:
     """Best-first order of drafts and which of them beat the source: with ``source`` (its score and
     closeness) those that ``beats_source`` first; then by the recommender's score, ties by closeness
     (drafts on one semantic-ID prefix tie on the score), or with ``rule="closest"`` by closeness, ties
@@ -396,9 +471,14 @@ def order_drafts(scores: np.ndarray, closeness: np.ndarray, source: tuple[float,
     return np.lexsort((-closeness, -scores, ~better)), better
 
 
-def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity: IdentityGuard | None,
-                     checker: FidelityChecker, ctx: CheckContext,
-                     need_description: bool = True) -> list[GeneratedItem]:
+def screen_and_check(
+    drafts: list[GeneratedItem],
+    vocabulary: set[str],
+    identity: IdentityGuard | None,
+    checker: FidelityChecker,
+    ctx: CheckContext,
+    need_description: bool = True,
+) -> list[GeneratedItem]:
     """Block drafts unfit to show (quality, then identity for edits), check the rest with the
     fidelity checks and repair; returns the repaired copies (screened and checked too)."""
     for item in drafts:
@@ -407,7 +487,7 @@ def screen_and_check(drafts: list[GeneratedItem], vocabulary: set[str], identity
             item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
     _screen_identity([d for d in drafts if d.fidelity is None], identity)
     to_check = [d for d in drafts if d.fidelity is None]
-    repaired = check_and_repair(checker, to_check, ctx)[len(to_check):]
+    repaired = check_and_repair(checker, to_check, ctx)[len(to_check) :]
     _screen_identity([r for r in repaired if not r.blocked], identity)
     return repaired
 
@@ -423,8 +503,9 @@ def _screen_identity(items: list[GeneratedItem], identity: IdentityGuard | None)
             item.fidelity = report
 
 
-def quality_problem(item: GeneratedItem, vocabulary: set[str] | None = None, min_known: float = 0.7,
-                    need_description: bool = True) -> str:
+def quality_problem(
+    item: GeneratedItem, vocabulary: set[str] | None = None, min_known: float = 0.7, need_description: bool = True
+) -> str:
     """Why a draft is not fit to show ('' if it is): too short (a description is asked for only
     when ``need_description``: the catalog's items have them), broken characters, repeated words,
     or too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus)."""
@@ -472,5 +553,3 @@ def _reasons(report: dict[str, Any]) -> list[str]:
         if isinstance(check, dict) and check.get("verdict") == "block":
             out += [f"{name}: {r}" for r in check.get("reasons", [])]
     return out
-
-

@@ -47,8 +47,9 @@ def cut_flagged_sentences(item: GeneratedItem) -> GeneratedItem | None:
     return dataclasses.replace(item, description=description, item_id="", fidelity=None)
 
 
-def check_and_repair(checker: FidelityChecker, items: Sequence[GeneratedItem],
-                     ctx: CheckContext) -> list[GeneratedItem]:
+def check_and_repair(
+    checker: FidelityChecker, items: Sequence[GeneratedItem], ctx: CheckContext
+) -> list[GeneratedItem]:
     """Check ``items``; add a checked repaired copy of each edit only authenticity findings in its description block."""
     checker.check_many(list(items), ctx)
     repaired = [r for r in (cut_flagged_sentences(d) for d in items) if r is not None]

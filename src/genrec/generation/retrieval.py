@@ -55,8 +55,10 @@ class CatalogIndex:
         self.ids = [str(x) for x in items["item_id"]]
         self.position = {x: i for i, x in enumerate(self.ids)}
         self.brand = np.array([_norm(b) for b in items["brand"]], dtype=object)
-        self.categories = [{_norm(c) for c in (cats if isinstance(cats, (list, tuple, np.ndarray)) else [])}
-                           for cats in items["categories"]]
+        self.categories = [
+            {_norm(c) for c in (cats if isinstance(cats, (list, tuple, np.ndarray)) else [])}
+            for cats in items["categories"]
+        ]
         self.price = pd.to_numeric(items["price"], errors="coerce").to_numpy(dtype=np.float64)
         self.attributes = [{k: _norm(v) for k, v in (a or {}).items()} for a in items["attributes"]]
         self.text = [_norm(f"{t} {d}") for t, d in zip(items["title"], items["description"].fillna(""))]

@@ -46,8 +46,34 @@ GENERATOR_VERSION = "1"
 
 # Tokens ending in "." that do not end a sentence.
 _ABBREVIATIONS = frozenset(
-    "e.g. i.e. etc. vs. approx. incl. no. nr. mr. mrs. ms. dr. st. inc. ltd. co. fig. ca. "
-    "max. min. oz. lb. lbs. pcs. u.s. u.k.".split()
+    [
+        "e.g.",
+        "i.e.",
+        "etc.",
+        "vs.",
+        "approx.",
+        "incl.",
+        "no.",
+        "nr.",
+        "mr.",
+        "mrs.",
+        "ms.",
+        "dr.",
+        "st.",
+        "inc.",
+        "ltd.",
+        "co.",
+        "fig.",
+        "ca.",
+        "max.",
+        "min.",
+        "oz.",
+        "lb.",
+        "lbs.",
+        "pcs.",
+        "u.s.",
+        "u.k.",
+    ]
 )
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
 _LINE_BREAK = re.compile(r"\s*(?:\n|\r|[•▪●◦]|\s\|\s)+\s*")
@@ -166,9 +192,7 @@ def select_segments(
     unique = list(dict.fromkeys(s for segs in per_text.values() for s in segs))
     vectors = np.asarray(encoder.encode(unique), dtype=np.float64)
     if vectors.ndim != 2 or vectors.shape[1] != users.shape[1]:
-        raise ValueError(
-            f"user_vectors have dimension {users.shape[1]} but the encoder gives {vectors.shape[1:]}"
-        )
+        raise ValueError(f"user_vectors have dimension {users.shape[1]} but the encoder gives {vectors.shape[1:]}")
     row = {s: k for k, s in enumerate(unique)}
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
     out = []
@@ -252,7 +276,11 @@ def as_generated(
         price=optional_float(record.get("price")),
         attributes=dict(record.get("attributes") or {}),
         provenance=Provenance(
-            "select", GENERATOR, GENERATOR_VERSION, user_id=user_id,
-            instruction=f"segment {segment.index} by {method}", source_item_id=source_id,
+            "select",
+            GENERATOR,
+            GENERATOR_VERSION,
+            user_id=user_id,
+            instruction=f"segment {segment.index} by {method}",
+            source_item_id=source_id,
         ),
     )

@@ -65,8 +65,6 @@ _META, _TOKENIZER, _WEIGHTS = "textgen.json", "tokenizer.json", "model.safetenso
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-
-
 # ---- texts and conditions ------------------------------------------------------------------
 def split_text(text: str) -> tuple[str, str]:
     """(title, description) of ``"title\\ndescription"``: the first line, and the rest."""
@@ -85,8 +83,7 @@ def item_corpus(dataset: Dataset) -> list[str]:
 
     items = dataset.items
     return [
-        join_text(html.unescape(_str(t)), html.unescape(_str(d)))
-        for t, d in zip(items["title"], items["description"])
+        join_text(html.unescape(_str(t)), html.unescape(_str(d))) for t, d in zip(items["title"], items["description"])
     ]
 
 
@@ -116,7 +113,7 @@ def mix_conditions(vectors: Sequence[np.ndarray], weights: Sequence[float] | Non
     rows = [np.asarray(v, dtype=np.float64).reshape(-1) for v in vectors]
     if len({r.shape[0] for r in rows}) != 1:
         raise ValueError(f"vectors differ in dimension: {[r.shape[0] for r in rows]}")
-    mixed = sum(w * r for w, r in zip(weights, rows))
+    mixed = np.sum([w * r for w, r in zip(weights, rows)], axis=0)
     norm = float(np.linalg.norm(mixed))
     if not np.isfinite(norm) or norm < 1e-8:
         raise ValueError("the weighted mix of guidance vectors is zero or not finite")
@@ -128,8 +125,7 @@ def guidance_condition(guidance: Guidance, weights: dict[str, float] | None = No
 
     ``weights`` maps those names to weights (default 1 each); a name with weight 0 is left out.
     """
-    parts = {"instruction": guidance.instruction, "user": guidance.user, "liked": guidance.liked,
-             **guidance.extras}
+    parts = {"instruction": guidance.instruction, "user": guidance.user, "liked": guidance.liked, **guidance.extras}
     weights = weights or {}
     unknown = sorted(set(weights) - set(parts))
     if unknown:
@@ -163,8 +159,11 @@ class ItemTokenizer:
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), min_frequency=2,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+            vocab_size=vocab_size,
+            special_tokens=list(SPECIAL_TOKENS),
+            min_frequency=2,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
         )
         fields = (f for text in texts for f in split_text(text) if f)
         tok.train_from_iterator(fields, trainer=trainer)
@@ -181,8 +180,7 @@ class ItemTokenizer:
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of content ids (special ids are dropped)."""
-        return str(self._tok.decode([int(i) for i in ids if i >= len(SPECIAL_TOKENS)],
-                                    skip_special_tokens=False))
+        return str(self._tok.decode([int(i) for i in ids if i >= len(SPECIAL_TOKENS)], skip_special_tokens=False))
 
     def content_ids(self, text: str) -> list[int]:
         """Title ids then description ids of a ``"title\\ndescription"`` text, no special tokens."""
@@ -254,8 +252,13 @@ class TextGenerator:
         self.config = config or TextGenConfig()
         # Settings TextGenConfig does not (yet) have; saved alongside it.
         self.options: dict[str, Any] = dict(
-            ffn_mult=ffn_mult, cond_dropout=cond_dropout, cond_noise=cond_noise, weight_decay=weight_decay,
-            warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, grad_clip=grad_clip,
+            ffn_mult=ffn_mult,
+            cond_dropout=cond_dropout,
+            cond_noise=cond_noise,
+            weight_decay=weight_decay,
+            warmup_steps=warmup_steps,
+            min_lr_ratio=min_lr_ratio,
+            grad_clip=grad_clip,
         )
         if not 0.0 <= cond_dropout <= 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1], got {cond_dropout}")
@@ -283,9 +286,16 @@ class TextGenerator:
     def _build_net(self, vocab_size: int) -> TextGenNet:
         cfg = self.config
         return TextGenNet(
-            vocab_size, dim=cfg.dim, layers=cfg.layers, heads=cfg.heads, dropout=cfg.dropout,
-            cond_dim=cfg.cond_dim, cond_tokens=cfg.cond_tokens, max_length=cfg.max_length,
-            ffn_mult=self.options["ffn_mult"], pad_id=PAD,
+            vocab_size,
+            dim=cfg.dim,
+            layers=cfg.layers,
+            heads=cfg.heads,
+            dropout=cfg.dropout,
+            cond_dim=cfg.cond_dim,
+            cond_tokens=cfg.cond_tokens,
+            max_length=cfg.max_length,
+            ffn_mult=self.options["ffn_mult"],
+            pad_id=PAD,
         )
 
     # ---- training ----------------------------------------------------------------------------
@@ -314,7 +324,8 @@ class TextGenerator:
             rest = [p for p in net.parameters() if p.dim() < 2]
             optim = torch.optim.AdamW(
                 [{"params": decay, "weight_decay": opts["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
-                lr=cfg.lr, betas=(0.9, 0.95),
+                lr=cfg.lr,
+                betas=(0.9, 0.95),
             )
             lengths = np.array([len(s) for s in seqs])
             total_steps = cfg.epochs * math.ceil(len(seqs) / cfg.batch_size)
@@ -326,14 +337,20 @@ class TextGenerator:
             for epoch in range(1, cfg.epochs + 1):
                 loss_sum, tokens = 0.0, 0
                 batches = _length_batches(lengths, cfg.batch_size, rng)
-                bar = tqdm(batches, desc=f"textgen epoch {epoch}/{cfg.epochs}", unit="batch",
-                           disable=not cfg.progress, leave=False)
+                bar = tqdm(
+                    batches,
+                    desc=f"textgen epoch {epoch}/{cfg.epochs}",
+                    unit="batch",
+                    disable=not cfg.progress,
+                    leave=False,
+                )
                 for index in bar:
                     ids, targets = _pad_batch([seqs[i] for i in index])
                     c, null = self._train_condition(cond_t, index)
                     logits, _ = net(ids, c, null)
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                           ignore_index=_IGNORE)
+                    loss = F.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=_IGNORE
+                    )
                     optim.zero_grad(set_to_none=True)
                     loss.backward()
                     if opts["grad_clip"] > 0:
@@ -348,10 +365,16 @@ class TextGenerator:
                         stop = "time_budget"
                         break
                 bar.close()
-                self.history.append({
-                    "epoch": epoch, "loss": loss_sum / max(tokens, 1), "tokens": tokens, "steps": step,
-                    "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - start,
-                })
+                self.history.append(
+                    {
+                        "epoch": epoch,
+                        "loss": loss_sum / max(tokens, 1),
+                        "tokens": tokens,
+                        "steps": step,
+                        "lr": scheduler.get_last_lr()[0],
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
                 if stop != "epochs":
                     break
             self.history[-1]["stop"] = stop
@@ -377,8 +400,7 @@ class TextGenerator:
         """Mean token cross-entropy of ``texts`` under ``cond`` (None: unconditional), no dropout."""
         tokenizer, net = self._trained()
         texts = _check_texts(texts)
-        cond_t = None if cond is None else torch.from_numpy(
-            _check_cond(cond, self.config.cond_dim, "cond", len(texts)))
+        cond_t = None if cond is None else torch.from_numpy(_check_cond(cond, self.config.cond_dim, "cond", len(texts)))
         seqs = [tokenizer.sequence(t, self.config.max_length) for t in texts]
         total, tokens = 0.0, 0
         with _torch_threads(self.config.threads):
@@ -387,8 +409,11 @@ class TextGenerator:
                 ids, targets = _pad_batch(seqs[lo : lo + batch_size])
                 c = None if cond_t is None else cond_t[lo : lo + batch_size]
                 logits, _ = net(ids, c)
-                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                               ignore_index=_IGNORE, reduction="sum"))
+                total += float(
+                    F.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=_IGNORE, reduction="sum"
+                    )
+                )
                 tokens += int((targets != _IGNORE).sum())
         return total / max(tokens, 1)
 
@@ -439,8 +464,11 @@ class TextGenerator:
         rows = None
         if cond is not None:
             matrix = np.asarray(cond, dtype=np.float32)
-            rows = np.repeat(_check_cond(matrix.reshape(1, -1) if matrix.ndim == 1 else matrix,
-                                         cfg.cond_dim, "cond"), n_per_cond, axis=0)
+            rows = np.repeat(
+                _check_cond(matrix.reshape(1, -1) if matrix.ndim == 1 else matrix, cfg.cond_dim, "cond"),
+                n_per_cond,
+                axis=0,
+            )
         n = n_per_cond if rows is None else len(rows)
         if description is not None and title is None:
             raise ValueError("description (a forced description start) needs title")
@@ -459,8 +487,19 @@ class TextGenerator:
                 began = time.perf_counter()
                 b = min(batch_size, n - lo)
                 c = None if rows is None else torch.from_numpy(np.ascontiguousarray(rows[lo : lo + b]))
-                streams = self._sample(net, start, c, b, steps, temperature, top_p, logits_processors,
-                                       guidance_scale, generator, min_description_tokens)
+                streams = self._sample(
+                    net,
+                    start,
+                    c,
+                    b,
+                    steps,
+                    temperature,
+                    top_p,
+                    logits_processors,
+                    guidance_scale,
+                    generator,
+                    min_description_tokens,
+                )
                 share = (time.perf_counter() - began) / b
                 forced = len(start) - 2 - (title is not None)  # content tokens given, not sampled
                 for stream in streams:
@@ -469,14 +508,23 @@ class TextGenerator:
         return out
 
     def _sample(
-        self, net: TextGenNet, start: list[int], cond: torch.Tensor | None, b: int, steps: int,
-        temperature: float, top_p: float, processors: Sequence[LogitsProcessor], guidance_scale: float,
-        generator: torch.Generator, min_description: int = 0,
+        self,
+        net: TextGenNet,
+        start: list[int],
+        cond: torch.Tensor | None,
+        b: int,
+        steps: int,
+        temperature: float,
+        top_p: float,
+        processors: Sequence[LogitsProcessor],
+        guidance_scale: float,
+        generator: torch.Generator,
+        min_description: int = 0,
     ) -> list[list[int]]:
         """Token streams (from <bos>) of one batch, sampled with a KV cache."""
         ids = torch.tensor(start, dtype=torch.long).repeat(b, 1)
         guided = cond is not None and guidance_scale != 1.0
-        if guided:  # rows b.. run the same tokens with the null prefix
+        if guided and cond is not None:  # rows b.. run the same tokens with the null prefix
             null = torch.arange(2 * b) >= b
             logits, cache = net(ids.repeat(2, 1), cond.repeat(2, 1), null)
         else:
@@ -495,8 +543,9 @@ class TextGenerator:
             for processor in processors:
                 scores = processor(ids, scores)
                 if not isinstance(scores, torch.Tensor) or scores.shape != logits.shape[-2:]:
-                    raise ValueError(f"logits processor {processor!r} must return scores of shape "
-                                     f"{list(logits.shape[-2:])}")
+                    raise ValueError(
+                        f"logits processor {processor!r} must return scores of shape {list(logits.shape[-2:])}"
+                    )
             token = _pick(scores, temperature, top_p, generator)
             token = torch.where(done, torch.full_like(token, PAD), token)
             ids = torch.cat([ids, token[:, None]], dim=1)
@@ -517,9 +566,14 @@ class TextGenerator:
 
         tokenizer, net = self._trained()
         path = Path(path)
-        meta = {"format_version": FORMAT_VERSION, "generator": GENERATOR_NAME,
-                "config": config_to_dict(self.config), "options": self.options,
-                "vocab_size": tokenizer.vocab_size, "history": self.history}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "generator": GENERATOR_NAME,
+            "config": config_to_dict(self.config),
+            "options": self.options,
+            "vocab_size": tokenizer.vocab_size,
+            "history": self.history,
+        }
         with atomic_directory(path) as tmp:
             (tmp / _TOKENIZER).write_text(tokenizer.to_json(), encoding="utf-8")
             save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / _WEIGHTS))
@@ -537,8 +591,9 @@ class TextGenerator:
                 raise FileNotFoundError(f"{path / name} not found: not a saved text generator")
         meta = json.loads((path / _META).read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path / _META}: format_version {meta.get('format_version')!r}, "
-                             f"this genrec reads {FORMAT_VERSION}")
+            raise ValueError(
+                f"{path / _META}: format_version {meta.get('format_version')!r}, this genrec reads {FORMAT_VERSION}"
+            )
         gen = cls(config_from_dict(TextGenConfig, meta["config"]), **meta.get("options", {}))
         gen.tokenizer = ItemTokenizer.from_json((path / _TOKENIZER).read_text(encoding="utf-8"))
         net = gen._build_net(gen.tokenizer.vocab_size)

@@ -16,6 +16,7 @@ token costs one position's work instead of re-reading the whole sequence.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -43,14 +44,18 @@ class SelfAttention(nn.Module):
         if past is not None and length > 1:
             raise ValueError("with a cache, feed one new position at a time")
         # [B, L, 3D] -> three [B, H, L, D/H]
-        q, k, v = (t.view(b, length, self.heads, dim // self.heads).transpose(1, 2)
-                   for t in self.qkv(x).split(dim, dim=2))
+        q, k, v = (
+            t.view(b, length, self.heads, dim // self.heads).transpose(1, 2) for t in self.qkv(x).split(dim, dim=2)
+        )
         if past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
         # Without a cache: causal over the given positions. With one: the single new position sees all.
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=past is None and length > 1,
+            q,
+            k,
+            v,
+            is_causal=past is None and length > 1,
             dropout_p=self.dropout if self.training else 0.0,
         )
         return self.out(y.transpose(1, 2).reshape(b, length, dim)), (k, v)
@@ -82,8 +87,18 @@ class TextGenNet(nn.Module):
     """Guidance prefix + token/position embeddings, causal blocks, tied output layer."""
 
     def __init__(
-        self, vocab_size: int, *, dim: int, layers: int, heads: int, dropout: float,
-        cond_dim: int, cond_tokens: int, max_length: int, ffn_mult: int = 4, pad_id: int = 0,
+        self,
+        vocab_size: int,
+        *,
+        dim: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+        cond_dim: int,
+        cond_tokens: int,
+        max_length: int,
+        ffn_mult: int = 4,
+        pad_id: int = 0,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -109,7 +124,7 @@ class TextGenNet(nn.Module):
                 nn.init.zeros_(module.bias)
         nn.init.normal_(self.null_prefix, std=0.02)
         # GPT-2: residual outputs scaled down so the residual stream's variance does not grow with depth
-        for block in self.blocks:
+        for block in cast(list[Block], list(self.blocks)):
             for proj in (block.attn.out, block.ff2):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * layers))
         with torch.no_grad():

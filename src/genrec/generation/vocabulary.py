@@ -7,6 +7,7 @@ values are matched as token n-grams, longest first; typos are caught by a fuzzy 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -17,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from genrec.data.dataset import Dataset
@@ -31,11 +31,38 @@ NO_BRAND = frozenset({"", "unknown", "n a", "na", "none", "nan", "generic", "unb
 SKIP_ATTRIBUTES = ("asin", "sku", "sales_type", "sales_rank", "attribute_ids", "s3rec_attributes", "product_type")
 #: Words dropped from the end of a brand to form a shorter alias ("e.l.f. Cosmetics" -> "elf").
 _BRAND_TAILS = frozenset(
-    "cosmetic beauty paris professional pro inc co company corp lab laboratory usa international "
-    "product brand skincare care collection london ny llc ltd group store shop nail art hair".split()
+    [
+        "cosmetic",
+        "beauty",
+        "paris",
+        "professional",
+        "pro",
+        "inc",
+        "co",
+        "company",
+        "corp",
+        "lab",
+        "laboratory",
+        "usa",
+        "international",
+        "product",
+        "brand",
+        "skincare",
+        "care",
+        "collection",
+        "london",
+        "ny",
+        "llc",
+        "ltd",
+        "group",
+        "store",
+        "shop",
+        "nail",
+        "art",
+        "hair",
+    ]
 )
 _ARTICLES = ("a", "an", "the")
-
 
 
 @dataclass(frozen=True)
@@ -109,13 +136,67 @@ def tokenize(text: str) -> list[Token]:
 #: English stop words, normalised.
 STOP_WORDS = frozenset(normalise_word(w) for w in ENGLISH_STOP_WORDS)
 #: Everyday words of requests; a brand spelled only with them needs context to count as the brand.
-COMMON_WORDS = frozenset(normalise_word(w) for w in (
-    "just", "me", "want", "like", "love", "need", "please", "new", "good", "best", "great", "nice", "real",
-    "simply", "pure", "fresh", "enjoy", "better", "one", "yes", "hey", "hello", "thanks", "show", "find",
-    "give", "surprise", "something", "anything", "stuff", "item", "product", "thing", "different", "other",
-    "another", "same", "similar", "cheap", "cheaper", "budget", "more", "less", "make", "design", "create",
-    "style", "look", "looking", "try", "easy", "perfect", "ultimate", "classic", "basic", "everyday",
-))
+COMMON_WORDS = frozenset(
+    normalise_word(w)
+    for w in (
+        "just",
+        "me",
+        "want",
+        "like",
+        "love",
+        "need",
+        "please",
+        "new",
+        "good",
+        "best",
+        "great",
+        "nice",
+        "real",
+        "simply",
+        "pure",
+        "fresh",
+        "enjoy",
+        "better",
+        "one",
+        "yes",
+        "hey",
+        "hello",
+        "thanks",
+        "show",
+        "find",
+        "give",
+        "surprise",
+        "something",
+        "anything",
+        "stuff",
+        "item",
+        "product",
+        "thing",
+        "different",
+        "other",
+        "another",
+        "same",
+        "similar",
+        "cheap",
+        "cheaper",
+        "budget",
+        "more",
+        "less",
+        "make",
+        "design",
+        "create",
+        "style",
+        "look",
+        "looking",
+        "try",
+        "easy",
+        "perfect",
+        "ultimate",
+        "classic",
+        "basic",
+        "everyday",
+    )
+)
 
 
 def normalise(text: str) -> str:
@@ -172,7 +253,7 @@ class CatalogVocabulary:
         category_counts = Counter(c for cs in categories for c in dict.fromkeys(cs))
         parents: dict[str, set[str]] = defaultdict(set)
         for cs in categories:
-            for parent, child in zip(cs, cs[1:]):
+            for parent, child in itertools.pairwise(cs):
                 parents[child].add(parent)
         generic = frozenset(c for c, n in category_counts.items() if n >= generic_share * len(items))
         attribute_counts = _attribute_counts(items["attributes"], skip_attributes, max_attribute_values)
@@ -186,8 +267,10 @@ class CatalogVocabulary:
             category_counts=category_counts,
             attribute_counts=attribute_counts,
             generic_categories=generic,
-            attributes_of=[{k: v.strip() for k, v in a.items() if k in attribute_counts and isinstance(v, str)}
-                           for a in items["attributes"]],
+            attributes_of=[
+                {k: v.strip() for k, v in a.items() if k in attribute_counts and isinstance(v, str)}
+                for a in items["attributes"]
+            ],
             category_parents=dict(parents),
         )
         vocab._build(items["description"])
@@ -247,8 +330,9 @@ class CatalogVocabulary:
                 keys[alias].append(Entry("brand", value, None, self.brand_counts[value]))
         self.keys = {k: _dedupe(v) for k, v in keys.items()}
         self.max_key_tokens = min(8, max((len(k.split()) for k in self.keys), default=1))
-        self._by_kind = {kind: sorted({k for k, es in self.keys.items() if any(e.kind == kind for e in es)})
-                         for kind in KINDS}
+        self._by_kind = {
+            kind: sorted({k for k, es in self.keys.items() if any(e.kind == kind for e in es)}) for kind in KINDS
+        }
 
     def _common(self, key: str, brand: str) -> bool:
         """True when a brand is spelled with everyday words ("Just For Me") or its words occur in many
@@ -364,7 +448,7 @@ class CatalogVocabulary:
         found: list[Match] = []
         norms = [t.norm for t in tokens]
         for n in range(min(self.max_key_tokens, len(tokens)), 0, -1):
-            for start in range(0, len(tokens) - n + 1):
+            for start in range(len(tokens) - n + 1):
                 span = range(start, start + n)
                 if any(i in taken for i in span):
                     continue

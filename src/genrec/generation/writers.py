@@ -109,13 +109,28 @@ class Writer(ABC):
         return [self.watermark] if self.watermark is not None else []
 
     @abstractmethod
-    def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
-                guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
+    def rewrite(
+        self,
+        source: dict[str, Any],
+        liked: Sequence[dict[str, Any]],
+        instruction: str,
+        guidance: Guidance,
+        constraints: Constraints,
+        n: int,
+        seed: int,
+    ) -> list[Draft]:
         """``n`` rewrites of ``source`` for the user."""
 
     @abstractmethod
-    def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
-               constraints: Constraints, n: int, seed: int) -> list[Draft]:
+    def create(
+        self,
+        liked: Sequence[dict[str, Any]],
+        instruction: str,
+        guidance: Guidance,
+        constraints: Constraints,
+        n: int,
+        seed: int,
+    ) -> list[Draft]:
         """``n`` new items for the user."""
 
 
@@ -124,12 +139,23 @@ class TextGenWriter(Writer):
 
     name = GENERATOR_NAME
 
-    def __init__(self, generator: TextGenerator, item_embeddings: np.ndarray, watermark_key: str | None = None,
-                 source_weight: float = 0.6, temperature: float | None = None, top_p: float | None = None,
-                 guidance_weights: dict[str, float] | None = None, brands: Sequence[str] = (),
-                 rewrite: str = "description", min_description_tokens: int = 0, fact_guard: bool = True,
-                 brand_lexicon: BrandLexicon | None = None, common_categories: Sequence[str] = (),
-                 max_fact_phrases: int = 3) -> None:
+    def __init__(
+        self,
+        generator: TextGenerator,
+        item_embeddings: np.ndarray,
+        watermark_key: str | None = None,
+        source_weight: float = 0.6,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        guidance_weights: dict[str, float] | None = None,
+        brands: Sequence[str] = (),
+        rewrite: str = "description",
+        min_description_tokens: int = 0,
+        fact_guard: bool = True,
+        brand_lexicon: BrandLexicon | None = None,
+        common_categories: Sequence[str] = (),
+        max_fact_phrases: int = 3,
+    ) -> None:
         super().__init__(watermark_key)
         self.modes = tuple(rewrite.split("+"))
         if not all(m in REWRITE_MODES for m in self.modes):
@@ -172,8 +198,16 @@ class TextGenWriter(Writer):
         known = {"instruction", "user", "liked", *guidance.extras}
         return guidance_condition(guidance, {k: w for k, w in self.guidance_weights.items() if k in known})
 
-    def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
-                guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
+    def rewrite(
+        self,
+        source: dict[str, Any],
+        liked: Sequence[dict[str, Any]],
+        instruction: str,
+        guidance: Guidance,
+        constraints: Constraints,
+        n: int,
+        seed: int,
+    ) -> list[Draft]:
         """Rewrites conditioned on guidance + the source embedding, ``n`` split evenly over the
         writer's modes (e.g. "append+anchored": cautious and bold drafts for the ranking to choose from)."""
         row = int(source["_row"])
@@ -188,8 +222,9 @@ class TextGenWriter(Writer):
                 drafts += self._rewrite_as(mode, source, mixed, constraints, count, seed + 7919 * k)
         return drafts
 
-    def _rewrite_as(self, mode: str, source: dict[str, Any], cond: np.ndarray, constraints: Constraints,
-                    n: int, seed: int) -> list[Draft]:
+    def _rewrite_as(
+        self, mode: str, source: dict[str, Any], cond: np.ndarray, constraints: Constraints, n: int, seed: int
+    ) -> list[Draft]:
         """``n`` drafts in one rewrite mode (see ``REWRITE_MODES``)."""
         if mode == "facts":
             return self._facts(source, cond, constraints, n, seed)
@@ -203,17 +238,34 @@ class TextGenWriter(Writer):
         if given and len(self.generator.tokenize(f"{title} {given}")) > room - max(self.min_description_tokens, 8) - 4:
             given = ""  # no room to add to this description: write a new one
         # a title taking over half the generator's context leaves too little room: it is rewritten (anchored)
-        kept_title = (mode in ("append", "description") and bool(title) and not excluded
-                      and len(self.generator.tokenize(title)) <= room // 2)
+        kept_title = (
+            mode in ("append", "description")
+            and bool(title)
+            and not excluded
+            and len(self.generator.tokenize(title)) <= room // 2
+        )
         if kept_title:
-            texts = self.generator.generate(cond[None, :], n_per_cond=n, seed=seed, title=title,
-                                            description=given or None, temperature=self.temperature,
-                                            top_p=self.top_p, logits_processors=self.processors(),
-                                            min_description_tokens=self.min_description_tokens if given else 0)
+            texts = self.generator.generate(
+                cond[None, :],
+                n_per_cond=n,
+                seed=seed,
+                title=title,
+                description=given or None,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                logits_processors=self.processors(),
+                min_description_tokens=self.min_description_tokens if given else 0,
+            )
         else:
-            texts = self.generator.generate(cond[None, :], n_per_cond=n, seed=seed, prefix=kept,
-                                            temperature=self.temperature, top_p=self.top_p,
-                                            logits_processors=self.processors())
+            texts = self.generator.generate(
+                cond[None, :],
+                n_per_cond=n,
+                seed=seed,
+                prefix=kept,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                logits_processors=self.processors(),
+            )
         price = optional_float(source.get("price"))
         # brands the draft may name: the kept brand and those the source names, never an excluded one
         own = {norm(brand)} | ({m.brand for m in self.brand_lexicon.find(source_text)} if self.brand_lexicon else set())
@@ -231,38 +283,89 @@ class TextGenWriter(Writer):
             if not kept_title and kept and not new_title.lower().startswith(kept.lower()):
                 new_title = f"{kept} {new_title}".strip()
             if mode != "full" and not kept_title:  # "anchored", and a long title's fallback
-                new_title = anchor_title(new_title, missing_facts(source_text, f"{new_title}\n{description}",
-                                                                  [str(c) for c in source.get("categories") or []]))
-            drafts.append(Draft(new_title, description, kept, list(source.get("categories") or []), price,
-                                t.seconds, list(t.token_ids), seed, notes, sample=i, batch=len(texts)))
+                new_title = anchor_title(
+                    new_title,
+                    missing_facts(
+                        source_text, f"{new_title}\n{description}", [str(c) for c in source.get("categories") or []]
+                    ),
+                )
+            drafts.append(
+                Draft(
+                    new_title,
+                    description,
+                    kept,
+                    list(source.get("categories") or []),
+                    price,
+                    t.seconds,
+                    list(t.token_ids),
+                    seed,
+                    notes,
+                    sample=i,
+                    batch=len(texts),
+                )
+            )
         return drafts
 
-    def _facts(self, source: dict[str, Any], cond: np.ndarray, constraints: Constraints, n: int,
-               seed: int) -> list[Draft]:
+    def _facts(
+        self, source: dict[str, Any], cond: np.ndarray, constraints: Constraints, n: int, seed: int
+    ) -> list[Draft]:
         """Drafts with the source's title and a description of its own category names (none when the
         source has no unstated category, its brand is excluded, or its title leaves no room)."""
         brand, title = _str(source.get("brand")), _str(source.get("title"))
         categories = [str(c) for c in source.get("categories") or []]
         phrases = fact_phrases(title, categories, self.common_categories)
         room = self.generator.config.max_length - 3 - max((len(self.tokenize(f", {p}")) for p in phrases), default=0)
-        if not phrases or not title or (brand and brand in constraints.exclude_brands) or len(self.tokenize(title)) > room:
+        if (
+            not phrases
+            or not title
+            or (brand and brand in constraints.exclude_brands)
+            or len(self.tokenize(title)) > room
+        ):
             return []
-        texts = describe_with_facts(self.generator, title, phrases, cond[None, :], n, seed, self.max_fact_phrases,
-                                    self.temperature, self.top_p)
+        texts = describe_with_facts(
+            self.generator, title, phrases, cond[None, :], n, seed, self.max_fact_phrases, self.temperature, self.top_p
+        )
         given = _str(source.get("description"))
         price = optional_float(source.get("price"))
-        return [Draft(title, f"{t.description}. {given}" if given else t.description, brand or None, categories,
-                      price, t.seconds, list(t.token_ids), seed, ["description: the source's own category names"],
-                      watermarked=False, sample=i, batch=len(texts)) for i, t in enumerate(texts)]
+        return [
+            Draft(
+                title,
+                f"{t.description}. {given}" if given else t.description,
+                brand or None,
+                categories,
+                price,
+                t.seconds,
+                list(t.token_ids),
+                seed,
+                ["description: the source's own category names"],
+                watermarked=False,
+                sample=i,
+                batch=len(texts),
+            )
+            for i, t in enumerate(texts)
+        ]
 
-    def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
-               constraints: Constraints, n: int, seed: int) -> list[Draft]:
+    def create(
+        self,
+        liked: Sequence[dict[str, Any]],
+        instruction: str,
+        guidance: Guidance,
+        constraints: Constraints,
+        n: int,
+        seed: int,
+    ) -> list[Draft]:
         """New texts conditioned on the guidance; brand only when asked, price inside the asked range."""
         cond = self.condition(guidance)
         brand = constraints.brands[0] if constraints.brands else None
-        texts = self.generator.generate(None if cond is None else cond[None, :], n_per_cond=n, seed=seed,
-                                        prefix=brand, temperature=self.temperature, top_p=self.top_p,
-                                        logits_processors=self.processors())
+        texts = self.generator.generate(
+            None if cond is None else cond[None, :],
+            n_per_cond=n,
+            seed=seed,
+            prefix=brand,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            logits_processors=self.processors(),
+        )
         categories = list(constraints.categories) or _majority_category(liked)
         price = choose_price(liked, constraints, categories)
         drafts = []
@@ -271,16 +374,30 @@ class TextGenWriter(Writer):
             title, description = scrub_brands(t.title, t.description, [b for b in self.brands if b != brand], notes)
             if brand and not title.lower().startswith(brand.lower()):
                 title = f"{brand} {title}"
-            drafts.append(Draft(title, description, brand, categories, price, t.seconds, list(t.token_ids),
-                                seed, notes, sample=i, batch=len(texts)))
+            drafts.append(
+                Draft(
+                    title,
+                    description,
+                    brand,
+                    categories,
+                    price,
+                    t.seconds,
+                    list(t.token_ids),
+                    seed,
+                    notes,
+                    sample=i,
+                    batch=len(texts),
+                )
+            )
         return drafts
 
 
 class LLMItemWriter(Writer):
     """The LLM backend, prompted with the item, the user's liked items and the instruction."""
 
-    def __init__(self, backend: LLMBackend, watermark_key: str | None = None, temperature: float = 0.7,
-                 top_p: float = 0.9) -> None:
+    def __init__(
+        self, backend: LLMBackend, watermark_key: str | None = None, temperature: float = 0.7, top_p: float = 0.9
+    ) -> None:
         super().__init__(watermark_key)
         self.backend = backend
         self.writer = LLMWriter(backend)
@@ -298,25 +415,65 @@ class LLMItemWriter(Writer):
         """The backend's token ids."""
         return self.backend.tokenize(text)
 
-    def rewrite(self, source: dict[str, Any], liked: Sequence[dict[str, Any]], instruction: str,
-                guidance: Guidance, constraints: Constraints, n: int, seed: int) -> list[Draft]:
+    def rewrite(
+        self,
+        source: dict[str, Any],
+        liked: Sequence[dict[str, Any]],
+        instruction: str,
+        guidance: Guidance,
+        constraints: Constraints,
+        n: int,
+        seed: int,
+    ) -> list[Draft]:
         """LLM rewrites (brand and quantities repaired by LLMWriter)."""
-        out = self.writer.rewrite(source, list(liked), instruction, n=n, temperature=self.temperature,
-                                  top_p=self.top_p, seed=seed, logits_processors=self.processors(),
-                                  constraints=constraints)
+        out = self.writer.rewrite(
+            source,
+            list(liked),
+            instruction,
+            n=n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=seed,
+            logits_processors=self.processors(),
+            constraints=constraints,
+        )
         return [_draft(d) for d in out]
 
-    def create(self, liked: Sequence[dict[str, Any]], instruction: str, guidance: Guidance,
-               constraints: Constraints, n: int, seed: int) -> list[Draft]:
+    def create(
+        self,
+        liked: Sequence[dict[str, Any]],
+        instruction: str,
+        guidance: Guidance,
+        constraints: Constraints,
+        n: int,
+        seed: int,
+    ) -> list[Draft]:
         """LLM creations."""
-        out = self.writer.create(list(liked), instruction, constraints, n=n, temperature=self.temperature,
-                                 top_p=self.top_p, seed=seed, logits_processors=self.processors())
+        out = self.writer.create(
+            list(liked),
+            instruction,
+            constraints,
+            n=n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=seed,
+            logits_processors=self.processors(),
+        )
         return [_draft(d) for d in out]
 
 
 def _draft(d: dict[str, Any]) -> Draft:
-    return Draft(d["title"], d["description"], d.get("brand"), list(d.get("categories") or []), d.get("price"),
-                 float(d.get("seconds", 0.0)), list(d.get("token_ids") or []), d.get("seed"), list(d.get("repairs") or []))
+    return Draft(
+        d["title"],
+        d["description"],
+        d.get("brand"),
+        list(d.get("categories") or []),
+        d.get("price"),
+        float(d.get("seconds", 0.0)),
+        list(d.get("token_ids") or []),
+        d.get("seed"),
+        list(d.get("repairs") or []),
+    )
 
 
 def _drop_brands(text: str, lexicon: BrandLexicon, allowed: set[str], notes: list[str]) -> str:
@@ -341,4 +498,3 @@ def _str(value: Any) -> str:
     if is_missing(value):
         return ""
     return re.sub(r"\s+", " ", str(value)).strip()
-

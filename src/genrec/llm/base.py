@@ -100,23 +100,37 @@ class LLMBackend(ABC):
         history = base
         last, errors = "", ""
         for attempt in range(attempts):
-            last = self.structured_answer(history, schema, max_new_tokens=max_new_tokens,
-                                          temperature=0.0 if attempt == 0 else 0.7,
-                                          seed=None if seed is None else seed + attempt)
+            last = self.structured_answer(
+                history,
+                schema,
+                max_new_tokens=max_new_tokens,
+                temperature=0.0 if attempt == 0 else 0.7,
+                seed=None if seed is None else seed + attempt,
+            )
             try:
                 return schema.model_validate(extract_json(last))
             except (ValueError, ValidationError) as exc:
                 errors = str(exc).replace("\n", " ")[:500]
-                history = [*base, Message("assistant", last),
-                           Message("user", f"That was not valid. Error: {errors}. Reply with only the JSON object.")]
+                history = [
+                    *base,
+                    Message("assistant", last),
+                    Message("user", f"That was not valid. Error: {errors}. Reply with only the JSON object."),
+                ]
         raise StructuredOutputError(schema.__name__, attempts, last, errors)
 
     def structured_messages(self, messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
         """The conversation a structured request starts from; backends may add a note on the schema."""
         return list(messages)
 
-    def structured_answer(self, history: Sequence[Message], schema: type[BaseModel], *, max_new_tokens: int,
-                          temperature: float, seed: int | None) -> str:
+    def structured_answer(
+        self,
+        history: Sequence[Message],
+        schema: type[BaseModel],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int | None,
+    ) -> str:
         """One attempt's raw answer to ``history``, to be parsed as JSON."""
         return self.chat(history, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed).text
 

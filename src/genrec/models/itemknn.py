@@ -73,8 +73,9 @@ class ItemKNN(Recommender):
             rows.append(np.full(len(recent), b))
             cols.append(recent)
             vals.append(cfg.recency_decay**age)
+        empty = np.zeros(0, dtype=np.int64)
         weights = sp.csr_matrix(
-            (np.concatenate(vals or [[]]), (np.concatenate(rows or [[]]), np.concatenate(cols or [[]]))),
+            (np.concatenate(vals or [np.zeros(0)]), (np.concatenate(rows or [empty]), np.concatenate(cols or [empty]))),
             shape=(len(histories), self.n_items),
             dtype=np.float32,
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from genrec.config import apply_overrides
 
@@ -47,5 +48,5 @@ def get_model_class(name: str) -> type:
 
 def create_model(name: str, overrides: dict[str, Any] | list[str] | None = None) -> Any:
     """Instantiate model ``name`` with its default config plus ``overrides``."""
-    cls = get_model_class(name)
+    cls: Any = get_model_class(name)
     return cls(apply_overrides(cls.config_class(), overrides))

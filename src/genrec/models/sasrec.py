@@ -109,9 +109,7 @@ class SASRecNet(nn.Module):
         self.item_emb = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)
         self.pos_emb = nn.Embedding(cfg.max_length, cfg.dim)
         self.emb_drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(
-            Block(cfg.dim, cfg.heads, cfg.dropout, cfg.ffn_mult) for _ in range(cfg.layers)
-        )
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.dropout, cfg.ffn_mult) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(cfg.dim)
         if cfg.input_norm not in ("scale", "layernorm", "none"):
             raise ValueError(f"input_norm must be 'scale', 'layernorm' or 'none', not {cfg.input_norm!r}")
@@ -125,7 +123,7 @@ class SASRecNet(nn.Module):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: [B, L] item ids + 1, left-padded with 0 -> hidden states [B, L, D]."""
-        b, length = seq.shape
+        length = seq.shape[1]
         positions = torch.arange(self.max_length - length, self.max_length, device=seq.device)
         x = self.item_emb(seq) * self.item_scale + self.pos_emb(positions)[None]
         if self.ln_in is not None:
@@ -155,7 +153,7 @@ class FullSoftmaxCE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor, chunk: int, bf16: bool
     ) -> torch.Tensor:
         """hidden [N, D], weight [V, D], target [N] in 0..V-1 -> scalar summed loss."""
@@ -184,7 +182,7 @@ class FullSoftmaxCE(torch.autograd.Function):
         return total
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         """Chain rule: scale the stored gradients by the incoming one."""
         d_hidden, d_weight = ctx.saved_tensors
         return grad * d_hidden, grad * d_weight, None, None, None
@@ -257,9 +255,7 @@ class SASRec(Recommender):
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         self.net = SASRecNet(self.n_items, cfg)
-        optim = torch.optim.AdamW(
-            self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay
-        )
+        optim = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
 
         # Training sequences as one flat array (item id + 1) with per-sequence start and length.
         seqs = [s for s in dataset.sequences() if len(s) >= 2]
@@ -292,8 +288,9 @@ class SASRec(Recommender):
             self.net.train()
             batches = bucketed_batches(window, cfg.batch_size, rng)
             tokens_per_batch = float(window.sum()) / max(len(batches), 1)
-            bar = tqdm(batches, desc=f"sasrec epoch {state.epoch + 1}", unit="batch", leave=False,
-                       disable=not cfg.progress)
+            bar = tqdm(
+                batches, desc=f"sasrec epoch {state.epoch + 1}", unit="batch", leave=False, disable=not cfg.progress
+            )
             for idx in bar:
                 inputs = torch.from_numpy(left_padded(flat, in_end[idx], window[idx]))
                 targets = torch.from_numpy(left_padded(flat, in_end[idx] + 1, window[idx]))
@@ -316,7 +313,7 @@ class SASRec(Recommender):
             evaluate_now = valid is not None and (
                 state.epoch % max(cfg.eval_every, 1) == 0 or out_of_time or state.epoch >= cfg.epochs
             )
-            if evaluate_now:
+            if evaluate_now and valid is not None:
                 ndcg = self.valid_ndcg(valid)
                 entry["valid_ndcg10"] = ndcg
                 if ndcg > state.best_score:
@@ -332,7 +329,11 @@ class SASRec(Recommender):
                 entry["lr"] = optim.param_groups[0]["lr"]
                 logger.info(
                     "sasrec epoch %d: loss %.4f, valid NDCG@10 %.5f (best %.5f at epoch %d), %.1f s",
-                    state.epoch, entry["loss"], ndcg, state.best_score, state.best_epoch,
+                    state.epoch,
+                    entry["loss"],
+                    ndcg,
+                    state.best_score,
+                    state.best_epoch,
                     state.epoch_seconds[-1],
                 )
                 if state.bad >= cfg.patience:
@@ -394,7 +395,7 @@ class SASRec(Recommender):
 
     # ---- checkpoints ----------------------------------------------------------------------
     def _checkpoint(
-        self, path: Path, optim: torch.optim.Optimizer, rng: np.random.Generator, state: "_TrainState", elapsed: float
+        self, path: Path, optim: torch.optim.Optimizer, rng: np.random.Generator, state: _TrainState, elapsed: float
     ) -> None:
         """Write a resumable training state atomically."""
         assert self.net is not None
@@ -420,7 +421,7 @@ class SASRec(Recommender):
         torch.save(payload, tmp)
         os.replace(tmp, path)
 
-    def _resume(self, path: Path, optim: torch.optim.Optimizer, rng: np.random.Generator) -> "_TrainState":
+    def _resume(self, path: Path, optim: torch.optim.Optimizer, rng: np.random.Generator) -> _TrainState:
         """Restore model, optimizer, RNGs and progress from a checkpoint written by ``_checkpoint``."""
         assert self.net is not None
         payload = torch.load(path, weights_only=True)
@@ -483,7 +484,9 @@ class SASRec(Recommender):
         self._set_threads()
         self.net.eval()
         with torch.inference_mode():
-            last = last_hidden(self.net, histories, self.config.max_length, self.config.eval_batch_size, self.config.dim)
+            last = last_hidden(
+                self.net, histories, self.config.max_length, self.config.eval_batch_size, self.config.dim
+            )
             return last @ self.net.output_weights().T
 
     # ---- state ----------------------------------------------------------------------------

@@ -51,7 +51,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,8 @@ logger = logging.getLogger(__name__)
 # ---- the network ----------------------------------------------------------------------
 class CodeHead(nn.Module):
     """Autoregressive head: level l reads h plus the embeddings of the codes chosen before it."""
+
+    offsets: torch.Tensor
 
     def __init__(self, vocab_sizes: Sequence[int], dim: int, mult: int, dropout: float) -> None:
         super().__init__()
@@ -121,16 +123,20 @@ class TigerNet(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.dropout, cfg.ffn_mult) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(cfg.dim)
         self.head = CodeHead(vocab_sizes, cfg.dim, cfg.head_mult, cfg.dropout)
-        self.out_emb = None if self.tie else nn.ModuleList(nn.Embedding(v, cfg.dim) for v in vocab_sizes)
+        self.out_emb: nn.ModuleList | None = (
+            None if self.tie else nn.ModuleList(nn.Embedding(v, cfg.dim) for v in vocab_sizes)
+        )
         # N_l: one output vector per trie node at depth l + 1 (per distinct code prefix), or None
-        self.node_emb = None if node_counts is None else nn.ModuleList(nn.Embedding(n, cfg.dim) for n in node_counts)
+        self.node_emb: nn.ModuleList | None = (
+            None if node_counts is None else nn.ModuleList(nn.Embedding(n, cfg.dim) for n in node_counts)
+        )
         for emb in [*self.code_emb, self.pos_emb, *(self.out_emb or []), *self.head.prefix, *(self.node_emb or [])]:
             nn.init.normal_(emb.weight, std=cfg.init_std)
         if self.item_emb is not None:
             nn.init.normal_(self.item_emb.weight, std=cfg.init_std)
         with torch.no_grad():
             for emb, v in zip(self.code_emb, vocab_sizes):
-                emb.weight[v].zero_()
+                emb.weight[v].zero_()  # type: ignore[index]
             if self.item_emb is not None:
                 self.item_emb.weight[0].zero_()
         self.codes = torch.empty(0)
@@ -148,7 +154,7 @@ class TigerNet(nn.Module):
             self.item_emb = _grown(self.item_emb, len(self.codes), padding_idx=0)
         if self.node_emb is not None and node_counts is not None:
             for level, count in enumerate(node_counts):
-                self.node_emb[level] = _grown(self.node_emb[level], count)
+                self.node_emb[level] = _grown(cast(nn.Embedding, self.node_emb[level]), count)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: [B, T] item ids + 1, left-padded with 0 -> hidden states h [B, T, D]."""
@@ -177,7 +183,8 @@ class TigerNet(nn.Module):
         in ``edges`` when node embeddings are on (levels >= 1; at level 0 the child is the code).
         """
         q = self.head.query(level, h, prefix)
-        table = self.out_emb[level].weight if self.out_emb is not None else self.code_emb[level].weight[:-1]
+        emb = cast(nn.Embedding, (self.out_emb if self.out_emb is not None else self.code_emb)[level])
+        table = emb.weight if self.out_emb is not None else emb.weight[:-1]
         logits = q @ table.T + self.head.bias[level]
         if edges is not None and self.node_emb is not None and level > 0:  # level 0: N_0 would repeat O_0
             extra = (q.index_select(0, edges.row) * self.node_emb[level](edges.node)).sum(-1)
@@ -414,7 +421,13 @@ class Tiger(Recommender):
                 entry["lr"] = optim.param_groups[0]["lr"]
                 logger.info(
                     "tiger epoch %d: loss %.4f, valid NDCG@10 %.5f (best %.5f at %d), %.1f s + eval %.1f s",
-                    epoch, entry["loss"], ndcg, best_score, best_epoch, epoch_seconds[-1], entry["valid_seconds"],
+                    epoch,
+                    entry["loss"],
+                    ndcg,
+                    best_score,
+                    best_epoch,
+                    epoch_seconds[-1],
+                    entry["valid_seconds"],
                 )
                 if bad >= cfg.patience:
                     stop_reason = "patience"
@@ -497,8 +510,9 @@ class Tiger(Recommender):
                 out_scores[lo:hi] = scores.numpy()
         return Recommendations(out_items, out_scores)
 
-    def score(self, histories: Histories, chunk: int = 1 << 16,
-              items: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    def score(
+        self, histories: Histories, chunk: int = 1 << 16, items: Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
         """Exact log p(item | history) of every catalog item (or of ``items`` only): [batch, n_items].
 
         Costs one head evaluation per (user, trie prefix), about (L + 1) x n_items per user:
@@ -685,7 +699,9 @@ class Tiger(Recommender):
         self.trie = PrefixTrie(self.codes, tok.vocab_sizes)
         self._structure = None
         self.net = TigerNet(self.n_items, self.codes, tok.vocab_sizes, self.config, self._node_counts())
-        self.net.load_state_dict({k[4:]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")})
+        self.net.load_state_dict(
+            {k[4:]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")}
+        )
         self.net.eval()
 
     def _set_threads(self) -> None:
@@ -695,7 +711,9 @@ class Tiger(Recommender):
 
 
 # ---- helpers ----------------------------------------------------------------------------
-def impute_from_neighbors(query: np.ndarray, ref: np.ndarray, values: np.ndarray, k: int, chunk: int = 4096) -> np.ndarray:
+def impute_from_neighbors(
+    query: np.ndarray, ref: np.ndarray, values: np.ndarray, k: int, chunk: int = 4096
+) -> np.ndarray:
     """For unit ``query`` rows: sum_n w_n values[n] / sum_n w_n over the k nearest ``ref`` rows, w = max(cos, 0)."""
     k = max(1, min(k, len(ref)))
     out = np.zeros((len(query), values.shape[1]), dtype=np.float32)

@@ -4,4 +4,4 @@ from genrec.semantic_ids.base import SemanticIdTokenizer, create_tokenizer, mix_
 from genrec.semantic_ids.rq_kmeans import RQKMeans
 from genrec.semantic_ids.rq_vae import RQVAE
 
-__all__ = ["RQKMeans", "RQVAE", "SemanticIdTokenizer", "create_tokenizer", "mix_embeddings"]
+__all__ = ["RQVAE", "RQKMeans", "SemanticIdTokenizer", "create_tokenizer", "mix_embeddings"]

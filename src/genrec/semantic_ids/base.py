@@ -19,7 +19,7 @@ from genrec.atomic import atomic_directory
 from genrec.config import SemanticIdConfig, config_from_dict, config_to_dict
 
 FORMAT_VERSION = 1
-_REGISTRY: dict[str, type["SemanticIdTokenizer"]] = {}
+_REGISTRY: dict[str, type[SemanticIdTokenizer]] = {}
 
 
 class SemanticIdTokenizer:
@@ -77,7 +77,7 @@ class SemanticIdTokenizer:
         """Whether the codebooks are trained."""
         return self.dim is not None
 
-    def fit(self, embeddings: np.ndarray) -> "SemanticIdTokenizer":
+    def fit(self, embeddings: np.ndarray) -> SemanticIdTokenizer:
         """Train the codebooks on ``embeddings`` [n, d]."""
         x = _check(embeddings)
         self.dim = x.shape[1]
@@ -168,12 +168,12 @@ class SemanticIdTokenizer:
             state = {f"model.{k}": v for k, v in self._state().items()}
             if self.ids is not None and self.raw_codes is not None:
                 state.update(ids=self.ids, raw_codes=self.raw_codes)
-            np.savez(tmp / "state.npz", **state)
+            np.savez(tmp / "state.npz", **state)  # type: ignore[arg-type]
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "SemanticIdTokenizer":
+    def load(cls, path: str | Path) -> SemanticIdTokenizer:
         """Load a tokenizer written by ``save``; the class comes from the saved metadata."""
         import genrec.semantic_ids  # noqa: F401  (registers the tokenizer classes)
 
@@ -204,9 +204,7 @@ class SemanticIdTokenizer:
             raise ValueError(f"embeddings have {x.shape[1]} dims; the tokenizer was fitted on {self.dim}")
         return x
 
-    def _disambiguate(
-        self, x: np.ndarray, raw: np.ndarray, next_free: dict[tuple[int, ...], int]
-    ) -> np.ndarray:
+    def _disambiguate(self, x: np.ndarray, raw: np.ndarray, next_free: dict[tuple[int, ...], int]) -> np.ndarray:
         """Append each item's rank among items with the same prefix; handle overflow."""
         cap = self.config.max_collisions
         ids = np.zeros((len(raw), self.levels + 1), dtype=np.int64)

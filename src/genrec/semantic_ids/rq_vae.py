@@ -13,6 +13,7 @@ picked are re-seeded from residuals of the latest batch (dead-code reset).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 
@@ -23,13 +24,12 @@ from tqdm.auto import tqdm
 
 from genrec.semantic_ids.base import SemanticIdTokenizer
 
-
 _Quantised = tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]
 
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())

@@ -29,7 +29,13 @@ LOADERS: dict[str, Callable[..., Dataset]] = {
 }
 #: Options that name further source files (they are part of the cache key).
 PATH_OPTIONS = (
-    "item_attributes", "item_texts", "item_descriptions", "movies", "meta_path", "item_json", "items_path",
+    "item_attributes",
+    "item_texts",
+    "item_descriptions",
+    "movies",
+    "meta_path",
+    "item_json",
+    "items_path",
 )
 
 
@@ -92,14 +98,14 @@ def _key(value: Any) -> Any:
 
 __all__ = [
     "LOADERS",
-    "load",
-    "load_cached",
-    "load_sequence_text",
-    "load_movielens",
-    "download_movielens",
-    "load_amazon",
-    "load_minionerec",
-    "load_table",
-    "DownloadError",
     "ChecksumError",
+    "DownloadError",
+    "download_movielens",
+    "load",
+    "load_amazon",
+    "load_cached",
+    "load_minionerec",
+    "load_movielens",
+    "load_sequence_text",
+    "load_table",
 ]

@@ -25,9 +25,7 @@ _PRICE_RE = re.compile(rf"\s*[$€£]?\s*{_NUMBER}\s*(?:-\s*[$€£]?\s*{_NUMBER
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-def iter_lines(
-    path: Path, encoding: str = "utf-8", desc: str | None = None
-) -> Iterator[tuple[int, str]]:
+def iter_lines(path: Path, encoding: str = "utf-8", desc: str | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` (1-based, newline stripped), with a progress bar for big files."""
     path = Path(path)
     size = path.stat().st_size
@@ -35,9 +33,11 @@ def iter_lines(
     gz = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
     stream: BinaryIO = gzip.GzipFile(fileobj=raw) if gz else raw  # type: ignore[assignment]
-    bar = tqdm(
-        total=size, unit="B", unit_scale=True, desc=desc or path.name, disable=None, leave=False
-    ) if size > PROGRESS_BYTES else None
+    bar = (
+        tqdm(total=size, unit="B", unit_scale=True, desc=desc or path.name, disable=None, leave=False)
+        if size > PROGRESS_BYTES
+        else None
+    )
     text = io.TextIOWrapper(stream, encoding=encoding, newline=None)
     number = 0
     try:
@@ -88,9 +88,7 @@ def parse_record(text: str, path: Path, line: int, allow_python: bool = False) -
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
-            raise DataFormatError(
-                f"neither valid JSON ({err.msg}) nor a Python dict literal", path, line
-            ) from None
+            raise DataFormatError(f"neither valid JSON ({err.msg}) nor a Python dict literal", path, line) from None
     if not isinstance(value, dict):
         raise DataFormatError(f"expected an object, got {type(value).__name__}", path, line)
     return value
@@ -131,9 +129,7 @@ def unescape(value: Any) -> str:
     return html.unescape(str(value)).strip()
 
 
-def parse_price(
-    value: Any, path: Path, line: int | None, strict: bool = True, field: str = "price"
-) -> float:
+def parse_price(value: Any, path: Path, line: int | None, strict: bool = True, field: str = "price") -> float:
     """A price as float: numbers pass, strings like '$12.99' or '$5.99 - $12.99' give the first number.
 
     Missing values give NaN. Anything else raises DataFormatError when ``strict``, else gives NaN.

@@ -19,10 +19,11 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from genrec.data.store import default_home
+from genrec.home import default_home
 
 CHECKSUMS = "checksums.json"
 _MD5_RE = re.compile(rb"\b[0-9a-fA-F]{32}\b")
@@ -71,7 +72,7 @@ def fetch_archive(zip_name: str, cache_dir: Path | None, base_url: str, force: b
     return target
 
 
-def _open(url: str):  # type: ignore[no-untyped-def]
+def _open(url: str) -> Any:
     request = urllib.request.Request(url, headers={"User-Agent": "genrec"})
     return urllib.request.urlopen(request, timeout=60)
 
@@ -119,9 +120,7 @@ def _verify(cache: Path, zip_name: str, url: str, md5: str, sha256: str) -> str:
     published = _published_md5(url)
     if published is not None:
         if md5 != published:
-            raise ChecksumError(
-                f"{zip_name}: md5 {md5} does not match the published {published} ({url}.md5)"
-            )
+            raise ChecksumError(f"{zip_name}: md5 {md5} does not match the published {published} ({url}.md5)")
         return "published md5"
     recorded = _checksums(cache).get(zip_name, {}).get("sha256")
     if recorded is None:

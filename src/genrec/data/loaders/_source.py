@@ -61,7 +61,7 @@ class Source:
         if self._zip is not None:
             self._zip.close()
 
-    def __enter__(self) -> "Source":
+    def __enter__(self) -> Source:
         return self
 
     def __exit__(self, *exc: object) -> None:

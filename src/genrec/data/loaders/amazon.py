@@ -12,6 +12,7 @@ dropped. Files are streamed, so multi-GB inputs need memory only for the kept ro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from array import array
@@ -27,7 +28,15 @@ from genrec.data.loaders._common import content_lines, dataset_name, item_row, p
 
 log = logging.getLogger(__name__)
 _META_FIELDS = (
-    "title", "brand", "description", "categories", "category", "price", "salesRank", "rank", "main_cat",
+    "title",
+    "brand",
+    "description",
+    "categories",
+    "category",
+    "price",
+    "salesRank",
+    "rank",
+    "main_cat",
 )
 
 
@@ -130,9 +139,9 @@ def _int_field(record: dict[str, Any], key: str, path: Path, line: int) -> int:
         pass
     elif isinstance(value, int):
         return value
-    elif isinstance(value, float) and value.is_integer():
-        return int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and value.strip().lstrip("-").isdigit()
+    ):
         return int(value)
     raise DataFormatError(f"missing or non-integer {key} ({value!r})", path, line, key)
 
@@ -143,10 +152,8 @@ def _number_field(record: dict[str, Any], key: str, path: Path, line: int) -> fl
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             number = float(value)
-        except ValueError:
-            pass
     if math.isfinite(number):
         return number
     raise DataFormatError(f"missing or non-numeric {key} ({value!r})", path, line, key)

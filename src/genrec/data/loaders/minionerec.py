@@ -13,10 +13,8 @@ CSV fill in items the item JSON lacks; semantic ids go to ``attributes["sid"]``.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -80,9 +78,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             start = reader.line_num + 1
             for row in reader:
                 if None in row or any(v is None for v in row.values()):
-                    raise DataFormatError(
-                        f"expected {len(columns)} fields, got a ragged row", path, start
-                    )
+                    raise DataFormatError(f"expected {len(columns)} fields, got a ragged row", path, start)
                 yield start, row
                 start = reader.line_num + 1
         except csv.Error as err:

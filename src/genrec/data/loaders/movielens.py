@@ -28,13 +28,36 @@ from genrec.data.loaders._source import Source
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens/"
 VARIANTS: tuple[str, ...] = (
-    "ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "ml-latest", "ml-latest-small",
+    "ml-100k",
+    "ml-1m",
+    "ml-10m",
+    "ml-20m",
+    "ml-25m",
+    "ml-32m",
+    "ml-latest",
+    "ml-latest-small",
 )
 #: ml-100k genre order, used when the archive has no u.genre file.
 GENRES_100K: tuple[str, ...] = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
-    "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 _YEAR_RE = re.compile(r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 _INT_RE = r"^\s*-?\d+\s*$"
@@ -212,9 +235,7 @@ def _scan_ratings(src: Source, member: str, delimiter: str, header: bool, label:
 
 
 # ---- items ----------------------------------------------------------------------------
-def _movie(
-    item: str, title: str, genres: list[str], extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def _movie(item: str, title: str, genres: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     match = _YEAR_RE.search(title)
     if match:
@@ -353,5 +374,3 @@ def _users(
                 attrs[field] = value
         rows.append({"user_id": parts[0].strip(), "attributes": attrs})
     return pd.DataFrame(rows, columns=["user_id", "attributes"])
-
-

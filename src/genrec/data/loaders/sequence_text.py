@@ -71,9 +71,7 @@ def read_item2attributes(path: str | Path) -> dict[str, list[int]]:
     data, text = read_json_object(path, "an object {item_id: [attribute ids]}")
     out: dict[str, list[int]] = {}
     for item, attrs in data.items():
-        if not isinstance(attrs, list) or not all(
-            isinstance(a, int) and not isinstance(a, bool) for a in attrs
-        ):
+        if not isinstance(attrs, list) or not all(isinstance(a, int) and not isinstance(a, bool) for a in attrs):
             raise DataFormatError(
                 f"item {item!r}: attribute ids must be a list of integers, got {attrs!r}"[:200],
                 path,
@@ -96,9 +94,7 @@ def read_item_texts(path: str | Path) -> pd.DataFrame:
             raise DataFormatError("missing or invalid item_id", path, number, "item_id")
         item = str(item).strip()
         if item in seen:
-            raise DataFormatError(
-                f"duplicate item_id {item!r} (first on line {seen[item]})", path, number, "item_id"
-            )
+            raise DataFormatError(f"duplicate item_id {item!r} (first on line {seen[item]})", path, number, "item_id")
         seen[item] = number
         rows.append(item_row(item, record, path, number))
     return pd.DataFrame(rows, columns=None if rows else ["item_id"])
@@ -170,8 +166,12 @@ def merge_descriptions(items: pd.DataFrame | None, path: str | Path, key_offset:
                 item = str(int(key) + key_offset)
             except ValueError:
                 text = path.read_text(encoding="utf-8")
-                raise DataFormatError(f"key {key!r} is not an integer (descriptions_key_offset={key_offset})",
-                                      path, line_of_key(text, key), "item") from None
+                raise DataFormatError(
+                    f"key {key!r} is not an integer (descriptions_key_offset={key_offset})",
+                    path,
+                    line_of_key(text, key),
+                    "item",
+                ) from None
         rows[item] = record
     if items is None or items.empty:
         items = pd.DataFrame({"item_id": pd.Series([], dtype=object)})
@@ -189,8 +189,12 @@ def merge_descriptions(items: pd.DataFrame | None, path: str | Path, key_offset:
         raise DataFormatError(
             f"titles agree with the item texts for only {agree} of {len(titled)} items (item "
             f"{items.at[i, 'item_id']!r}: {str(row.get('title'))[:60]!r} vs {str(items.at[i, 'title'])[:60]!r}); "
-            f"is descriptions_key_offset={key_offset} right?", path, None, "title")
-    extra = []
+            f"is descriptions_key_offset={key_offset} right?",
+            path,
+            None,
+            "title",
+        )
+    extra: list[dict[str, Any]] = []
     descriptions = items["description"].fillna("").astype(str).tolist()
     for item, row in rows.items():
         text = str(row.get("description") or "").strip()
@@ -198,8 +202,15 @@ def merge_descriptions(items: pd.DataFrame | None, path: str | Path, key_offset:
             if text:
                 descriptions[index[item]] = text
         else:
-            extra.append({"item_id": item, "title": row.get("title") or "", "description": text,
-                          "categories": [], "attributes": {}})
+            extra.append(
+                {
+                    "item_id": item,
+                    "title": row.get("title") or "",
+                    "description": text,
+                    "categories": [],
+                    "attributes": {},
+                }
+            )
     items["description"] = descriptions
     if extra:
         items = pd.concat([items, pd.DataFrame(extra)], ignore_index=True)

@@ -55,9 +55,7 @@ def load_table(
     wanted = {"user": user, "item": item, "timestamp": timestamp, "event": event, "value": value}
     for column in (c for c in wanted.values() if c is not None):
         if column not in frame.columns:
-            raise DataFormatError(
-                f"missing column {column!r} (columns: {list(frame.columns)})", path, header, column
-            )
+            raise DataFormatError(f"missing column {column!r} (columns: {list(frame.columns)})", path, header, column)
     out = pd.DataFrame(
         {
             "user_id": _ids(frame[user], path, line_of, user),
@@ -95,8 +93,14 @@ def _kind(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2")]
     suffix = suffixes[-1] if suffixes else ""
     kinds = {
-        ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-        ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+        ".csv": "csv",
+        ".tsv": "tsv",
+        ".tab": "tsv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
     }
     if suffix not in kinds:
         known = ", ".join(sorted(kinds))
@@ -106,7 +110,7 @@ def _kind(path: Path) -> str:
 
 # ---- readers ----------------------------------------------------------------------------
 def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
-    header = next((fields for _, fields in _csv_records(path, delimiter)), [])
+    header: list[str] = next((fields for _, fields in _csv_records(path, delimiter)), [])
     if not header or not any(h.strip() for h in header):
         raise DataFormatError("empty file or empty header", path, 1)
     bad: list[Any] = []
@@ -281,7 +285,9 @@ def _item_table(path: Path, item: str, item_columns: Mapping[str, str] | None) -
         if column not in frame.columns:
             raise DataFormatError(
                 f"missing column {column!r} for item field {field!r} (columns: {list(frame.columns)})",
-                path, header, column,
+                path,
+                header,
+                column,
             )
     ids = _ids(frame[mapping["item_id"]], path, line_of, mapping["item_id"])
     duplicated = ids.duplicated().to_numpy()
@@ -303,11 +309,10 @@ def _item_table(path: Path, item: str, item_columns: Mapping[str, str] | None) -
             fields["attributes"] = {**(fields.get("attributes") or {}), **attributes}
             rows.append(item_row(item_id, fields, path, row))
         except DataFormatError as err:
-            column = mapping.get(err.field or "", err.field)
-            raise DataFormatError(err.reason, path, line_of(row), column) from None
+            named = mapping.get(err.field or "", err.field)
+            raise DataFormatError(err.reason, path, line_of(row), named) from None
         except (json.JSONDecodeError, TypeError, ValueError) as err:
-            column = mapping.get("attributes")
-            raise DataFormatError(f"invalid attributes: {err}", path, line_of(row), column) from None
+            raise DataFormatError(f"invalid attributes: {err}", path, line_of(row), mapping.get("attributes")) from None
     return pd.DataFrame(rows) if rows else pd.DataFrame({"item_id": pd.Series([], dtype=object)})
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -55,157 +54,335 @@ class _Family:
     held_out: tuple[str, ...]
 
 
-_REQUESTS = ("show me {category}", "find me some {category}", "I'm looking for {category}",
-             "recommend {category} please", "any good {category}?", "got any {category} for me?",
-             "what {category} would you suggest?", "I'm after {category}", "please pull up your {category}",
-             "need new {category}, what have you got")
+_REQUESTS = (
+    "show me {category}",
+    "find me some {category}",
+    "I'm looking for {category}",
+    "recommend {category} please",
+    "any good {category}?",
+    "got any {category} for me?",
+    "what {category} would you suggest?",
+    "I'm after {category}",
+    "please pull up your {category}",
+    "need new {category}, what have you got",
+)
 _FRESH_REQUESTS = ("can I see your {category}?", "what's good in {category} right now?", "{category} recommendations?")
 #: Phrasings per intent family. Placeholders: {category} {brand} {other_brand} {other_category}
 #: {lo} {hi} {title} {style} {attr}. The held-out phrasings were written without running the rules
 #: on them; two earlier held-out sets that the rules were then fixed on now belong to the tuning set.
 FAMILIES: dict[str, _Family] = {
     "retrieve_category": _Family(
-        ("show me {category}", "find me some {category}", "I'm looking for {category}",
-         "recommend {category} please", "any good {category}?", "search for {category}",
-         "got any {category} for me?", "I could use some fresh {category}", "what {category} would you suggest?",
-         "I'm after {category}", "please pull up your {category}", "need new {category}, what have you got"),
+        (
+            "show me {category}",
+            "find me some {category}",
+            "I'm looking for {category}",
+            "recommend {category} please",
+            "any good {category}?",
+            "search for {category}",
+            "got any {category} for me?",
+            "I could use some fresh {category}",
+            "what {category} would you suggest?",
+            "I'm after {category}",
+            "please pull up your {category}",
+            "need new {category}, what have you got",
+        ),
         _FRESH_REQUESTS,
     ),
     "retrieve_brand": _Family(
-        ("show me products from {brand}", "anything by {brand}?", "I want {brand} items",
-         "find {brand} stuff", "recommend something from {brand}", "I'm a big {brand} fan, what do you have?",
-         "what does {brand} sell?", "{brand} please", "got anything from {brand}?",
-         "{brand} products, if you have them", "do you stock {brand}?"),
+        (
+            "show me products from {brand}",
+            "anything by {brand}?",
+            "I want {brand} items",
+            "find {brand} stuff",
+            "recommend something from {brand}",
+            "I'm a big {brand} fan, what do you have?",
+            "what does {brand} sell?",
+            "{brand} please",
+            "got anything from {brand}?",
+            "{brand} products, if you have them",
+            "do you stock {brand}?",
+        ),
         ("stuff made by {brand}", "show {brand} only", "which {brand} products do you recommend?"),
     ),
     "retrieve_brand_category": _Family(
-        ("show me {brand} {category}", "find {category} from {brand}", "I need {category} by {brand}",
-         "recommend {brand} {category}", "looking for {category} made by {brand}",
-         "do you carry {category} from {brand}?", "{brand}'s {category}, please",
-         "which {category} does {brand} make?", "I'd like {category}, preferably {brand}",
-         "{category} - {brand} only", "are there any {brand} {category}?"),
+        (
+            "show me {brand} {category}",
+            "find {category} from {brand}",
+            "I need {category} by {brand}",
+            "recommend {brand} {category}",
+            "looking for {category} made by {brand}",
+            "do you carry {category} from {brand}?",
+            "{brand}'s {category}, please",
+            "which {category} does {brand} make?",
+            "I'd like {category}, preferably {brand}",
+            "{category} - {brand} only",
+            "are there any {brand} {category}?",
+        ),
         ("{brand} brand {category}", "I prefer {brand}; show {category}", "browse {category} by {brand}"),
     ),
     "retrieve_price": _Family(
-        ("{category} under ${hi}", "show me {category} below {hi} dollars", "find {category} for at most ${hi}",
-         "{category} between ${lo} and ${hi}", "I want {category} over ${lo}",
-         "{category} that cost at least {lo} dollars", "{category} from {lo} to {hi} dollars",
-         "{category} that won't cost me more than ${hi}", "{category} for {hi} euros or less",
-         "{category}, somewhere in the ${lo} to ${hi} range", "{category} priced above {lo} dollars",
-         "{category} for no more than {hi} bucks", "{category} up to {hi} USD",
-         "{category}, price range {lo}-{hi} dollars", "{category} costing more than ${lo}"),
-        ("{category} at or below ${hi}", "{category} under {hi}$", "cheap {category}, max {hi} dollars",
-         "{category} in the {lo} to {hi} dollar range", "{category} starting at ${lo}"),
+        (
+            "{category} under ${hi}",
+            "show me {category} below {hi} dollars",
+            "find {category} for at most ${hi}",
+            "{category} between ${lo} and ${hi}",
+            "I want {category} over ${lo}",
+            "{category} that cost at least {lo} dollars",
+            "{category} from {lo} to {hi} dollars",
+            "{category} that won't cost me more than ${hi}",
+            "{category} for {hi} euros or less",
+            "{category}, somewhere in the ${lo} to ${hi} range",
+            "{category} priced above {lo} dollars",
+            "{category} for no more than {hi} bucks",
+            "{category} up to {hi} USD",
+            "{category}, price range {lo}-{hi} dollars",
+            "{category} costing more than ${lo}",
+        ),
+        (
+            "{category} at or below ${hi}",
+            "{category} under {hi}$",
+            "cheap {category}, max {hi} dollars",
+            "{category} in the {lo} to {hi} dollar range",
+            "{category} starting at ${lo}",
+        ),
     ),
     "like_last_other_brand": _Family(
-        ("something like my last purchase but from another brand",
-         "more like what I bought last, different brand please",
-         "similar to my last order but not the same brand",
-         "show me items like my last purchase from a different brand",
-         "like my most recent purchase, but another brand",
-         "I loved what I bought last time, now find me the same thing from some other company",
-         "same as my previous purchase, just a different maker",
-         "like the last thing I ordered, but switch brands",
-         "another brand's version of my last purchase",
-         "what I bought most recently was good, but I'd like a different brand this time",
-         "my last order, but by someone else"),
-        ("a different brand's take on what I bought last", "my most recent purchase but from a competitor",
-         "something like the thing I last bought, not the same brand though"),
+        (
+            "something like my last purchase but from another brand",
+            "more like what I bought last, different brand please",
+            "similar to my last order but not the same brand",
+            "show me items like my last purchase from a different brand",
+            "like my most recent purchase, but another brand",
+            "I loved what I bought last time, now find me the same thing from some other company",
+            "same as my previous purchase, just a different maker",
+            "like the last thing I ordered, but switch brands",
+            "another brand's version of my last purchase",
+            "what I bought most recently was good, but I'd like a different brand this time",
+            "my last order, but by someone else",
+        ),
+        (
+            "a different brand's take on what I bought last",
+            "my most recent purchase but from a competitor",
+            "something like the thing I last bought, not the same brand though",
+        ),
     ),
     "negation_brand": _Family(
-        ("{category} but not from {other_brand}", "show me {category}, no {other_brand}",
-         "{category} without {other_brand}", "find {category} except {other_brand}",
-         "I want {category}, anything but {other_brand}", "{category} other than {other_brand}",
-         "{category} please, I'm done with {other_brand}", "{category} - {other_brand} is not for me",
-         "{category}, and keep {other_brand} away from me", "{category}, but nothing made by {other_brand}",
-         "{category} excluding {other_brand}", "I'd like {category} that aren't from {other_brand}"),
-        ("{category}, avoid {other_brand}", "{category} (not {other_brand})",
-         "{category} with no {other_brand} in the results"),
+        (
+            "{category} but not from {other_brand}",
+            "show me {category}, no {other_brand}",
+            "{category} without {other_brand}",
+            "find {category} except {other_brand}",
+            "I want {category}, anything but {other_brand}",
+            "{category} other than {other_brand}",
+            "{category} please, I'm done with {other_brand}",
+            "{category} - {other_brand} is not for me",
+            "{category}, and keep {other_brand} away from me",
+            "{category}, but nothing made by {other_brand}",
+            "{category} excluding {other_brand}",
+            "I'd like {category} that aren't from {other_brand}",
+        ),
+        (
+            "{category}, avoid {other_brand}",
+            "{category} (not {other_brand})",
+            "{category} with no {other_brand} in the results",
+        ),
     ),
     "negation_category": _Family(
-        ("anything but {other_category}", "show me something that is not {other_category}",
-         "no {other_category} please", "recommend anything except {other_category}",
-         "I don't want {other_category}", "enough {other_category} already, show me other stuff",
-         "I'm so over {other_category}", "skip the {other_category} this time",
-         "anything apart from {other_category}", "show me stuff, just no {other_category}",
-         "I've had my fill of {other_category}"),
-        ("please no more {other_category}", "show me things, but leave out {other_category}",
-         "I'm not interested in {other_category}"),
+        (
+            "anything but {other_category}",
+            "show me something that is not {other_category}",
+            "no {other_category} please",
+            "recommend anything except {other_category}",
+            "I don't want {other_category}",
+            "enough {other_category} already, show me other stuff",
+            "I'm so over {other_category}",
+            "skip the {other_category} this time",
+            "anything apart from {other_category}",
+            "show me stuff, just no {other_category}",
+            "I've had my fill of {other_category}",
+        ),
+        (
+            "please no more {other_category}",
+            "show me things, but leave out {other_category}",
+            "I'm not interested in {other_category}",
+        ),
     ),
     "like_title": _Family(
-        ("more like {title}", "something similar to {title}", "show me items like {title}",
-         "find me things resembling {title}", "recommend stuff similar to {title}",
-         "I really enjoyed {title}; got anything in that vein?", "{title} was great, anything comparable?",
-         "in the spirit of {title}, what else?", "I want something close to {title}",
-         "got anything like the {title}?", "{title} is my favourite, show me similar ones"),
+        (
+            "more like {title}",
+            "something similar to {title}",
+            "show me items like {title}",
+            "find me things resembling {title}",
+            "recommend stuff similar to {title}",
+            "I really enjoyed {title}; got anything in that vein?",
+            "{title} was great, anything comparable?",
+            "in the spirit of {title}, what else?",
+            "I want something close to {title}",
+            "got anything like the {title}?",
+            "{title} is my favourite, show me similar ones",
+        ),
         ("anything resembling {title}?", "{title} - more of that please", "find alternatives to {title}"),
     ),
     "unlike_title": _Family(
-        ("nothing like {title} please", "show me something different from {title}", "not like {title}",
-         "anything unlike {title}", "something other than {title}", "{title} was awful, avoid stuff like that",
-         "I didn't enjoy {title}, show me different things", "steer away from things like {title}",
-         "I hated {title}, find something else", "please nothing resembling {title}",
-         "the {title} disappointed me, show me alternatives"),
-        ("I returned {title}; show me something unlike it", "not a fan of {title}, anything different?",
-         "avoid products like {title}"),
+        (
+            "nothing like {title} please",
+            "show me something different from {title}",
+            "not like {title}",
+            "anything unlike {title}",
+            "something other than {title}",
+            "{title} was awful, avoid stuff like that",
+            "I didn't enjoy {title}, show me different things",
+            "steer away from things like {title}",
+            "I hated {title}, find something else",
+            "please nothing resembling {title}",
+            "the {title} disappointed me, show me alternatives",
+        ),
+        (
+            "I returned {title}; show me something unlike it",
+            "not a fan of {title}, anything different?",
+            "avoid products like {title}",
+        ),
     ),
     "retrieve_attribute": _Family(
-        ("show me {attr} {category}", "find {category} in {attr}", "I want {attr} {category}",
-         "any {category} that are {attr}?", "recommend {attr} {category}", "{category}, ideally {attr}",
-         "got {attr} {category}?", "do you have {category} that come {attr}?", "{attr} {category} please",
-         "I'm after {category} in {attr}", "any {attr} options for {category}?"),
+        (
+            "show me {attr} {category}",
+            "find {category} in {attr}",
+            "I want {attr} {category}",
+            "any {category} that are {attr}?",
+            "recommend {attr} {category}",
+            "{category}, ideally {attr}",
+            "got {attr} {category}?",
+            "do you have {category} that come {attr}?",
+            "{attr} {category} please",
+            "I'm after {category} in {attr}",
+            "any {attr} options for {category}?",
+        ),
         ("{category} that's {attr}", "looking for {attr} {category}", "{attr} {category}?"),
     ),
     "more_like_this": _Family(
-        ("more like this", "show me similar items", "something like this one", "find more like that",
-         "similar to this please", "this is great, more of these", "got anything in the same vein as this?",
-         "I want things along those lines", "similar ones please", "I like this, show me more like it",
-         "anything close to this?"),
+        (
+            "more like this",
+            "show me similar items",
+            "something like this one",
+            "find more like that",
+            "similar to this please",
+            "this is great, more of these",
+            "got anything in the same vein as this?",
+            "I want things along those lines",
+            "similar ones please",
+            "I like this, show me more like it",
+            "anything close to this?",
+        ),
         ("more items like the one I'm looking at", "something comparable to this", "like this but different"),
     ),
     "edit": _Family(
-        ("rewrite this one for me", "personalise it to my taste", "adapt this item to what I like",
-         "tailor this to me", "can you tweak this one for me?", "modify it so it suits me",
-         "could you give this a spin that fits me better?", "make it more my style",
-         "rework that one with me in mind", "this one's close, adjust it for me", "can you customize this for me?",
-         "adjust that item to my preferences", "rewrite the one you just showed me so it suits me"),
+        (
+            "rewrite this one for me",
+            "personalise it to my taste",
+            "adapt this item to what I like",
+            "tailor this to me",
+            "can you tweak this one for me?",
+            "modify it so it suits me",
+            "could you give this a spin that fits me better?",
+            "make it more my style",
+            "rework that one with me in mind",
+            "this one's close, adjust it for me",
+            "can you customize this for me?",
+            "adjust that item to my preferences",
+            "rewrite the one you just showed me so it suits me",
+        ),
         ("refine this one for me", "could you personalize the item you just showed?", "change it so it's more me"),
     ),
     "edit_cheaper": _Family(
-        ("make this one cheaper", "rewrite it at a lower price", "adapt this to be less expensive",
-         "tailor it, but cheaper", "tweak this one so it costs less", "can this be more affordable?",
-         "same item but easier on my wallet", "rework it at a lower price point",
-         "could you make that one less pricey?", "adapt it so it's cheaper", "tweak the price of this one down"),
+        (
+            "make this one cheaper",
+            "rewrite it at a lower price",
+            "adapt this to be less expensive",
+            "tailor it, but cheaper",
+            "tweak this one so it costs less",
+            "can this be more affordable?",
+            "same item but easier on my wallet",
+            "rework it at a lower price point",
+            "could you make that one less pricey?",
+            "adapt it so it's cheaper",
+            "tweak the price of this one down",
+        ),
         ("make a cheaper version of this", "rewrite this at a lower price", "adjust it to cost less"),
     ),
     "create": _Family(
-        ("design a new {category} under ${hi}", "create a {category} for me, max ${hi}",
-         "generate a new {category} that costs less than {hi} dollars", "invent a {category} under {hi} dollars",
-         "make me a new {category} for at most ${hi}", "dream up a {category} I'd love, keep it below ${hi}",
-         "could you come up with an original {category}? {hi} dollars tops",
-         "build me a one-of-a-kind {category} priced under {hi} dollars",
-         "I'd love a brand new {category} under {hi} dollars", "design me a {category} that costs at most ${hi}",
-         "invent something: a {category}, no more than {hi} bucks"),
-        ("create one for me: {category}, under ${hi}", "generate an original {category} below {hi} dollars",
-         "dream up a fresh {category} for ${hi} or less"),
+        (
+            "design a new {category} under ${hi}",
+            "create a {category} for me, max ${hi}",
+            "generate a new {category} that costs less than {hi} dollars",
+            "invent a {category} under {hi} dollars",
+            "make me a new {category} for at most ${hi}",
+            "dream up a {category} I'd love, keep it below ${hi}",
+            "could you come up with an original {category}? {hi} dollars tops",
+            "build me a one-of-a-kind {category} priced under {hi} dollars",
+            "I'd love a brand new {category} under {hi} dollars",
+            "design me a {category} that costs at most ${hi}",
+            "invent something: a {category}, no more than {hi} bucks",
+        ),
+        (
+            "create one for me: {category}, under ${hi}",
+            "generate an original {category} below {hi} dollars",
+            "dream up a fresh {category} for ${hi} or less",
+        ),
     ),
     "create_style": _Family(
-        ("design a {style} {category}", "create a new {style} {category} for me", "generate a {style} {category}",
-         "invent a {style} {category}", "make me a {style} {category}",
-         "imagine a {style} {category} that doesn't exist yet", "craft a {style} {category} just for me",
-         "whip up a {style} {category}", "design me something {style}: a {category}",
-         "create a {category} with a {style} feel", "generate a new {category}, make it {style}"),
-        ("design a {category} that feels {style}", "make a {style}-looking {category}",
-         "invent a new {category} in a {style} style"),
+        (
+            "design a {style} {category}",
+            "create a new {style} {category} for me",
+            "generate a {style} {category}",
+            "invent a {style} {category}",
+            "make me a {style} {category}",
+            "imagine a {style} {category} that doesn't exist yet",
+            "craft a {style} {category} just for me",
+            "whip up a {style} {category}",
+            "design me something {style}: a {category}",
+            "create a {category} with a {style} feel",
+            "generate a new {category}, make it {style}",
+        ),
+        (
+            "design a {category} that feels {style}",
+            "make a {style}-looking {category}",
+            "invent a new {category} in a {style} style",
+        ),
     ),
     "vague_clarify": _Family(
-        ("hmm", "something", "idk", "show me stuff", "anything", "I don't know", "surprise me", "uh, whatever",
-         "not sure what I want", "?", "eh", "dunno, something nice", "help"),
+        (
+            "hmm",
+            "something",
+            "idk",
+            "show me stuff",
+            "anything",
+            "I don't know",
+            "surprise me",
+            "uh, whatever",
+            "not sure what I want",
+            "?",
+            "eh",
+            "dunno, something nice",
+            "help",
+        ),
         ("no idea", "something cool", "hm ok"),
     ),
     "vague_history": _Family(
-        ("hmm", "something", "idk", "show me stuff", "anything", "", "surprise me", "uh, whatever",
-         "not sure what I want", "?", "eh", "dunno, something nice", "help"),
+        (
+            "hmm",
+            "something",
+            "idk",
+            "show me stuff",
+            "anything",
+            "",
+            "surprise me",
+            "uh, whatever",
+            "not sure what I want",
+            "?",
+            "eh",
+            "dunno, something nice",
+            "help",
+        ),
         ("no idea", "something cool", "hm ok"),
     ),
     "rejection_create": _Family(_REQUESTS, _FRESH_REQUESTS),
@@ -213,8 +390,18 @@ FAMILIES: dict[str, _Family] = {
 }
 
 #: Style words for creations when the catalog has no style attribute (kept if the catalog does not use them).
-STYLE_WORDS = ("vintage", "minimalist", "luxurious", "playful", "elegant", "retro", "whimsical", "sleek",
-               "rustic", "futuristic")
+STYLE_WORDS = (
+    "vintage",
+    "minimalist",
+    "luxurious",
+    "playful",
+    "elegant",
+    "retro",
+    "whimsical",
+    "sleek",
+    "rustic",
+    "futuristic",
+)
 _DANGLING = {"with", "and", "for", "of", "in", "by", "the", "a", "an", "to", "on", "or", "from", "w", ""}
 _AUDIENCE = {"men", "women", "unisex", "kid", "baby", "girl", "boy", "teen", "men and women"}
 
@@ -283,8 +470,9 @@ def build_instruction_set(
 
 def _make(family: str, ctx: _Context, split: str) -> InstructionCase | None:
     spec = FAMILIES[family]
-    pool = [(t, False) for t in spec.tune] * (split != "held_out") + \
-           [(t, True) for t in spec.held_out] * (split != "tune")
+    pool = [(t, False) for t in spec.tune] * (split != "held_out") + [(t, True) for t in spec.held_out] * (
+        split != "tune"
+    )
     template, held_out = pool[int(ctx.rng.integers(len(pool)))]
     made = _BUILDERS[family](ctx, template)
     if made is None:
@@ -296,10 +484,18 @@ def _make(family: str, ctx: _Context, split: str) -> InstructionCase | None:
         return None
     feedback = extra.pop("feedback", Feedback(likes=list(ctx.history)))
     return InstructionCase(
-        instruction=text, feedback=feedback, action=extra.pop("action", "retrieve"), constraints=gold,
-        target_item=extra.pop("target_item", None), family=family, template=template, held_out=held_out,
-        dialogue=extra.pop("dialogue", []), references=extra.pop("references", []),
-        user_id=ctx.user, item_id=ctx.item,
+        instruction=text,
+        feedback=feedback,
+        action=extra.pop("action", "retrieve"),
+        constraints=gold,
+        target_item=extra.pop("target_item", None),
+        family=family,
+        template=template,
+        held_out=held_out,
+        dialogue=extra.pop("dialogue", []),
+        references=extra.pop("references", []),
+        user_id=ctx.user,
+        item_id=ctx.item,
     )
 
 
@@ -340,7 +536,7 @@ def _b_like_last(ctx: _Context, template: str) -> _Made:
     brand = ctx.vocab.brand(last) if last else None
     if brand is None:
         return None
-    return {}, Constraints(like_items=[last], exclude_brands=[brand]), {}
+    return {}, Constraints(like_items=[last] if last else [], exclude_brands=[brand]), {}
 
 
 def _b_negation_brand(ctx: _Context, template: str) -> _Made:
@@ -348,8 +544,15 @@ def _b_negation_brand(ctx: _Context, template: str) -> _Made:
     if cat is None:
         return None
     own = ctx.vocab.brand(ctx.item)
-    others = sorted({b for i, cs in enumerate(ctx.vocab.categories_of) if cat[0] in cs
-                     for b in [ctx.vocab.brands_of[i]] if b and b != own})
+    others = sorted(
+        {
+            b
+            for i, cs in enumerate(ctx.vocab.categories_of)
+            if cat[0] in cs
+            for b in [ctx.vocab.brands_of[i]]
+            if b and b != own
+        }
+    )
     if not others:
         return None
     other = _brand(ctx, others[int(ctx.rng.integers(len(others)))])
@@ -362,9 +565,14 @@ def _b_negation_brand(ctx: _Context, template: str) -> _Made:
 def _b_negation_category(ctx: _Context, template: str) -> _Made:
     own = set(ctx.vocab.categories(ctx.item))
     related = own | {p for c in own for p in ctx.vocab.category_parents.get(c, ())}
-    pool = [c for c in ctx.vocab.top("category", 60) if c not in related and
-            not any(c in ctx.vocab.category_parents.get(o, ()) or o in ctx.vocab.category_parents.get(c, ())
-                    for o in own)]
+    pool = [
+        c
+        for c in ctx.vocab.top("category", 60)
+        if c not in related
+        and not any(
+            c in ctx.vocab.category_parents.get(o, ()) or o in ctx.vocab.category_parents.get(c, ()) for o in own
+        )
+    ]
     for _ in range(10):
         if not pool:
             return None
@@ -435,14 +643,20 @@ def _b_create_style(ctx: _Context, template: str) -> _Made:
     styles = [(n, v) for n, v in _attributes(ctx) if n == "style"]
     if styles and ctx.rng.random() < 0.5:
         name, value = styles[0]
-        return {"category": cat[1], "style": value}, Constraints(categories=[cat[0]], attributes={name: [value]}), \
-            {"action": "create"}
+        return (
+            {"category": cat[1], "style": value},
+            Constraints(categories=[cat[0]], attributes={name: [value]}),
+            {"action": "create"},
+        )
     words = [w for w in STYLE_WORDS if not ctx.vocab.entries(normalise(w))]
     if not words:
         return None
     word = words[int(ctx.rng.integers(len(words)))]
-    return {"category": cat[1], "style": word}, Constraints(categories=[cat[0]], style_words=[word]), \
-        {"action": "create"}
+    return (
+        {"category": cat[1], "style": word},
+        Constraints(categories=[cat[0]], style_words=[word]),
+        {"action": "create"},
+    )
 
 
 def _b_vague_clarify(ctx: _Context, template: str) -> _Made:
@@ -462,6 +676,7 @@ def _b_rejection(create: bool) -> Callable[[_Context, str], _Made]:
         count = ctx.threshold + int(ctx.rng.integers(2)) if create else ctx.threshold - 1
         feedback = Feedback(likes=list(ctx.history), skips=shown[:4], dislikes=shown[4:], rejections=count)
         return made[0], made[1], {"action": "create" if create else "retrieve", "feedback": feedback}
+
     return build
 
 
@@ -518,8 +733,12 @@ def _brand(ctx: _Context, brand: str | None) -> tuple[str, str] | None:
     surface = spellings[int(ctx.rng.integers(len(spellings)))]
     for s in (surface, brand):
         entries = [e for e in ctx.vocab.entries(normalise(s)) if e.kind == "brand"]
-        if entries and entries[0].value == brand and not entries[0].weak and not any(
-                e.kind != "brand" for e in ctx.vocab.entries(normalise(s))):
+        if (
+            entries
+            and entries[0].value == brand
+            and not entries[0].weak
+            and not any(e.kind != "brand" for e in ctx.vocab.entries(normalise(s)))
+        ):
             return brand, s
     return None
 
@@ -575,8 +794,16 @@ def _money(value: float | None) -> str:
 def constraint_pairs(constraints: Constraints, target_item: str | None = None) -> set[tuple[str, str]]:
     """The (field, value) pairs of a set of constraints (values normalised), plus the edit target."""
     pairs: set[tuple[str, str]] = set()
-    for name in ("categories", "exclude_categories", "brands", "exclude_brands", "style_words",
-                 "exclude_words", "like_items", "unlike_items"):
+    for name in (
+        "categories",
+        "exclude_categories",
+        "brands",
+        "exclude_brands",
+        "style_words",
+        "exclude_words",
+        "like_items",
+        "unlike_items",
+    ):
         for value in getattr(constraints, name):
             pairs.add((name, value if name.endswith("items") else normalise(value)))
     for name in ("attributes", "exclude_attributes"):
@@ -591,9 +818,7 @@ def constraint_pairs(constraints: Constraints, target_item: str | None = None) -
     return pairs
 
 
-def evaluate_instructor(
-    instructor: Instructor, cases: Sequence[InstructionCase], mistakes: int = 20
-) -> dict[str, Any]:
+def evaluate_instructor(instructor: Instructor, cases: Sequence[InstructionCase], mistakes: int = 20) -> dict[str, Any]:
     """Action accuracy, constraint micro precision / recall / F1 over (field, value) pairs, per family, per split.
 
     Also the seconds per instruction and the first ``mistakes`` wrong cases. An instructor
@@ -611,14 +836,15 @@ def evaluate_instructor(
             intent, error = None, f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - start
         rows.append(_score(case, intent, seconds, error))
-    report: dict[str, Any] = {"instructor": getattr(instructor, "name", type(instructor).__name__),
-                              **_summary(rows)}
+    report: dict[str, Any] = {"instructor": getattr(instructor, "name", type(instructor).__name__), **_summary(rows)}
     report["seconds_per_instruction"] = float(np.mean([r["seconds"] for r in rows]))
     report["seconds_p95"] = float(np.percentile([r["seconds"] for r in rows], 95))
     report["errors"] = sum(1 for r in rows if r["error"])
-    report["per_split"] = {name: _summary([r for r in rows if r["held_out"] == flag])
-                           for name, flag in (("tune", False), ("held_out", True))
-                           if any(r["held_out"] == flag for r in rows)}
+    report["per_split"] = {
+        name: _summary([r for r in rows if r["held_out"] == flag])
+        for name, flag in (("tune", False), ("held_out", True))
+        if any(r["held_out"] == flag for r in rows)
+    }
     families: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         families[r["family"]].append(r)
@@ -633,12 +859,25 @@ def _score(case: InstructionCase, intent: Intent | None, seconds: float, error: 
     action = intent.action if intent else "error"
     ok = action == case.action
     return {
-        "family": case.family, "held_out": case.held_out, "seconds": seconds, "error": error,
-        "action_ok": ok, "tp": len(gold & pred), "fp": len(pred - gold), "fn": len(gold - pred),
+        "family": case.family,
+        "held_out": case.held_out,
+        "seconds": seconds,
+        "error": error,
+        "action_ok": ok,
+        "tp": len(gold & pred),
+        "fp": len(pred - gold),
+        "fn": len(gold - pred),
         "exact": ok and gold == pred,
-        "show": {"instruction": case.instruction, "family": case.family, "held_out": case.held_out,
-                 "gold_action": case.action, "action": action, "missing": sorted(gold - pred),
-                 "extra": sorted(pred - gold), "error": error},
+        "show": {
+            "instruction": case.instruction,
+            "family": case.family,
+            "held_out": case.held_out,
+            "gold_action": case.action,
+            "action": action,
+            "missing": sorted(gold - pred),
+            "extra": sorted(pred - gold),
+            "error": error,
+        },
     }
 
 
@@ -647,23 +886,24 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"n": len(rows), "action_accuracy": float(np.mean([r["action_ok"] for r in rows])),
-            "constraint_precision": precision, "constraint_recall": recall, "constraint_f1": f1,
-            "exact_match": float(np.mean([r["exact"] for r in rows]))}
+    return {
+        "n": len(rows),
+        "action_accuracy": float(np.mean([r["action_ok"] for r in rows])),
+        "constraint_precision": precision,
+        "constraint_recall": recall,
+        "constraint_f1": f1,
+        "exact_match": float(np.mean([r["exact"] for r in rows])),
+    }
 
 
 # ---- command line -----------------------------------------------------------------------------
 def load_dataset(name: str) -> Dataset:
-    """"synthetic" (the default synthetic marketplace) or a benchmark dataset of benchmarks/common.py."""
+    """ "synthetic" (the default synthetic marketplace) or a benchmark dataset of benchmarks/common.py."""
     if name == "synthetic":
         from genrec.data.synthetic import generate
 
         return generate()
-    bench = Path(__file__).resolve().parents[3] / "benchmarks"
-    if not (bench / "common.py").exists():
-        raise SystemExit(f"dataset {name!r} needs the repository's benchmarks/common.py (not found at {bench})")
-    sys.path.insert(0, str(bench))
-    from common import load_benchmark_dataset  # type: ignore[import-not-found]
+    from benchmarks.common import load_benchmark_dataset
 
     return load_benchmark_dataset(name)
 
@@ -701,5 +941,12 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["FAMILIES", "InstructionCase", "build_instruction_set", "constraint_pairs", "evaluate_instructor",
-           "load_dataset", "main"]
+__all__ = [
+    "FAMILIES",
+    "InstructionCase",
+    "build_instruction_set",
+    "constraint_pairs",
+    "evaluate_instructor",
+    "load_dataset",
+    "main",
+]

@@ -6,17 +6,17 @@ from collections.abc import Sequence
 
 import pytest
 import torch
-
-from genrec.config import EncoderConfig, SyntheticConfig
-from genrec.data import Dataset
-from genrec.data.synthetic import generate
-from genrec.encoders.text import TextEncoder
-from genrec.generation.instruction_set import (
+from benchmarks.instruction_set import (
     FAMILIES,
     build_instruction_set,
     constraint_pairs,
     evaluate_instructor,
 )
+
+from genrec.config import EncoderConfig, SyntheticConfig
+from genrec.data import Dataset
+from genrec.data.synthetic import generate
+from genrec.encoders.text import TextEncoder
 from genrec.generation.instructor import Instructor, RuleInstructor
 from genrec.generation.intent import Constraints, Feedback, Intent, Turn
 from genrec.generation.vocabulary import CatalogVocabulary, normalise
@@ -64,8 +64,15 @@ def test_labels_are_catalog_values_that_the_held_out_item_satisfies(cases, vocab
         for item in g.like_items + g.unlike_items + [c.target_item or c.item_id]:
             assert item in vocab
         own = set(vocab.categories(c.item_id))
-        if c.family in ("retrieve_category", "retrieve_brand_category", "retrieve_price", "create",
-                        "retrieve_attribute", "rejection_create", "negation_brand"):
+        if c.family in (
+            "retrieve_category",
+            "retrieve_brand_category",
+            "retrieve_price",
+            "create",
+            "retrieve_attribute",
+            "rejection_create",
+            "negation_brand",
+        ):
             assert set(g.categories) <= own, c
         if c.family in ("retrieve_brand", "retrieve_brand_category"):
             assert g.brands == [vocab.brand(c.item_id)]
@@ -123,15 +130,21 @@ def test_same_seed_same_set_and_split_filter(dataset: Dataset, vocab: CatalogVoc
 
 def test_constraint_pairs_normalise_values():
     c = Constraints(categories=["Nail Polishes"], price_max=30, attributes={"colour": ["Navy"]}, like_items=["X1"])
-    assert constraint_pairs(c, "t") == {("categories", "nail polish"), ("price_max", "30.00"),
-                                        ("attributes.colour", "navy"), ("like_items", "X1"), ("target_item", "t")}
+    assert constraint_pairs(c, "t") == {
+        ("categories", "nail polish"),
+        ("price_max", "30.00"),
+        ("attributes.colour", "navy"),
+        ("like_items", "X1"),
+        ("target_item", "t"),
+    }
 
 
 class AlwaysRetrieve(Instructor):
     """A floor to compare with: retrieves with no constraints whatever was said."""
 
-    def understand(self, instruction: str, feedback: Feedback, dialogue: Sequence[Turn] = (),
-                   references: Sequence[str] = ()) -> Intent:
+    def understand(
+        self, instruction: str, feedback: Feedback, dialogue: Sequence[Turn] = (), references: Sequence[str] = ()
+    ) -> Intent:
         return Intent(action="retrieve")
 
 
