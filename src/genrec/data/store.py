@@ -29,6 +29,29 @@ def default_store_path() -> Path:
     return default_home() / "genrec.duckdb"
 
 
+class StoreBusyError(RuntimeError):
+    """The embedded DuckDB file is held by another process (e.g. a running ``genrec serve``)."""
+
+
+def connect_file(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to a DuckDB file: a cursor of the one this process holds open (``genrec.data.sql``),
+    else a new one; a file locked by another process raises ``StoreBusyError``."""
+    from genrec.data.sql import held_duckdb
+
+    held = held_duckdb(path)
+    if held is not None and (cursor := held.new_cursor()) is not None:
+        return cursor
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as err:
+        if "lock" not in str(err).lower():
+            raise
+        raise StoreBusyError(
+            f"{path} is in use by another process (DuckDB allows one writer; a running `genrec serve` "
+            "holds it): stop it, or use PostgreSQL (--db / GENREC_DB_URL) for several processes"
+        ) from err
+
+
 def _schema(name: str) -> str:
     if not _NAME_RE.match(name):
         raise ValueError(f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' (max 128)")
@@ -45,7 +68,7 @@ class Store:
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
             raise FileNotFoundError(f"no store at {self.path}")
-        return duckdb.connect(str(self.path), read_only=read_only)
+        return connect_file(self.path, read_only=read_only)
 
     def list_datasets(self) -> list[dict[str, Any]]:
         """Name, sizes and creation time of every stored dataset."""
