@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from genrec.config import apply_overrides
+from genrec.data.events import EventStore
 from genrec.generation.assemble import LoopSettings
+from genrec.generation.memory import catalog_index, replay
 from genrec.generation.pipeline import GenerativePipeline, Response, Session
 
 HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
@@ -82,12 +84,15 @@ def run_chat(
     as_json: bool = False,
     stream: TextIO | None = None,
     echo: bool = False,
+    events: EventStore | None = None,
 ) -> list[dict[str, Any]]:
     """Run one chat over ``lines``; returns the turn records (printed as JSON lines when ``as_json``).
 
     ``echo`` prints each input line before its answer (for scripted sessions shown to a reader).
+    ``events``: where feedback is stored (each :like / :dislike / :skip is committed before it is
+    acknowledged) and restored from when the chat starts or switches user.
     """
-    session = pipeline.session(user)
+    session, session_id = _start(pipeline, user, events)
     records: list[dict[str, Any]] = []
     last: Response | None = None
     for raw in lines:
@@ -103,7 +108,12 @@ def run_chat(
                 break
             record.update(_command(pipeline, session, command, arg.strip(), last))
             if "session" in record:
-                session = record.pop("session")
+                session, session_id = _start(pipeline, record.pop("session").user_id, events)
+            elif "feedback" in record:
+                kind, item_id, items = record.pop("feedback")
+                if events is not None and (item_id or items):
+                    stored = events.record_feedback(session.user_id, kind, item_id, items, session_id)
+                    record["event_id"] = stored.event_id
         else:
             last = pipeline.respond(session, line)
             record.update(response_record(last))
@@ -125,10 +135,13 @@ def _command(
             return {"error": f":{command} needs the number of an entry of the last list"}
         item_id = last.entries[int(arg) - 1].item_id
         (session.like if command == "like" else session.dislike)(item_id)
-        return {"note": f"{command}d {item_id}", "item_id": item_id}
+        return {"note": f"{command}d {item_id}", "item_id": item_id, "feedback": (command, item_id, [])}
     if command == "skip":
         session.reject_all()
-        return {"note": f"rejected the list ({session.feedback.rejections} in a row)"}
+        return {
+            "note": f"rejected the list ({session.feedback.rejections} in a row)",
+            "feedback": ("skip", None, list(session.shown)),
+        }
     if command == "user":
         return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
     if command == "audit":
@@ -141,3 +154,12 @@ def _command(
     if command == "help":
         return {"note": HELP}
     return {"error": f"unknown command :{command}; try :help"}
+
+
+def _start(pipeline: GenerativePipeline, user: str, events: EventStore | None) -> tuple[Session, str | None]:
+    """A session for ``user`` with the feedback stored earlier replayed into it, and its stored session id."""
+    session = pipeline.session(user)
+    if events is None:
+        return session, None
+    replay(session, events.feedback(user), catalog_index(pipeline.dataset))
+    return session, events.create_session(user, "genrec chat")

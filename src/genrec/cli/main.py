@@ -329,15 +329,20 @@ def chat(
 ) -> None:
     """Talk to the generative loop: retrieve, rewrite or create items, steered by instructions."""
     from genrec.cli.chat import HELP, run_chat, settings_from
+    from genrec.data.events import EventStore
+    from genrec.data.generated_store import GeneratedStore
+    from genrec.data.sql import open_database, resolve_url
+    from genrec.data.store import StoreBusyError
     from genrec.generation.assemble import build_pipeline
 
     ds = _load(dataset, store, options)
     try:
         settings = settings_from(overrides or [], progress=not as_json)
-        pipeline = build_pipeline(ds, settings, _store(store))
+        db = open_database(resolve_url(None, store))  # feedback, turns and generated items: one database
+        pipeline = build_pipeline(ds, settings, _store(store), generated=GeneratedStore(db))
         user_id = user or str(ds.users["user_id"].iloc[0])
         pipeline.session(user_id)
-    except (ValueError, KeyError, FileNotFoundError) as err:
+    except (ValueError, KeyError, FileNotFoundError, StoreBusyError) as err:
         _fail(str(err))
     if script is not None and not script.exists():
         _fail(f"{script}: no such file")
@@ -345,7 +350,10 @@ def chat(
     if interactive:
         console.print(f"chatting as {user_id} on {ds.name}. " + HELP)
     lines = script.read_text().splitlines() if script is not None else sys.stdin
-    run_chat(pipeline, user_id, lines, out, as_json=as_json)
+    try:
+        run_chat(pipeline, user_id, lines, out, as_json=as_json, events=EventStore(db, ds.name))
+    finally:
+        db.close()
 
 
 def main() -> None:  # pragma: no cover

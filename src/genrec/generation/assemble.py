@@ -149,8 +149,10 @@ def build_pipeline(
     settings: LoopSettings | None = None,
     store: Store | None = None,
     recommender: Recommender | None = None,
+    generated: GeneratedStore | None = None,
 ) -> GenerativePipeline:
-    """Train or load every part and assemble the loop for ``dataset`` (``recommender``: one already trained)."""
+    """Train or load every part and assemble the loop for ``dataset`` (``recommender``: one already trained;
+    ``generated``: where generated items and verdicts go, default the ``store``'s file)."""
     s = settings or LoopSettings()
     cfg = s.pipeline
     encoder_cfg = EncoderConfig(progress=s.progress)
@@ -196,7 +198,7 @@ def build_pipeline(
         raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)
     checker = FidelityChecker(cfg.policy or None)
-    gstore = GeneratedStore((store or Store()).path)
+    gstore = generated or GeneratedStore((store or Store()).path)
     return GenerativePipeline(dataset, recommender, emb, instructor, writer, encoder, checker, context, gstore, cfg)
 
 
