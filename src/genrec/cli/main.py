@@ -13,12 +13,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from genrec.cli.serve import keys_app
+from genrec.cli.serve import serve as serve_command
 from genrec.config import EvalConfig, apply_overrides
 from genrec.data.errors import DataFormatError
 
 app = typer.Typer(help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Inspect, convert and list datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.command("serve")(serve_command)  # genrec serve: the web service and browser UI (cli/serve.py)
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 out = Console()
 

@@ -1,0 +1,209 @@
+"""``genrec serve`` (the web service and browser UI) and ``genrec keys`` (API keys)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, Optional, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from genrec.data.accounts import AccountStore
+    from genrec.serve.settings import ServeSettings
+
+T = TypeVar("T")
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+console = Console(stderr=True)
+out = Console()
+
+DB_OPT = typer.Option(
+    None,
+    "--db",
+    help="Database URL for users' data: postgresql://... or a DuckDB file (default: $GENREC_DB_URL or the store).",
+)
+STORE_OPT = typer.Option(None, "--store", help="DuckDB store file (default: $GENREC_HOME/genrec.duckdb).")
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def serve(
+    dataset: str = typer.Option("synthetic", "--dataset", help="Dataset spec (default: the built-in synthetic one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", help="Server processes (more than one needs PostgreSQL: --db)."),
+    db: Optional[str] = DB_OPT,
+    store: Optional[Path] = STORE_OPT,
+    options: Optional[list[str]] = typer.Option(None, "--opt", help="Dataset option key=value (repeatable)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Loop setting part.key=value (as genrec chat)."),
+    recommender: Optional[str] = typer.Option(None, "--recommender", help="Model behind /v1/recommendations."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="A saved model for /v1/recommendations."),
+    loop: bool = typer.Option(True, "--loop/--no-loop", help="Build the generative loop (off: recommendations only)."),
+    threads: int = typer.Option(1, "--threads", help="Torch threads of the recommendations model."),
+    batch_max: int = typer.Option(64, "--batch-max", help="Most recommendation requests in one forward pass."),
+    batch_wait_ms: float = typer.Option(2.0, "--batch-wait-ms", help="Longest wait to fill a batch (ms)."),
+    turn_workers: int = typer.Option(1, "--turn-workers", help="Turns of the loop run at once."),
+    turn_queue: int = typer.Option(32, "--turn-queue", help="Turns waiting at most (more get 429)."),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (behind HTTPS)."),
+    no_impressions: bool = typer.Option(False, "--no-impressions", help="Do not store the recommendation lists shown."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Serve the REST API and the browser UI (http://HOST:PORT/). The first start trains the models."""
+    import uvicorn
+
+    from genrec.cli.main import _parse_options
+    from genrec.data.sql import is_postgres, resolve_url
+    from genrec.serve.settings import ServeSettings
+
+    try:
+        settings = ServeSettings(
+            dataset=dataset,
+            dataset_options=_parse_options(options),
+            store=str(store) if store else None,
+            db=db,
+            host=host,
+            port=port,
+            workers=workers,
+            loop=loop,
+            overrides=list(overrides or []),
+            recommender=recommender,
+            model_dir=str(model_dir) if model_dir else None,
+            threads=threads,
+            batch_max=batch_max,
+            batch_wait_ms=batch_wait_ms,
+            turn_workers=turn_workers,
+            turn_queue=turn_queue,
+            secure_cookies=secure_cookies,
+            log_impressions=not no_impressions,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        _fail(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        _fail("--log-level must be debug, info, warning or error")
+    url = resolve_url(settings.db, settings.store)
+    if settings.workers > 1 and not is_postgres(url):
+        _fail(
+            "--workers > 1 needs PostgreSQL (--db postgresql://... or GENREC_DB_URL): the embedded DuckDB "
+            "file allows one writing process"
+        )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.workers == 1:
+        from genrec.serve.app import create_app
+
+        app = _prepared(lambda: create_app(settings))
+        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+        return
+    _prepare_for_workers(settings)
+    os.environ.update(settings.model_copy(update={"bootstrap_admin": False}).to_env())
+    uvicorn.run(
+        "genrec.serve.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=settings.workers,
+        log_level=log_level.lower(),
+        access_log=False,
+    )
+
+
+def _prepared(build: Callable[[], T]) -> T:
+    """Build the app, turning a busy or unreachable store into a one-line error."""
+    from genrec.data.sql import StoreUnavailableError
+    from genrec.data.store import StoreBusyError
+
+    try:
+        return build()
+    except (StoreBusyError, StoreUnavailableError) as err:
+        _fail(str(err))
+
+
+def _prepare_for_workers(settings: ServeSettings) -> None:
+    """Train (or find cached) every model once before the worker processes start, and create the first admin key."""
+    from genrec.data.sql import StoreUnavailableError, open_database, resolve_url
+    from genrec.serve.app import bootstrap_admin
+    from genrec.serve.service import Service
+
+    try:
+        db = open_database(resolve_url(settings.db, settings.store))
+    except StoreUnavailableError as err:
+        _fail(str(err))
+    service = Service(settings, db)
+    if settings.bootstrap_admin:
+        bootstrap_admin(service)
+    logging.getLogger("genrec.serve").info("preparing the models once for %d workers", settings.workers)
+    service.engine.build(0)
+    db.close()
+
+
+def _accounts(db: Optional[str], store: Optional[Path]) -> AccountStore:
+    from genrec.data.accounts import AccountStore
+    from genrec.data.sql import StoreUnavailableError, database_for, resolve_url
+
+    try:
+        return AccountStore(database_for(resolve_url(db, store)))
+    except StoreUnavailableError as err:
+        _fail(str(err))
+
+
+def _busy(call: Callable[[], T]) -> T:
+    from genrec.data.sql import StoreUnavailableError
+    from genrec.data.store import StoreBusyError
+
+    try:
+        return call()
+    except StoreBusyError as err:
+        _fail(f"{err}. With the server running, create keys on its admin page or with POST /v1/admin/keys.")
+    except (StoreUnavailableError, ValueError) as err:
+        _fail(str(err))
+
+
+@keys_app.command("create")
+def keys_create(
+    user: str = typer.Option(..., "--user", help="The user the key acts as."),
+    admin: bool = typer.Option(False, "--admin", help="An admin key (audit log, keys, reload)."),
+    label: str = typer.Option("", "--label", help="A note stored with the key."),
+    db: Optional[str] = DB_OPT,
+    store: Optional[Path] = STORE_OPT,
+) -> None:
+    """Create an API key and print it (only now: only its hash is stored)."""
+    accounts = _accounts(db, store)
+    key_id, key = _busy(lambda: accounts.create_key(user, "admin" if admin else "user", label))
+    console.print(f"created {'admin ' if admin else ''}key {key_id} for {user}; it is shown only now:")
+    out.print(key, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(db: Optional[str] = DB_OPT, store: Optional[Path] = STORE_OPT) -> None:
+    """List the keys (ids, users, roles; never secrets)."""
+    accounts = _accounts(db, store)
+    rows = _busy(accounts.keys)
+    table = Table(title="API keys")
+    for col in ("key id", "user", "role", "label", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["key_id"], r["user_id"], r["role"], r["label"] or "", "yes" if r["revoked_at"] else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key id (the 12 hex digits after grk_)."),
+    db: Optional[str] = DB_OPT,
+    store: Optional[Path] = STORE_OPT,
+) -> None:
+    """Revoke a key (its browser sessions end too)."""
+    accounts = _accounts(db, store)
+    if not _busy(lambda: accounts.revoke_key(key_id)):
+        _fail(f"no active key {key_id!r}")
+    console.print(f"revoked {key_id}")

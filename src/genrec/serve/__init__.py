@@ -1,0 +1,1 @@
+"""genrec serve: the generative loop as a web service (REST API + browser UI) for many users at once."""
