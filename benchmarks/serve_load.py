@@ -16,6 +16,7 @@ The machine's load average before and after each run is recorded: this machine i
 
     python -m benchmarks.serve_load recs --model sasrec=DIR --model tiger=DIR --rates 50,100,200
     python -m benchmarks.serve_load turns --users 10
+    python -m benchmarks.serve_load tables      # the markdown section (load, turns, kill -9) for BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -361,6 +362,22 @@ def markdown_turns(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown_section() -> str:
+    """The serving section for BENCHMARKS.md from the result files there are (load, turns, kill -9)."""
+    from benchmarks.common import RESULTS
+    from benchmarks.serve_kill9 import markdown as markdown_kill9
+
+    parts = []
+    for path, render in (
+        (RESULTS / "amazon-beauty" / "serve_load.json", markdown_recs),
+        (RESULTS / "synthetic" / "serve_turns.json", markdown_turns),
+        (RESULTS / "synthetic" / "serve_kill9.json", markdown_kill9),
+    ):
+        if path.exists():
+            parts.append(render(json.loads(path.read_text())))
+    return "\n\n".join(parts)
+
+
 def main() -> None:
     """Parse arguments and run one benchmark."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -386,11 +403,14 @@ def main() -> None:
     turns.add_argument("--serve-arg", action="append", default=[], help="extra `genrec serve` argument")
     turns.add_argument("--ready-timeout", type=float, default=3600.0)
     turns.add_argument("--name", default="")
+    sub.add_parser("tables", help="print the markdown section from the result files")
     args = parser.parse_args()
     if args.what == "recs":
         run_recs(args)
-    else:
+    elif args.what == "turns":
         run_turns(args)
+    else:
+        print(markdown_section())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,18 @@ from tests.serve.support import ServerProcess, bearer, serve_args
 
 @pytest.fixture(scope="session")
 def serve_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """GENREC_HOME of the service tests: the dataset store and the trained models, shared by their servers."""
-    return tmp_path_factory.mktemp("serve-home")
+    """GENREC_HOME of the service tests: the dataset store and the trained models, shared by their servers.
+
+    $GENREC_TEST_SERVE_HOME keeps it between runs (the models stay trained; users' data starts empty).
+    """
+    kept = os.environ.get("GENREC_TEST_SERVE_HOME")
+    if not kept:
+        return tmp_path_factory.mktemp("serve-home")
+    home = Path(kept)
+    home.mkdir(parents=True, exist_ok=True)
+    for old in [*home.glob("state-*.duckdb*"), *home.glob("chat*.duckdb*"), *home.glob("*.log")]:
+        old.unlink()
+    return home
 
 
 @pytest.fixture(scope="session")

@@ -127,9 +127,18 @@ def test_ask_for_a_new_item_and_see_it_flagged_with_its_verdict(
     shot(page, "serve-turn-desktop.png")
     # blocked drafts are never on the page (the audit log keeps them for admins)
     audit = httpx.get(server.url + "/v1/admin/audit?verdict=block&limit=1000", headers=bearer(admin_key)).json()
-    body = page.inner_text("body")
+    html = page.content()
+    # a title may be on the page for another reason: a passing draft with the same title, or the catalog item a
+    # blocked copy copied (shown as itself)
+    cards = "[data-testid=generated-entry] .item-title, [data-testid=entry] .item-title, [data-testid=rec] .item-title"
+    allowed = {t.strip() for t in page.locator(cards).all_inner_texts()}
     mine = [a for a in audit if a["user_id"] == "carol"]
-    assert all(a["title"] not in body and a["item_id"] not in page.content() for a in mine)
+    assert mine, "the tiny generator always has some drafts blocked"
+    text = page.inner_text("body")
+    for title in sorted(allowed, key=len, reverse=True):  # a blocked copy's title may sit inside its source's
+        text = text.replace(title, "")
+    leaked = [a for a in mine if a["item_id"] in html or a["title"] in text]
+    assert not leaked, leaked
     page.set_viewport_size(PHONE)
     page.reload()
     page.locator("[data-testid=generated-entry]").first.scroll_into_view_if_needed()
@@ -141,6 +150,8 @@ def test_ask_for_a_new_item_and_see_it_flagged_with_its_verdict(
     page.context.close()
     # another user reaches neither the item nor its title
     other = sign_in(browser, server, user_keys["bob"], PHONE)
+    other.locator("#recs-title").scroll_into_view_if_needed()
+    other.evaluate("window.scrollBy(0, -12)")
     shot(other, "serve-home-phone.png")
     title = httpx.get(server.url + f"/v1/items/{item_id}", headers=bearer(user_keys["carol"])).json()["title"]
     response = other.goto(server.url + f"/items/{item_id}")
