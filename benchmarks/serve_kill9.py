@@ -189,9 +189,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400, help="feedback events sent per server round")
     parser.add_argument("--chat-events", type=int, default=20, help="feedback lines per chat round")
     parser.add_argument("--postgres", action="store_true", help="also run the server rounds on PostgreSQL")
+    parser.add_argument("--home", default="", help="GENREC_HOME to use (keeps the tiny models; default: a new one)")
     args = parser.parse_args()
     wall = Timer().__enter__()
-    home = Path(tempfile.mkdtemp(prefix="genrec-kill9-"))
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="genrec-kill9-"))
     rounds: list[dict[str, Any]] = []
 
     def server_rounds(backend: str, db_for: Callable[[int], str]) -> None:
@@ -214,6 +215,8 @@ def main() -> None:
             rounds.append(row)
             print(json.dumps(row), flush=True)
 
+    for old in home.glob("kill9-*.duckdb*"):
+        old.unlink()
     server_rounds("duckdb", lambda r: str(home / f"kill9-{r}.duckdb"))
     if args.postgres:
         with postgres_server() as url:
@@ -225,6 +228,8 @@ def main() -> None:
         chat_args += ["--set", item]
     for r in range(args.rounds):
         store = home / f"chat-{r}.duckdb"
+        for old in home.glob(f"chat-{r}.duckdb*"):
+            old.unlink()
         out = chat_round(home, ["--store", str(store), *chat_args], args.chat_events)
         row = {
             "process": "genrec chat",
