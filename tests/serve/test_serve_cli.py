@@ -51,7 +51,11 @@ def test_bad_arguments_get_one_line_and_exit_code_2(tmp_path: Path) -> None:
 def test_keys_while_a_server_holds_the_store_say_what_to_do(tmp_path: Path) -> None:
     db = tmp_path / "state.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
