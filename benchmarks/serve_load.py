@@ -401,7 +401,7 @@ def main() -> None:
     turns.add_argument("--threads", type=int, default=1)
     turns.add_argument("--recs-rps", type=float, default=20.0, help="recommendation requests per second meanwhile")
     turns.add_argument("--serve-arg", action="append", default=[], help="extra `genrec serve` argument")
-    turns.add_argument("--ready-timeout", type=float, default=3600.0)
+    turns.add_argument("--ready-timeout", type=float, default=4 * 3600.0, help="a first start trains the models")
     turns.add_argument("--name", default="")
     sub.add_parser("tables", help="print the markdown section from the result files")
     args = parser.parse_args()
