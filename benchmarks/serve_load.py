@@ -69,7 +69,9 @@ async def open_loop(url: str, keys: list[str], rate: float, seconds: float, time
     """Send ``rate`` requests per second for ``seconds`` on a fixed schedule; latency from the scheduled time."""
     total = int(rate * seconds)
     latencies: list[float] = []
+    lags: list[float] = []  # how late the client itself sent each request (a starved client shows here)
     errors: dict[str, int] = {}
+    cpu0 = time.process_time()
     rng = random.Random(0)
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
@@ -79,6 +81,7 @@ async def open_loop(url: str, keys: list[str], rate: float, seconds: float, time
         async def one(n: int) -> None:
             scheduled = start + n / rate
             await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            lags.append(loop.time() - scheduled)
             key = keys[rng.randrange(len(keys))]
             try:
                 r = await client.post(
@@ -105,6 +108,8 @@ async def open_loop(url: str, keys: list[str], rate: float, seconds: float, time
         "throughput_rps": round(len(latencies) / elapsed, 2),
         "seconds": round(elapsed, 2),
         **percentiles(latencies),
+        "client_send_lag_p99_ms": percentiles(lags)["p99_ms"],
+        "client_cpu_seconds": round(time.process_time() - cpu0, 2),
     }
 
 
