@@ -143,7 +143,10 @@ class Engine:
             model = trained_recommender(dataset, name, overrides, progress=False)
             source = f"trained {name} (cached under $GENREC_HOME/models)"
         if hasattr(model.config, "threads"):
-            model.config.threads = s.threads
+            try:
+                model.config.threads = s.threads
+            except (AttributeError, TypeError, ValueError):  # a frozen config: keep its own thread count
+                log.warning("could not set the recommendations model's threads to %d", s.threads)
         return model, {"model": model.name, "source": source, "items": model.n_items}
 
     def reload(self) -> Snapshot:
