@@ -99,18 +99,28 @@ class EventStore:
         session_id: str | None = None,
     ) -> FeedbackEvent:
         """Store one feedback event (committed on return): ``item_id``, or for a skip the whole list ``items``."""
-        if kind not in FEEDBACK_KINDS:
-            raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
-        if item_id is None and not (kind == "skip" and items):
-            raise ValueError("feedback needs an item_id (a skip may give the skipped list's items instead)")
+        return self.record_feedback_many([(user_id, kind, item_id, items, session_id)])[0]
+
+    def record_feedback_many(
+        self, events: Sequence[tuple[str, str, str | None, Sequence[str], str | None]]
+    ) -> list[FeedbackEvent]:
+        """Store several events (user, kind, item_id, items, session_id) in one transaction (one commit)."""
+        for _user, kind, item_id, items, _session in events:
+            if kind not in FEEDBACK_KINDS:
+                raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
+            if item_id is None and not (kind == "skip" and items):
+                raise ValueError("feedback needs an item_id (a skip may give the skipped list's items instead)")
         now = time.time()
+        out = []
         with self._ready().transaction() as tx:
-            rows = tx.execute(
-                "INSERT INTO genrec_events (dataset, user_id, session_id, kind, item_id, items, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
-                [self.dataset, user_id, session_id, kind, item_id, json.dumps(list(items)) if items else None, now],
-            )
-        return FeedbackEvent(int(rows[0][0]), user_id, kind, item_id, list(items), session_id, now)
+            for user_id, kind, item_id, items, session_id in events:
+                rows = tx.execute(
+                    "INSERT INTO genrec_events (dataset, user_id, session_id, kind, item_id, items, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
+                    [self.dataset, user_id, session_id, kind, item_id, json.dumps(list(items)) if items else None, now],
+                )
+                out.append(FeedbackEvent(int(rows[0][0]), user_id, kind, item_id, list(items), session_id, now))
+        return out
 
     def feedback(self, user_id: str, limit: int | None = None) -> list[FeedbackEvent]:
         """A user's feedback events, oldest first (the newest ``limit`` ones when given)."""

@@ -76,9 +76,9 @@ async def recommendations(body: RecommendIn, who: User, request: Request) -> dic
 
 
 @router.post("/feedback", response_model=FeedbackOut, status_code=201, tags=["feedback"])
-def feedback(body: FeedbackIn, who: User, request: Request) -> dict[str, Any]:
+async def feedback(body: FeedbackIn, who: User, request: Request) -> dict[str, Any]:
     """Store a like / dislike / skip / click / purchase; answered only after it is committed."""
-    return service(request).feedback(who, body)
+    return await service(request).feedback(who, body)
 
 
 # ---- the loop --------------------------------------------------------------------------------

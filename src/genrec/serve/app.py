@@ -96,11 +96,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         if settings.bootstrap_admin:
             bootstrap_admin(service)
         service.batcher.start()
+        service.feedback_writer.start()
         service.engine.start()
         try:
             yield
         finally:
             await service.batcher.stop()
+            await service.feedback_writer.stop()
             service.stop()
             db.close()
 

@@ -1,9 +1,11 @@
-"""Concurrent recommendation requests scored together: one forward pass per batch, off the event loop.
+"""Concurrent requests handled together: one forward pass (or one commit) per batch, off the event loop.
 
 Requests wait in a queue; one task takes every request waiting (up to ``max_batch``, after at most
 ``max_wait`` seconds for more once the first arrives), runs the model once for all of them in a
 dedicated thread, and answers each. Under load a batch fills while the previous one runs, so the
-cost per request falls as the rate rises; an idle server answers a lone request at once.
+cost per request falls as the rate rises; an idle server answers a lone request at once. The
+service uses one for recommendations (a forward pass per batch) and one for feedback (a group
+commit: every event of a batch in one transaction, each answered after that commit).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class MicroBatcher:
             try:
                 results = await loop.run_in_executor(self._executor, self.work, [p.payload for p in batch])
             except Exception as err:  # one bad batch fails its requests, not the batcher
-                log.exception("recommendation batch of %d failed", len(batch))
+                log.exception("a batch of %d requests failed", len(batch))
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(err)

@@ -9,6 +9,7 @@ act for any user and read the audit log.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException
@@ -47,6 +48,9 @@ class Service:
         self.accounts = AccountStore(db)
         self.generated = GeneratedStore(db)
         self.batcher = MicroBatcher(score_batch, settings.batch_max, settings.batch_wait_ms / 1000.0)
+        # feedback events of concurrent requests share one transaction (group commit); each is
+        # answered only after the commit that holds it
+        self.feedback_writer = MicroBatcher(self._write_feedback, max_batch=256, max_wait=0.0)
         self.jobs = JobRunner(settings.turn_workers, settings.turn_queue)
         self._events: EventStore | None = None
         self._impressions: ImpressionLog | None = None
@@ -156,8 +160,8 @@ class Service:
             return self.own_generated(who, item_id) is not None
         return False
 
-    def feedback(self, who: Principal, body: FeedbackIn) -> dict[str, Any]:
-        """Store a feedback event; returns it once committed."""
+    def check_feedback(self, who: Principal, body: FeedbackIn) -> None:
+        """422 for an item the caller may not refer to, 404 for a session that is not theirs."""
         if body.item_id is not None and not self.known_item(who, body.item_id):
             raise unprocessable(["item_id"], f"unknown item id {body.item_id!r}")
         for n, item in enumerate(body.items):
@@ -165,8 +169,18 @@ class Service:
                 raise unprocessable(["items", n], f"unknown item id {item!r}")
         if body.session_id is not None:
             self.own_session(who, body.session_id)
-        event = self.events.record_feedback(who.user_id, body.kind, body.item_id, body.items, body.session_id)
-        return event.to_dict()
+
+    async def feedback(self, who: Principal, body: FeedbackIn) -> dict[str, Any]:
+        """Store a feedback event; returns it once committed."""
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(self.check_feedback, who, body)
+        row = (who.user_id, body.kind, body.item_id, list(body.items), body.session_id)
+        event = await self.feedback_writer.submit(row)
+        return dict(event.to_dict())
+
+    def _write_feedback(self, rows: Sequence[tuple[str, str, str | None, list[str], str | None]]) -> list[Any]:
+        return list(self.events.record_feedback_many(rows))
 
     # ---- sessions and turns -----------------------------------------------------------------
     def own_session(self, who: Principal, session_id: str) -> str:
@@ -301,6 +315,7 @@ class Service:
         log = self._impressions
         return {
             "recommendations": self.batcher.stats.to_dict(),
+            "feedback_commits": self.feedback_writer.stats.to_dict(),
             "turns": self.jobs.stats(),
             "impressions": {"written": log.written, "dropped": log.dropped} if log else None,
             "reloading": self.reloading,

@@ -233,7 +233,7 @@ async def ui_feedback(request: Request) -> Response:
         )
     except ValidationError as err:
         raise HTTPException(422, "invalid feedback: " + "; ".join(e["msg"] for e in err.errors())) from err
-    await run_in_threadpool(_service(request).feedback, ws.principal, body)
+    await _service(request).feedback(ws.principal, body)
     if not _is_fetch(request):
         back = "/" + (f"?{urlencode({'session': session_id})}" if session_id else "")
         return RedirectResponse(back, status_code=303)
