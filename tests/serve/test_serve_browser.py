@@ -176,8 +176,9 @@ def test_ask_for_a_new_item_and_see_it_flagged_with_its_verdict(
     page.context.close()
     # another user reaches neither the item nor its title
     other = sign_in(browser, server, user_keys["bob"], PHONE)
-    other.locator("#recs-title").scroll_into_view_if_needed()
-    other.evaluate("window.scrollBy(0, -12)")
+    other.locator("#recs-title").evaluate(
+        "e => window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - 110)"
+    )
     shot(other, "serve-home-phone.png")
     title = httpx.get(server.url + f"/v1/items/{item_id}", headers=bearer(user_keys["carol"])).json()["title"]
     response = other.goto(server.url + f"/items/{item_id}")
