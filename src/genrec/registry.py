@@ -55,6 +55,10 @@ class Registry(Generic[T]):
             importlib.import_module(self._modules[name])
         return self._values.get(name)
 
+    def pop(self, name: str, default: T | None = None) -> T | None:
+        """Remove ``name`` (a registered value; lazy modules stay) and return its value, else ``default``."""
+        return self._values.pop(name, default)
+
     def names(self) -> list[str]:
         """Every known name (registered or lazily importable), sorted."""
         return sorted(set(self._values) | set(self._modules))
