@@ -51,6 +51,28 @@ def genrec(args: list[str]) -> tuple[dict[str, Any], float, str]:
     return json.loads(proc.stdout), seconds, shlex.join(["genrec", *args, "--json"])
 
 
+def section(dataset: str, r: dict[str, Any]) -> str:
+    """Markdown for BENCHMARKS.md (``make_tables.extra_sections("<model>_cli", section)``)."""
+    bench = r.get("benchmark_metrics") or {}
+    keys = [k for k in KEYS if k in r["metrics"]]
+    refit = r.get("refit")
+    how = f"refit on {refit['data']} for {refit['epochs']} epochs" if refit else "fit on the training split"
+    lines = [
+        f"**{r['model']} on {dataset} from the command line alone** (`genrec fit`, {how}, then `genrec evaluate`):",
+        "",
+        "| run | " + " | ".join(keys) + " |",
+        "|---|" + "---|" * len(keys),
+        "| `genrec evaluate` | " + " | ".join(f"{r['metrics'][k]:.4f}" for k in keys) + " |",
+        f"| `{r['benchmark_file']}` | " + " | ".join(f"{bench[k]:.4f}" if k in bench else "–" for k in keys) + " |",
+        "",
+        f"Identical to the benchmark file: {'yes' if not r.get('differences_from_benchmark') else 'no'}; "
+        f"`genrec evaluate` equals what the fit recorded: {'yes' if r['evaluate_equals_fit_record'] else 'no'}. "
+        f"Commit {r['commit'][:12]}, {r['wall_seconds']:.0f} s wall, peak {r['peak_rss_mb']:.0f} MiB. "
+        f"Commands: `{r['commands']['fit']}`; `{r['commands']['evaluate']}`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     """Fit and evaluate by the CLI, compare, write the result file."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
