@@ -32,16 +32,26 @@ CASES = Path(__file__).resolve().with_name("equivalence_cases.py")
 
 
 def differences(before: Any, after: Any, path: str = "") -> list[str]:
-    """Every place the two results differ (values compared exactly)."""
+    """Every place the two results differ (values compared exactly; keys only ``after`` has are ``added``)."""
     if isinstance(before, dict) and isinstance(after, dict):
         out = [f"{path}/{k}: only before" for k in before if k not in after]
-        out += [f"{path}/{k}: only after" for k in after if k not in before]
         return out + [d for k in before if k in after for d in differences(before[k], after[k], f"{path}/{k}")]
     if isinstance(before, list) and isinstance(after, list):
         if len(before) != len(after):
             return [f"{path}: {len(before)} entries before, {len(after)} after"]
         return [d for i, (a, b) in enumerate(zip(before, after)) for d in differences(a, b, f"{path}[{i}]")]
     return [] if before == after else [f"{path}: {before!r} -> {after!r}"]
+
+
+def added(before: Any, after: Any) -> set[str]:
+    """Keys the newer history entries record that the older ones did not (e.g. lr on every epoch)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return {k for k in after if k not in before} | {
+            a for k in before if k in after for a in added(before[k], after[k])
+        }
+    if isinstance(before, list) and isinstance(after, list):
+        return {a for x, y in zip(before, after) for a in added(x, y)}
+    return set()
 
 
 def run_cases(src: Path, out: Path) -> float:
@@ -92,7 +102,11 @@ def main() -> None:
         before = json.loads((Path(tmp) / "before.json").read_text())
         after = json.loads((Path(tmp) / "after.json").read_text())
     cases = {
-        name: {"identical": not (diff := differences(before[name], after.get(name))), "differences": diff[:20]}
+        name: {
+            "identical": not (diff := differences(before[name], after.get(name))),
+            "differences": diff[:20],
+            "keys_added": sorted(added(before[name], after.get(name))),
+        }
         for name in before
     }
     before_commit = subprocess.run(
