@@ -18,8 +18,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from genrec.config import apply_overrides
-from genrec.generation.assemble import LoopSettings
+from genrec.config import LoopSettings, apply_overrides
 from genrec.generation.pipeline import GenerativePipeline, Response, Session
 
 HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
@@ -27,22 +26,7 @@ HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
 
 def settings_from(overrides: list[str], progress: bool = True) -> LoopSettings:
     """LoopSettings with ``part.key=value`` overrides (parts: pipeline, recommender, textgen, instructor, llm)."""
-    s = LoopSettings(progress=progress)
-    by_part: dict[str, list[str]] = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        part, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise ValueError(f"override {item!r} must be part.key=value, e.g. pipeline.generator=llm")
-        by_part.setdefault(part.strip(), []).append(f"{field.strip()}={value}")
-    for part, items in by_part.items():
-        if part == "recommender":
-            s.recommender.update(dict(i.split("=", 1) for i in items))
-        elif part in ("pipeline", "textgen", "instructor", "llm"):
-            setattr(s, part, apply_overrides(getattr(s, part), items))
-        else:
-            raise ValueError(f"unknown settings part {part!r}; known: pipeline, recommender, textgen, instructor, llm")
-    return s
+    return apply_overrides(LoopSettings(progress=progress), overrides)
 
 
 def response_record(r: Response) -> dict[str, Any]:

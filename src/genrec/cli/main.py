@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genrec.config import EvalConfig, apply_overrides
+from genrec.config import ConfigError, EvalConfig, apply_overrides, parse_assignment, parse_value
 from genrec.data.errors import DataFormatError
 
 app = typer.Typer(help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False)
@@ -24,7 +24,7 @@ out = Console()
 
 STORE_OPT = typer.Option(None, "--store", help="DuckDB store file (default: $GENREC_HOME/genrec.duckdb).")
 OPT_OPT = typer.Option(None, "--opt", help="Loader option key=value (repeatable).")
-SET_OPT = typer.Option(None, "--set", help="Config override key=value (repeatable).")
+SET_OPT = typer.Option(None, "--set", help="Config override key=value, dotted for parts: sid.levels=4 (repeatable).")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -33,25 +33,15 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
-    """Parse key=value pairs; numbers and booleans are converted."""
+    """Loader options ``key=value`` (untyped: booleans and numbers are converted by ``parse_value``)."""
     result: dict[str, Any] = {}
     for pair in pairs or []:
-        if "=" not in pair:
-            _fail(f"option {pair!r} is not key=value")
-        key, value = pair.split("=", 1)
-        result[key.strip()] = _literal(value.strip())
-    return result
-
-
-def _literal(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
         try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+            key, value = parse_assignment(pair)
+        except ConfigError as err:
+            _fail(f"--opt: {err}")
+        result[key] = parse_value(value)
+    return result
 
 
 def _store(path: Optional[Path]) -> Any:
@@ -146,14 +136,33 @@ def fit(
     data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
     split: str = typer.Option("leave_one_out", "--split", help="leave_one_out or temporal."),
+    settings_file: Optional[Path] = typer.Option(
+        None,
+        "--settings",
+        help="Settings TOML ([MODEL.settings], optional [MODEL.grid]), e.g. benchmarks/settings/*.toml.",
+    ),
     set_: Optional[list[str]] = SET_OPT,
+    train_only: bool = typer.Option(
+        False,
+        "--train-only",
+        help="Only train on the training split (early stopping on validation): no refit, no test.",
+    ),
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
-    """Train a model on the training part of a split (validation drives early stopping)."""
+    """Train a model by the benchmarks' protocol and test it once.
+
+    Settings (and a grid, if the settings file has one) are chosen on validation NDCG@10, with
+    early stopping on validation; a model that trains for epochs is then refit on training +
+    validation interactions for the chosen epoch count; the final model is evaluated on the test
+    split once (the metrics are printed and kept in the saved model's fit_info). --train-only
+    keeps the model trained on the training split, as it stopped early, untested.
+    """
+    from genrec.config import load_settings
     from genrec.data.split import make_split
-    from genrec.models.registry import create_model
+    from genrec.eval.validation import ranking_validator
+    from genrec.protocol import fit_protocol, model_config
 
     if (model is None) == (model_opt is None):
         _fail("name the model once: `genrec fit tiger ...` or `genrec fit --model tiger ...`")
@@ -161,20 +170,50 @@ def fit(
     assert model is not None
     ds = _load(data, store, opt)
     try:
-        recommender = create_model(model, set_)
         sp = make_split(ds, split)
+        settings: dict[str, Any] = {}
+        grid: dict[str, list[Any]] = {}
+        if settings_file is not None:
+            tables = load_settings(settings_file)
+            if model not in tables:
+                _fail(f"{settings_file}: no [{model}.settings] table (it has: {', '.join(tables) or 'none'})")
+            settings, grid = tables[model].settings, tables[model].grid
+        config = model_config(model, settings, set_)  # an unknown model or setting fails here, before training
     except ValueError as err:
         _fail(str(err))
-    recommender.fit(sp.train, sp.valid)
+    if train_only and grid:
+        _fail(f"{settings_file}: [{model}.grid] is searched by the protocol; drop --train-only or the grid")
+    if train_only:
+        from genrec.models.registry import get_model_class
+
+        recommender = get_model_class(model)(config)
+        recommender.fit(sp.train, ranking_validator(sp.valid))
+        recommender.fit_info["protocol"] = None
+    else:
+        try:
+            result = fit_protocol(
+                model, sp, settings, grid, set_, progress=not as_json, log=lambda m: console.print(m, markup=False)
+            )
+        except ConfigError as err:
+            _fail(str(err))
+        recommender = result.model
+        recommender.fit_info["protocol"] = result.summary()
     recommender.fit_info.update({"dataset": data, "split": sp.describe()})
     recommender.save(out_dir)
     summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
     if as_json:
         out.print_json(json.dumps(summary, default=float))
-    else:
-        out.print(
-            f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"
-        )
+        return
+    out.print(
+        f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"
+    )
+    protocol = recommender.fit_info["protocol"]
+    if protocol and protocol["test_metrics"]:
+        refit = protocol["refit"]
+        how = f"refit on {refit['data']} for {refit['epochs']} epochs" if refit else "fit on the training split"
+        keys = [f"{m}@{k}" for k in (5, 10, 20) for m in ("Recall", "NDCG")] + ["Coverage@20"]
+        title = f"{ds.name} / {split} / test ({how}; chosen on valid {protocol['valid_metrics'].get('NDCG@10', float('nan')):.4f})"
+        out.print(_metrics_table(title, {model: protocol["test_metrics"]}, keys))
 
 
 def _load_model(path: Path) -> Any:
@@ -214,12 +253,16 @@ def evaluate(
     model = _load_model(model_dir)
     ds = _load(data, store, opt)
     _check_catalog(model, ds)
+    refit = (model.fit_info.get("protocol") or {}).get("refit")
+    if refit and on == "valid":
+        _fail(f"{model_dir} was refit on {refit['data']}: its validation cases are training data; evaluate --on test")
     try:
         sp = make_split(ds, split)
         config = apply_overrides(EvalConfig(), {"ks": ks, "exclude_history": str(exclude_history)})
     except ValueError as err:
         _fail(str(err))
-    result = run_eval(model, getattr(sp, on), sp.train, config, progress=not as_json)
+    history = sp.train_valid if refit and sp.train_valid is not None else sp.train  # what the model was fit on
+    result = run_eval(model, getattr(sp, on), history, config, progress=not as_json)
     payload = {"model": model.name, "dataset": ds.name, "split": sp.describe(), "on": on, **result.to_dict()}
     if as_json:
         out.print_json(json.dumps(payload, default=float))

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -16,9 +16,11 @@ import genrec
 from genrec.atomic import atomic_directory
 from genrec.config import config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from genrec.train import Validator
+
+FORMAT_VERSION = 2  # 2: pydantic configs (nested tiger settings), the shared trainer
 Histories = Sequence[np.ndarray]
 
 
@@ -44,8 +46,8 @@ class Recommender(ABC):
 
     # ---- to implement ---------------------------------------------------------------
     @abstractmethod
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
-        """Train on ``dataset`` (interactions are the training split)."""
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
+        """Train on ``dataset`` (interactions are the training split); ``valid`` scores epochs for early stopping."""
 
     @abstractmethod
     def score(self, histories: Histories) -> np.ndarray:
@@ -60,8 +62,13 @@ class Recommender(ABC):
         """Restore what ``_state`` returned."""
 
     # ---- shared behaviour -----------------------------------------------------------
-    def fit(self, dataset: Dataset, valid: EvalCases | None = None) -> Recommender:
-        """Train on ``dataset``; ``valid`` cases (if given) drive early stopping where supported."""
+    def fit(self, dataset: Dataset, valid: Validator | None = None) -> Recommender:
+        """Train on ``dataset``; ``valid`` (a ``Validator``, e.g. ``genrec.eval.ranking_validator(split.valid)``)
+        drives early stopping where the model trains for epochs."""
+        if valid is not None and not callable(valid):
+            raise TypeError(
+                f"valid must be a validator, not {type(valid).__name__}: pass genrec.eval.ranking_validator(cases)"
+            )
         start = time.perf_counter()
         self.n_items = dataset.n_items
         self.item_ids = [str(x) for x in dataset.items["item_id"]]
@@ -120,15 +127,17 @@ class Recommender(ABC):
         if not meta_file.exists():
             raise FileNotFoundError(f"{path} is not a saved genrec model (no meta.json)")
         meta = json.loads(meta_file.read_text())
-        if meta.get("format_version", 0) > FORMAT_VERSION:
+        version = meta.get("format_version", 0)
+        if version > FORMAT_VERSION:
             raise ValueError(
-                f"{path}: saved with model format {meta['format_version']}, this genrec reads "
-                f"up to {FORMAT_VERSION}; upgrade genrec"
+                f"{path}: saved with model format {version}, this genrec reads up to {FORMAT_VERSION}; upgrade genrec"
             )
+        if version < FORMAT_VERSION:
+            raise ValueError(f"{path}: saved by an older genrec (model format {version}); retrain the model")
         model_cls: type[Recommender] = get_model_class(meta["model"]) if cls is Recommender else cls
         if model_cls.name != meta["model"]:
             raise ValueError(f"{path} holds a '{meta['model']}' model, not '{model_cls.name}'")
-        model = model_cls(config_from_dict(model_cls.config_class, meta["config"]))
+        model = model_cls(config_from_dict(model_cls.config_class, meta["config"], f"{meta_file}: config"))
         model.n_items = int(meta["n_items"])
         model.item_ids = json.loads((path / "item_ids.json").read_text())
         model.fit_info = meta.get("fit_info", {})

@@ -19,14 +19,14 @@ from genrec.data.loaders.movielens import download_movielens, load_movielens
 from genrec.data.loaders.sequence_text import load_sequence_text
 from genrec.data.loaders.tabular import load_table
 from genrec.data.store import Store, files_fingerprint
+from genrec.registry import Registry
 
-LOADERS: dict[str, Callable[..., Dataset]] = {
-    "sequence": load_sequence_text,
-    "movielens": load_movielens,
-    "amazon": load_amazon,
-    "minionerec": load_minionerec,
-    "table": load_table,
-}
+LOADERS: Registry[Callable[..., Dataset]] = Registry("loader kind")
+LOADERS.register("sequence", load_sequence_text)
+LOADERS.register("movielens", load_movielens)
+LOADERS.register("amazon", load_amazon)
+LOADERS.register("minionerec", load_minionerec)
+LOADERS.register("table", load_table)
 #: Options that name further source files (they are part of the cache key).
 PATH_OPTIONS = (
     "item_attributes",
@@ -41,17 +41,14 @@ PATH_OPTIONS = (
 
 def load(kind: str, path: str | Path | Sequence[str | Path], **options: Any) -> Dataset:
     """Load ``path`` with the loader registered as ``kind``."""
-    if kind not in LOADERS:
-        raise ValueError(f"unknown loader kind {kind!r}; known: {', '.join(sorted(LOADERS))}")
-    return LOADERS[kind](path, **options)
+    return LOADERS.get(kind)(path, **options)
 
 
 def load_cached(
     kind: str, path: str | Path | Sequence[str | Path], store: Store | None = None, **options: Any
 ) -> Dataset:
     """Like ``load``, but reuse the dataset stored for the same source files and options."""
-    if kind not in LOADERS:
-        raise ValueError(f"unknown loader kind {kind!r}; known: {', '.join(sorted(LOADERS))}")
+    LOADERS.get(kind)  # an unknown kind fails here, before any file is read
     store = store if store is not None else Store()
     paths = _paths(path)
     files = _source_files(paths + [Path(options[k]) for k in PATH_OPTIONS if options.get(k) is not None])
