@@ -514,7 +514,13 @@ def main() -> None:
     """Regenerate BENCHMARKS.md's headline and the appendix pages under docs/benchmarks/."""
     results = load_results()
     fill(BENCHMARKS_MD, headline(results), HEAD_START, HEAD_END)
-    fill(APPENDIX / "accuracy.md", "\n".join(dataset_section(d, runs) for d, runs in sorted(results.items())))
+    from benchmarks import cli_reproduce, trainer_equivalence
+
+    accuracy = [dataset_section(d, runs) for d, runs in sorted(results.items())]
+    for path in sorted(RESULTS.glob("*/*_cli.json")):
+        accuracy.append(cli_reproduce.section(path.parent.name, json.loads(path.read_text())))
+    accuracy += extra_sections("trainer_equivalence", trainer_equivalence.section)
+    fill(APPENDIX / "accuracy.md", "\n".join(accuracy))
     loop = "\n".join(
         extra_sections("generation", generation_section)
         + extra_sections("rewrite_selection", rewrite_selection_section)
