@@ -8,7 +8,9 @@ strings in the ``item_id`` / ``user_id`` columns and mapped back and forth with
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,11 @@ import numpy as np
 import pandas as pd
 
 from genrec.data.errors import DataFormatError
+from genrec.textsafe import CONTROL_RE, ID_CONTROL_RE, first_id_control, strip_controls
+
+log = logging.getLogger(__name__)
+#: Timestamps are stored as int64; a float beyond this cannot be one.
+_INT64_LIMIT = 2.0**63
 
 #: Known interaction event types; the position in this tuple is the stored code.
 EVENT_TYPES: tuple[str, ...] = (
@@ -159,7 +166,7 @@ class Dataset:
         item_ext = inter["item_id"].astype(str).to_numpy()
         has_ts = bool("timestamp" in inter.columns and inter["timestamp"].notna().all())
         if has_ts:
-            timestamp = inter["timestamp"].to_numpy(dtype=np.int64)
+            timestamp = _int64_timestamps(inter["timestamp"])
         else:
             timestamp = np.arange(len(inter), dtype=np.int64)
         if "event" in inter.columns:
@@ -178,7 +185,7 @@ class Dataset:
             else np.full(len(inter), np.nan, dtype=np.float32)
         )
 
-        item_frame = _normalise_items(items if items is not None else pd.DataFrame({"item_id": []}))
+        item_frame = _strip_item_text(_normalise_items(items if items is not None else pd.DataFrame({"item_id": []})))
         if item_frame["item_id"].duplicated().any():
             dup = item_frame.loc[item_frame["item_id"].duplicated(), "item_id"].iloc[0]
             raise DataFormatError(f"duplicate item id {dup!r} in the item table", field="item_id")
@@ -203,6 +210,8 @@ class Dataset:
         if extra_users:
             user_frame = pd.concat([user_frame, _normalise_users(pd.DataFrame({"user_id": extra_users}))])
         user_frame = user_frame.reset_index(drop=True)
+        _check_ids(item_frame["item_id"], "item_id")
+        _check_ids(user_frame["user_id"], "user_id")
         user_map = {ext: u for u, ext in enumerate(user_frame["user_id"])}
 
         inter_arr = Interactions(
@@ -212,6 +221,8 @@ class Dataset:
             event=event,
             value=value,
         ).sorted()
+        if has_ts:
+            _warn_repeats(name, inter_arr)
         return cls(name, item_frame, user_frame, inter_arr, has_timestamps=has_ts)
 
     @classmethod
@@ -288,6 +299,17 @@ class Dataset:
             bounds = np.cumsum(counts)[:-1]
             self._sequences = np.split(self.interactions.item.astype(np.int64), bounds)
         return self._sequences
+
+    def fingerprint(self) -> str:
+        """sha256 over the item ids and interaction arrays: equal for the same catalog and log, in hex."""
+        digest = hashlib.sha256()
+        ids = "\x00".join(str(i) for i in self.items["item_id"]).encode("utf-8", "surrogatepass")
+        digest.update(len(self.items).to_bytes(8, "little") + ids)
+        inter = self.interactions
+        for array in (inter.user, inter.item, inter.timestamp, inter.event, inter.value):
+            data = np.ascontiguousarray(array)
+            digest.update(len(data).to_bytes(8, "little") + data.tobytes())
+        return digest.hexdigest()
 
     def item_popularity(self) -> np.ndarray:
         """Interaction count of every item."""
@@ -405,6 +427,74 @@ def _normalise_items(items: pd.DataFrame) -> pd.DataFrame:
         frame["attributes"] = [{} for _ in range(n)]
     frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
     return frame[list(ITEM_COLUMNS)].reset_index(drop=True)
+
+
+def _strip_item_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Item text columns and categories without control characters (they would act on a terminal)."""
+    for col in ("title", "description", "brand"):
+        if frame[col].str.contains(CONTROL_RE).any():
+            frame[col] = [strip_controls(v) for v in frame[col]]
+    frame["categories"] = [[strip_controls(c) for c in cats] for cats in frame["categories"]]
+    return frame
+
+
+def _check_ids(ids: pd.Series, column: str) -> None:
+    """Refuse ids that hold control characters (NUL, ESC, newlines ...)."""
+    bad = ids.str.contains(ID_CONTROL_RE).to_numpy(dtype=bool)
+    if bad.any():
+        value = str(ids.iloc[int(np.flatnonzero(bad)[0])])
+        raise DataFormatError(
+            f"id {value[:40]!r} holds the control character {first_id_control(value)!r}", field=column
+        )
+
+
+def _int64_timestamps(column: pd.Series) -> np.ndarray:
+    """A timestamp column as int64, refusing values that are not whole numbers within int64."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(column.dtype):
+        numbers = column.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (np.abs(numbers) >= _INT64_LIMIT)
+    else:
+        numbers = np.array([_as_int(v) for v in column], dtype=object)
+        bad = np.array([v is None for v in numbers], dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            f"timestamp '{column.iloc[row]}' (row {row + 1}) is not a whole number within int64", field="timestamp"
+        )
+    return numbers.astype(np.int64)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if number != value and not (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+        return None
+    return number if -(2**63) <= number < 2**63 else None
+
+
+def _warn_repeats(name: str, inter: Interactions) -> None:
+    """Log how many interactions repeat another one exactly (same user, item, time and event)."""
+    same = (inter.user[1:] == inter.user[:-1]) & (inter.timestamp[1:] == inter.timestamp[:-1])
+    if not same.any():
+        return
+    rows = np.unique(np.concatenate([np.flatnonzero(same), np.flatnonzero(same) + 1]))
+    keys = np.stack(
+        [inter.user[rows].astype(np.int64), inter.item[rows], inter.timestamp[rows], inter.event[rows]], axis=1
+    )
+    repeats = len(rows) - len(np.unique(keys, axis=0))
+    if repeats:
+        log.warning(
+            "dataset %s: %d interaction(s) repeat another one exactly (same user, item, time and event); "
+            "each is kept and counted",
+            name,
+            repeats,
+        )
 
 
 def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
