@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from genrec.data.dataset import Dataset
+from genrec.data.loaders._checks import check_loaded, check_options, check_path
 from genrec.data.loaders._common import dataset_name, safe_name
 from genrec.data.loaders._download import ChecksumError, DownloadError
 from genrec.data.loaders.amazon import load_amazon
@@ -40,10 +41,21 @@ PATH_OPTIONS = (
 
 
 def load(kind: str, path: str | Path | Sequence[str | Path], **options: Any) -> Dataset:
-    """Load ``path`` with the loader registered as ``kind``."""
+    """Load ``path`` with the loader registered as ``kind``.
+
+    Options are checked first (unknown keys, wrong types and missing side files raise before any
+    file is read), and a load that finds no interactions raises ``DataFormatError``.
+    """
     if kind not in LOADERS:
         raise ValueError(f"unknown loader kind {kind!r}; known: {', '.join(sorted(LOADERS))}")
-    return LOADERS[kind](path, **options)
+    options = check_options(kind, LOADERS[kind], options)
+    check_path(kind, path)
+    for key in PATH_OPTIONS:
+        if options.get(key) is not None:
+            check_path(kind, options[key], option=key)
+    dataset = LOADERS[kind](path, **options)
+    check_loaded(kind, path, dataset.n_interactions)
+    return dataset
 
 
 def load_cached(
@@ -53,6 +65,7 @@ def load_cached(
     if kind not in LOADERS:
         raise ValueError(f"unknown loader kind {kind!r}; known: {', '.join(sorted(LOADERS))}")
     store = store if store is not None else Store()
+    options = check_options(kind, LOADERS[kind], options)
     paths = _paths(path)
     files = _source_files(paths + [Path(options[k]) for k in PATH_OPTIONS if options.get(k) is not None])
     params = {"kind": kind, "options": {k: _key(v) for k, v in sorted(options.items())}}
