@@ -79,6 +79,8 @@ def evaluate(
 ) -> EvalResult:
     """Rank every case's target over the full catalog and compute accuracy and beyond-accuracy metrics."""
     config = config or EvalConfig()
+    if not config.ks or min(config.ks) < 1:
+        raise ValueError(f"cut-offs must be whole numbers of at least 1, got ks={list(config.ks)}")
     start = time.perf_counter()
     n_items = train.n_items
     k_max = max(config.ks)
