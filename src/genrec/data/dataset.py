@@ -130,10 +130,13 @@ class Dataset:
         users: pd.DataFrame,
         interactions: Interactions,
         has_timestamps: bool = True,
+        *,
+        normalised: bool = False,
     ) -> None:
         self.name = name
-        self.items = _normalise_items(items)
-        self.users = _normalise_users(users)
+        # ``normalised``: the frames come from another Dataset or from from_frames, already in shape.
+        self.items = items if normalised else _normalise_items(items)
+        self.users = users if normalised else _normalise_users(users)
         self.interactions = interactions
         self.has_timestamps = has_timestamps
         self._item_map: dict[str, int] | None = None
@@ -189,41 +192,43 @@ class Dataset:
         if item_frame["item_id"].duplicated().any():
             dup = item_frame.loc[item_frame["item_id"].duplicated(), "item_id"].iloc[0]
             raise DataFormatError(f"duplicate item id {dup!r} in the item table", field="item_id")
-        used = pd.unique(item_ext)
-        if keep_items_without_interactions:
-            known = set(item_frame["item_id"])
-            extra = [i for i in used if i not in known]
-        else:
-            keep = item_frame["item_id"].isin(set(used))
-            item_frame = item_frame[keep]
-            known = set(item_frame["item_id"])
-            extra = [i for i in used if i not in known]
-        if extra:
-            item_frame = pd.concat([item_frame, _normalise_items(pd.DataFrame({"item_id": extra}))])
+        used = pd.Index(pd.unique(item_ext))
+        listed = _index(item_frame["item_id"])
+        if not keep_items_without_interactions:
+            keep = used.get_indexer(listed) >= 0
+            item_frame, listed = item_frame[keep], listed[keep]
+        extra = used[listed.get_indexer(used) < 0]
+        if len(extra):
+            item_frame = pd.concat([item_frame, _normalise_items(pd.DataFrame({"item_id": extra.to_numpy()}))])
         item_frame = item_frame.reset_index(drop=True)
-        item_map = {ext: i for i, ext in enumerate(item_frame["item_id"])}
+        item_index = listed.append(extra)
 
         user_frame = _normalise_users(users if users is not None else pd.DataFrame({"user_id": []}))
-        user_frame = user_frame[user_frame["user_id"].isin(set(user_ext))]
-        known_users = set(user_frame["user_id"])
-        extra_users = [u for u in pd.unique(user_ext) if u not in known_users]
-        if extra_users:
-            user_frame = pd.concat([user_frame, _normalise_users(pd.DataFrame({"user_id": extra_users}))])
+        if user_frame["user_id"].duplicated().any():
+            dup = user_frame.loc[user_frame["user_id"].duplicated(), "user_id"].iloc[0]
+            raise DataFormatError(f"duplicate user id {dup!r} in the user table", field="user_id")
+        seen_users = pd.Index(pd.unique(user_ext))
+        known_users = _index(user_frame["user_id"])
+        keep = seen_users.get_indexer(known_users) >= 0
+        user_frame, known_users = user_frame[keep], known_users[keep]
+        extra_users = seen_users[known_users.get_indexer(seen_users) < 0]
+        if len(extra_users):
+            user_frame = pd.concat([user_frame, _normalise_users(pd.DataFrame({"user_id": extra_users.to_numpy()}))])
         user_frame = user_frame.reset_index(drop=True)
+        user_index = known_users.append(extra_users)
         _check_ids(item_frame["item_id"], "item_id")
         _check_ids(user_frame["user_id"], "user_id")
-        user_map = {ext: u for u, ext in enumerate(user_frame["user_id"])}
 
         inter_arr = Interactions(
-            user=pd.Series(user_ext).map(user_map).to_numpy(dtype=np.int32),
-            item=pd.Series(item_ext).map(item_map).to_numpy(dtype=np.int32),
+            user=user_index.get_indexer(user_ext).astype(np.int32),
+            item=item_index.get_indexer(item_ext).astype(np.int32),
             timestamp=timestamp,
             event=event,
             value=value,
         ).sorted()
         if has_ts:
             _warn_repeats(name, inter_arr)
-        return cls(name, item_frame, user_frame, inter_arr, has_timestamps=has_ts)
+        return cls(name, item_frame, user_frame, inter_arr, has_timestamps=has_ts, normalised=True)
 
     @classmethod
     def from_sequences(
@@ -358,7 +363,9 @@ class Dataset:
 
     def with_interactions(self, interactions: Interactions, name: str | None = None) -> Dataset:
         """Same items and users, another interaction log (e.g. a training split)."""
-        return Dataset(name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps)
+        return Dataset(
+            name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps, normalised=True
+        )
 
     def kcore(self, k: int) -> Dataset:
         """Iteratively drop users and items with fewer than ``k`` interactions; re-index ids."""
@@ -389,6 +396,7 @@ class Dataset:
             self.users.iloc[users_kept].reset_index(drop=True),
             new.sorted(),
             self.has_timestamps,
+            normalised=True,
         )
 
     def _validate(self) -> None:
@@ -415,18 +423,29 @@ def _normalise_items(items: pd.DataFrame) -> pd.DataFrame:
     frame["item_id"] = frame["item_id"].astype(str)
     for col in ("title", "description", "brand"):
         if col not in frame.columns:
-            frame[col] = [""] * n
-        frame[col] = frame[col].fillna("").astype(str)
+            frame[col] = pd.Series([""] * n, index=frame.index, dtype=str)
+        else:
+            frame[col] = frame[col].fillna("").astype(str)
     if "categories" not in frame.columns:
         frame["categories"] = [[] for _ in range(n)]
-    frame["categories"] = [_as_str_list(v) for v in frame["categories"]]
+    else:
+        frame["categories"] = [
+            v if type(v) is list and all(type(c) is str for c in v) else _as_str_list(v) for v in frame["categories"]
+        ]
     if "price" not in frame.columns:
-        frame["price"] = np.nan
-    frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype(np.float64)
+        frame["price"] = np.full(n, np.nan)
+    else:
+        frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype(np.float64)
     if "attributes" not in frame.columns:
         frame["attributes"] = [{} for _ in range(n)]
-    frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
+    else:
+        frame["attributes"] = [v if type(v) is dict else _as_dict(v) for v in frame["attributes"]]
     return frame[list(ITEM_COLUMNS)].reset_index(drop=True)
+
+
+def _index(ids: pd.Series) -> pd.Index:
+    """Ids as a hash index of Python strings (fast ``get_indexer`` lookups)."""
+    return pd.Index(ids.to_numpy(dtype=object))
 
 
 def _strip_item_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -505,7 +524,7 @@ def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
     frame["user_id"] = frame["user_id"].astype(str)
     if "attributes" not in frame.columns:
         frame["attributes"] = [{} for _ in range(len(frame))]
-    frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
+    frame["attributes"] = [v if type(v) is dict else _as_dict(v) for v in frame["attributes"]]
     return frame[list(USER_COLUMNS)].reset_index(drop=True)
 
 

@@ -28,6 +28,7 @@ from genrec.data.loaders._common import (
     read_item_json,
     unescape,
 )
+from genrec.textsafe import ID_CONTROL_RE
 
 REQUIRED_COLUMNS = ("user_id", "history_item_id", "item_id")
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
@@ -47,8 +48,9 @@ def load_minionerec(
         for number, row in _rows(path):
             user = _required(row, "user_id", path, number)
             history = parse_list(row["history_item_id"], path, number, "history_item_id")
-            for item in history:
-                check_id(item.strip(), path, number, "history_item_id")
+            if ID_CONTROL_RE.search(row["history_item_id"]):
+                for item in history:
+                    check_id(item.strip(), path, number, "history_item_id")
             target = _required(row, "item_id", path, number)
             sequence = history + [target]
             if len(sequence) >= len(sequences.get(user, ())):  # ties: the later sample is more recent
