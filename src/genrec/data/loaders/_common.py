@@ -9,6 +9,7 @@ import io
 import json
 import math
 import re
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,7 +155,9 @@ def parse_record(text: str, path: Path, line: int, allow_python: bool = False) -
 def _python_literal(text: str, path: Path, line: int, message: str, field: str | None = None) -> Any:
     """``ast.literal_eval(text)``, any failure raised as DataFormatError(message)."""
     try:
-        return ast.literal_eval(text)
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error below says it
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise DataFormatError(message, path, line, field) from None
 

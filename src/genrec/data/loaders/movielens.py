@@ -162,18 +162,11 @@ def _ratings(src: Source, filename: str, delimiter: str, header: bool) -> pd.Dat
 def _fast_ratings(src: Source, member: str, delimiter: str, header: bool, label: str) -> pa.Table | None:
     """All four columns parsed and checked, or None when anything is off."""
     names = ["user", "s1", "item", "s2", "rating", "s3", "timestamp"] if delimiter == "::" else None
-    bad_rows: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        bad_rows.append(row)
-        return "skip"
-
     read = pacsv.ReadOptions(column_names=names or (None if header else list(_RATING_COLUMNS)))
     parse = pacsv.ParseOptions(
         delimiter=":" if delimiter == "::" else delimiter,
         quote_char='"' if header else False,
         ignore_empty_lines=False,
-        invalid_row_handler=on_invalid,
     )
     fh = src.open(member)
     if fh.read(3) != _BOM:  # zip members cannot seek: open again
@@ -194,8 +187,6 @@ def _fast_ratings(src: Source, member: str, delimiter: str, header: bool, label:
         return None
     finally:
         fh.close()
-    if bad_rows:
-        return None
     if delimiter == "::":
         for spacer in ("s1", "s2", "s3"):
             if pc.any(pc.not_equal(pc.fill_null(table[spacer], "x"), "")).as_py():

@@ -118,19 +118,13 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     header: list[str] = next((fields for _, fields in _csv_records(path, delimiter)), [])
     if not header or not any(h.strip() for h in header):
         raise DataFormatError("empty file or empty header", path, 1)
-    bad: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        bad.append(row)
-        return "skip"
-
     block = 1 << 20
     while True:
         try:
             table = pacsv.read_csv(
                 path,
                 read_options=pacsv.ReadOptions(block_size=block),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter),
                 convert_options=pacsv.ConvertOptions(
                     column_types={h: pa.string() for h in header}, strings_can_be_null=True
                 ),
@@ -140,15 +134,11 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
             # A record longer than pyarrow's block: read again with blocks that hold it.
             if "straddl" in str(err) and block < path.stat().st_size + 1:
                 block = min(max(block * 16, path.stat().st_size + 1), 2**31 - 1)
-                bad.clear()
                 continue
             if "UTF8" in str(err) or "UTF-8" in str(err):
                 raise DataFormatError("not valid UTF-8 text", path, invalid_text_line(path)) from None
             _raise_ragged_csv(path, delimiter, len(header))
             raise DataFormatError(f"cannot parse: {str(err)[:200]}", path) from None
-    if bad:
-        _raise_ragged_csv(path, delimiter, len(header))
-        raise DataFormatError(f"{len(bad)} malformed row(s), e.g. {bad[0].text[:80]!r}", path)
     return table.to_pandas()
 
 
