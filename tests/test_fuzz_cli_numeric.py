@@ -76,7 +76,7 @@ def test_evaluate_ks(fitted, ks):
 @FUZZ
 @given(kcore=wide)
 def test_convert_kcore(fitted, kcore):
-    root, store, _, seqs = fitted
+    _, store, _, seqs = fitted
     res = invoke("data", "convert", "sequence", str(seqs), "--name", "fz", "--kcore", str(kcore), "--store", store)
     if kcore < 0:
         assert res.exit_code == 2
