@@ -128,7 +128,8 @@ def data_convert(
     st = _store(store)
     st.save_dataset(ds, name=name)
     out.print(
-        literal(f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions")
+        literal(f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"),
+        soft_wrap=True,
     )
 
 
@@ -182,7 +183,8 @@ def fit(
         out.print_json(json.dumps(summary, default=float))
     else:
         out.print(
-            literal(f"trained {model} on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}")
+            literal(f"trained {model} on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"),
+            soft_wrap=True,
         )
 
 
