@@ -19,6 +19,7 @@ SUITES: dict[str, str] = {
     "watermark": "fidelity_watermark",
     "watermark-fluency": "watermark_fluency",
     "audit-examples": "audit_example_bank",
+    "reliability": "reliability",
     "tables": "make_tables",
 }
 
