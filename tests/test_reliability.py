@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -208,6 +209,20 @@ def test_known_failures_are_one_line(env, monkeypatch):
     assert res.exit_code == 0, res.output
     monkeypatch.setenv("GENREC_HOME", str(seqs))
     clean_error(run("data", "list"), "GENREC_HOME")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_read_only_home_reads_and_refuses_writes_in_one_line(env, monkeypatch):
+    home = env / "home"
+    Store(home / "genrec.duckdb").save_dataset(Dataset.from_sequences("keep", {"u": ["a", "b", "c"]}))
+    seqs = write(env / "s.txt", "u1 a b c\n")
+    (home / "genrec.duckdb").chmod(0o444)
+    home.chmod(0o555)
+    try:
+        assert run("data", "stats", "keep", "--json").exit_code == 0
+        clean_error(run("data", "convert", "sequence", str(seqs), "--name", "new"), "writable")
+    finally:
+        home.chmod(0o755)
 
 
 # ---- 8. titles shown literally ------------------------------------------------------------------
