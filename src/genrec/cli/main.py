@@ -128,7 +128,9 @@ def data_convert(
     st = _store(store)
     st.save_dataset(ds, name=name)
     out.print(
-        literal(f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"),
+        literal(
+            f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
+        ),
         soft_wrap=True,
     )
 

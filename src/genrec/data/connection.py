@@ -103,7 +103,8 @@ def _lock_message(path: Path, text: str, waited: float) -> str:
     holder = "another process"
     if match:
         pid = int(match.group(1))
-        holder = f"process {pid}" + (f" ({_command_of(pid)})" if _command_of(pid) else "")
+        command = _command_of(pid)
+        holder = f"process {pid}" + (f" ({command})" if command else "")
     return (
         f"the store {path} is locked by {holder}; waited {waited:.0f}s. Try again when it has finished, "
         "or use another --store / GENREC_HOME (GENREC_LOCK_TIMEOUT sets the wait)"

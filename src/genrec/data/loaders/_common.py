@@ -13,7 +13,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -72,7 +72,7 @@ def open_binary(path: Path) -> BinaryIO:
     raw = open(path, "rb")
     if raw.read(2) == b"\x1f\x8b":
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw))  # typeshed: GzipFile is not a BinaryIO
     raw.seek(0)
     return raw
 
