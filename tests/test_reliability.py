@@ -182,6 +182,10 @@ def test_empty_results_are_errors_and_store_nothing(env):
     assert [d["name"] for d in store.list_datasets()] == ["keep"]
     with pytest.raises(DataFormatError, match="no samples"):
         load_minionerec(header_only)
+    short = write(env / "short.txt", "u1 a\nu2 b\nu3 a\n")  # no user has enough items for a test case
+    spec = ["--data", f"sequence:{short}", "--store", str(store.path)]
+    assert run("fit", "popularity", *spec, "--out", str(env / "m")).exit_code == 0
+    clean_error(run("evaluate", str(env / "m"), *spec), "no cases to evaluate")
 
 
 # ---- 6. one line, never a traceback ------------------------------------------------------------
