@@ -273,6 +273,21 @@ def test_control_characters_in_ids_are_rejected(tmp_path, name, text, kind, fiel
     assert err.value.field == field and err.value.line in (1, 2, 3)
 
 
+def test_found_by_fuzzing(tmp_path):
+    ml = tmp_path / "ml-1m"
+    ml.mkdir()
+    write(ml / "ratings.dat", "1::10::5::978300760\n2::11::4::978300761\n")
+    write(ml / "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n1::F::1::10::48067\n")
+    with pytest.raises(DataFormatError) as err:
+        load("movielens", ml)
+    assert err.value.line == 3 and "users.dat" in str(err.value)
+    for history in ("['1', '\t', '2']", "['1', ' ', '2']"):
+        path = write(tmp_path / "t.csv", f'user_id,history_item_id,item_id\nu1,"{history}",3\n')
+        with pytest.raises(DataFormatError) as err:
+            load("minionerec", path)
+        assert err.value.line == 2 and err.value.field == "history_item_id" and "t.csv" in str(err.value)
+
+
 def test_item_fields_of_the_wrong_type_are_rejected(tmp_path):
     seqs = write(tmp_path / "s.txt", "u1 a b\n")
     for record, field in (

@@ -48,9 +48,11 @@ def load_minionerec(
         for number, row in _rows(path):
             user = _required(row, "user_id", path, number)
             history = parse_list(row["history_item_id"], path, number, "history_item_id")
-            if ID_CONTROL_RE.search(row["history_item_id"]):
+            if ID_CONTROL_RE.search(row["history_item_id"]) or not all(item.strip() for item in history):
                 for item in history:
-                    check_id(item.strip(), path, number, "history_item_id")
+                    if not item.strip():
+                        raise DataFormatError("an empty id in the history", path, number, "history_item_id")
+                    check_id(item, path, number, "history_item_id")
             target = _required(row, "item_id", path, number)
             sequence = history + [target]
             if len(sequence) >= len(sequences.get(user, ())):  # ties: the later sample is more recent

@@ -378,6 +378,7 @@ def _users(
         return None
     label = src.label(member)
     rows = []
+    seen: dict[str, int] = {}
     for number, line in enumerate(decode_text(src.read_bytes(member)).splitlines(), start=1):
         parts = line.split(delimiter)
         if len(parts) != len(fields) + 1:
@@ -388,6 +389,11 @@ def _users(
             )
         if not re.match(_INT_RE, parts[0]):
             raise DataFormatError(f"{parts[0]!r} is not an integer", label, number, "user id")
+        user = parts[0].strip()
+        if user in seen:
+            message = f"duplicate user id {user!r} (first on line {seen[user]})"
+            raise DataFormatError(message, label, number, "user id")
+        seen[user] = number
         attrs: dict[str, Any] = {}
         for i, (field, value) in enumerate(zip(fields, parts[1:])):
             if i in int_fields:
@@ -396,5 +402,5 @@ def _users(
                 attrs[field] = int(value)
             else:
                 attrs[field] = value
-        rows.append({"user_id": parts[0].strip(), "attributes": attrs})
+        rows.append({"user_id": user, "attributes": attrs})
     return pd.DataFrame(rows, columns=["user_id", "attributes"])
