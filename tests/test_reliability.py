@@ -281,6 +281,13 @@ def test_found_by_fuzzing(tmp_path):
     with pytest.raises(DataFormatError) as err:
         load("movielens", ml)
     assert err.value.line == 3 and "users.dat" in str(err.value)
+    write(ml / "users.dat", "1::F::1::10::48067\n2::M::" + "5" * 5000 + "::16::70072\n")
+    with pytest.raises(DataFormatError) as err:
+        load("movielens", ml)
+    assert err.value.line == 2 and err.value.field == "age"
+    long_id = "9" * 5000
+    path = write(tmp_path / "t.csv", f'user_id,history_item_id,item_id\nu1,"[1, {long_id}]",3\n')
+    assert long_id in set(load("minionerec", path).items["item_id"])
     for history in ("['1', '\t', '2']", "['1', ' ', '2']"):
         path = write(tmp_path / "t.csv", f'user_id,history_item_id,item_id\nu1,"{history}",3\n')
         with pytest.raises(DataFormatError) as err:

@@ -178,7 +178,7 @@ def _simple_list(source: str) -> list[str] | None:
         if match is None:
             return None
         token = match.group(1)
-        out.append(token[1:-1] if token[0] in "'\"" else str(int(token)))
+        out.append(token[1:-1] if token[0] in "'\"" else ("0" if token == "-0" else token))  # no int(): any length
         pos = match.end()
         if match.group(2) == "," and pos == end:
             return None  # two trailing commas

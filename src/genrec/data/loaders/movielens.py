@@ -397,8 +397,10 @@ def _users(
         attrs: dict[str, Any] = {}
         for i, (field, value) in enumerate(zip(fields, parts[1:])):
             if i in int_fields:
-                if not re.match(_INT_RE, value):
-                    raise DataFormatError(f"{value!r} is not an integer", label, number, field)
+                if not re.match(_INT_RE, value) or len(value.strip()) > 18:
+                    raise DataFormatError(
+                        f"{value[:40]!r} is not an integer of at most 18 digits", label, number, field
+                    )
                 attrs[field] = int(value)
             else:
                 attrs[field] = value
