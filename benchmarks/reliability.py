@@ -5,10 +5,11 @@
 from real runs: loads through the API and ``genrec data convert``, and real ``python -m genrec.cli.main``
 processes killed with SIGKILL, run side by side, or limited by RLIMIT_FSIZE as a full disk.
 
-Inputs: the development set is the hand-written samples of ``benchmarks/fuzz_inputs.py`` (the
-tests fuzz them with hypothesis, and the loaders were fixed against them); the held-out set is
-slices of real files under the shared datasets folder (LastFM, ML-100k, ML-1M, Beauty), mutated
-with a seed never used during development. Both are reported apart.
+Inputs, reported apart: two development sets the loaders were fixed against, the hand-written
+samples of ``benchmarks/fuzz_inputs.py`` (the tests fuzz them with hypothesis) and slices from
+the start of real files under the shared datasets folder (LastFM, Beauty, ML-100k, ML-1M); and a
+held-out set, slices from further into the same files mutated with a seed, neither of which was
+looked at before the final run.
 """
 
 from __future__ import annotations
@@ -35,18 +36,22 @@ import pyarrow.parquet as pq
 from benchmarks.common import DATA_ROOT, RESULTS, Timer, command_line, commit, machine, peak_rss_mb, write_result
 from benchmarks.fuzz_inputs import SAMPLES, check_case, content_hash, random_mutations, seed_store, write_case
 
-DEV_SEED = 0  # the seed used while fixing the loaders
-HELDOUT_SEED = 20261207  # never used before the final run
+DEV_SEED = 0  # hand-written samples, while fixing the loaders
+REAL_DEV_SEED = 20261207  # real slices from the start of each file, while fixing the loaders
+HELDOUT_SEED = 5150421  # real slices from further in, used only for the final run
+HELDOUT_START = 2000  # first line (or row) of the held-out slices
 
 
 # ---- held-out samples: slices of real files ------------------------------------------------
-def _head(path: Path, lines: int) -> str:
+def _lines(path: Path, start: int, lines: int) -> str:
     with open(path, encoding="utf-8", errors="replace") as fh:
-        return "".join(line for _, line in zip(range(lines), fh))
+        return "".join(line for n, line in zip(range(start + lines), fh) if n >= start)
 
 
-def real_samples(root: Path = DATA_ROOT) -> dict[str, dict[str, tuple[dict[str, str | bytes], dict[str, Any]]]]:
-    """Loader samples cut from the shared datasets (empty where a file is missing)."""
+def real_samples(
+    root: Path = DATA_ROOT, start: int = 0
+) -> dict[str, dict[str, tuple[dict[str, str | bytes], dict[str, Any]]]]:
+    """Loader samples cut from the shared datasets from line ``start`` on (empty where a file is missing)."""
     out: dict[str, dict[str, tuple[dict[str, str | bytes], dict[str, Any]]]] = {}
     lastfm = root / "lastfm-s3rec/s3rec/LastFM.txt"
     beauty = root / "amazon-beauty-2014/s3rec/Beauty.txt"
@@ -54,9 +59,9 @@ def real_samples(root: Path = DATA_ROOT) -> dict[str, dict[str, tuple[dict[str, 
     ml100k = root / "movielens-100k"
     ml1m = root / "movielens-1m/aura-spark"
     if lastfm.exists():
-        out.setdefault("sequence", {})["lastfm"] = ({"seq.txt": _head(lastfm, 60)}, {})
+        out.setdefault("sequence", {})["lastfm"] = ({"seq.txt": _lines(lastfm, start // 20, 60)}, {})
     if beauty.exists() and items.exists():
-        seq = _head(beauty, 40)
+        seq = _lines(beauty, start, 40)
         used = {tok for line in seq.splitlines() for tok in line.split()[1:]}
         texts = "".join(line for line in open(items, encoding="utf-8") if str(json.loads(line)["item_id"]) in used)
         out.setdefault("sequence", {})["beauty"] = (
@@ -97,14 +102,14 @@ def real_samples(root: Path = DATA_ROOT) -> dict[str, dict[str, tuple[dict[str, 
     if (ml100k / "u.data").exists():
         out.setdefault("movielens", {})["ml-100k"] = (
             {
-                "ml-100k/u.data": _head(ml100k / "u.data", 300),
+                "ml-100k/u.data": _lines(ml100k / "u.data", start * 10, 300),
                 "ml-100k/u.item": (ml100k / "u.item").read_bytes(),
                 "ml-100k/u.user": (ml100k / "u.user").read_bytes(),
             },
             {},
         )
     if (ml1m / "movies.dat").exists():
-        ratings = pq.read_table(ml1m / "ratings.parquet").slice(0, 300).to_pandas()
+        ratings = pq.read_table(ml1m / "ratings.parquet").slice(start * 100, 300).to_pandas()
         out.setdefault("movielens", {})["ml-1m"] = (
             {
                 "ml-1m/ratings.dat": "".join(
@@ -395,10 +400,15 @@ def markdown(payload: dict[str, Any]) -> str:
         "| loader | set | inputs | loaded | clear errors | errors without the file | tracebacks | store changed |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for set_name in ("development", "held_out"):
+    labels = {
+        "development": "hand-written (dev)",
+        "real_development": "real files, start (dev)",
+        "held_out": "real files, further in (held-out)",
+    }
+    for set_name, label in labels.items():
         for kind, row in sorted(payload["loaders"][set_name].items()):
             lines.append(
-                f"| {kind} | {set_name.replace('_', '-')} | {row['inputs']} | {row.get('api_loaded', 0)} | "
+                f"| {kind} | {label} | {row['inputs']} | {row.get('api_loaded', 0)} | "
                 f"{row.get('cli_clean_error', 0)} | {row.get('cli_unnamed_error', 0) + row.get('api_unnamed_error', 0)} | "
                 f"{row.get('cli_traceback', 0) + row.get('api_traceback', 0)} | {row.get('store_changed_on_failure', 0)} |"
             )
@@ -433,7 +443,7 @@ def _pairs(counts: dict[str, int]) -> str:
 def main() -> None:
     """Run every part and write the result file and the markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-loader", type=int, default=300, help="malformed inputs per loader and set")
+    parser.add_argument("--per-loader", type=int, default=150, help="malformed inputs per loader and set")
     parser.add_argument("--kill-points", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=8, help="rounds of concurrent processes")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
@@ -444,11 +454,13 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         print("fuzzing the development samples ...", flush=True)
         dev = fuzz_loaders(dict(SAMPLES), args.per_loader, DEV_SEED, work)
-        print("fuzzing the held-out samples (real files) ...", flush=True)
         real = real_samples()
         if not real:
             raise SystemExit(f"no shared datasets under {DATA_ROOT}: set GENREC_SHARED_DATASETS")
-        held = fuzz_loaders(real, args.per_loader, HELDOUT_SEED, work)
+        print("fuzzing slices from the start of real files (development) ...", flush=True)
+        real_dev = fuzz_loaders(real, args.per_loader, REAL_DEV_SEED, work)
+        print("fuzzing slices from further into real files (held-out) ...", flush=True)
+        held = fuzz_loaders(real_samples(start=HELDOUT_START), args.per_loader, HELDOUT_SEED, work)
         print("kill -9 during convert ...", flush=True)
         kill = kill_during_convert(args.kill_points, HELDOUT_SEED, work)
         print(f"  {kill}", flush=True)
@@ -466,8 +478,9 @@ def main() -> None:
         "command": command_line(),
         "wall_seconds": timer.seconds,
         "peak_rss_mb": peak_rss_mb(),
-        "seeds": {"development": DEV_SEED, "held_out": HELDOUT_SEED},
-        "loaders": {"development": dev, "held_out": held},
+        "seeds": {"development": DEV_SEED, "real_development": REAL_DEV_SEED, "held_out": HELDOUT_SEED},
+        "held_out_start_line": HELDOUT_START,
+        "loaders": {"development": dev, "real_development": real_dev, "held_out": held},
         "kill_convert": kill,
         "concurrent": conc,
         "full_disk": disk,
