@@ -20,6 +20,7 @@ SUITES: dict[str, str] = {
     "watermark-fluency": "watermark_fluency",
     "audit-examples": "audit_example_bank",
     "reliability": "reliability",
+    "loader-limits": "loader_limits",
     "tables": "make_tables",
 }
 
