@@ -279,7 +279,9 @@ def kill_during_convert(points: int, seed: int, work: Path) -> dict[str, Any]:
         "dataset_checks": checks,
         "datasets_lost_or_changed": losses,
         "outcomes": dict(outcomes),
-        "source": str(big.name),
+        "source": "ml-1m_sequences.txt"
+        if (DATA_ROOT / "movielens-1m/derived/ml-1m_sequences.txt").exists()
+        else "generated",
     }
 
 
@@ -380,6 +382,7 @@ def full_disk(work: Path) -> dict[str, Any]:
         if proc.returncode != 0:
             losses += "new" in names  # a failed save must leave nothing behind
     return {
+        "store_growth_bytes": growth,
         "limits_bytes_over_store": list(limits),
         "outcomes": dict(outcomes),
         "datasets_lost_or_half_written": losses,
