@@ -13,10 +13,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from genrec.cli.errors import GuardedGroup
+from genrec.cli.render import literal
 from genrec.config import ConfigError, EvalConfig, apply_overrides, parse_assignment, parse_value
 from genrec.data.errors import DataFormatError
 
-app = typer.Typer(help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False, cls=GuardedGroup
+)
 data_app = typer.Typer(help="Inspect, convert and list datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
@@ -28,7 +32,7 @@ SET_OPT = typer.Option(None, "--set", help="Config override key=value, dotted fo
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    console.print(Text.assemble(("error: ", "bold red"), literal(message)), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -83,7 +87,7 @@ def data_stats(
     if as_json:
         out.print_json(json.dumps(stats))
         return
-    table = Table(title=f"dataset {ds.name}")
+    table = Table(title=literal(f"dataset {ds.name}"))
     table.add_column("statistic")
     table.add_column("value", justify="right")
     for key, value in stats.items():
@@ -97,12 +101,14 @@ def data_convert(
     path: Path = typer.Argument(..., help="Source file or directory."),
     name: str = typer.Option(..., "--name", help="Name to store the dataset under."),
     opt: Optional[list[str]] = OPT_OPT,
-    kcore: int = typer.Option(0, "--kcore", help="Apply k-core filtering before storing."),
+    kcore: int = typer.Option(0, "--kcore", min=0, help="Apply k-core filtering before storing."),
     store: Optional[Path] = STORE_OPT,
 ) -> None:
     """Load a dataset with a loader and store it in the embedded database."""
     from genrec.data.loaders import load
+    from genrec.data.store import check_dataset_name
 
+    check_dataset_name(name)
     try:
         ds = load(kind, path, **_parse_options(opt))
     except (DataFormatError, FileNotFoundError, ValueError) as err:
@@ -112,7 +118,10 @@ def data_convert(
     st = _store(store)
     st.save_dataset(ds, name=name)
     out.print(
-        f"stored [bold]{name}[/] in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
+        literal(
+            f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
+        ),
+        soft_wrap=True,
     )
 
 
@@ -120,11 +129,11 @@ def data_convert(
 def data_list(store: Optional[Path] = STORE_OPT) -> None:
     """List the datasets in the store."""
     st = _store(store)
-    table = Table(title=f"datasets in {st.path}")
+    table = Table(title=literal(f"datasets in {st.path}"))
     for col in ("name", "users", "items", "interactions"):
         table.add_column(col)
     for row in st.list_datasets():
-        table.add_row(row["name"], str(row["users"]), str(row["items"]), str(row["interactions"]))
+        table.add_row(literal(row["name"]), str(row["users"]), str(row["items"]), str(row["interactions"]))
     out.print(table)
 
 
@@ -150,6 +159,7 @@ def fit(
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+    force: bool = typer.Option(False, "--force", help="Replace --out even if it is not a saved model."),
 ) -> None:
     """Train a model by the benchmarks' protocol and test it once.
 
@@ -162,12 +172,14 @@ def fit(
     from genrec.config import load_settings
     from genrec.data.split import make_split
     from genrec.eval.validation import ranking_validator
+    from genrec.models.base import check_model_dir
     from genrec.protocol import fit_protocol, model_config
 
     if (model is None) == (model_opt is None):
         _fail("name the model once: `genrec fit tiger ...` or `genrec fit --model tiger ...`")
     model = model or model_opt
     assert model is not None
+    check_model_dir(out_dir, force)
     ds = _load(data, store, opt)
     try:
         sp = make_split(ds, split)
@@ -198,14 +210,15 @@ def fit(
             _fail(str(err))
         recommender = result.model
         recommender.fit_info["protocol"] = result.summary()
-    recommender.fit_info.update({"dataset": data, "split": sp.describe()})
-    recommender.save(out_dir)
+    recommender.fit_info.update({"dataset": data, "data_fingerprint": ds.fingerprint(), "split": sp.describe()})
+    recommender.save(out_dir, force=force)
     summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
     if as_json:
         out.print_json(json.dumps(summary, default=float))
         return
     out.print(
-        f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"
+        literal(f"trained {model} on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"),
+        soft_wrap=True,
     )
     protocol = recommender.fit_info["protocol"]
     if protocol and protocol["test_metrics"]:
@@ -225,11 +238,19 @@ def _load_model(path: Path) -> Any:
         _fail(str(err))
 
 
-def _check_catalog(model: Any, ds: Any) -> None:
+def _check_catalog(model: Any, ds: Any, strict: bool = True) -> None:
+    """Refuse a dataset whose catalog differs from the model's; other training data: refuse if strict, else warn."""
+    from genrec.models.base import data_mismatch
+
     if model.item_ids != [str(x) for x in ds.items["item_id"]]:
         _fail(
             f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)"
         )
+    mismatch = data_mismatch(model, ds)
+    if mismatch and strict:
+        _fail(mismatch + ": evaluating it there would test on data it may have been trained on")
+    if mismatch:
+        console.print(Text.assemble(("warning: ", "bold yellow"), literal(mismatch)), soft_wrap=True)
 
 
 @app.command()
@@ -281,7 +302,7 @@ def recommend(
     history: Optional[str] = typer.Option(
         None, "--history", help="Comma-separated external item ids instead of a user."
     ),
-    k: int = typer.Option(10, "--k", "-k", help="How many items."),
+    k: int = typer.Option(10, "--k", "-k", min=1, help="How many items."),
     exclude_history: bool = typer.Option(False, "--exclude-history", help="Never recommend history items."),
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
@@ -290,7 +311,7 @@ def recommend(
     """Top-k recommendations for users of the dataset, or for a given history."""
     model = _load_model(model_dir)
     ds = _load(data, store, opt)
-    _check_catalog(model, ds)
+    _check_catalog(model, ds, strict=False)
     try:
         if history:
             labels = ["(history)"]
@@ -320,25 +341,28 @@ def recommend(
 
 def show_recommendations(ds: Any, user: str, history: np.ndarray, item_ids: list[str], last: int = 3) -> None:
     """Print a user's recent history and a recommendation list with titles."""
-    table = Table(title=f"user {user}", show_lines=False)
+    table = Table(title=literal(f"user {user}"), show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("item")
     table.add_column("title")
     for idx in history[-last:]:
-        table.add_row("seen", str(ds.item_external(idx)), ds.items.at[int(idx), "title"])
+        table.add_row("seen", literal(ds.item_external(idx)), literal(ds.items.at[int(idx), "title"]))
     for rank, ext in enumerate(item_ids, 1):
-        table.add_row(str(rank), ext, ds.items.at[ds.item_index(ext), "title"])
+        table.add_row(str(rank), literal(ext), literal(ds.items.at[ds.item_index(ext), "title"]))
     out.print(table)
 
 
 @app.command()
 def demo(
-    users: int = typer.Option(3000, "--users", help="Synthetic users."),
-    items: int = typer.Option(2000, "--items", help="Synthetic items."),
-    sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", help="Upper bound on SASRec epochs."),
-    tiger_epochs: int = typer.Option(40, "--tiger-epochs", help="Upper bound on tiger epochs."),
+    users: int = typer.Option(3000, "--users", min=1, help="Synthetic users."),
+    items: int = typer.Option(2000, "--items", min=1, help="Synthetic items."),
+    sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", min=1, help="Upper bound on SASRec epochs."),
+    tiger_epochs: int = typer.Option(40, "--tiger-epochs", min=1, help="Upper bound on tiger epochs."),
     textgen_epochs: Optional[int] = typer.Option(
-        None, "--textgen-epochs", help="Epochs of the text generator (default: genrec chat's, so chat reuses it)."
+        None,
+        "--textgen-epochs",
+        min=1,
+        help="Epochs of the text generator (default: genrec chat's, so chat reuses it).",
     ),
     loop: bool = typer.Option(
         True, "--loop/--no-loop", help="Finish with a scripted chat through the generative loop."

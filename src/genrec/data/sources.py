@@ -27,7 +27,7 @@ def synthetic_dataset(store: Store | None = None, overrides: dict[str, Any] | li
         return store.load_dataset("synthetic")
     dataset = generate(config)
     if store is not None:
-        store.save_dataset(dataset, name="synthetic", fingerprint=fingerprint)
+        store.save_dataset(dataset, name="synthetic", fingerprint=fingerprint, builtin=True)
     return dataset
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 import genrec
-from genrec.atomic import atomic_directory
+from genrec.atomic import atomic_directory, check_replaceable
 from genrec.config import config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from genrec.train import Validator
 
 FORMAT_VERSION = 2  # 2: pydantic configs (nested tiger settings), the shared trainer
+#: The file that marks a directory as a saved model (only such directories are replaced by ``save``).
+MODEL_MARKER = "meta.json"
 Histories = Sequence[np.ndarray]
 
 
@@ -99,10 +101,13 @@ class Recommender(ABC):
             out_scores[lo : lo + len(batch)] = top
         return Recommendations(out_items, out_scores)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to directory ``path`` (replaced atomically)."""
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the model to directory ``path`` (replaced atomically).
+
+        Only a missing path, an empty folder or an earlier saved model is replaced, unless ``force``.
+        """
         path = Path(path)
-        with atomic_directory(path) as tmp:
+        with atomic_directory(path, marker=MODEL_MARKER, force=force) as tmp:
             meta = {
                 "format_version": FORMAT_VERSION,
                 "genrec_version": genrec.__version__,
@@ -112,7 +117,7 @@ class Recommender(ABC):
                 "fit_info": self.fit_info,
                 "saved_at": time.time(),
             }
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
+            (tmp / MODEL_MARKER).write_text(json.dumps(meta, indent=2, default=float))
             (tmp / "item_ids.json").write_text(json.dumps(self.item_ids))
             np.savez(tmp / "state.npz", **self._state())  # type: ignore[arg-type]
         return path
@@ -144,6 +149,26 @@ class Recommender(ABC):
         with np.load(path / "state.npz") as data:
             model._set_state({k: data[k] for k in data.files})
         return model
+
+
+def check_model_dir(path: str | Path, force: bool = False) -> None:
+    """Raise unless ``save`` may write to ``path`` (call it before training, so a refusal costs nothing)."""
+    check_replaceable(path, MODEL_MARKER, force)
+
+
+def data_mismatch(model: Recommender, dataset: Dataset) -> str | None:
+    """Why ``dataset`` is not the data ``model`` was trained on (by fingerprint), or None when it is or unknown."""
+    recorded = model.fit_info.get("data_fingerprint")
+    if not recorded:
+        return None
+    actual = dataset.fingerprint()
+    if actual == recorded:
+        return None
+    trained_on = model.fit_info.get("dataset", "another dataset")
+    return (
+        f"the model was trained on other data ({trained_on!r}, fingerprint {str(recorded)[:12]}) than "
+        f"dataset '{dataset.name}' (fingerprint {actual[:12]}), though the item ids match"
+    )
 
 
 def check_recommend_args(histories: Histories, k: int, exclude: str | Sequence[np.ndarray] | None) -> None:
