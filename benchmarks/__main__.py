@@ -19,6 +19,10 @@ SUITES: dict[str, str] = {
     "watermark": "fidelity_watermark",
     "watermark-fluency": "watermark_fluency",
     "audit-examples": "audit_example_bank",
+    "reliability": "reliability",
+    "loader-limits": "loader_limits",
+    "serve-load": "serve_load",
+    "serve-kill9": "serve_kill9",
     "tables": "make_tables",
 }
 

@@ -31,7 +31,7 @@ SERVE_DATA = {"n_users": 200, "n_items": 150, "n_categories": 4, "n_brands": 8}
 SERVE_FAST = [
     "recommender.epochs=4",
     "recommender.dim=32",
-    "recommender.sid_codebook_size=8",
+    "recommender.sid.codebook_size=8",
     "recommender.threads=1",
     "textgen.epochs=80",
     "textgen.lr=0.003",
@@ -146,6 +146,9 @@ class ServerProcess:
                     return dict(r.json())
             except httpx.HTTPError:
                 pass
+            else:
+                if r.json().get("stage") == "failed":  # loading failed: the server never gets ready
+                    raise AssertionError(f"loading failed: {r.json().get('error')}\n{self.log.read_text()[-4000:]}")
             time.sleep(0.5)
         raise AssertionError(f"server not ready after {timeout}s:\n{self.log.read_text()[-4000:]}")
 

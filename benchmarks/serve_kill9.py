@@ -7,8 +7,8 @@ opened afresh and every acknowledged event id is looked up: ``lost`` must be 0. 
 sent but not acknowledged may or may not be stored (the client cannot know); they are counted as
 ``unacknowledged``, those found anyway as ``stored_unacknowledged``.
 
-    python -m benchmarks.serve_kill9 --rounds 3 --events 400
-    python -m benchmarks.serve_kill9 --rounds 3 --events 400 --postgres   # also a PostgreSQL round set
+    python -m benchmarks serve-kill9 --rounds 3 --events 400
+    python -m benchmarks serve-kill9 --rounds 3 --events 400 --postgres   # also a PostgreSQL round set
 
 Writes ``benchmarks/results/synthetic/serve_kill9.json``. The tests (tests/serve/test_serve_kill9.py)
 run the same rounds, smaller.
@@ -264,19 +264,45 @@ def markdown(payload: dict[str, Any]) -> str:
     lines = [
         "### Reliability: acknowledged feedback after `kill -9`",
         "",
+        f"Measured by `{payload['command']}` at commit `{payload['commit'][:12]}` ({payload['wall_seconds']:.0f} s, "
+        f"peak {payload['peak_rss_mb']:.0f} MiB). Each round kills the process with SIGKILL while feedback is in "
+        "flight, then looks every acknowledged event up in a fresh connection to the store.",
+        "",
         "| process | store | rounds | events tried | acknowledged | kept after kill -9 | lost |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in payload["rounds"]:
-        groups.setdefault((r["process"], r["backend"]), []).append(r)
-    for (process, backend), rows in groups.items():
+    for (process, backend), rows in _groups(payload).items():
         total = {k: sum(r[k] for r in rows) for k in ("tried", "acknowledged", "kept", "lost")}
         lines.append(
             f"| `{process}` | {backend} | {len(rows)} | {total['tried']} | {total['acknowledged']} | "
             f"{total['kept']} | {total['lost']} |"
         )
     return "\n".join(lines)
+
+
+def reliability_row(path: Path | None = None) -> str | None:
+    """The row of benchmarks/reliability.py's scenario table for kill -9 of chat / serve (None without a result)."""
+    from benchmarks.common import RESULTS
+
+    path = path or RESULTS / "synthetic" / "serve_kill9.json"
+    if not path.exists():
+        return None
+    payload = json.loads(path.read_text())
+    rounds = payload["rounds"]
+    total = {k: sum(r[k] for r in rounds) for k in ("tried", "acknowledged", "kept", "lost")}
+    where = ", ".join(f"{len(rows)} {process} on {backend}" for (process, backend), rows in _groups(payload).items())
+    return (
+        f"| kill -9 of `genrec chat` / `genrec serve` while feedback is in flight ({where}; "
+        f"`{path.name}`, commit `{payload['commit'][:12]}`) | {len(rounds)} kills, {total['tried']} events | "
+        f"{total['acknowledged']} acknowledged, {total['kept']} of them kept | {total['lost']} | 0 |"
+    )
+
+
+def _groups(payload: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in payload["rounds"]:
+        groups.setdefault((r["process"], r["backend"]), []).append(r)
+    return groups
 
 
 if __name__ == "__main__":

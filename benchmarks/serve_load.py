@@ -14,9 +14,9 @@ Writes ``benchmarks/results/synthetic/serve_turns.json``.
 
 The machine's load average before and after each run is recorded: this machine is shared.
 
-    python -m benchmarks.serve_load recs --model sasrec=DIR --model tiger=DIR --rates 50,100,200
-    python -m benchmarks.serve_load turns --users 10
-    python -m benchmarks.serve_load tables      # the markdown section (load, turns, kill -9) for BENCHMARKS.md
+    python -m benchmarks serve-load recs --model sasrec=DIR --model tiger=DIR --rates 50,100,200
+    python -m benchmarks serve-load turns --users 10
+    python -m benchmarks serve-load tables   # the markdown section (load, turns, kill -9): section()
 """
 
 from __future__ import annotations
@@ -367,20 +367,37 @@ def markdown_turns(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown_section() -> str:
-    """The serving section for BENCHMARKS.md from the result files there are (load, turns, kill -9)."""
+def section() -> str:
+    """The serving section for BENCHMARKS.md from the result files there are (load, turns, kill -9).
+
+    A result file that does not exist yet is named with the command that writes it, never filled in.
+    """
     from benchmarks.common import RESULTS
     from benchmarks.serve_kill9 import markdown as markdown_kill9
 
-    parts = []
-    for path, render in (
-        (RESULTS / "amazon-beauty" / "serve_load.json", markdown_recs),
-        (RESULTS / "synthetic" / "serve_turns.json", markdown_turns),
-        (RESULTS / "synthetic" / "serve_kill9.json", markdown_kill9),
+    parts = ["## Serving (`genrec serve`)"]
+    for path, render, command in (
+        (
+            RESULTS / "amazon-beauty" / "serve_load.json",
+            markdown_recs,
+            "python -m benchmarks serve-load recs --model sasrec=DIR --model tiger=DIR --rates 50,100,200",
+        ),
+        (
+            RESULTS / "synthetic" / "serve_turns.json",
+            markdown_turns,
+            "python -m benchmarks serve-load turns --users 10",
+        ),
+        (
+            RESULTS / "synthetic" / "serve_kill9.json",
+            markdown_kill9,
+            "python -m benchmarks serve-kill9 --rounds 3 --events 400 --postgres",
+        ),
     ):
         if path.exists():
             parts.append(render(json.loads(path.read_text())))
-    return "\n\n".join(parts)
+        else:
+            parts.append(f"*No `{path.relative_to(RESULTS.parent.parent)}` yet: `{command}` writes it.*")
+    return "\n\n".join(parts) + "\n"
 
 
 def main() -> None:
@@ -415,7 +432,7 @@ def main() -> None:
     elif args.what == "turns":
         run_turns(args)
     else:
-        print(markdown_section())
+        print(section())
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from tests.serve.support import ServerProcess
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
@@ -44,11 +47,14 @@ def test_bad_arguments_get_one_line_and_exit_code_2(tmp_path: Path) -> None:
     assert code == 2 and "--port" in out
     code, out = run("serve", "--log-level", "loud")
     assert code == 2 and "--log-level" in out
+    code, out = run("serve", "--set", "recommender.nope=1")
+    assert code == 2 and "--set" in out and "nope" in out and "Traceback" not in out
     code, out = run("keys", "list", "--db", "postgresql://nobody@127.0.0.1:1/none")
     assert code == 2 and "cannot reach PostgreSQL" in out and "Traceback" not in out
 
 
-def test_keys_while_a_server_holds_the_store_say_what_to_do(tmp_path: Path) -> None:
+def test_keys_while_a_server_holds_the_store_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENREC_LOCK_TIMEOUT", "1")
     db = tmp_path / "state.duckdb"
     holder = subprocess.Popen(
         [
@@ -62,7 +68,23 @@ def test_keys_while_a_server_holds_the_store_say_what_to_do(tmp_path: Path) -> N
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         code, out = run("keys", "create", "--user", "u1", "--db", str(db))
-        assert code == 2 and "in use by another process" in out and "admin page" in out
+        assert code == 2 and f"locked by process {holder.pid}" in out and "admin page" in out, out
+        assert len([line for line in out.splitlines() if line.startswith("error:")]) == 1
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_keys_against_a_running_server_name_it(server: ServerProcess, serve_home: Path) -> None:
+    """The running server holds its DuckDB file: another process waits GENREC_LOCK_TIMEOUT, then one line names it."""
+    env = {**os.environ, "GENREC_HOME": str(serve_home), "GENREC_LOCK_TIMEOUT": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "genrec.cli.main", "keys", "list", "--db", str(serve_home / "state-main.duckdb")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"process {server.proc.pid}" in errors[0] and "genrec serve" in errors[0] and "admin page" in errors[0]

@@ -6,15 +6,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from tests.serve.support import fresh_pg_database, postgres_server
 
 from genrec.data.accounts import AccountStore
+from genrec.data.dataset import Dataset
+from genrec.data.errors import StoreBusyError
 from genrec.data.events import EventStore
 from genrec.data.generated import GeneratedItem, Provenance
 from genrec.data.generated_store import GeneratedStore
 from genrec.data.sql import Database, DuckDBDatabase, open_database, redact
-from genrec.data.store import Store, StoreBusyError
+from genrec.data.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -117,21 +120,27 @@ def test_concurrent_writes_from_threads_all_land(db: Database) -> None:
     assert not errors and events.count_feedback() == 200
 
 
-def test_a_held_duckdb_file_is_shared_in_process_and_busy_for_others(tmp_path: Path) -> None:
+def test_a_held_duckdb_file_is_shared_in_process_and_busy_for_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
     import subprocess
     import sys
 
+    monkeypatch.setenv("GENREC_LOCK_TIMEOUT", "1")
     path = tmp_path / "g.duckdb"
     held = open_database(path)
-    assert isinstance(held, DuckDBDatabase) and open_database(path) is held
+    assert isinstance(held, DuckDBDatabase) and held.held and open_database(path) is held
     EventStore(path, "shop").record_feedback("a", "like", "i1")  # a path resolves to the held connection
     assert Store(path).list_datasets() == []  # readers in this process share it
     code = f"from genrec.data.store import Store\nStore({str(path)!r}).list_datasets()"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert other.returncode != 0 and "StoreBusyError" in other.stderr and "genrec serve" in other.stderr
+    # another process waits GENREC_LOCK_TIMEOUT, then learns which process holds the file
+    assert other.returncode != 0 and "StoreBusyError" in other.stderr, other.stderr
+    assert f"locked by process {os.getpid()}" in other.stderr
     held.close()
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
-    with pytest.raises(StoreBusyError):  # and the other way round
+    with pytest.raises(StoreBusyError, match="locked by process"):  # and the other way round
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -146,6 +155,23 @@ def test_a_held_duckdb_file_is_shared_in_process_and_busy_for_others(tmp_path: P
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_readers_of_a_file_nobody_holds_never_write(tmp_path: Path) -> None:
+    """Without a holder, stores read the file read-only: nothing is created by a read."""
+    path = tmp_path / "r.duckdb"
+    assert AccountStore(path).keys() == [] and EventStore(path, "shop").feedback("a") == []
+    assert GeneratedStore(path).items("shop") == [] and not path.exists()  # no file made by reading
+    Store(path).save_dataset(Dataset.from_sequences("keep", {"u": ["a", "b", "c"]}))
+    before = path.stat().st_mtime_ns
+    assert AccountStore(path).count_keys() == 0 and EventStore(path, "shop").count_feedback() == 0
+    assert path.stat().st_mtime_ns == before
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert not any(t.startswith(("genrec_api", "genrec_events", "genrec_generated")) for t in tables)
+    AccountStore(path).create_key("alice")  # a write creates the tables, then reads see them
+    listed = AccountStore(path).keys()
+    assert [k["user_id"] for k in listed] == ["alice"]
 
 
 def test_urls_are_redacted() -> None:

@@ -1,22 +1,29 @@
-"""``genrec serve`` (the web service and browser UI) and ``genrec keys`` (API keys)."""
+"""``genrec serve`` (the web service and browser UI) and ``genrec keys`` (API keys).
+
+Every option is a key of ``genrec.config.ServeConfig`` (``--set`` reaches its ``loop`` part, as in
+``genrec chat``); bad values are one-line errors naming the option, exit code 2 (``cli/errors.py``).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
+
+from genrec.cli.errors import EXIT_USAGE, print_error
+from genrec.cli.render import literal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from genrec.config import ServeConfig
     from genrec.data.accounts import AccountStore
-    from genrec.serve.settings import ServeSettings
 
 T = TypeVar("T")
 
@@ -30,11 +37,13 @@ DB_OPT = typer.Option(
     help="Database URL for users' data: postgresql://... or a DuckDB file (default: $GENREC_DB_URL or the store).",
 )
 STORE_OPT = typer.Option(None, "--store", help="DuckDB store file (default: $GENREC_HOME/genrec.duckdb).")
+#: ServeConfig keys whose command-line option is named otherwise.
+OPTION_NAMES = {"dataset_options": "--opt", "build_loop": "--loop/--no-loop", "log_impressions": "--no-impressions"}
 
 
 def _fail(message: str) -> NoReturn:
-    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
-    raise typer.Exit(2)
+    print_error(message)
+    raise typer.Exit(EXIT_USAGE)
 
 
 def serve(
@@ -59,85 +68,96 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Serve the REST API and the browser UI (http://HOST:PORT/). The first start trains the models."""
-    import uvicorn
-
     from genrec.cli.main import _parse_options
-    from genrec.data.sql import is_postgres, resolve_url
-    from genrec.serve.settings import ServeSettings
+
+    settings = serve_config(
+        {
+            "dataset": dataset,
+            "dataset_options": _parse_options(options),
+            "store": str(store or ""),
+            "db": db or "",
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "build_loop": loop,
+            "recommender": recommender or "",
+            "model_dir": str(model_dir or ""),
+            "threads": threads,
+            "batch_max": batch_max,
+            "batch_wait_ms": batch_wait_ms,
+            "turn_workers": turn_workers,
+            "turn_queue": turn_queue,
+            "secure_cookies": secure_cookies,
+            "log_impressions": not no_impressions,
+            "log_level": log_level.lower(),
+        },
+        overrides or [],
+    )
+    run_server(settings)
+
+
+def serve_config(options: dict[str, Any], overrides: list[str]) -> ServeConfig:
+    """The validated ServeConfig of the command line; a bad value is a one-line error naming its option."""
+    from genrec.config import LoopSettings, ServeConfig, apply_overrides
+    from genrec.protocol import model_config
 
     try:
-        settings = ServeSettings(
-            dataset=dataset,
-            dataset_options=_parse_options(options),
-            store=str(store) if store else None,
-            db=db,
-            host=host,
-            port=port,
-            workers=workers,
-            loop=loop,
-            overrides=list(overrides or []),
-            recommender=recommender,
-            model_dir=str(model_dir) if model_dir else None,
-            threads=threads,
-            batch_max=batch_max,
-            batch_wait_ms=batch_wait_ms,
-            turn_workers=turn_workers,
-            turn_queue=turn_queue,
-            secure_cookies=secure_cookies,
-            log_impressions=not no_impressions,
-        )
+        settings = ServeConfig.model_validate(options)
     except ValidationError as err:
         first = err.errors()[0]
-        _fail(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
-    if log_level.lower() not in ("debug", "info", "warning", "error"):
-        _fail("--log-level must be debug, info, warning or error")
-    url = resolve_url(settings.db, settings.store)
+        key = str(first["loc"][0])
+        option = OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
+        got = f" (got {first['input']!r})" if first["type"] != "missing" else ""
+        _fail(f"{option}: {first['msg']}{got}")
+    try:
+        loop = apply_overrides(LoopSettings(progress=False), overrides)
+        model_config(loop.pipeline.recommender, loop.recommender)  # recommender.* keys checked now, not at load
+    except ValueError as err:  # ConfigError, or an unknown pipeline.recommender
+        _fail(f"--set: {err}")
+    return settings.replace(loop=loop)
+
+
+def run_server(settings: ServeConfig) -> None:
+    """Open the state database (this process holds a DuckDB file: its one writer), then run uvicorn."""
+    import uvicorn
+
+    from genrec.data.sql import is_postgres, open_database, resolve_url
+    from genrec.serve.settings import to_env
+
+    url = resolve_url(settings.db or None, settings.store or None)
     if settings.workers > 1 and not is_postgres(url):
         _fail(
             "--workers > 1 needs PostgreSQL (--db postgresql://... or GENREC_DB_URL): the embedded DuckDB "
             "file allows one writing process"
         )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Opened here, before uvicorn starts, so a busy, foreign or unreachable store is a one-line error
+    # (cli/errors.py); the app's start-up gets the same held database.
+    db = open_database(url)
     if settings.workers == 1:
         from genrec.serve.app import create_app
 
-        app = _prepared(lambda: create_app(settings))
-        uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
         return
-    _prepare_for_workers(settings)
-    os.environ.update(settings.model_copy(update={"bootstrap_admin": False}).to_env())
+    _prepare_for_workers(settings, db)
+    os.environ.update(to_env(settings.replace(bootstrap_admin=False)))
     uvicorn.run(
         "genrec.serve.app:app_factory",
         factory=True,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         workers=settings.workers,
-        log_level=log_level.lower(),
+        log_level=settings.log_level,
         access_log=False,
     )
 
 
-def _prepared(build: Callable[[], T]) -> T:
-    """Build the app, turning a busy or unreachable store into a one-line error."""
-    from genrec.data.sql import StoreUnavailableError
-    from genrec.data.store import StoreBusyError
-
-    try:
-        return build()
-    except (StoreBusyError, StoreUnavailableError) as err:
-        _fail(str(err))
-
-
-def _prepare_for_workers(settings: ServeSettings) -> None:
+def _prepare_for_workers(settings: ServeConfig, db: Any) -> None:
     """Train (or find cached) every model once before the worker processes start, and create the first admin key."""
-    from genrec.data.sql import StoreUnavailableError, open_database, resolve_url
     from genrec.serve.app import bootstrap_admin
     from genrec.serve.service import Service
 
-    try:
-        db = open_database(resolve_url(settings.db, settings.store))
-    except StoreUnavailableError as err:
-        _fail(str(err))
     service = Service(settings, db)
     if settings.bootstrap_admin:
         bootstrap_admin(service)
@@ -148,24 +168,19 @@ def _prepare_for_workers(settings: ServeSettings) -> None:
 
 def _accounts(db: Optional[str], store: Optional[Path]) -> AccountStore:
     from genrec.data.accounts import AccountStore
-    from genrec.data.sql import StoreUnavailableError, database_for, resolve_url
+    from genrec.data.sql import database_for, resolve_url
 
-    try:
-        return AccountStore(database_for(resolve_url(db, store)))
-    except StoreUnavailableError as err:
-        _fail(str(err))
+    return AccountStore(database_for(resolve_url(db, store)))
 
 
 def _busy(call: Callable[[], T]) -> T:
-    from genrec.data.sql import StoreUnavailableError
-    from genrec.data.store import StoreBusyError
+    """Run a key command; a store a running server holds gets a hint how to manage keys then."""
+    from genrec.data.errors import StoreBusyError
 
     try:
         return call()
     except StoreBusyError as err:
-        _fail(f"{err}. With the server running, create keys on its admin page or with POST /v1/admin/keys.")
-    except (StoreUnavailableError, ValueError) as err:
-        _fail(str(err))
+        _fail(f"{err}. With the server running, manage keys on its admin page or with POST /v1/admin/keys")
 
 
 @keys_app.command("create")
@@ -179,7 +194,7 @@ def keys_create(
     """Create an API key and print it (only now: only its hash is stored)."""
     accounts = _accounts(db, store)
     key_id, key = _busy(lambda: accounts.create_key(user, "admin" if admin else "user", label))
-    console.print(f"created {'admin ' if admin else ''}key {key_id} for {user}; it is shown only now:")
+    console.print(literal(f"created {'admin ' if admin else ''}key {key_id} for {user}; it is shown only now:"))
     out.print(key, soft_wrap=True)
 
 
@@ -192,7 +207,8 @@ def keys_list(db: Optional[str] = DB_OPT, store: Optional[Path] = STORE_OPT) -> 
     for col in ("key id", "user", "role", "label", "revoked"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["key_id"], r["user_id"], r["role"], r["label"] or "", "yes" if r["revoked_at"] else "")
+        row = (r["key_id"], r["user_id"], r["role"], r["label"] or "", "yes" if r["revoked_at"] else "")
+        table.add_row(*(literal(str(cell)) for cell in row))
     out.print(table)
 
 
@@ -206,4 +222,4 @@ def keys_revoke(
     accounts = _accounts(db, store)
     if not _busy(lambda: accounts.revoke_key(key_id)):
         _fail(f"no active key {key_id!r}")
-    console.print(f"revoked {key_id}")
+    console.print(literal(f"revoked {key_id}"))

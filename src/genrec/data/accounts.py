@@ -13,6 +13,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,10 @@ class AccountStore:
         self.db.ensure("accounts", _DDL)
         return self.db
 
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query; none before anything was stored (a reader never creates tables)."""
+        return self.db.read("accounts", _DDL, sql, args)
+
     # ---- API keys ---------------------------------------------------------------------------
     def create_key(self, user_id: str, role: str = "user", label: str = "") -> tuple[str, str]:
         """A new key for ``user_id``: returns (key id, the plain key, shown once)."""
@@ -98,7 +103,7 @@ class AccountStore:
         if match is None:
             return None
         key_id, secret = match.groups()
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT user_id, role, secret_sha256 FROM genrec_api_keys WHERE key_id = ? AND revoked_at IS NULL",
             [key_id],
         )
@@ -118,7 +123,7 @@ class AccountStore:
 
     def keys(self) -> list[dict[str, Any]]:
         """Every key's id, user, role, label and times (never the secret), newest first."""
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT key_id, user_id, role, label, created_at, revoked_at FROM genrec_api_keys ORDER BY created_at DESC"
         )
         names = ("key_id", "user_id", "role", "label", "created_at", "revoked_at")
@@ -129,7 +134,8 @@ class AccountStore:
         sql, args = "SELECT count(*) FROM genrec_api_keys WHERE revoked_at IS NULL", []
         if role is not None:
             sql, args = sql + " AND role = ?", [role]
-        return int(self._ready().query(sql, args)[0][0])
+        rows = self._read(sql, args)
+        return int(rows[0][0]) if rows else 0
 
     # ---- browser sessions -------------------------------------------------------------------
     def open_web_session(self, principal: Principal, hours: float = 12.0) -> tuple[str, WebSession]:
@@ -149,7 +155,7 @@ class AccountStore:
         """The live session of a cookie token (None when unknown or expired)."""
         if not token or len(token) > 256:
             return None
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT user_id, role, csrf, key_id, expires_at FROM genrec_web_sessions WHERE token_sha256 = ?",
             [sha256(token)],
         )

@@ -28,3 +28,15 @@ class DataFormatError(ValueError):
             where.append(f"field '{field}'")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class StoreError(RuntimeError):
+    """The embedded store cannot be opened or written: locked, not a DuckDB file, unwritable, full."""
+
+
+class StoreBusyError(StoreError):
+    """The embedded DuckDB file is locked by another process (its one writer, e.g. a running ``genrec serve``)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached (PostgreSQL down, a wrong URL or credentials, a missing driver)."""

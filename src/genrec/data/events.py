@@ -89,6 +89,10 @@ class EventStore:
         self.db.ensure("events", _DDL)
         return self.db
 
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query; none before anything was stored (a reader never creates tables)."""
+        return self.db.read("events", _DDL, sql, args)
+
     # ---- feedback ---------------------------------------------------------------------------
     def record_feedback(
         self,
@@ -131,7 +135,7 @@ class EventStore:
         args: list[Any] = [self.dataset, user_id]
         if limit is not None:
             sql, args = sql + " LIMIT ?", args + [int(limit)]
-        rows = self._ready().query(sql, args)
+        rows = self._read(sql, args)
         return [
             FeedbackEvent(int(r[0]), r[1], r[2], r[3], json.loads(r[4]) if r[4] else [], r[5], float(r[6]))
             for r in reversed(rows)
@@ -142,7 +146,8 @@ class EventStore:
         sql, args = "SELECT count(*) FROM genrec_events WHERE dataset = ?", [self.dataset]
         if user_id is not None:
             sql, args = sql + " AND user_id = ?", args + [user_id]
-        return int(self._ready().query(sql, args)[0][0])
+        rows = self._read(sql, args)
+        return int(rows[0][0]) if rows else 0
 
     # ---- sessions and turns -----------------------------------------------------------------
     def create_session(self, user_id: str, title: str = "") -> str:
@@ -157,7 +162,7 @@ class EventStore:
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         """A session's id, owner, title and creation time (None when there is no such session here)."""
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT session_id, user_id, title, created_at FROM genrec_sessions WHERE session_id = ? AND dataset = ?",
             [session_id, self.dataset],
         )
@@ -167,14 +172,14 @@ class EventStore:
 
     def session_owner(self, session_id: str) -> str | None:
         """The user a session belongs to (None when there is no such session in this dataset)."""
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT user_id FROM genrec_sessions WHERE session_id = ? AND dataset = ?", [session_id, self.dataset]
         )
         return str(rows[0][0]) if rows else None
 
     def sessions(self, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """A user's sessions, newest first, with their turn counts."""
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT s.session_id, s.title, s.created_at, count(t.n), max(t.created_at) FROM genrec_sessions s "
             "LEFT JOIN genrec_turns t ON t.session_id = s.session_id WHERE s.dataset = ? AND s.user_id = ? "
             "GROUP BY s.session_id, s.title, s.created_at ORDER BY s.created_at DESC LIMIT ?",
@@ -200,7 +205,7 @@ class EventStore:
 
     def turns(self, session_id: str) -> list[ConversationTurn]:
         """The turns of a session, in order."""
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT session_id, n, instruction, record, created_at FROM genrec_turns WHERE session_id = ? ORDER BY n",
             [session_id],
         )
@@ -219,7 +224,7 @@ class EventStore:
 
     def impressions(self, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The lists last shown to a user, newest first."""
-        rows = self._ready().query(
+        rows = self._read(
             "SELECT source, items, created_at FROM genrec_impressions WHERE dataset = ? AND user_id = ? "
             "ORDER BY impression_id DESC LIMIT ?",
             [self.dataset, user_id, int(limit)],

@@ -3,13 +3,15 @@
 Two tables: ``genrec_generated`` (one row per generated item: fields, provenance, fidelity report,
 status) and ``genrec_audit`` (an append-only log of every verdict). Inserts never overwrite: an id
 already stored, or the id of a human item, is refused, and each write runs in one transaction.
+Reads never create anything: on a DuckDB file no process holds they open it read-only (several
+processes may read at once), and every open waits briefly for another process's write lock.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,10 @@ class GeneratedStore:
     def _ready(self) -> Database:
         self.db.ensure("generated", _DDL)
         return self.db
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query; none before anything was stored (a reader never creates tables)."""
+        return self.db.read("generated", _DDL, sql, args)
 
     def add(self, item: GeneratedItem, dataset: str, human_ids: Iterable[str] = ()) -> None:
         """Store a new generated item and its verdict; refuse ids of human or already stored items."""
@@ -78,11 +84,11 @@ class GeneratedStore:
 
     def has(self, item_id: str) -> bool:
         """Whether a generated item with this id is stored."""
-        return bool(self._ready().query("SELECT 1 FROM genrec_generated WHERE item_id = ?", [item_id]))
+        return bool(self._read("SELECT 1 FROM genrec_generated WHERE item_id = ?", [item_id]))
 
     def get(self, item_id: str) -> GeneratedItem:
         """The stored item (with its fidelity report)."""
-        rows = self._ready().query("SELECT payload FROM genrec_generated WHERE item_id = ?", [item_id])
+        rows = self._read("SELECT payload FROM genrec_generated WHERE item_id = ?", [item_id])
         if not rows:
             raise KeyError(f"no generated item {item_id!r}")
         return GeneratedItem.from_dict(json.loads(rows[0][0]))
@@ -96,7 +102,7 @@ class GeneratedStore:
             args.append(user_id)
         if not include_blocked:
             sql += " AND status <> 'block'"
-        rows = self._ready().query(sql + " ORDER BY created_at, item_id", args)
+        rows = self._read(sql + " ORDER BY created_at, item_id", args)
         return [GeneratedItem.from_dict(json.loads(r[0])) for r in rows]
 
     def audit(
@@ -116,7 +122,7 @@ class GeneratedStore:
         sql += " ORDER BY logged_at DESC" if newest_first else " ORDER BY logged_at"
         if limit is not None:
             sql, args = sql + " LIMIT ?", args + [int(limit)]
-        rows = self._ready().query(sql, args)
+        rows = self._read(sql, args)
         return [
             {
                 "item_id": r[0],

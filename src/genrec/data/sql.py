@@ -5,10 +5,13 @@ sequences, ``RETURNING``); the PostgreSQL backend turns ``?`` into psycopg's ``%
 in ``transaction()`` and is committed when the block ends (rolled back on an exception), so a
 caller that acknowledges after the block acknowledges only what is stored.
 
-DuckDB allows one writing process per file. ``open_database`` opens a file once per process and
-holds it (the server, ``genrec chat``): every store in the process shares that connection, writes
-are serialised by a lock, reads use one cursor per thread. ``database_for`` gives the held one when
-there is one, else a transient database that connects per call (the CLI's one-off commands).
+DuckDB allows one writing process per file, and every DuckDB connection is opened by
+``genrec.data.connection`` (lock-aware: a file another process holds is waited for, then named in a
+one-line ``StoreBusyError``). ``open_database`` holds a file for the process (the server,
+``genrec chat``): every store in the process shares that connection, writes are serialised by a
+lock, reads use one cursor per thread. ``database_for`` gives the held one when there is one, else a
+transient database that connects per call (the CLI's one-off commands): its reads open the file
+read-only (several processes may read at once) and never create anything.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from genrec.data.store import connect_file, default_store_path
+from genrec.data import connection
+from genrec.data.errors import StoreUnavailableError
+from genrec.data.store import default_store_path
 
 ENV_URL = "GENREC_DB_URL"
 _PG = re.compile(r"^postgres(ql)?://")
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
-
-class StoreUnavailableError(RuntimeError):
-    """The database cannot be reached (PostgreSQL down, wrong URL or credentials)."""
+__all__ = ["ENV_URL", "Database", "DuckDBDatabase", "PostgresDatabase", "StoreUnavailableError", "Tx"]
 
 
 class Tx:
@@ -55,6 +59,7 @@ class Database(ABC):
 
     kind: str = ""
     url: str = ""
+    _ddl_guard: str = ""  # run first in the transaction that creates a store's tables
 
     def __init__(self) -> None:
         self._ensured: set[str] = set()
@@ -80,16 +85,27 @@ class Database(ABC):
             if name in self._ensured:
                 return
             with self.transaction() as tx:
+                if self._ddl_guard:
+                    tx.execute(self._ddl_guard)
                 for statement in ddl:
                     tx.execute(statement)
             self._ensured.add(name)
+
+    def readable(self, name: str, ddl: Sequence[str]) -> bool:
+        """Whether a store's tables are there to read (a store that was never written has none)."""
+        self.ensure(name, ddl)
+        return True
+
+    def read(self, name: str, ddl: Sequence[str], sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a store's read-only statement; none when the store's tables were never created."""
+        return self.query(sql, params) if self.readable(name, ddl) else []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact(self.url)!r})"
 
 
 class DuckDBDatabase(Database):
-    """An embedded DuckDB file: held open (one writer per process) or connected per call."""
+    """An embedded DuckDB file: held open by this process (its one writer) or connected per call."""
 
     kind = "duckdb"
 
@@ -97,28 +113,25 @@ class DuckDBDatabase(Database):
         super().__init__()
         self.path = Path(path)
         self.url = str(self.path)
-        self.hold = hold
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._con: Any = None
+        self._held = False
         if hold:
-            self._con = self._connect()
+            connection.hold(self.path)
+            self._held = True
 
-    def _connect(self) -> Any:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return connect_file(self.path) if self._con is None else self._con.cursor()
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the file (else each call opens it)."""
+        return self._held
 
-    def new_cursor(self) -> Any:
-        """A new cursor of the held connection (the caller closes it), or None when transient."""
-        return None if self._con is None else self._con.cursor()
-
-    def cursor(self) -> Any:
-        """A connection for this thread (a cursor of the held connection), or None when transient."""
-        if self._con is None:
+    def _cursor(self) -> Any:
+        """This thread's cursor of the held connection (None when transient)."""
+        if not self._held:
             return None
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            cur = self._con.cursor()
+            cur = connection.connect(self.path)
             self._local.cursor = cur
         return cur
 
@@ -126,36 +139,47 @@ class DuckDBDatabase(Database):
     def transaction(self) -> Iterator[Tx]:
         """One write transaction (serialised with the process's other writes)."""
         with self._lock:
-            con = self._con.cursor() if self._con is not None else self._connect()
+            if not self._held:
+                connection.prepare_store_dir(self.path)
+            con = connection.connect(self.path)
             try:
-                con.execute("BEGIN TRANSACTION")
-                try:
+                with connection.transaction(con, self.path):
                     yield Tx(con, convert=False)
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
             finally:
                 con.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only statement."""
-        cur = self.cursor()
+        """Rows of a read-only statement (a transient database opens the file read-only)."""
+        cur = self._cursor()
         if cur is not None:
             return list(cur.execute(sql, list(params)).fetchall())
-        with self._lock:
-            con = self._connect()
-            try:
-                return list(con.execute(sql, list(params)).fetchall())
-            finally:
-                con.close()
+        with connection.connect(self.path, read_only=True) as con:
+            return list(con.execute(sql, list(params)).fetchall())
+
+    def readable(self, name: str, ddl: Sequence[str]) -> bool:
+        """Held: create the tables if needed. Transient: whether the file has them (checked read-only)."""
+        if self._held or name in self._ensured:
+            return super().readable(name, ddl)
+        if not self.path.exists():
+            return False
+        tables = _TABLE.findall(" ".join(ddl))
+        marks = ", ".join("?" for _ in tables)
+        found = self.query(
+            f"SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
+            f"AND table_name IN ({marks})",
+            tables,
+        )
+        if int(found[0][0]) < len(tables):
+            return False
+        self._ensured.add(name)
+        return True
 
     def close(self) -> None:
-        """Close the held connection and forget it."""
+        """Release the held file (other processes may open it again) and forget this database."""
         with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            if self._held:
+                connection.release(self.path)
+                self._held = False
         super().close()
         _forget(self)
 
@@ -164,6 +188,9 @@ class PostgresDatabase(Database):
     """PostgreSQL through a psycopg 3 connection pool: for several server processes sharing one store."""
 
     kind = "postgresql"
+    # Two processes creating the same table at once collide in PostgreSQL's catalog even with
+    # IF NOT EXISTS: a transaction-scoped advisory lock makes them take turns.
+    _ddl_guard = "SELECT pg_advisory_xact_lock(4711027)"
 
     def __init__(self, url: str, min_size: int = 1, max_size: int = 8) -> None:
         super().__init__()
@@ -204,8 +231,8 @@ class PostgresDatabase(Database):
         _forget(self)
 
 
-_HELD: dict[str, Database] = {}
-_HELD_LOCK = threading.RLock()
+_OPEN: dict[str, Database] = {}
+_OPEN_LOCK = threading.RLock()
 
 
 def resolve_url(url: str | Path | None = None, store_path: str | Path | None = None) -> str:
@@ -232,11 +259,11 @@ def open_database(url: str | Path | None = None) -> Database:
     """The process's held database for ``url`` (see ``resolve_url``), opened on first use."""
     target = resolve_url(url)
     key = _key(target)
-    with _HELD_LOCK:
-        db = _HELD.get(key)
+    with _OPEN_LOCK:
+        db = _OPEN.get(key)
         if db is None:
             db = PostgresDatabase(target) if is_postgres(target) else DuckDBDatabase(key, hold=True)
-            _HELD[key] = db
+            _OPEN[key] = db
         return db
 
 
@@ -247,23 +274,16 @@ def database_for(target: str | Path | Database | None = None) -> Database:
     url = resolve_url(target)
     if is_postgres(url):
         return open_database(url)
-    with _HELD_LOCK:
-        held = _HELD.get(_key(url))
+    with _OPEN_LOCK:
+        held = _OPEN.get(_key(url))
     return held if held is not None else DuckDBDatabase(_key(url), hold=False)
 
 
-def held_duckdb(path: str | Path) -> DuckDBDatabase | None:
-    """The DuckDB database this process holds for ``path``, if any (readers must share its connection)."""
-    with _HELD_LOCK:
-        db = _HELD.get(_key(str(path)))
-    return db if isinstance(db, DuckDBDatabase) else None
-
-
 def _forget(db: Database) -> None:
-    with _HELD_LOCK:
-        for key, value in list(_HELD.items()):
+    with _OPEN_LOCK:
+        for key, value in list(_OPEN.items()):
             if value is db:
-                del _HELD[key]
+                del _OPEN[key]
 
 
 def redact(url: str) -> str:

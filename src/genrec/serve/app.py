@@ -18,11 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import genrec
+from genrec.config import ServeConfig
 from genrec.data.sql import open_database, redact, resolve_url
 from genrec.serve import api, web
 from genrec.serve.auth import KeyCache
 from genrec.serve.service import Service
-from genrec.serve.settings import ServeSettings, settings_from_env
+from genrec.serve.settings import settings_from_env
 
 log = logging.getLogger("genrec.serve")
 STATIC = Path(__file__).parent / "static"
@@ -79,7 +80,7 @@ def bootstrap_admin(service: Service) -> None:
     )
 
 
-def create_app(settings: ServeSettings | None = None) -> FastAPI:
+def create_app(settings: ServeConfig | None = None) -> FastAPI:
     """The application for ``settings`` (start-up loads the models in the background)."""
     settings = settings or settings_from_env()
     url = resolve_url(settings.db, settings.store)

@@ -15,17 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrec.cli.chat import settings_from
+from genrec.config import LoopSettings, ServeConfig
 from genrec.data.dataset import Dataset
 from genrec.data.generated_store import GeneratedStore
 from genrec.data.sources import resolve_dataset
 from genrec.data.sql import Database
 from genrec.data.store import Store
-from genrec.generation.assemble import LoopSettings, build_pipeline, trained_recommender
+from genrec.generation.assemble import build_pipeline, trained_recommender
 from genrec.generation.pipeline import GenerativePipeline
 from genrec.models.base import Recommender
 from genrec.serve.catalog import CatalogIndex
-from genrec.serve.settings import ServeSettings
 
 log = logging.getLogger("genrec.serve")
 
@@ -68,14 +67,14 @@ class Snapshot:
 class Engine:
     """Loads snapshots and hands out the current one."""
 
-    def __init__(self, settings: ServeSettings, db: Database) -> None:
+    def __init__(self, settings: ServeConfig, db: Database) -> None:
         self.settings = settings
         self.db = db
         self.stage = "starting"
         self.error: str | None = None
         self.current: Snapshot | None = None
         self.dataset: Dataset | None = None
-        self.loop_settings: LoopSettings = settings_from(settings.overrides, progress=False)
+        self.loop_settings: LoopSettings = settings.loop
         self._reload = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -108,7 +107,7 @@ class Engine:
         if self.dataset is None:
             s = self.settings
             self._stage(f"loading dataset {s.dataset}")
-            self.dataset = resolve_dataset(s.dataset, Store(s.store), dict(s.dataset_options))
+            self.dataset = resolve_dataset(s.dataset, Store(s.store or None), dict(s.dataset_options))
         return self.dataset
 
     def build(self, version: int) -> Snapshot:
@@ -118,9 +117,11 @@ class Engine:
         dataset = self.load_dataset()
         model, info = self._recommendations_model(dataset)
         pipeline = None
-        if s.loop:
+        if s.build_loop:
             self._stage("building the generative loop (a first start trains tiger and the text generator: minutes)")
-            pipeline = build_pipeline(dataset, self.loop_settings, Store(s.store), generated=GeneratedStore(self.db))
+            pipeline = build_pipeline(
+                dataset, self.loop_settings, Store(s.store or None), generated=GeneratedStore(self.db)
+            )
         info["load_seconds"] = round(time.perf_counter() - started, 3)
         return Snapshot(version, dataset, CatalogIndex(dataset), model, info, pipeline)
 

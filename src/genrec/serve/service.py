@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from genrec.config import ServeConfig
 from genrec.data.accounts import AccountStore, Principal
 from genrec.data.events import EventStore
 from genrec.data.generated import GENERATED_PREFIX, GeneratedItem
@@ -27,7 +28,6 @@ from genrec.serve.impressions import ImpressionLog
 from genrec.serve.jobs import Job, JobRunner
 from genrec.serve.recs import RecQuery, score_batch
 from genrec.serve.schemas import FeedbackIn, RecommendIn
-from genrec.serve.settings import ServeSettings
 from genrec.serve.turns import generated_view, run_turn
 
 NOT_FOUND = "not found"
@@ -41,7 +41,7 @@ def unprocessable(field: list[str | int], message: str) -> HTTPException:
 class Service:
     """The server's state and operations."""
 
-    def __init__(self, settings: ServeSettings, db: Database) -> None:
+    def __init__(self, settings: ServeConfig, db: Database) -> None:
         self.settings = settings
         self.db = db
         self.engine = Engine(settings, db)

@@ -226,7 +226,7 @@ async def ui_feedback(request: Request) -> Response:
     session_id = str(form.get("session_id") or "") or None
     try:
         body = FeedbackIn(
-            kind=str(form.get("kind") or ""),  # type: ignore[arg-type]
+            kind=str(form.get("kind") or ""),
             item_id=str(form.get("item_id")) if form.get("item_id") else None,
             items=[str(i) for i in form.getlist("items")],
             session_id=session_id,
@@ -376,7 +376,7 @@ async def admin_create_key(request: Request) -> Response:
     ws = _admin(request)
     _, form = await _post(request)
     try:
-        body = KeyIn(user_id=str(form.get("user_id") or "").strip(), role=str(form.get("role") or "user"))  # type: ignore[arg-type]
+        body = KeyIn(user_id=str(form.get("user_id") or "").strip(), role=str(form.get("role") or "user"))
     except ValidationError as err:
         raise HTTPException(422, "user id: " + "; ".join(e["msg"] for e in err.errors())) from err
     key_id, key = await run_in_threadpool(_service(request).accounts.create_key, body.user_id, body.role)
