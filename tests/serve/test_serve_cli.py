@@ -88,3 +88,33 @@ def test_keys_against_a_running_server_name_it(server: ServerProcess, serve_home
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert f"process {server.proc.pid}" in errors[0] and "genrec serve" in errors[0] and "admin page" in errors[0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE stands in for a full disk")
+def test_serve_on_a_full_disk_or_a_foreign_file_is_one_line_before_it_listens(tmp_path: Path) -> None:
+    import resource
+    import signal
+
+    def small_disk() -> None:  # writes beyond 1000 bytes fail with EFBIG, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("not a database\n")
+    env = {**os.environ, "GENREC_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    for db, limit, expected in (
+        (tmp_path / "state.duckdb", small_disk, "disk is full"),
+        (foreign, None, "not a DuckDB"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "genrec.cli.main", "serve", "--no-loop", "--port", "0", "--db", str(db)],
+            preexec_fn=limit,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert proc.returncode == 2 and len(errors) == 1 and expected in errors[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert foreign.read_text() == "not a database\n"

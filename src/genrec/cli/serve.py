@@ -131,9 +131,15 @@ def run_server(settings: ServeConfig) -> None:
             "file allows one writing process"
         )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Opened here, before uvicorn starts, so a busy, foreign or unreachable store is a one-line error
-    # (cli/errors.py); the app's start-up gets the same held database.
+    # Opened and first written here, before uvicorn starts, so a busy, foreign, read-only, full or
+    # unreachable store is a one-line error (cli/errors.py); the app's start-up gets the same held database.
     db = open_database(url)
+    if settings.bootstrap_admin:
+        from genrec.data.accounts import AccountStore
+        from genrec.serve.app import bootstrap_admin
+
+        bootstrap_admin(AccountStore(db))
+    settings = settings.replace(bootstrap_admin=False)
     if settings.workers == 1:
         from genrec.serve.app import create_app
 
@@ -141,7 +147,7 @@ def run_server(settings: ServeConfig) -> None:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
         return
     _prepare_for_workers(settings, db)
-    os.environ.update(to_env(settings.replace(bootstrap_admin=False)))
+    os.environ.update(to_env(settings))
     uvicorn.run(
         "genrec.serve.app:app_factory",
         factory=True,
@@ -154,13 +160,10 @@ def run_server(settings: ServeConfig) -> None:
 
 
 def _prepare_for_workers(settings: ServeConfig, db: Any) -> None:
-    """Train (or find cached) every model once before the worker processes start, and create the first admin key."""
-    from genrec.serve.app import bootstrap_admin
+    """Train (or find cached) every model once before the worker processes start."""
     from genrec.serve.service import Service
 
     service = Service(settings, db)
-    if settings.bootstrap_admin:
-        bootstrap_admin(service)
     logging.getLogger("genrec.serve").info("preparing the models once for %d workers", settings.workers)
     service.engine.build(0)
     db.close()

@@ -146,7 +146,7 @@ def store_error(err: BaseException, path: str | Path, action: str) -> StoreError
     low = text.lower()
     if "not a valid duckdb database" in low or "not a valid database" in low:
         return StoreError(
-            f"{path} is not a DuckDB database: give --store a file genrec created, or a path that does not exist yet"
+            f"{path} is not a DuckDB database: give --store (or --db) a file genrec created, or a path that does not exist yet"
         )
     if "no space left" in low or "file too large" in low or "disk quota" in low:
         return StoreError(

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import genrec
 from genrec.config import ServeConfig
+from genrec.data.accounts import AccountStore
 from genrec.data.sql import open_database, redact, resolve_url
 from genrec.serve import api, web
 from genrec.serve.auth import KeyCache
@@ -66,11 +67,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def bootstrap_admin(service: Service) -> None:
+def bootstrap_admin(accounts: AccountStore) -> None:
     """On a store with no admin key, create one and print it once (the way into a fresh install)."""
-    if service.accounts.count_keys("admin"):
+    if accounts.count_keys("admin"):
         return
-    key_id, key = service.accounts.create_key("admin", "admin", "created at first start")
+    key_id, key = accounts.create_key("admin", "admin", "created at first start")
     print(
         f"genrec serve: no admin key existed, so one was created (key id {key_id}). It is shown only now.\n"
         f"  admin key: {key}\n"
@@ -95,7 +96,7 @@ def create_app(settings: ServeConfig | None = None) -> FastAPI:
         app.state.keys = KeyCache(service.accounts)
         app.state.settings = settings
         if settings.bootstrap_admin:
-            bootstrap_admin(service)
+            bootstrap_admin(service.accounts)
         service.batcher.start()
         service.feedback_writer.start()
         service.engine.start()
