@@ -122,6 +122,9 @@ class Engine:
             pipeline = build_pipeline(
                 dataset, self.loop_settings, Store(s.store or None), generated=GeneratedStore(self.db)
             )
+            # A writer built on first use (a lazy one) is built now, while /v1/ready says "loading",
+            # so no user's first edit waits for the text generator's training.
+            getattr(pipeline.writer, "inner", None)
         info["load_seconds"] = round(time.perf_counter() - started, 3)
         return Snapshot(version, dataset, CatalogIndex(dataset), model, info, pipeline)
 
