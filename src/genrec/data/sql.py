@@ -203,6 +203,10 @@ class PostgresDatabase(Database):
             ) from err
         self.url = url
         self._errors = (psycopg.OperationalError,)
+        try:  # one direct attempt first: a refused or misspelt URL fails now, not after the pool's retries
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as err:
+            raise StoreUnavailableError(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(err)}") from None
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": False})
         try:
             self._pool.open(wait=True, timeout=10)
@@ -289,6 +293,10 @@ def _forget(db: Database) -> None:
 def redact(url: str) -> str:
     """``url`` without its password."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _first_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300]
 
 
 def _pg_sql(sql: str) -> str:
