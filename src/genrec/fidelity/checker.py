@@ -15,6 +15,7 @@ from genrec.fidelity.authenticity import AuthenticityCheck
 from genrec.fidelity.base import Check, CheckContext, CheckResult, FidelityReport, Finding, worst
 from genrec.fidelity.bias import BiasCheck
 from genrec.fidelity.identifiability import IdentifiabilityCheck
+from genrec.fidelity.integrity import IntegrityCheck
 from genrec.fidelity.legal import LegalCheck
 from genrec.fidelity.policy import Policy, load_policy
 from genrec.fidelity.privacy import PrivacyCheck
@@ -30,6 +31,7 @@ CHECKS: dict[str, type[Check]] = {
     "legal": LegalCheck,
     "identifiability": IdentifiabilityCheck,
     "shilling": ShillingCheck,
+    "integrity": IntegrityCheck,
 }
 
 
