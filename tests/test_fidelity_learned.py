@@ -181,7 +181,11 @@ def test_decide_respects_each_knob() -> None:
         nearest=np.zeros(7, dtype=int),
     )
     codes = learned.CHECK_LABELS["safety"]
-    assert learned.decide(score, learned.Decision(codes, 0.25, 0.35)) == ("unsafe", pytest.approx(0.3), pytest.approx(0.5))
+    assert learned.decide(score, learned.Decision(codes, 0.25, 0.35)) == (
+        "unsafe",
+        pytest.approx(0.3),
+        pytest.approx(0.5),
+    )
     assert learned.decide(score, learned.Decision(codes, 0.35, 0.35)) is None  # probability of each label
     assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, None, (("unsafe", 0.25),))) is not None
     assert learned.decide(score, learned.Decision(codes, 0.05, 0.35, None, (("unsafe", 0.9),))) == (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genrec.textnorm import Normalizer, normalize, norm, number_value, prompt_text, display_text, sentence_spans, tokens
+from genrec.textnorm import Normalizer, display_text, norm, normalize, number_value, prompt_text, sentence_spans, tokens
 
 
 @pytest.mark.parametrize(
@@ -84,8 +84,14 @@ def test_tokens_and_norm() -> None:
 @pytest.mark.parametrize(
     ("text", "sentences"),
     [
-        ("Bluetooth 5.3 inside. Only $6.45 while supplies last!", ["Bluetooth 5.3 inside.", "Only $6.45 while supplies last!"]),
-        ("Dr. Scholl's spa bath. Made in the U.S. by hand. Done", ["Dr. Scholl's spa bath.", "Made in the U.S. by hand.", "Done"]),
+        (
+            "Bluetooth 5.3 inside. Only $6.45 while supplies last!",
+            ["Bluetooth 5.3 inside.", "Only $6.45 while supplies last!"],
+        ),
+        (
+            "Dr. Scholl's spa bath. Made in the U.S. by hand. Done",
+            ["Dr. Scholl's spa bath.", "Made in the U.S. by hand.", "Done"],
+        ),
         ("0.5 oz bottle", ["0.5 oz bottle"]),
         ("Line one\nLine two", ["Line one", "Line two"]),
     ],

@@ -46,8 +46,8 @@ __all__ = [
     "Token",
     "display_text",
     "english_words",
-    "normalize",
     "norm",
+    "normalize",
     "number_value",
     "prompt_text",
     "sentence_spans",
@@ -81,7 +81,7 @@ def norm(text: str) -> str:
 
 # ---- sentences ---------------------------------------------------------------------------------
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st no nos vs etc approx incl e.g i.e fl oz co inc ltd jr sr mt ft vol pg dept est".split()
+    ["mr", "mrs", "ms", "dr", "prof", "st", "no", "nos", "vs", "etc", "approx", "incl", "e.g", "i.e", "fl", "oz", "co", "inc", "ltd", "jr", "sr", "mt", "ft", "vol", "pg", "dept", "est"]
 )
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
 
@@ -347,9 +347,7 @@ _UNIT_TOKEN = re.compile(
 _MASKED = re.compile(r"(?<![\w*#])[A-Za-z]+[*#]+[A-Za-z]*(?![\w*#])|(?<![\w*#])[A-Za-z]*[*#]+[A-Za-z]+(?![\w*#])")
 _SINGLE = r"[A-Za-z0-9@$!|]"
 _SPLIT_WORD = re.compile(r"(?<![\w.@])([A-Za-z]{2,})[._·]([A-Za-z]{2,})(?![\w@]|\.\w)")
-_SPACED = re.compile(
-    r"(?<![\w@$!|])" + _SINGLE + r"(?:(?: {1,3}|[.\-_*·/] ?)" + _SINGLE + r"){2,}\.?(?![\w@$!|])"
-)
+_SPACED = re.compile(r"(?<![\w@$!|])" + _SINGLE + r"(?:(?: {1,3}|[.\-_*·/] ?)" + _SINGLE + r"){2,}\.?(?![\w@$!|])")
 _UNITS_WORDS = {
     "zero": 0,
     "oh": 0,
@@ -469,7 +467,9 @@ class Normalizer:
             self._masked(b)
         if re.search(r"[A-Za-z][0-9@$!|]|[0-9@$!|][A-Za-z]", b.text):
             self._leet(b)
-        if re.search(r"(?i)\b(?:" + _NUMBER_WORD + r")\b|\d(?:zero|one|two|three|four|five|six|seven|eight|nine)", b.text):
+        if re.search(
+            r"(?i)\b(?:" + _NUMBER_WORD + r")\b|\d(?:zero|one|two|three|four|five|six|seven|eight|nine)", b.text
+        ):
             self._numbers(b)
         return Normalized(text, b.text, tuple(b.starts), tuple(b.ends), tuple(b.changes))
 
@@ -558,7 +558,7 @@ class Normalizer:
             if not any(c in _LEET for c in word) or _UNIT_TOKEN.fullmatch(word) or self.known(word.lower()):
                 continue
             inner = any(
-                c in _LEET and 0 < i < len(word) - 1 and word[i - 1].isalpha() or c in "0134578" and i == 0
+                (c in _LEET and 0 < i < len(word) - 1 and word[i - 1].isalpha()) or (c in "0134578" and i == 0)
                 for i, c in enumerate(word)
             )
             if not inner:

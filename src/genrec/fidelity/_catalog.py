@@ -87,7 +87,9 @@ BRAND_SUFFIXES = frozenset(
 )
 _MAX_NGRAM = 4
 _COMMON = 1000  # an English word this frequent (pyspellchecker's counts) is an everyday word, not (only) a brand
-_CUE_BEFORE = re.compile(r"(?i)\b(?:by|from|inspired\s+by|like|style\s+of|dupe\s+(?:of|for)|vs\.?|versus|than|same\s+as|as\s+used\s+by|made\s+by)\s*$")
+_CUE_BEFORE = re.compile(
+    r"(?i)\b(?:by|from|inspired\s+by|like|style\s+of|dupe\s+(?:of|for)|vs\.?|versus|than|same\s+as|as\s+used\s+by|made\s+by)\s*$"
+)
 _CUE_AFTER = re.compile(r"(?i)^\s*(?:-|\s)?(?:style|inspired|type|dupe|alternative|approved|grade|quality)\b")
 _CAMEL = re.compile(r"[A-Z][a-z]{2,}")
 

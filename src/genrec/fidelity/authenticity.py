@@ -340,9 +340,9 @@ class AuthenticityCheck(Check):
         def build() -> dict[str, list[str]]:
             out: dict[str, list[str]] = {}
             for item_id, r in ctx.catalog_records().items():
-                cats = [str(c) for c in _as_list(r.get("categories")) if str(c).strip()]
-                if cats:
-                    out.setdefault(cats[-1].lower(), []).append(item_id)
+                for c in _as_list(r.get("categories")):
+                    if str(c).strip():
+                        out.setdefault(str(c).lower(), []).append(item_id)
             return out
 
         return ctx.cached("authenticity.by_category", build)
@@ -495,7 +495,12 @@ class AuthenticityCheck(Check):
         """Claim keys that catalog items of the creation's kind make, and how many such items there are."""
         s = self.settings
         cats = [str(c).lower() for c in item.categories if str(c).strip()]
-        peers = self._by_category(ctx).get(cats[-1], []) if cats else []
+        groups = self._by_category(ctx)
+        peers: list[str] = []
+        for cat in reversed(cats):  # the most specific category with enough items to say what its kind claims
+            peers = groups.get(cat, [])
+            if len(peers) >= _MIN_KIND:
+                break
         if not peers:
             near = self._title_index(ctx).query(item.title or "")
             near.sort(key=lambda o: (-o.jaccard, o.key))
@@ -620,16 +625,22 @@ class AuthenticityCheck(Check):
         for fld, n in normed.items():
             rx = _LEADING_NAME if fld == "title" else _BY_NAME
             for m in rx.finditer(n.text):
-                words = re.findall(r"[A-Za-z]+", m.group("name"))
-                if words and all(_made_up(w, known) for w in words):
+                # the made-up words that open the name ("Velora" of "Velora Hydrating")
+                words = list(re.finditer(r"[A-Za-z]+", m.group("name")))
+                made = 0
+                while made < len(words) and _made_up(words[made].group(), known):
+                    made += 1
+                if made:
+                    start, end = m.start("name"), m.start("name") + words[made - 1].end()
+                    name = n.text[start:end]
                     out.append(
                         finding(
                             "invented_brand",
-                            f"{m.group('name')!r} reads as a brand name no catalog item has",
+                            f"{name!r} reads as a brand name no catalog item has",
                             fld,
                             n,
-                            m.start("name"),
-                            m.end("name"),
+                            start,
+                            end,
                             0.8,
                         )
                     )
@@ -637,6 +648,7 @@ class AuthenticityCheck(Check):
         return out
 
 
+_MIN_KIND = 20
 _LEADING_NAME = re.compile(r"^\s*(?P<name>[A-Z][a-z]{3,}(?:\s+[A-Z][a-z]{3,})?)\b(?!')")
 _BY_NAME = re.compile(r"\b(?:from|by)\s+(?P<name>[A-Z][a-z]{3,}(?:\s+[A-Z][a-z]{3,})?)(?:'s)?\b")
 
