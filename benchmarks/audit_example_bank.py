@@ -23,8 +23,8 @@ import numpy as np
 from benchmarks import redteam
 from genrec.config import EncoderConfig
 from genrec.encoders.text import TextEncoder
-from genrec.fidelity._text import norm
 from genrec.fidelity.learned import load_bank
+from genrec.textnorm import norm
 
 _ALT = re.compile(r"\{([^{}]*)\}")
 

@@ -47,13 +47,14 @@ from genrec.config import SyntheticConfig
 from genrec.data.dataset import Dataset
 from genrec.data.generated import GeneratedItem, Provenance
 from genrec.data.synthetic import generate
-from genrec.fidelity import _rules
-from genrec.fidelity._text import clean
 from genrec.fidelity.base import CheckContext, FidelityReport
 from genrec.fidelity.checker import FidelityChecker
+from genrec.fidelity.legal import LegalCheck
+from genrec.fidelity.lexicons import packaged_list
 from genrec.fidelity.policy import ShillingSettings
 from genrec.fidelity.privacy import NameFinder
 from genrec.fidelity.shilling import detect_shilling
+from genrec.textnorm import cell as clean
 
 BATCH = 512
 #: Template splits: dev (tuned on), heldout (first held-out batch; read before the learned detector was
@@ -235,25 +236,24 @@ def score_human(reports: list[FidelityReport], checks: list[str], items: list[Ge
 
 def name_detector_raw(ds: Dataset) -> dict[str, Any]:
     """Person-name detector hits on human texts WITHOUT the catalog's public-name whitelist (a diagnostic)."""
-    finder = NameFinder(_rules.read_list("given_names.txt"))
+    finder = NameFinder(packaged_list("given_names.txt"))
     texts = [f"{clean(r.title)}\n{clean(r.description)}" for r in ds.items.itertuples()]
     hits = sum(bool(finder.find(t)) for t in texts)
     return {"items": len(texts), "items_with_hits": hits, "rate": _rate(hits, len(texts))}
 
 
 def human_near_duplicates(checker: FidelityChecker, ctx: CheckContext) -> dict[str, Any]:
-    """How many human items are near-copies of ANOTHER human item (a property of the catalog, a diagnostic)."""
-    legal = next(c for c in checker.checks if c.name == "legal")
-    index = legal._index(ctx)
-    threshold = legal.settings.near_duplicate_threshold
+    """How many human items copy or paraphrase ANOTHER human item (a property of the catalog, a diagnostic)."""
+    legal = next(c for c in checker.checks if isinstance(c, LegalCheck))
     records = ctx.catalog_records()
     hits = 0
     for item_id, r in records.items():
         text = f"{clean(r.get('title'))}\n{clean(r.get('description'))}"
-        hits += any(max(o.jaccard, o.doc_containment) >= threshold for o in index.query(text, exclude={item_id}))
+        hits += bool(legal.copied_items(text, ctx, exclude={item_id}))
     return {
         "items": len(records),
-        "threshold": threshold,
+        "threshold": legal.settings.near_duplicate_threshold,
+        "paraphrase_threshold": legal.settings.paraphrase_threshold,
         "near_copies_of_another_item": hits,
         "rate": _rate(hits, len(records)),
     }

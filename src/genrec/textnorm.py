@@ -44,6 +44,7 @@ __all__ = [
     "Normalized",
     "Normalizer",
     "Token",
+    "cell",
     "display_text",
     "english_words",
     "norm",
@@ -69,6 +70,13 @@ class Token:
     end: int
 
 
+def cell(value: object) -> str:
+    """A table cell as text: None and NaN become ""."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
 def tokens(text: str) -> list[Token]:
     """Word tokens (letters and digits, inner apostrophes kept), lower-cased, with character offsets."""
     return [Token(m.group().lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(text or "")]
@@ -81,7 +89,35 @@ def norm(text: str) -> str:
 
 # ---- sentences ---------------------------------------------------------------------------------
 _ABBREVIATIONS = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "st", "no", "nos", "vs", "etc", "approx", "incl", "e.g", "i.e", "fl", "oz", "co", "inc", "ltd", "jr", "sr", "mt", "ft", "vol", "pg", "dept", "est"]
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "no",
+        "nos",
+        "vs",
+        "etc",
+        "approx",
+        "incl",
+        "e.g",
+        "i.e",
+        "fl",
+        "oz",
+        "co",
+        "inc",
+        "ltd",
+        "jr",
+        "sr",
+        "mt",
+        "ft",
+        "vol",
+        "pg",
+        "dept",
+        "est",
+    ]
 )
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
 
@@ -499,18 +535,19 @@ class Normalizer:
             if before and len(words) == 1 and self.known((before.group().strip() + words[0]).lower()):
                 words[0] = before.group().strip() + words[0]
                 start -= len(before.group())
-            out = []
+            out: list[str] = []
             for w in words:
                 letters = sum(c.isalpha() for c in w)
                 plain = self._deleet(w) or w
                 if len(w) >= 2 and letters >= 2 and (dotted or letters >= 4 or self.known(plain.lower())):
-                    out.append(w)
+                    out.append(w)  # joined
+                elif len(w) <= 2:
+                    out.append(" ".join(w))  # one or two loose characters stay as they are
                 else:
-                    out.append(" ".join(w) if len(w) <= 2 else None)
-            if any(o is None for o in out) or all(len(o) <= 3 and " " in o for o in out if o):
-                continue
-            if out != [" ".join(w) for w in words]:
-                edits.append((start, end, " ".join(o for o in out if o), "spaced"))
+                    break  # an unknown spaced-out word: leave the whole run alone
+            else:
+                if out != [" ".join(w) for w in words]:
+                    edits.append((start, end, " ".join(out), "spaced"))
         b.rewrite(edits)
 
     def _split_words(self, b: _Builder) -> None:
@@ -527,7 +564,7 @@ class Normalizer:
         edits = []
         for m in _MASKED.finditer(b.text):
             word = m.group()
-            rx = re.compile("^" + re.sub(r"[*#]+", lambda s: "[a-z]{1,%d}" % (len(s.group()) + 1), word.lower()) + "$")
+            rx = re.compile("^" + re.sub(r"[*#]+", lambda s: f"[a-z]{{1,{len(s.group()) + 1}}}", word.lower()) + "$")
             fits = sorted(w for w in sensitive_words() if rx.match(w))
             if not fits:
                 continue

@@ -94,9 +94,12 @@ _CUE_AFTER = re.compile(r"(?i)^\s*(?:-|\s)?(?:style|inspired|type|dupe|alternati
 _CAMEL = re.compile(r"[A-Z][a-z]{2,}")
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
 def squash(text: str) -> str:
     """Letters and digits only, lower case: the key brands are matched by."""
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    return _NOT_ALNUM.sub("", text.lower())
 
 
 @dataclass(frozen=True)
@@ -150,12 +153,13 @@ class BrandLexicon:
         """
         n = self.normalizer.normalize(text)
         toks = tokens(n.text)
+        squashed = [squash(t.text) for t in toks]
         out: list[BrandMention] = []
         i = 0
         while i < len(toks):
             hit = None
             for size in range(min(_MAX_NGRAM, len(toks) - i), 0, -1):
-                key = squash("".join(t.text for t in toks[i : i + size]))
+                key = "".join(squashed[i : i + size])
                 brand = self.keys.get(key)
                 if brand is None:
                     continue

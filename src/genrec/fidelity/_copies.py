@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from genrec.fidelity._text import ShingleIndex, merge_spans
+from genrec.fidelity._text import ShingleIndex, merge_spans, shingles
 from genrec.textnorm import tokens
 
 _FIELD_SEP = "\x00"
@@ -75,12 +75,15 @@ class CopyHit:
 class CopyIndex:
     """Shingle and content-word indexes over a catalog's (normalised) titles and descriptions."""
 
-    def __init__(self, docs: Iterable[tuple[str, str, str]], shingle_size: int, max_df: int) -> None:
-        """``docs``: (item id, normalised title, normalised description)."""
+    def __init__(self, docs: Iterable[tuple[str, str, str, str]], shingle_size: int, max_df: int) -> None:
+        """``docs``: (item id, normalised title, normalised description, normalised brand or "")."""
         self.shingles = ShingleIndex(shingle_size)
         word_df: Counter[str] = Counter()
         self.words: dict[str, set[str]] = {}
-        for item_id, title, description in docs:
+        self.brand_words: dict[str, frozenset[str]] = {}
+        for item_id, title, description, brand in docs:
+            if brand:
+                self.brand_words[item_id] = frozenset(t.text for t in tokens(brand))
             for fld, text in (("t", title), ("d", description)):
                 if text.strip():
                     self.shingles.add(f"{item_id}{_FIELD_SEP}{fld}", text)
@@ -88,6 +91,12 @@ class CopyIndex:
             self.words[item_id] = ws
             word_df.update(ws)
         self.shingles.drop_common(max_df)
+        self.doc_shingles: dict[str, frozenset[str]] = defaultdict(frozenset)
+        per_doc: dict[str, set[str]] = defaultdict(set)
+        for key, docs_of in self.shingles.postings.items():
+            for doc in docs_of:
+                per_doc[doc].add(key)
+        self.doc_shingles.update({doc: frozenset(keys) for doc, keys in per_doc.items()})
         n = max(1, len(self.words))
         self.idf = {w: math.log(n / df) for w, df in word_df.items() if df <= max(2, n // 10)}
         self.postings: dict[str, set[str]] = defaultdict(set)
@@ -96,67 +105,99 @@ class CopyIndex:
                 if w in self.idf:
                     self.postings[w].add(item_id)
         self.weight = {item_id: sum(self.idf.get(w, 0.0) for w in ws) for item_id, ws in self.words.items()}
+        self.content = {item_id: sum(w in self.idf for w in ws) for item_id, ws in self.words.items()}
 
-    def by_shingles(self, text: str, exclude: set[str]) -> dict[str, tuple[float, list[tuple[int, int]]]]:
-        """Per human item: max(containment of its title, of its description, Jaccard of both) and the spans."""
-        hits = self.shingles.query(text)
-        per_item: dict[str, list] = defaultdict(list)
-        for o in hits:
-            item_id, _, _fld = o.key.partition(_FIELD_SEP)
+    def _shingle_scores(self, text: str, exclude: set[str]) -> tuple[dict[str, float], list]:
+        """Per human item: max(containment of its title, of its description, Jaccard of both); and the query shingles."""
+        found = [sh for sh in shingles(text, self.shingles.n) if sh.key not in self.shingles.stop]
+        keys = {sh.key for sh in found}
+        shared: Counter[str] = Counter()
+        for key in keys:
+            for doc in self.shingles.postings.get(key, ()):
+                shared[doc] += 1
+        per_item: dict[str, list[tuple[int, int]]] = defaultdict(list)  # item -> [(shared, doc size)]
+        for doc, n in shared.items():
+            item_id = doc.split(_FIELD_SEP, 1)[0]
             if item_id not in exclude:
-                per_item[item_id].append(o)
+                per_item[item_id].append((n, self.shingles.sizes[doc]))
         out = {}
-        for item_id, overlaps in per_item.items():
-            shared = sum(o.shared for o in overlaps)
-            size = sum(o.doc_size for o in overlaps)
-            query = overlaps[0].query_size
-            union = query + size - shared
-            jaccard = shared / union if union else 0.0
-            field_best = max((o.doc_containment for o in overlaps if o.doc_size >= 3), default=0.0)
-            spans = merge_spans(s for o in overlaps for s in o.spans)
-            out[item_id] = (max(jaccard, field_best), spans)
-        return out
+        for item_id, parts in per_item.items():
+            common = sum(n for n, _ in parts)
+            size = sum(d for _, d in parts)
+            union = len(keys) + size - common
+            jaccard = common / union if union else 0.0
+            field_best = max((n / d for n, d in parts if d >= 3), default=0.0)
+            out[item_id] = max(jaccard, field_best)
+        return out, found
 
-    def by_words(self, text: str, exclude: set[str], min_words: int) -> dict[str, tuple[float, list[tuple[int, int]]]]:
-        """Per human item sharing a rare word: the rarity-weighted share of its words ``text`` repeats."""
-        toks = tokens(text)
-        words = {t.text for t in toks}
-        candidates: set[str] = set()
+    def _shingle_spans(self, item_id: str, found: list) -> list[tuple[int, int]]:
+        docs = {f"{item_id}{_FIELD_SEP}t", f"{item_id}{_FIELD_SEP}d"}
+        return merge_spans(
+            (sh.start, sh.end) for sh in found if not docs.isdisjoint(self.shingles.postings.get(sh.key, ()))
+        )
+
+    def _word_scores(self, text: str, exclude: set[str], min_words: int) -> dict[str, float]:
+        """Per human item sharing a rare word (and its brand): the rarity-weighted share of its words ``text`` repeats."""
+        words = {t.text for t in tokens(text)}
+        acc: dict[str, float] = defaultdict(float)
         for w in words:
-            if w in self.idf and len(self.postings[w]) <= 200:
-                candidates |= self.postings[w]
+            if w in self.idf:
+                weight = self.idf[w]
+                for item_id in self.postings[w]:
+                    acc[item_id] += weight
         out = {}
-        for item_id in candidates - exclude:
-            own = self.words[item_id]
-            if sum(w in self.idf for w in own) < min_words or self.weight[item_id] <= 0:
+        for item_id, got in acc.items():
+            if item_id in exclude or self.content[item_id] < min_words or self.weight[item_id] <= 0:
                 continue
-            shared = own & words
-            score = sum(self.idf.get(w, 0.0) for w in shared) / self.weight[item_id]
-            spans = merge_spans((t.start, t.end) for t in toks if t.text in shared and t.text in self.idf)
-            out[item_id] = (score, spans)
+            brand = self.brand_words.get(item_id)
+            if brand and not brand <= words:
+                continue  # a text that leaves out the item's brand describes a kind of product, not that item
+            out[item_id] = got / self.weight[item_id]
         return out
 
     def best(
         self, text: str, exclude: set[str], shingle_threshold: float, word_threshold: float, min_words: int
-    ) -> tuple[CopyHit | None, float, float]:
-        """The human item ``text`` copies most (None below both thresholds), and the top shingle and word scores."""
-        found: list[CopyHit] = []
-        top_shingles = top_words = 0.0
-        for item_id, (score, spans) in self.by_shingles(text, exclude).items():
-            top_shingles = max(top_shingles, score)
-            if score >= shingle_threshold:
-                found.append(CopyHit(item_id, score, "shingles", spans))
-        for item_id, (score, spans) in self.by_words(text, exclude, min_words).items():
-            top_words = max(top_words, score)
-            if score >= word_threshold:
-                found.append(CopyHit(item_id, score, "words", spans))
-        hit = max(found, key=lambda h: (h.how == "shingles", h.score, h.item_id)) if found else None
-        return hit, top_shingles, top_words
+    ) -> tuple[list[CopyHit], float, float]:
+        """The human items ``text`` copies (best first; empty below both thresholds), and the top shingle and word scores."""
+        by_sh, _ = self._shingle_scores(text, exclude)
+        by_w = self._word_scores(text, exclude, min_words)
+        hits = [CopyHit(i, sc, "shingles", []) for i, sc in by_sh.items() if sc >= shingle_threshold]
+        shingle_hits = {h.item_id for h in hits}
+        hits += [
+            CopyHit(i, sc, "words", []) for i, sc in by_w.items() if sc >= word_threshold and i not in shingle_hits
+        ]
+        hits.sort(key=lambda h: (h.how != "shingles", -h.score, h.item_id))
+        return hits, max(by_sh.values(), default=0.0), max(by_w.values(), default=0.0)
 
-    def similar(
-        self, text: str, exclude: set[str], shingle_threshold: float, word_threshold: float, min_words: int
-    ) -> set[str]:
-        """Every human item ``text`` copies by either measure."""
-        out = {i for i, (score, _) in self.by_shingles(text, exclude).items() if score >= shingle_threshold}
-        out |= {i for i, (score, _) in self.by_words(text, exclude, min_words).items() if score >= word_threshold}
-        return out
+    def spans(self, hit: CopyHit, text: str) -> list[tuple[int, int]]:
+        """Spans of ``text`` that repeat the hit's item."""
+        if hit.how == "shingles":
+            return self._shingle_spans(
+                hit.item_id, [sh for sh in shingles(text, self.shingles.n) if sh.key not in self.shingles.stop]
+            )
+        own = self.words[hit.item_id]
+        return merge_spans((t.start, t.end) for t in tokens(text) if t.text in own and t.text in self.idf)
+
+    def pair(self, text: str, item_id: str, shingle_threshold: float, word_threshold: float, min_words: int) -> bool:
+        """True when ``text`` copies human item ``item_id`` by either measure."""
+        keys = {sh.key for sh in shingles(text, self.shingles.n) if sh.key not in self.shingles.stop}
+        parts = []
+        for fld in ("t", "d"):
+            own = self.doc_shingles.get(f"{item_id}{_FIELD_SEP}{fld}", frozenset())
+            if own:
+                parts.append((len(own & keys), len(own)))
+        common, size = sum(n for n, _ in parts), sum(d for _, d in parts)
+        union = len(keys) + size - common
+        score = max([common / union if union else 0.0] + [n / d for n, d in parts if d >= 3])
+        if score >= shingle_threshold:
+            return True
+        words = {t.text for t in tokens(text)}
+        brand = self.brand_words.get(item_id)
+        if (
+            self.content.get(item_id, 0) < min_words
+            or self.weight.get(item_id, 0.0) <= 0
+            or (brand and not brand <= words)
+        ):
+            return False
+        got = sum(self.idf.get(w, 0.0) for w in self.words[item_id] & words)
+        return got / self.weight[item_id] >= word_threshold

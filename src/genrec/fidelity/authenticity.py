@@ -285,16 +285,16 @@ class AuthenticityCheck(Check):
             f"authenticity.claims.{tuple(self.settings.claims)}", lambda: load_claims(self.settings.claims)
         )
 
-    def _listed_brands(self, ctx: CheckContext) -> BrandLexicon:
-        """Brands outside the catalog an edit may not name either (the protected list plus operator lists)."""
+    def _all_brands(self, ctx: CheckContext) -> BrandLexicon:
+        """Every catalog brand plus the brands outside the catalog an edit may not name either (the protected list)."""
 
         def build() -> BrandLexicon:
-            names: set[str] = set()
+            names: set[str] = set(brand_lexicon(ctx).brands)
             for source in _rules.sources(["protected_brands.txt"], self.settings.brand_lists):
                 names.update(_rules.read_list(source))
             return BrandLexicon(names)
 
-        return ctx.cached(f"authenticity.listed_brands.{tuple(self.settings.brand_lists)}", build)
+        return ctx.cached(f"authenticity.all_brands.{tuple(self.settings.brand_lists)}", build)
 
     def _catalog_claims(self, ctx: CheckContext) -> dict[str, frozenset[str]]:
         """The claim keys each catalog item makes (title, description and attributes)."""
@@ -365,8 +365,7 @@ class AuthenticityCheck(Check):
         return self._edit(item, source, ctx), {"source_found": True}
 
     def _brand_mentions(self, n: Normalized, fld: str, ctx: CheckContext) -> list[BrandMention]:
-        title = fld == "title"
-        return brand_lexicon(ctx).find(n.original, title=title) + self._listed_brands(ctx).find(n.original, title=title)
+        return self._all_brands(ctx).find(n.original, title=fld == "title")
 
     def _edit(self, item: GeneratedItem, source: dict[str, Any], ctx: CheckContext) -> list[Finding]:
         s = self.settings
@@ -397,16 +396,15 @@ class AuthenticityCheck(Check):
                 )
             )
         # brands named in the text: any catalog or listed brand the source does not name
-        src_families = {lex.family(src_brand)} | {
-            lex.family(m.brand) for m in lex.find(support_raw) + self._listed_brands(ctx).find(support_raw)
-        }
+        src_families = {lex.family(src_brand)} | {lex.family(m.brand) for m in self._all_brands(ctx).find(support_raw)}
         src_prices = extract_prices(support.text)
         src_facts = extract_numbers(support.text, [(p.start, p.end) for p in src_prices])
         src_price = source.get("price")
         if isinstance(src_price, (int, float)) and src_price == src_price:
             src_prices.append(Fact(float(src_price), "price", 0, 0, ""))
             src_facts.append(Fact(float(src_price), "", 0, 0, ""))
-        attrs = source.get("attributes") if isinstance(source.get("attributes"), dict) else {}
+        raw_attrs = source.get("attributes")
+        attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
         src_sizes = {m.group(1) for m in _LETTER_SIZE.finditer(support.text)} | {
             str(v) for v in _as_list(attrs.get("size"))
         }

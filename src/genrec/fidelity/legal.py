@@ -58,12 +58,26 @@ class LegalCheck(Check):
         def build() -> CopyIndex:
             nz = normalizer(ctx)
             docs = (
-                (item_id, nz.normalize(clean(r.get("title"))).text, nz.normalize(clean(r.get("description"))).text)
+                (
+                    item_id,
+                    nz.normalize(clean(r.get("title"))).text,
+                    nz.normalize(clean(r.get("description"))).text,
+                    "" if norm(clean(r.get("brand"))) in GENERIC_BRANDS else nz.normalize(clean(r.get("brand"))).text,
+                )
                 for item_id, r in ctx.catalog_records().items()
             )
             return CopyIndex(docs, s.shingle_size, s.max_df)
 
         return ctx.cached(f"legal.copies.{s.shingle_size}.{s.max_df}", build)
+
+    def copied_items(self, text: str, ctx: CheckContext, exclude: set[str] | frozenset[str] = frozenset()) -> set[str]:
+        """Human items ``text`` copies or lightly paraphrases, by the policy's thresholds (``exclude`` left out)."""
+        s = self.settings
+        n = normalizer(ctx).normalize(text).text
+        hits, _, _ = self._index(ctx).best(
+            n, set(exclude), s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words
+        )
+        return {h.item_id for h in hits}
 
     def _protected(self, ctx: CheckContext) -> BrandLexicon:
         s = self.settings
@@ -124,44 +138,45 @@ class LegalCheck(Check):
         exclude: set[str] = set()
         prov = item.provenance
         index = self._index(ctx)
+        source = None
         if prov.kind != "create" and prov.source_item_id:
             exclude.add(str(prov.source_item_id))
             source = ctx.catalog_records().get(str(prov.source_item_id))
             brand = norm(clean(source.get("brand"))) if source else ""
             if s.same_brand_exempt and brand not in GENERIC_BRANDS:
                 exclude.update(items_by_brand(ctx).get(brand, []))
-            if source:  # an edit may reuse text its source already shares with other items (listing duplicates)
-                nz = normalizer(ctx)
-                source_text = f"{nz.normalize(clean(source.get('title'))).text}\n{nz.normalize(clean(source.get('description'))).text}"
-                exclude |= index.similar(
-                    source_text, exclude, s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words
-                )
         title, desc = normed["title"], normed["description"]
         text = f"{title.text}\n{desc.text}"
-        hit, top_shingles, top_words = index.best(
-            text, exclude, s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words
-        )
+        thresholds = (s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words)
+        hits, top_shingles, top_words = index.best(text, exclude, *thresholds)
         details.update(max_similarity=round(top_shingles, 4), max_word_overlap=round(top_words, 4))
-        if hit is None:
+        if hits and source is not None:
+            # an edit may reuse text its source already shares with another item (listing duplicates)
+            nz = normalizer(ctx)
+            source_text = f"{nz.normalize(clean(source.get('title'))).text}\n{nz.normalize(clean(source.get('description'))).text}"
+            hits = [h for h in hits if not index.pair(source_text, h.item_id, *thresholds)]
+        if not hits:
             if s.similar_threshold is None or top_shingles < s.similar_threshold:
                 return []
-            hits = index.by_shingles(text, exclude)
-            item_id, (score, spans) = max(hits.items(), key=lambda kv: (kv[1][0], kv[0]))
-            code, msg = "similar", f"resembles human item {item_id} (similarity {score:.2f})"
+            similar, _, _ = index.best(text, exclude, s.similar_threshold, 2.0, s.min_content_words)
+            if not similar:
+                return []
+            hit = similar[0]
+            code, msg = "similar", f"resembles human item {hit.item_id} (similarity {hit.score:.2f})"
         else:
-            item_id, score, spans = hit.item_id, hit.score, hit.spans
+            hit = hits[0]
             code = "near_duplicate"
             what = "copies" if hit.how == "shingles" else "paraphrases"
             measure = "shingle overlap" if hit.how == "shingles" else "of its rare words repeated"
-            msg = f"{what} human item {item_id} ({score:.2f} {measure})"
-        details["most_similar"] = item_id
+            msg = f"{what} human item {hit.item_id} ({hit.score:.2f} {measure})"
+        details["most_similar"] = hit.item_id
         out = []
         offset = len(title.text) + 1
-        for start, end in spans:
+        for start, end in index.spans(hit, text):
             for fld, n, base in (("title", title, 0), ("description", desc, offset)):
                 a, b = max(start, base), min(end, base + len(n.text))
                 if a < b:
-                    out.append(finding(code, msg, fld, n, a - base, b - base, score))
+                    out.append(finding(code, msg, fld, n, a - base, b - base, hit.score))
         return out
 
     def _brands(self, item: GeneratedItem, ctx: CheckContext) -> list[Finding]:
