@@ -446,14 +446,14 @@ def main() -> None:
     )
     path = write_result(args.dataset, args.out, payload)
     print(f"wrote {path}")
-    print("check: hand-written recall dev / heldout (plain / disguised); templated recall; human FPR")
+    print("check: hand-written DEV recall (plain / disguised); templated recall; human FPR (held-out: in the file)")
     for name in checks:
         h = hand["checks"].get(name)
-        hw = f"{h['recall_dev']} / {h['recall_heldout']} ({h['recall_plain']} / {h['recall_disguised']})" if h else "-"
+        hw = f"{h['recall_dev']} ({h['recall_dev_plain']} / {h['recall_dev_disguised']})" if h else "-"
         tmpl = payload["redteam"]["checks"][name]["recall"]
         print(f"  {name:16s} {hw:40s} {tmpl} {payload['human']['checks'][name]['fpr']}")
     print(
-        f"clean hand-written flagged {hand['clean']['any_flag']}; human any-flag {payload['human']['any_flag']}, "
+        f"clean hand-written DEV flagged {hand['clean']['any_flag_dev']}; human any-flag {payload['human']['any_flag']}, "
         f"any-block {payload['human']['any_block']}; {payload['timing']['ms_per_item']} ms/item; "
         f"wall {payload['wall_seconds']} s, peak {payload['peak_rss_mb']} MiB"
     )
