@@ -145,11 +145,12 @@ class BrandLexicon:
         core = [t for t in toks if t not in BRAND_SUFFIXES] or toks
         return squash("".join(core))
 
-    def find(self, text: str, title: bool = False) -> list[BrandMention]:
+    def find(self, text: str, title: bool = False, loose: bool = False) -> list[BrandMention]:
         """Brands named in ``text`` (longest match at each position, no overlaps), offsets into ``text``.
 
         ``title``: the text is a title, where every word is capitalised, so an everyday-word brand
-        counts only as the title's first words.
+        counts only as the title's first words. ``loose``: everyday-word brands count wherever they
+        stand (for what a source item may be taken to name).
         """
         n = self.normalizer.normalize(text)
         toks = tokens(n.text)
@@ -164,7 +165,7 @@ class BrandLexicon:
                 if brand is None:
                     continue
                 a, b = toks[i].start, toks[i + size - 1].end
-                if key in self.ambiguous and not self._as_name(n.text, a, b, i, title):
+                if key in self.ambiguous and not loose and not self._as_name(n.text, a, b, i, title):
                     continue
                 hit = (brand, a, b, size)
                 break

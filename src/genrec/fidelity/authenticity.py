@@ -374,7 +374,7 @@ class AuthenticityCheck(Check):
         support = nz.normalize(support_raw)
         findings: list[Finding] = []
         lex = brand_lexicon(ctx)
-        src_brand = norm(clean(source.get("brand")))
+        src_brand = norm(nz.normalize(clean(source.get("brand"))).text)
         # brand field: a different brand, or a brand the brand-less source never names
         new_brand = norm(nz.normalize(item.brand or "").text)
         if (
@@ -396,7 +396,9 @@ class AuthenticityCheck(Check):
                 )
             )
         # brands named in the text: any catalog or listed brand the source does not name
-        src_families = {lex.family(src_brand)} | {lex.family(m.brand) for m in self._all_brands(ctx).find(support_raw)}
+        src_families = {lex.family(src_brand)} | {
+            lex.family(m.brand) for m in self._all_brands(ctx).find(support_raw, loose=True)
+        }
         src_prices = extract_prices(support.text)
         src_facts = extract_numbers(support.text, [(p.start, p.end) for p in src_prices])
         src_price = source.get("price")

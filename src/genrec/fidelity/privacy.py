@@ -32,6 +32,7 @@ from genrec.fidelity._catalog import record_text
 from genrec.fidelity._norm import finding, normalized_fields, normalizer
 from genrec.fidelity._text import ShingleIndex, clean, shingles, tokens
 from genrec.fidelity.base import Check, CheckContext, Finding, PrivateStore
+from genrec.textnorm import english_words
 from genrec.fidelity.policy import PrivacySettings
 
 
@@ -251,6 +252,8 @@ def find_structured(text: str) -> list[Match]:
         (_JP_ADDRESS, "street address"),
     ):
         for m in rx.finditer(text):
+            if rx is _POSTCODE_CITY and english_words().get(m.group().split()[-1].lower(), 0) >= 200:
+                continue  # "2000 Watts", "1200 Pieces": a number and a common word, not a postcode and a city
             out.append(Match("postal_address", m.start(), m.end(), m.group(), what))
     return _dedupe(out)
 
