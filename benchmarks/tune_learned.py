@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import commit, machine, peak_rss_mb, write_result
 from benchmarks.run_fidelity import load, tuning_half
 from genrec.fidelity.learned import CHECK_LABELS, LABELS, Decision, find_hits, get_scorer
 from genrec.fidelity.policy import load_policy
@@ -66,6 +68,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    started = time.perf_counter()
     grid = [float(x) for x in args.thresholds.split(",")]
     scorer = get_scorer()
     syn = [
@@ -80,6 +83,7 @@ def main() -> None:
     negatives = {"hard": lines(NEGATIVES), "clean": dev_cases("clean"), "synthetic": syn, "beauty_half": beauty}
     policy = load_policy()
     chosen: dict[str, float] = {}
+    table: list[dict[str, float | str]] = []
     for check, labels in CHECK_LABELS.items():
         positives = dev_cases(check)
         extra = DATA / f"learned_dev_positives_{check}.txt"
@@ -92,6 +96,14 @@ def main() -> None:
                 d = Decision((label,), t, min_sim)
                 fp = {k: rate(find_hits(v, scorer, d)) for k, v in negatives.items()}
                 rows.append((t, rate(find_hits(positives, scorer, d)), fp))
+                table.append(
+                    {
+                        "label": label,
+                        "threshold": t,
+                        "dev_cases_flagged": round(rows[-1][1], 4),
+                        **{k: round(v, 4) for k, v in fp.items()},
+                    }
+                )
                 print(
                     f"{label:20s} t={t:.2f} dev cases flagged {rows[-1][1]:.3f} | hard {fp['hard']:.3f} clean "
                     f"{fp['clean']:.3f} synthetic {fp['synthetic']:.4f} beauty half {fp['beauty_half']:.4f}"
@@ -107,6 +119,23 @@ def main() -> None:
             print(f"  -> {label}: {chosen[label]}")
     print("chosen per-label thresholds:", json.dumps(chosen))
     assert set(chosen) == set(LABELS) - {"neutral"}
+    path = write_result(
+        "synthetic",
+        "learned_thresholds",
+        {
+            "dataset": "synthetic + amazon-beauty (tuning half) + hand-written dev cases",
+            "split": "dev only (no held-out case is read)",
+            "grid": grid,
+            "rows": table,
+            "chosen": chosen,
+            "policy": {c: getattr(policy.checks, c).learned_thresholds for c in CHECK_LABELS},
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "commit": commit(),
+            "machine": machine(),
+        },
+    )
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
