@@ -14,7 +14,7 @@ in their normalised form (``genrec.textnorm``), so lookalike letters and l33t ("
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -86,7 +86,8 @@ BRAND_SUFFIXES = frozenset(
     ]
 )
 _MAX_NGRAM = 4
-_COMMON = 1000  # an English word this frequent (pyspellchecker's counts) is an everyday word, not (only) a brand
+_COMMON = 100  # an English word this frequent (pyspellchecker's counts) is an everyday word, not (only) a brand
+_CATALOG_COMMON = 20  # ... and so is a word in this many catalog titles
 _CUE_BEFORE = re.compile(
     r"(?i)\b(?:by|from|inspired\s+by|like|style\s+of|dupe\s+(?:of|for)|vs\.?|versus|than|same\s+as|as\s+used\s+by|made\s+by)\s*$"
 )
@@ -118,12 +119,15 @@ class BrandLexicon:
     equals ``brands``; ``ambiguous`` brands are everyday words, matched only when written as names.
     """
 
-    def __init__(self, brands: Iterable[str], distinctive: Iterable[str] = ()) -> None:
+    def __init__(
+        self, brands: Iterable[str], distinctive: Iterable[str] = (), common_words: Iterable[str] = ()
+    ) -> None:
         self.brands = frozenset(b for b in (norm(x) for x in brands) if b not in GENERIC_BRANDS)
         self.distinctive = self.brands
         self.keys: dict[str, str] = {}  # squashed form -> brand
         self.ambiguous: set[str] = set()  # keys that are everyday words
         words = english_words()
+        common = frozenset(common_words)
         for brand in sorted(self.brands, key=lambda b: (len(b), b)):
             toks = brand.split()
             core = [t for t in toks if t not in BRAND_SUFFIXES]
@@ -134,8 +138,8 @@ class BrandLexicon:
                     continue
                 self.keys[key] = brand
                 named = [w.replace("'", "") for w in form if len(w) > 1]
-                everyday = all(words.get(w, 0) >= _COMMON or w in BRAND_SUFFIXES for w in named)
-                if everyday or words.get(key, 0) >= _COMMON:
+                everyday = all(words.get(w, 0) >= _COMMON or w in BRAND_SUFFIXES or w in common for w in named)
+                if everyday or words.get(key, 0) >= _COMMON or key in common:
                     self.ambiguous.add(key)
         self.normalizer = Normalizer({w for key in self.keys for w in (key,)})
 
@@ -221,9 +225,14 @@ class BrandLexicon:
 
 
 def build_brand_lexicon(titles_brands: Iterable[tuple[str, str]], max_other: int = 2) -> BrandLexicon:
-    """Brands from (title, brand) pairs (``max_other`` is kept for callers of the first version)."""
-    brands = {norm(brand or "") for _, brand in titles_brands}
-    return BrandLexicon({b for b in brands if b})
+    """Brands from (title, brand) pairs; words in many titles mark everyday-word brands (``max_other`` is unused, kept
+    for callers of the first version)."""
+    rows = [(norm(title or ""), norm(brand or "")) for title, brand in titles_brands]
+    df: Counter[str] = Counter()  # titles using a word that is not part of their own brand's name
+    for title, brand in rows:
+        df.update(set(title.split()) - set(brand.split()))
+    common = {w for w, n in df.items() if n >= _CATALOG_COMMON}
+    return BrandLexicon({b for _, b in rows if b}, common_words=common)
 
 
 def brand_lexicon(ctx: CheckContext) -> BrandLexicon:

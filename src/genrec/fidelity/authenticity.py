@@ -330,10 +330,13 @@ class AuthenticityCheck(Check):
         "Sensitive Skin Face Wash" names a kind of product, so a creation may share it.
         """
         record = ctx.catalog_records().get(item_id) or {}
-        if norm(clean(record.get("brand"))) not in GENERIC_BRANDS:
-            return True
+        title = clean(record.get("title"))
+        lex = brand_lexicon(ctx)
+        own = lex.family(clean(record.get("brand")))
+        if own and own not in GENERIC_BRANDS and any(lex.family(m.brand) == own for m in lex.find(title, loose=True)):
+            return True  # the title names its own brand
         index = self._title_index(ctx)
-        words = {t.text for t in tokens(clean(record.get("title")))}
+        words = {t.text for t in tokens(title)}
         return any(len(index.postings.get(w, ())) <= 5 for w in words if w not in index.stop)
 
     def _by_category(self, ctx: CheckContext) -> dict[str, list[str]]:

@@ -32,8 +32,8 @@ from genrec.fidelity._catalog import record_text
 from genrec.fidelity._norm import finding, normalized_fields, normalizer
 from genrec.fidelity._text import ShingleIndex, clean, shingles, tokens
 from genrec.fidelity.base import Check, CheckContext, Finding, PrivateStore
-from genrec.textnorm import english_words
 from genrec.fidelity.policy import PrivacySettings
+from genrec.textnorm import english_words
 
 
 @dataclass(frozen=True)
