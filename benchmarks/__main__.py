@@ -11,6 +11,8 @@ SUITES: dict[str, str] = {
     "tiger": "run_tiger",
     "generation": "run_generation",
     "fidelity": "run_fidelity",
+    "fidelity-speed": "fidelity_speed",
+    "fidelity-report": "fidelity_report",
     "decode": "decode_throughput",
     "instructions": "instruction_set",
     "select-rewrite": "select_rewrite",
