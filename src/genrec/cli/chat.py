@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -50,6 +51,7 @@ def response_record(r: Response) -> dict[str, Any]:
     return {
         "action": r.intent.action,
         "reason": r.intent.reason,
+        **({"declined": r.intent.declined} if r.intent.declined else {}),
         "constraints": r.intent.constraints.model_dump(exclude_defaults=True),
         "message": r.message,
         "entries": [dataclasses.asdict(e) for e in r.entries],
@@ -105,10 +107,14 @@ def run_chat(
             if "session" in record:
                 session = record.pop("session")
         else:
+            start = time.perf_counter()
             last = pipeline.respond(session, line)
             record.update(response_record(last))
+            record["seconds"] = round(time.perf_counter() - start, 2)
             if not as_json:
                 show(console, last)
+                if echo:
+                    console.print(f"[dim]({record['seconds']:.1f} s)[/]")
         if as_json:
             print(json.dumps(record, default=str), file=stream, flush=True)
         elif "note" in record:

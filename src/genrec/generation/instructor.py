@@ -888,6 +888,29 @@ class RuleInstructor(Instructor):
         )
 
 
+def asks_for_recommendations(text: str) -> bool:
+    """True when ``text`` asks for recommendations as such ("surprise me", "what fits me?")."""
+    return bool(_find(tokenize(text), REQUEST_CUES, set()))
+
+
+def negated(text: str, value: str) -> bool | None:
+    """Whether ``value`` (a brand, a category) is negated where ``text`` names it ("nothing by Suave");
+    None when the text does not name it. Uses the rule instructor's negation scope."""
+    tokens = tokenize(text)
+    want = normalise(value).split()
+    if not want:
+        return None
+    norms = [t.norm for t in tokens]
+    at = next((i for i in range(len(norms) - len(want) + 1) if norms[i : i + len(want)] == want), None)
+    if at is None:
+        return None
+    st = _State(tokens, _breaks(text, tokens))
+    _use_phrases(st, INDIFFERENT, _INDIFFERENT_TAIL)
+    match = Match(Entry("brand", value), at, at + len(want))
+    neg = _negation_scope(st, [match])
+    return any(neg[at : at + len(want)])
+
+
 # ---- token helpers ----------------------------------------------------------------------------
 def _find(
     tokens: Sequence[Token], phrases: frozenset[tuple[str, ...]], used: Iterable[int]
@@ -1104,8 +1127,10 @@ __all__ = [
     "PriceMention",
     "References",
     "RuleInstructor",
+    "asks_for_recommendations",
     "find_prices",
     "last_shown_item",
+    "negated",
     "resolve_references",
     "user_vector_from_scores",
 ]
