@@ -888,6 +888,21 @@ class RuleInstructor(Instructor):
         )
 
 
+def action_cues(text: str) -> set[str]:
+    """The actions ``text`` has cue words for: "edit" ("rewrite this", "the title of that one"),
+    "create" ("design", "make me a"), "request" ("surprise me")."""
+    tokens = tokenize(text)
+    st = _State(tokens, _breaks(text, tokens))
+    cues = set()
+    if _edit_request(st) is not None:
+        cues.add("edit")
+    if _find(tokens, CREATE_CUES, set()):
+        cues.add("create")
+    if _find(tokens, REQUEST_CUES, set()):
+        cues.add("request")
+    return cues
+
+
 def asks_for_recommendations(text: str) -> bool:
     """True when ``text`` asks for recommendations as such ("surprise me", "what fits me?")."""
     return bool(_find(tokenize(text), REQUEST_CUES, set()))
@@ -1127,6 +1142,7 @@ __all__ = [
     "PriceMention",
     "References",
     "RuleInstructor",
+    "action_cues",
     "asks_for_recommendations",
     "find_prices",
     "last_shown_item",

@@ -33,7 +33,9 @@ from genrec.generation.instructor import (
     Parse,
     References,
     RuleInstructor,
+    action_cues,
     asks_for_recommendations,
+    find_prices,
     negated,
 )
 from genrec.generation.intent import ACTIONS, Action, Constraints, Feedback, Intent, Turn
@@ -136,7 +138,9 @@ class LLMInstructor(Instructor):
         self.attempts, self.max_new_tokens = attempts, max_new_tokens
         self.backend_structured = backend_structured
         self.grammar = grammar
-        self._form = schema_grammar(IntentDraft, {"action": list(ACTIONS)}, max_chars=60, max_items=3)
+        # every key written: SmolLM2 closes a compact object right after "action" (measured on the
+        # hand-written dev split), while with the whole form it fills in the fields it can
+        self._form = schema_grammar(IntentDraft, {"action": list(ACTIONS)}, max_chars=60, max_items=3, optional=False)
         self._drafts: dict[str, IntentDraft | None] = {}  # greedy answers repeat: ask once per text
         self._category_matrix: np.ndarray | None = None
         self.asked = 0  # instructions the LLM was asked about
@@ -283,12 +287,21 @@ class LLMInstructor(Instructor):
         return values[best] if sims[best] >= self.category_threshold else None
 
     def _prices(self, draft: IntentDraft, instruction: str) -> tuple[float | None, float | None]:
-        """Prices must be positive, written in the instruction, and no more than 10x the catalog's top."""
+        """Bounds the instruction states: where the price reader finds any ("under ten bucks"), its
+        reading wins; else the model's, if positive, written in the instruction, no more than 10x the
+        catalog's top price, and not the same number as both bounds."""
+        found = find_prices(instruction)
+        if found:
+            lows = [p.low for p in found if p.low is not None]
+            highs = [p.high for p in found if p.high is not None]
+            return (max(lows) if lows else None), (min(highs) if highs else None)
         top = self.vocab.price_range[1] * 10 if self.vocab.price_range else float("inf")
         numbers = {float(n.replace(",", "")) for n in re.findall(r"\d+(?:[.,]\d+)?", instruction)}
         lo, hi = (
             p if p is not None and 0 <= p <= top and p in numbers else None for p in (draft.price_min, draft.price_max)
         )
+        if lo is not None and hi is not None and lo == hi:
+            return None, None
         if lo is not None and hi is not None and lo > hi:
             lo, hi = hi, lo
         return lo, hi
@@ -317,6 +330,8 @@ class LLMInstructor(Instructor):
         answered from the history); generation after repeated rejections; requests to decline."""
         has_feedback = bool(feedback.likes or feedback.clicks or feedback.dislikes or feedback.skips)
         act = action if action in ACTIONS else None
+        if act in ("edit", "create") and act not in action_cues(instruction):
+            act = "retrieve"  # a small model's guess: nothing in the request asks to change or make an item
         declined = declined_kind(instruction, generative=act in ("edit", "create"))
         if declined == "other_users_data":
             act = "retrieve"
@@ -390,7 +405,7 @@ class CombinedInstructor(Instructor):
     ) -> Intent:
         """The first reader's intent, gaps filled by the second."""
         ruled = self.rules.parse(instruction, feedback, dialogue, references)
-        sure = ruled.action_source in ("cue", "constraints", "rejections", "empty") and not ruled.vague
+        sure = ruled.action_source in ("cue", "constraints", "rejections", "empty", "declined") and not ruled.vague
         if self.order == "rules_first" and sure:
             return ruled.intent
         self.llm_calls += 1

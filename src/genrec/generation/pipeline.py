@@ -37,6 +37,7 @@ from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
 from genrec.generation.selection import FLOORS
 from genrec.generation.textgen import item_corpus
+from genrec.generation.vocabulary import english_zipf
 from genrec.generation.writers import Writer, has_descriptions, resolve_rewrite
 from genrec.models.base import GrowingRecommender
 
@@ -591,7 +592,8 @@ def quality_problem(
 ) -> str:
     """Why a draft is not fit to show ('' if it is): too short (a description is asked for only
     when ``need_description``: the catalog's items have them), broken characters, repeated words,
-    or too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus)."""
+    too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus), or, for
+    a creation, any word that is neither the catalog's nor English (``non_words``)."""
     words = item.title.split()
     if len(words) < 2:
         return "title too short"
@@ -606,7 +608,21 @@ def quality_problem(
         known = sum(t in vocabulary for t in tokens) / max(len(tokens), 1)
         if known < min_known:
             return f"only {known:.0%} of its words are words the catalog uses"
+        if item.provenance.kind == "create":
+            odd = non_words(item.text, vocabulary)
+            if odd:
+                return "words that are neither the catalog's nor English: " + ", ".join(repr(w) for w in odd[:4])
     return ""
+
+
+def non_words(text: str, vocabulary: set[str]) -> list[str]:
+    """Words of ``text`` (3+ letters) that no catalog text uses and English does not know: the near-words
+    a small generator makes up ("OCmer Enute Therapy Tea Moisturizer")."""
+    out = []
+    for word in dict.fromkeys(WORD.findall(text.lower())):
+        if len(word) >= 3 and word not in vocabulary and english_zipf(word) <= 0:
+            out.append(word)
+    return out
 
 
 def corpus_vocabulary(items: pd.DataFrame) -> set[str]:

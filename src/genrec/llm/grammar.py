@@ -1,7 +1,9 @@
 """A character-level grammar for the JSON of a flat pydantic schema, for constrained decoding.
 
-The object is written with every field, in the schema's order (``{"a": ..., "b": ...}``); the
-keys and punctuation are fixed text, and each value follows its field's type:
+The object's keys come in the schema's order (``{"a": ..., "b": ...}``); the first is always
+written, and with ``optional`` (the default) any later one may be left out, so a model can answer
+as compactly as worked examples show (``{"action": "retrieve", "price_max": 30}``); otherwise
+every key is written. Keys and punctuation are fixed text, and each value follows its field's type:
 
 * a choice among fixed values (an enum, ``Literal``, or ``choices`` given for a field): one of them;
 * a boolean: ``true`` or ``false``;
@@ -40,9 +42,10 @@ class Segment:
 
 @dataclass
 class Grammar:
-    """The segments of a schema's JSON object and the value limits."""
+    """The fields (name and value segment) of a schema's JSON object and the value limits."""
 
-    segments: list[Segment]
+    fields: list[tuple[str, Segment]]
+    optional: bool = True
     max_chars: int = 60
     max_items: int = 3
     max_number: int = 7
@@ -51,40 +54,43 @@ class Grammar:
         """A state at the start of the object."""
         return GrammarState(self)
 
+    def key_text(self, index: int) -> str:
+        """The fixed text before field ``index``'s value."""
+        return ("{" if index == 0 else ", ") + json.dumps(self.fields[index][0]) + ": "
+
 
 def schema_grammar(
     schema: type[BaseModel],
     choices: dict[str, list[Any]] | None = None,
     max_chars: int = 60,
     max_items: int = 3,
+    optional: bool = True,
 ) -> Grammar:
     """The grammar of ``schema``'s JSON object; ``choices`` fixes the values a field may take."""
     choices = choices or {}
     props = schema.model_json_schema().get("properties", {})
-    segments: list[Segment] = []
-    for n, (name, prop) in enumerate(props.items()):
-        segments.append(Segment("lit", text=("{" if n == 0 else ", ") + json.dumps(name) + ": "))
+    if not props:
+        raise ValueError(f"schema_grammar: {schema.__name__} has no fields")
+    fields: list[tuple[str, Segment]] = []
+    for name, prop in props.items():
         variants = prop.get("anyOf", [prop])
         kinds = {v.get("type") for v in variants}
         nullable = "null" in kinds
         enum = choices.get(name) or next((v["enum"] for v in variants if "enum" in v), None)
-        if enum is None and "const" in prop:
-            enum = [prop["const"]]
         if enum is not None:
-            options = tuple(json.dumps(v) for v in enum) + (("null",) if nullable else ())
-            segments.append(Segment("choice", options=options))
+            seg = Segment("choice", options=tuple(json.dumps(v) for v in enum) + (("null",) if nullable else ()))
         elif kinds & {"boolean"}:
-            segments.append(Segment("choice", options=("true", "false")))
+            seg = Segment("choice", options=("true", "false"))
         elif kinds & {"number", "integer"}:
-            segments.append(Segment("number", nullable=nullable))
+            seg = Segment("number", nullable=nullable)
         elif kinds & {"array"}:
-            segments.append(Segment("list"))
+            seg = Segment("list")
         elif kinds & {"string"}:
-            segments.append(Segment("string", nullable=nullable))
+            seg = Segment("string", nullable=nullable)
         else:
             raise ValueError(f"schema_grammar: field {name!r} has an unsupported type {sorted(k for k in kinds if k)}")
-    segments.append(Segment("lit", text="}"))
-    return Grammar(segments, max_chars=max_chars, max_items=max_items)
+        fields.append((name, seg))
+    return Grammar(fields, optional=optional, max_chars=max_chars, max_items=max_items)
 
 
 @dataclass
@@ -92,10 +98,11 @@ class GrammarState:
     """Where the output is in the grammar; ``copy`` before trying text that may be rejected."""
 
     grammar: Grammar
-    seg: int = 0
-    pos: int = 0  # characters of the current "lit" written, or of the current choice option
+    index: int = 0  # the field whose key or value is being written
+    phase: str = "key"  # "key" (fixed text before a value), "value", "next" (another key or the end), "done"
+    pos: int = 0  # characters of the current key text written
     typed: str = ""  # the current choice / number / null literal so far
-    sub: str = "start"  # inside a value: "start", "str", "null", "num", "after_item", "after_comma"
+    sub: str = "start"  # inside a value: "start", "str", "null", "num", "open", "after_item", ...
     chars: int = 0  # characters of the current string
     items: int = 0  # strings of the current list
     text: list[str] = field(default_factory=list)
@@ -103,21 +110,35 @@ class GrammarState:
     @property
     def done(self) -> bool:
         """True once the object is closed."""
-        return self.seg >= len(self.grammar.segments)
+        return self.phase == "done"
 
     def copy(self) -> GrammarState:
         """An independent copy (the text so far is shared, not copied)."""
-        return GrammarState(self.grammar, self.seg, self.pos, self.typed, self.sub, self.chars, self.items, self.text)
+        return GrammarState(
+            self.grammar, self.index, self.phase, self.pos, self.typed, self.sub, self.chars, self.items, self.text
+        )
 
     def output(self) -> str:
         """The text written so far."""
         return "".join(self.text)
 
+    def _segment(self) -> Segment:
+        g = self.grammar
+        if self.phase == "key":
+            return Segment("lit", text=g.key_text(self.index))
+        if self.phase == "value":
+            return g.fields[self.index][1]
+        later = range(self.index + 1, len(g.fields))
+        if not g.optional:
+            later = range(self.index + 1, min(self.index + 2, len(g.fields)))
+        keys = tuple(g.key_text(i) for i in later)
+        return Segment("choice", options=keys if keys and not g.optional else (*keys, "}"))
+
     def forced(self) -> str:
         """The fixed text that must come next ("" when the model has a choice)."""
         if self.done:
             return ""
-        s = self.grammar.segments[self.seg]
+        s = self._segment()
         if s.kind == "lit":
             return s.text[self.pos :]
         if s.kind == "choice":
@@ -140,13 +161,24 @@ class GrammarState:
         self.text = [*self.text, text]
 
     # ---- one character -------------------------------------------------------------------
-    def _next(self) -> None:
-        self.seg, self.pos, self.typed, self.sub, self.chars, self.items = self.seg + 1, 0, "", "start", 0, 0
+    def _next(self, chosen: str = "") -> None:
+        """The current piece is complete: on to the value, to the choice of the next key, or to a
+        chosen key (``chosen``: the key text or "}" picked in the "next" phase)."""
+        if self.phase == "key":
+            self.phase = "value"
+        elif self.phase == "value":
+            self.phase = "next"
+        elif chosen == "}":
+            self.phase = "done"
+        else:
+            self.index = next(i for i in range(len(self.grammar.fields)) if self.grammar.key_text(i) == chosen)
+            self.phase = "value"
+        self.pos, self.typed, self.sub, self.chars, self.items = 0, "", "start", 0, 0
 
     def _feed(self, ch: str) -> bool:
         if self.done:
             return False
-        s = self.grammar.segments[self.seg]
+        s = self._segment()
         if s.kind == "lit":
             if ch != s.text[self.pos]:
                 return False
@@ -160,7 +192,7 @@ class GrammarState:
                 return False
             self.typed = typed
             if typed in s.options and not any(o != typed and o.startswith(typed) for o in s.options):
-                self._next()
+                self._next(typed)
             return True
         if s.kind == "number":
             return self._number(ch, s)

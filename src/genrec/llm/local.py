@@ -137,6 +137,7 @@ class TransformersBackend(LLMBackend):
         self._model: Any = None
         self._lock = threading.Lock()
         self._texts: list[str] | None = None
+        self._prefix: tuple[list[int], Any] | None = None  # the last grammar call's prompt and cache
         self.load_seconds = 0.0
 
     # ---- loading -------------------------------------------------------------------------
@@ -297,9 +298,10 @@ class TransformersBackend(LLMBackend):
         ids = list(tokenizer(self.chat_prompt(messages), add_special_tokens=False)["input_ids"])
         state = grammar.start()
         out: list[int] = []
-        pending, past, steps = ids, None, 0
         with self._lock, _threads(self.config.threads), torch.inference_mode():
             start = time.perf_counter()
+            cache, pending = self._reuse_prefix(ids)
+            steps = 0
             while not state.done and steps < max_new_tokens:
                 forced = state.forced()
                 if forced:
@@ -307,8 +309,10 @@ class TransformersBackend(LLMBackend):
                     state.advance(forced)
                     pending, out = pending + forced_ids, out + forced_ids
                     continue
-                result = model(input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True)
-                past, logits = result.past_key_values, result.logits[0, -1]
+                result = model(
+                    input_ids=torch.tensor([pending]), use_cache=True, logits_to_keep=1, **{_CACHE_ARG: cache}
+                )
+                cache, logits = _cache_of(result), result.logits[0, -1]
                 top = torch.topk(logits, _TOP_TOKENS).indices.tolist()
                 choice = next((t for t in top if texts[t] and state.accepts(texts[t])), None)
                 if choice is None:
@@ -319,8 +323,27 @@ class TransformersBackend(LLMBackend):
                 state.advance(texts[choice])
                 out.append(choice)
                 pending, steps = [choice], steps + 1
+            self._prefix = (ids, cache) if cache is not None else None
             seconds = time.perf_counter() - start
         return Generation(text=state.output(), token_ids=out, seconds=seconds)
+
+    def _reuse_prefix(self, ids: list[int]) -> tuple[Any, list[int]]:
+        """The key-value cache of the longest prompt prefix the last grammar call shares with ``ids``
+        (the system prompt and worked examples are the same for every instruction) and the tokens
+        still to feed."""
+        if self._prefix is None:
+            return None, ids
+        old, cache = self._prefix
+        shared = 0
+        for a, b in zip(old, ids):
+            if a != b:
+                break
+            shared += 1
+        keep = min(shared, len(ids) - 1)
+        if keep < 16 or not hasattr(cache, "crop"):
+            return None, ids
+        cache.crop(-(cache.get_seq_length() - keep))
+        return cache, ids[keep:]
 
     def token_texts(self) -> list[str]:
         """The text of every token id on its own ("" for special tokens and partial characters)."""
@@ -390,6 +413,15 @@ class TransformersBackend(LLMBackend):
         if cut >= 0:
             text = text[:cut]
         return Generation(text=text, token_ids=new, seconds=seconds)
+
+
+_CACHE_ARG = "cache"  # transformers 5 names the key-value cache argument "cache" (was "past_key_values")
+
+
+def _cache_of(result: Any) -> Any:
+    """The key-value cache a forward pass returned."""
+    cache = getattr(result, "cache", None)
+    return cache if cache is not None else getattr(result, "past_key_values", None)
 
 
 def schema_keys(schema: type[Any]) -> str:
