@@ -369,7 +369,7 @@ def chat(
     if interactive:
         console.print(f"chatting as {user_id} on {ds.name}. " + HELP)
     lines = script.read_text().splitlines() if script is not None else sys.stdin
-    run_chat(pipeline, user_id, lines, out, as_json=as_json)
+    run_chat(pipeline, user_id, lines, out, as_json=as_json, echo=script is not None)
 
 
 def main() -> None:  # pragma: no cover

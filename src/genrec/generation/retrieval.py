@@ -7,8 +7,8 @@ For a user history h and an understood instruction (an ``Intent``), every catalo
 where rec is the trained recommender's score, z standardises over the catalog and clips to
 [-3, 3] (so recommenders with different score scales and heavy tails combine the same way), q is the instruction's embedding, e_i the
 item's text embedding, r the "more like" reference items and m(i) the number of wanted
-constraints (brand, category, attribute, style word) the item meets, plus, for "cheapest" /
-"priciest", a price boost in [-1, 1] among the items that meet the most of them. Hard constraints
+constraints (brand, category, attribute, style word) the item meets; for "cheapest" / "priciest"
+the 30 best items that meet the most of them come first, ordered by price. Hard constraints
 (excluded brands, categories, attribute values, words, the price range, "not like" items) set s(i)
 to -inf: such an item never appears, so a wrong hard constraint hides items while a wrong soft one
 only reorders them. Without an instruction s is the recommender's ranking.
@@ -90,16 +90,19 @@ class CatalogIndex:
                 ok[self.position[item]] = False
         return ok
 
-    def price_order(self, order: str, soft: np.ndarray) -> np.ndarray:
-        """A boost in [-0.5, 0.5] by price ("asc": cheaper higher), among the items meeting the most wanted
-        constraints (so "the cheapest mascara" orders mascaras, not the catalog); unknown prices get 0."""
-        out = np.zeros(self.n)
-        pool = np.isfinite(self.price) & (soft == soft.max())
-        if pool.sum() < 2:
+    def order_by_price(self, scores: np.ndarray, order: str, soft: np.ndarray, pool: int) -> np.ndarray:
+        """Scores with the ``pool`` best items that meet the most wanted constraints (and have a price)
+        first, cheapest first ("asc") or priciest first ("desc"): "the cheapest mascara" lists the
+        cheapest of the mascaras that fit the user, not the cheapest item of the catalog."""
+        out = scores.astype(np.float64).copy()
+        fits = np.isfinite(out) & np.isfinite(self.price) & (soft == soft.max())
+        cand = np.flatnonzero(fits)
+        if len(cand) == 0:
             return out
-        p = self.price[pool]
-        z = np.clip((p - p.mean()) / (p.std() or 1.0), -1.0, 1.0) * 0.5
-        out[pool] = -z if order == "asc" else z
+        best = cand[np.argsort(-out[cand], kind="stable")[:pool]]
+        by_price = best[np.argsort(self.price[best] if order == "asc" else -self.price[best], kind="stable")]
+        top = np.nanmax(np.where(np.isfinite(out), out, np.nan))
+        out[by_price] = top + 1.0 + np.arange(len(by_price), 0, -1, dtype=np.float64)
         return out
 
     def soft_matches(self, c: Constraints) -> np.ndarray:
@@ -134,6 +137,7 @@ class InstructedRetriever:
         self.index = CatalogIndex(items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
         self.weights = weights or RetrievalWeights()
+        self.order_pool = 30  # "cheapest": the best this many matching items, ordered by price
 
     def scores(
         self,
@@ -162,9 +166,9 @@ class InstructedRetriever:
                 total[row] += w.like * standardise((self.emb[refs] @ self.emb.T).max(axis=0))
             soft = self.index.soft_matches(c)
             total[row] += w.soft * soft
-            if c.price_order:
-                total[row] += w.soft * self.index.price_order(c.price_order, soft)
             total[row, ~self.index.hard_mask(c)] = -np.inf
+            if c.price_order:
+                total[row] = self.index.order_by_price(total[row], c.price_order, soft, self.order_pool)
         return total.astype(np.float32)
 
     def text_scores(self, histories: Sequence[np.ndarray], rec: np.ndarray) -> np.ndarray:
