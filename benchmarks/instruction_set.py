@@ -905,6 +905,9 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "n": len(rows),
+        "counts": {"tp": tp, "fp": fp, "fn": fn, "hard_tp": htp, "hard_fp": hfp, "hard_fn": hfn},
+        "actions_right": int(sum(r["action_ok"] for r in rows)),
+        "declines_right": int(sum(r["declined_ok"] for r in rows)),
         "action_accuracy": float(np.mean([r["action_ok"] for r in rows])),
         "constraint_precision": precision,
         "constraint_recall": recall,

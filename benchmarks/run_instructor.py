@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.common import Timer, command_line, commit, machine, peak_rss_mb, write_result
+from benchmarks.common import RESULTS, Timer, command_line, commit, machine, peak_rss_mb, write_result
 from benchmarks.handwritten import load_cases
 from benchmarks.instruction_set import build_instruction_set, evaluate_instructor, load_dataset
 from genrec.config import EncoderConfig, InstructorConfig, LLMConfig
@@ -168,6 +168,50 @@ def _print(method: str, entry: dict[str, Any]) -> None:
         print(f"[{method}] valid JSON {entry['llm_valid_json']}", flush=True)
 
 
+def pooled(results: Sequence[dict[str, Any]], method: str = "rules", split: str = "heldout") -> dict[str, Any]:
+    """One method's hand-written ``split`` over several result records (both catalogs), from the counts."""
+    parts = [r["methods"][method]["handwritten"]["per_split"][split] for r in results if method in r["methods"]]
+    if not parts:
+        return {}
+    c = {k: sum(p["counts"][k] for p in parts) for k in parts[0]["counts"]}
+    n = sum(p["n"] for p in parts)
+    precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+    recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+    return {
+        "n": n,
+        "counts": c,
+        "action_accuracy": sum(p["actions_right"] for p in parts) / n,
+        "constraint_precision": precision,
+        "constraint_recall": recall,
+        "constraint_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "hard_precision": c["hard_tp"] / (c["hard_tp"] + c["hard_fp"]) if c["hard_tp"] + c["hard_fp"] else 1.0,
+        "decline_accuracy": sum(p["declines_right"] for p in parts) / n,
+    }
+
+
+def section(datasets: Sequence[str] = ("amazon-beauty", "synthetic")) -> str:
+    """The BENCHMARKS.md section: each dataset's table and the pooled hand-written heldout numbers
+    against the targets (for benchmarks/make_tables.py)."""
+    results = [json.loads(p.read_text()) for d in datasets if (p := RESULTS / d / "instructor.json").exists()]
+    if not results:
+        return ""
+    parts = [markdown(r) for r in results]
+    lines = ["### Instructor: both hand-written heldout splits together", ""]
+    lines += ["| instructor | n | action acc. | constraint P | R | F1 | hard-filter P | declines | targets met |"]
+    lines += ["|---|---|---|---|---|---|---|---|---|"]
+    for method in ("rules", "llm", "combined"):
+        p = pooled(results, method)
+        if not p:
+            continue
+        met = all(p[k] >= v for k, v in TARGETS.items())
+        lines.append(
+            f"| {method} | {p['n']} | {p['action_accuracy']:.3f} | {p['constraint_precision']:.3f} | "
+            f"{p['constraint_recall']:.3f} | {p['constraint_f1']:.3f} | {p['hard_precision']:.3f} | "
+            f"{p['decline_accuracy']:.3f} | {'yes' if met else 'no'} |"
+        )
+    return "\n\n".join([*parts, "\n".join(lines)])
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The instructor section for BENCHMARKS.md from a result record."""
     lines = [
@@ -211,7 +255,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mistakes", type=int, default=40, help="mistakes kept per split in the result")
     ap.add_argument("--show", action="store_true", help="print the dev mistakes")
+    ap.add_argument("--section", action="store_true", help="print the markdown section of the stored results and stop")
     args = ap.parse_args(argv)
+    if args.section:
+        print(section())
+        return
     result = run(
         args.dataset,
         [m.strip() for m in args.methods.split(",") if m.strip()],
