@@ -431,10 +431,11 @@ def test_llm_answers_are_validated_against_catalog_and_instruction(vocab: Catalo
     assert llm.understand("something like my last purchase but from another brand", HISTORY).constraints.like_items == [
         "a3"
     ]
-    # for "hmm" the model invented Face / Maybelline: not in the words, dropped; then the vague policy
+    # for "hmm" the model invented Face / Maybelline: not in the words, dropped; then the vague policy:
+    # the question, whatever the history (issue 20)
     assert llm.understand("hmm", Feedback()).action == "clarify"
     vague = llm.understand("hmm", HISTORY)
-    assert vague.action == "retrieve" and vague.constraints.is_empty()
+    assert vague.action == "clarify" and vague.constraints.is_empty()
     created = llm.understand("design a new lipstick under $20", HISTORY)
     assert created.action == "create" and created.constraints.categories == ["Lipstick"]
     assert created.constraints.brands == []
@@ -460,7 +461,7 @@ def test_llm_failure_falls_back_and_combined_fills_gaps(
     broken = LLMInstructor(
         vocab, Recorded({"idk": "no json here", "hmm": '{"action": "clarify"}'}), encoder=encoder, attempts=1
     )
-    assert broken.understand("idk", HISTORY).action == "retrieve" and broken.failures == 1
+    assert broken.understand("idk", HISTORY).action == "clarify" and broken.failures == 1
     combined = CombinedInstructor(rules, broken)
     assert combined.understand("hmm", Feedback()).action == "clarify"
     assert combined.understand("lipstick under $10", HISTORY).constraints.price_max == 10.0  # rules, sure
