@@ -21,6 +21,8 @@ SUITES: dict[str, str] = {
     "watermark": "fidelity_watermark",
     "watermark-fluency": "watermark_fluency",
     "audit-examples": "audit_example_bank",
+    "reliability": "reliability",
+    "loader-limits": "loader_limits",
     "tables": "make_tables",
 }
 

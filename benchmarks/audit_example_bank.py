@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from benchmarks import redteam
-from benchmarks.handwritten import DATA as HANDWRITTEN
+from benchmarks.fidelity_cases import DATA as HANDWRITTEN
 from genrec.config import EncoderConfig
 from genrec.encoders.text import TextEncoder
 from genrec.fidelity.learned import load_bank

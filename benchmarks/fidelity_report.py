@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS
-from benchmarks.handwritten import CHECKS, summarise
+from benchmarks.fidelity_cases import CHECKS, summarise
 
 DATASETS = ("synthetic", "amazon-beauty")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "fidelity.md"

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result
-from benchmarks.handwritten import handwritten_context, load_cases, score_cases
+from benchmarks.fidelity_cases import handwritten_context, load_cases, score_cases
 from benchmarks.redteam import RedTeamConfig, RedTeamSet, build_redteam
 from genrec.config import SyntheticConfig
 from genrec.data.dataset import Dataset
