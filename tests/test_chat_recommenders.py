@@ -37,7 +37,7 @@ RECOMMENDERS = {
     "sasrec": ["--set", "recommender.epochs=2", "--set", "recommender.dim=32", "--set", "recommender.threads=1"],
     "tiger": [
         *("--set", "recommender.epochs=4", "--set", "recommender.dim=32"),
-        *("--set", "recommender.sid_codebook_size=8", "--set", "recommender.threads=1"),
+        *("--set", "recommender.sid.codebook_size=8", "--set", "recommender.threads=1"),
     ],
 }
 
