@@ -347,11 +347,6 @@ def test_a_stripped_watermark_blocks_on_a_long_text(checker: FidelityChecker, sy
 
 
 # ---- 10. the repair step --------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="generation/repair.py splits sentences on decimal points; the fix is to use genrec.textnorm.sentence_spans "
-    "there (generation/ belongs to another helper, see the issue-21 report)",
-)
 def test_repair_keeps_decimals_and_prices_whole() -> None:
     from genrec.generation.repair import sentence_spans
 
