@@ -136,19 +136,11 @@ class TextEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    if threads <= 0:
-        yield
-        return
-    import torch
+def _torch_threads(threads: int) -> contextlib.AbstractContextManager[None]:
+    """``threads`` torch threads while encoding (0 or less: leave the setting)."""
+    from genrec.nn import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(threads if threads > 0 else None)
 
 
 # ---- item texts -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from genrec.generation.vocabulary import (
     tokenize,
 )
 from genrec.generation.words import word_list
+from genrec.vectors import unit
 
 
 # ---- word lists (generation/data/words.toml) ---------------------------------------------------
@@ -230,7 +231,7 @@ class Instructor(ABC):  # noqa: B024 - subclasses give read() or override unders
         if emb.ndim != 2 or emb.shape[0] != len(self.vocab.item_ids):
             raise ValueError(f"catalog_embeddings must be [n_items={len(self.vocab.item_ids)}, d], got {emb.shape}")
         text = (instruction or "").strip()
-        inst = _unit(self.embed([text])[0]) if text else None
+        inst = unit(self.embed([text])[0]) if text else None
         if inst is not None and inst.shape[0] != emb.shape[1]:
             raise ValueError(f"catalog_embeddings have dimension {emb.shape[1]}, the encoder {inst.shape[0]}")
         liked = self._mean_of(feedback.likes or feedback.clicks, emb)
@@ -239,7 +240,7 @@ class Instructor(ABC):  # noqa: B024 - subclasses give read() or override unders
             user = np.asarray(user_vector, dtype=np.float32).reshape(-1)
             if user.shape[0] != emb.shape[1]:
                 raise ValueError(f"user_vector has dimension {user.shape[0]}, catalog_embeddings {emb.shape[1]}")
-            user = _unit(user)
+            user = unit(user)
         extras = {}
         disliked = self._mean_of(feedback.dislikes, emb)
         if disliked is not None:
@@ -248,7 +249,7 @@ class Instructor(ABC):  # noqa: B024 - subclasses give read() or override unders
 
     def _mean_of(self, item_ids: Iterable[str], emb: np.ndarray) -> np.ndarray | None:
         rows = [r for r in (self.vocab.row(i) for i in item_ids) if r is not None]
-        return _unit(emb[rows].mean(axis=0)) if rows else None
+        return unit(emb[rows].mean(axis=0)) if rows else None
 
 
 def user_vector_from_scores(
@@ -279,14 +280,8 @@ def user_vector_from_scores(
         best = finite[np.argpartition(-row[finite], k - 1)[:k]]
         z = row[best] / temperature
         w = np.exp(z - z.max())
-        out[b] = _unit((w / w.sum()) @ emb[best])
+        out[b] = unit((w / w.sum()) @ emb[best])
     return out[0] if s.ndim == 1 else out
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
 
 
 # ---- the rule-based instructor ----------------------------------------------------------------

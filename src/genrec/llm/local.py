@@ -12,11 +12,10 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -471,14 +470,8 @@ class _JsonClosed:
         return torch.tensor([json_closed(text)], dtype=torch.bool, device=input_ids.device)
 
 
-@contextmanager
-def _threads(threads: int) -> Iterator[None]:
+def _threads(threads: int) -> AbstractContextManager[None]:
     """Run with ``threads`` torch threads (0: all cores), restoring the previous setting after."""
-    import torch
+    from genrec.nn import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(threads)
