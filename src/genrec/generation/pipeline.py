@@ -35,7 +35,6 @@ from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
-from genrec.generation.selection import FLOORS
 from genrec.generation.textgen import item_corpus
 from genrec.generation.vocabulary import english_zipf
 from genrec.generation.writers import Writer, has_descriptions, resolve_rewrite
@@ -113,16 +112,6 @@ class GenerativePipeline:
     ) -> None:
         self.dataset = dataset
         self.config = config or PipelineConfig()
-        if self.config.rank_drafts not in ("recommender", "guidance"):
-            raise ValueError(
-                f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}"
-            )
-        if self.config.selection_floor not in FLOORS:
-            raise ValueError(f"pipeline.selection_floor must be one of {FLOORS}, not {self.config.selection_floor!r}")
-        if self.config.edit_vs_source not in SOURCE_RULES:
-            raise ValueError(
-                f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, not {self.config.edit_vs_source!r}"
-            )
         self.recommender = recommender
         self.catalog = Catalog(dataset.items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
