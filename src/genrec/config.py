@@ -326,6 +326,19 @@ def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return cls(**kwargs)
 
 
+@dataclass
+class TransitionConfig:
+    """Training-free item-transition graph (genrec.models.transition)."""
+
+    window: int = 1  # item u counts as following item t when it comes at most this many steps later
+    gap_decay: float = 0.5  # weight of a transition d steps apart: gap_decay ** (d - 1)
+    reverse_weight: float = 0.0  # weight of the backward edge j -> i of each i -> j transition
+    two_hop: float = 0.0  # weight of the two-step walk P @ P added to P
+    recency_decay: float = 0.5  # weight of the j-th most recent history item: decay ** j
+    max_history: int = 10  # history items the walk starts from
+    popularity_weight: float = 1e-3  # popularity term (max 1) that orders items the walk does not reach
+
+
 __all__ = [
     "EncoderConfig",
     "EvalConfig",
@@ -335,6 +348,7 @@ __all__ = [
     "SemanticIdConfig",
     "SyntheticConfig",
     "TigerConfig",
+    "TransitionConfig",
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",

@@ -15,6 +15,7 @@ _MODULES: dict[str, str] = {
     "itemknn": "genrec.models.itemknn",
     "sasrec": "genrec.models.sasrec",
     "tiger": "genrec.models.tiger",
+    "transition": "genrec.models.transition",
 }
 
 T = TypeVar("T", bound=type)
