@@ -69,8 +69,13 @@ from genrec.models.base import Histories, Recommendations, Recommender, check_re
 from genrec.models.registry import register_model
 from genrec.models.sasrec import Block, bucketed_batches, last_hidden, left_padded
 from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
+from genrec.semantic_ids.collaborative import METHODS as COLLAB_METHODS
+from genrec.semantic_ids.collaborative import collaborative_item_vectors
 
 logger = logging.getLogger(__name__)
+
+#: How a catalog without item text gets its IDs when ``collab`` is "none" (chosen on validation).
+NO_TEXT_COLLAB = "svd"
 
 
 # ---- the network ----------------------------------------------------------------------
@@ -293,10 +298,16 @@ class Tiger(Recommender):
         return self._text_encoder
 
     def _encode_texts(self, dataset: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
-        """Unit text embeddings of the dataset's items and how many came from the cache."""
-        from genrec.encoders import item_texts, text_key
+        """Unit text embeddings of the dataset's items and how many came from the cache.
+
+        A catalog with no item text in ``text_fields`` (e.g. LastFM: artist ids only) gets [n, 0]:
+        its semantic IDs then come from collaborative vectors alone (``_collab_vectors``).
+        """
+        from genrec.encoders import has_item_text, item_texts, text_key
 
         enc_cfg = self._encoder_config()
+        if not has_item_text(dataset, enc_cfg.fields, enc_cfg.template or None):
+            return np.zeros((dataset.n_items, 0), dtype=np.float32), {"encode_seconds": 0.0, "item_text": False}
         texts = item_texts(dataset, enc_cfg.fields, enc_cfg.template or None)
         encoder = self._encoder()
         hits = 0
@@ -322,21 +333,30 @@ class Tiger(Recommender):
         )
 
     def _collab_vectors(self, dataset: Dataset, text: np.ndarray) -> np.ndarray | None:
-        """Truncated-SVD item vectors of the training item-user matrix; cold items imputed from text."""
+        """Collaborative item vectors of the training log (``collab``: "svd" or "cooc"), or None.
+
+        With item text, cold items are imputed from their text neighbours. Without (``text`` is
+        [n, 0]) the IDs come from these vectors alone, by ``NO_TEXT_COLLAB`` when ``collab`` is "none".
+        """
         cfg = self.config
-        if cfg.collab == "none" or cfg.collab_weight <= 0.0:
+        method = cfg.collab
+        if text.shape[1] == 0:
+            method = NO_TEXT_COLLAB if method == "none" else method
+        elif method == "none" or cfg.collab_weight <= 0.0:
             return None
-        if cfg.collab != "svd":
-            raise ValueError(f"collab must be 'none' or 'svd', not {cfg.collab!r}")
-        collab = _unit(svd_item_vectors(dataset, cfg.collab_dim, cfg.seed))
+        if method not in COLLAB_METHODS:
+            raise ValueError(f"collab must be 'none' or one of {', '.join(COLLAB_METHODS)}, not {cfg.collab!r}")
+        collab = _unit(collaborative_item_vectors(dataset, method, cfg.collab_dim, cfg.seed))
         warm = np.bincount(dataset.interactions.item, minlength=dataset.n_items) > 0
-        if (~warm).any() and warm.any():
+        if (~warm).any() and warm.any() and text.shape[1]:
             collab[~warm] = impute_from_neighbors(text[~warm], text[warm], collab[warm], cfg.impute_neighbors)
         return collab
 
     def _mixed(self, text: np.ndarray, collab: np.ndarray | None) -> np.ndarray:
         if collab is None:
             return text
+        if text.shape[1] == 0:
+            return collab
         return mix_embeddings(text, collab, self.config.collab_weight)
 
     # ---- training -----------------------------------------------------------------------
@@ -600,6 +620,8 @@ class Tiger(Recommender):
         assert self.tokenizer is not None and self.codes is not None and self.text_emb is not None
         if len(items) == 0:
             return []
+        if self.text_emb.shape[1] == 0:
+            raise ValueError("this tiger model was trained without item text: new items cannot get a semantic ID")
         new = Dataset.catalog_only("new-items", items)
         ext = [str(x) for x in new.items["item_id"]]
         clash = sorted(set(ext) & set(self.item_ids)) or sorted({x for x in ext if ext.count(x) > 1})
@@ -723,25 +745,6 @@ def impute_from_neighbors(
         w = np.maximum(np.take_along_axis(sim, nbr, axis=1), 0.0) + 1e-6
         out[lo : lo + chunk] = (w[:, :, None] * values[nbr]).sum(1) / w.sum(1, keepdims=True)
     return _unit(out)
-
-
-def svd_item_vectors(dataset: Dataset, dim: int, seed: int) -> np.ndarray:
-    """Rows U_i S of a rank-``dim`` truncated SVD  A ~ U S V^T  of the binary item-user matrix A."""
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import svds
-
-    inter = dataset.interactions
-    a = sp.csr_matrix(
-        (np.ones(len(inter), dtype=np.float32), (inter.item, inter.user)),
-        shape=(dataset.n_items, max(dataset.n_users, 1)),
-    )
-    a.data[:] = 1.0  # repeated interactions count once
-    k = min(dim, min(a.shape) - 1)
-    if k < 1:
-        return np.asarray(a.todense(), dtype=np.float32)
-    v0 = np.random.default_rng(seed).standard_normal(min(a.shape))
-    u, s, _ = svds(a, k=k, v0=v0)
-    return (u * s).astype(np.float32)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
