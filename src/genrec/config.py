@@ -339,9 +339,27 @@ class TransitionConfig:
     popularity_weight: float = 1e-3  # popularity term (max 1) that orders items the walk does not reach
 
 
+@dataclass
+class FusionConfig:
+    """Fused re-scoring of a generative list model and a full-scoring model (genrec.models.fusion)."""
+
+    generative: str = "tiger"  # first model: a saved-model directory, or a model name to train
+    scorer: str = "sasrec"  # second model (scores the whole catalog): a directory or a model name
+    generative_k: int = 30  # candidates from the generative model's top list
+    scorer_k: int = 50  # candidates from the scorer's top list
+    method: str = "logprob"  # "logprob": w log p_gen + (1 - w) log softmax(scorer); "rank": reciprocal ranks
+    weight: float = 0.5  # w, the generative model's share (learned on validation when ``learn``)
+    rank_offset: float = 10.0  # c in the reciprocal rank 1 / (c + rank)
+    learn: bool = True  # fit picks method and weight by validation NDCG@10 over the grid below
+    methods: tuple[str, ...] = ("logprob", "rank")
+    weights: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(21))
+    batch_size: int = 512  # histories scored at once
+
+
 __all__ = [
     "EncoderConfig",
     "EvalConfig",
+    "FusionConfig",
     "ItemKNNConfig",
     "PopularityConfig",
     "SASRecConfig",

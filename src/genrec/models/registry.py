@@ -16,6 +16,7 @@ _MODULES: dict[str, str] = {
     "sasrec": "genrec.models.sasrec",
     "tiger": "genrec.models.tiger",
     "transition": "genrec.models.transition",
+    "fusion": "genrec.models.fusion",
 }
 
 T = TypeVar("T", bound=type)

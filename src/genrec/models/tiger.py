@@ -561,6 +561,35 @@ class Tiger(Recommender):
                     total[lo : lo + per] += logp[:, inverse, codes[:, level]]
         return total.numpy()
 
+    def item_log_probs(self, histories: Histories, items: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+        """Exact log p(item | history) [batch, m] of per-user candidates ``items`` [batch, m]; -1 -> -inf.
+
+        What ``score`` gives for those entries, at the cost of (L + 1) head evaluations per candidate
+        (used to re-score another model's candidates, ``genrec.models.fusion``).
+        """
+        self._require()
+        assert self.codes is not None
+        items = np.asarray(items, dtype=np.int64)
+        if items.ndim != 2 or len(items) != len(histories):
+            raise ValueError(f"items must be [batch={len(histories)}, m], got shape {items.shape}")
+        if (items >= self.n_items).any():
+            raise IndexError(f"items must be internal ids in [0, {self.n_items}) or -1")
+        out = np.full(items.shape, -np.inf, dtype=np.float32)
+        rows, cols = np.nonzero(items >= 0)
+        if not len(rows):
+            return out
+        states = self.user_states(histories).index_select(0, torch.from_numpy(rows))
+        codes = torch.from_numpy(self.codes[items[rows, cols]])
+        total = torch.zeros(len(rows))
+        with torch.inference_mode():
+            for lo in range(0, len(rows), chunk):
+                h, c = states[lo : lo + chunk], codes[lo : lo + chunk]
+                for level in range(c.shape[1]):
+                    logp = self._log_probs(level, h, c[:, :level])
+                    total[lo : lo + chunk] += logp.gather(1, c[:, level : level + 1])[:, 0]
+        out[rows, cols] = total.numpy()
+        return out
+
     def _log_probs(self, level: int, h: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
         """log p(c_l = v | h, prefix) [N, V_l]; with ``trie_softmax`` only over v continuing the prefix."""
         net, trie = self._require()
