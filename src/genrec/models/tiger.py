@@ -64,6 +64,7 @@ from genrec.config import EncoderConfig, SemanticIdConfig, TigerConfig
 from genrec.data.dataset import Dataset
 from genrec.data.split import EvalCases
 from genrec.decoding import PrefixTrie, constrained_beam_search
+from genrec.decoding.trie_softmax import trie_log_softmax
 from genrec.eval import metrics as M
 from genrec.models.base import Histories, Recommendations, Recommender, check_recommend_args
 from genrec.models.registry import register_model
@@ -264,6 +265,7 @@ class Tiger(Recommender):
 
     config_class = TigerConfig
     full_scores = False  # evaluated from recommend()'s top-k lists
+    fast_decoding = True  # beam steps score trie edges only (False: every code, masked; the reference)
 
     def __init__(self, config: TigerConfig | None = None) -> None:
         super().__init__(config)
@@ -514,21 +516,56 @@ class Tiger(Recommender):
         out_items = np.full((n, k), -1, dtype=np.int64)
         out_scores = np.full((n, k), -np.inf, dtype=np.float32)
         states = self.user_states(histories)
-
-        def step(level: int, prefix: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return self._log_probs(level, h, prefix), h
-
         with torch.inference_mode():
+            step = self._decode_step()
             for lo in range(0, n, batch_size):
                 hi = min(lo + batch_size, n)
                 drop = None
                 if exclude is not None:
                     source = histories if isinstance(exclude, str) else exclude
                     drop = [np.asarray(x, dtype=np.int64) for x in source[lo:hi]]
-                items, scores = constrained_beam_search(step, trie, hi - lo, beam, k, exclude=drop, state=states[lo:hi])
+                root = torch.zeros(hi - lo, dtype=torch.long)
+                start = (states[lo:hi], root)
+                items, scores = constrained_beam_search(step, trie, hi - lo, beam, k, exclude=drop, state=start)
                 out_items[lo:hi] = items.numpy()
                 out_scores[lo:hi] = scores.numpy()
         return Recommendations(out_items, out_scores)
+
+    def _decode_step(self) -> Callable[[int, torch.Tensor, _StepState], tuple[torch.Tensor, _StepState]]:
+        """The beam search's step: log p(c_l | h, prefix) per (user, beam) row; the state is (h, node).
+
+        ``node`` is each row's trie node, extended by one token per level (no walk from the root).
+        With ``trie_softmax`` (and ``fast_decoding``) only the trie edges are scored, by
+        ``trie_log_softmax`` over per-node output vectors O_l[token] + N_l[node] built once per call;
+        otherwise every code is scored and masked (``_log_probs``, the reference).
+        """
+        net, trie = self._require()
+        tables = self._child_tables() if self.config.trie_softmax and self.fast_decoding else None
+
+        def step(level: int, prefix: torch.Tensor, state: _StepState) -> tuple[torch.Tensor, _StepState]:
+            h, parent = state
+            if tables is None:
+                return self._log_probs(level, h, prefix), state
+            node = parent if level == 0 else trie.child(level - 1, parent, prefix[:, -1])
+            query = net.head.query(level, h, prefix)
+            return trie_log_softmax(trie, level, node, query, *tables[level]), (h, node)
+
+        return step
+
+    def _child_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per level: the output vector O_l[token] (+ N_l[node]) and bias b_l[token] of every trie node below it."""
+        net, trie = self._require()
+        stable = self._index().stable
+        tables = []
+        for level in range(trie.n_levels):
+            token = trie.token(level, torch.arange(trie.n_nodes(level + 1)))
+            emb = cast(nn.Embedding, (net.out_emb if net.out_emb is not None else net.code_emb)[level])
+            vectors = emb.weight.index_select(0, token)
+            if net.node_emb is not None and level > 0:
+                node_emb = cast(nn.Embedding, net.node_emb[level])
+                vectors = vectors + node_emb.weight.index_select(0, stable[level])
+            tables.append((vectors, net.head.bias[level].index_select(0, token)))
+        return tables
 
     def score(
         self, histories: Histories, chunk: int = 1 << 16, items: Sequence[int] | np.ndarray | None = None
@@ -779,6 +816,9 @@ def impute_from_neighbors(
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+_StepState = tuple[torch.Tensor, torch.Tensor]  # (h [rows, D], trie node [rows]) during beam search
 
 
 class _TrieIndex(NamedTuple):
