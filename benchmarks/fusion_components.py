@@ -1,11 +1,13 @@
 """Train and save the two models the fused re-scorer combines (tiger and SASRec), as the benchmarks do.
 
 One model per process (so peak memory is its own), with the settings the benchmark scripts use
-(``run_tiger.CHOSEN``, ``run_baselines.FIXED``):
+(``run_tiger.CHOSEN``, ``run_baselines.FIXED``, the transition graph's validation choice in
+``results/<dataset>/transition.json``):
 
 1. fit on the training split, early stopping on validation -> saved to ``<out>/<model>-train``;
    the fusion weights are learned on validation with these models (they never saw validation);
-2. refit on training + validation for the epoch count early stopping chose -> ``<out>/<model>-refit``;
+2. refit on training + validation for the epoch count early stopping chose (the transition graph:
+   rebuilt from training + validation) -> ``<out>/<model>-refit``;
    the fused model is evaluated on test with these (as every refit benchmark row is).
 
 Writes ``benchmarks/results/<dataset>/fusion_component_<model>.json`` (validation metrics of the
@@ -17,6 +19,7 @@ first model, test metrics of the refit one, times, peak memory).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import time
@@ -25,6 +28,7 @@ from typing import Any
 
 from benchmarks.common import (
     DATASETS,
+    RESULTS,
     Timer,
     command_line,
     commit,
@@ -47,6 +51,11 @@ def benchmark_settings(dataset: str, model: str) -> dict[str, Any]:
         from benchmarks.run_tiger import CHOSEN
 
         return dict(CHOSEN.get(settings_name(dataset), {}))
+    if model == "transition":  # the settings run_transition.py chose on validation
+        path = RESULTS / dataset / "transition.json"
+        if not path.exists():
+            raise SystemExit(f"{path} not found: run python -m benchmarks.run_transition --dataset {dataset} first")
+        return dict(json.loads(path.read_text())["selection"]["chosen"])
     from benchmarks.run_baselines import FIXED
 
     return dict(FIXED.get((settings_name(dataset), model), {}))
@@ -68,19 +77,21 @@ def run(dataset: str, model_name: str, out: Path, threads: int, overrides: list[
     split = leave_one_out(ds)
     assert split.train_valid is not None
     eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
-    settings = {**benchmark_settings(dataset, model_name), "progress": False}
-    if threads:
-        settings["threads"] = threads
+    settings = benchmark_settings(dataset, model_name)
+    if model_name != "transition":
+        settings.update(progress=False, **({"threads": threads} if threads else {}))
     model = create_model(model_name, settings)
     model.config = apply_overrides(model.config, overrides)
     with Timer() as fit_t:
         model.fit(split.train, split.valid)
     model.save(out / f"{model_name}-train")
     valid = evaluate(model, split.valid, split.train, eval_cfg, beyond_accuracy=False, desc="valid")
-    epochs = int(model.fit_info["best_epoch"])
+    epochs = int(model.fit_info.get("best_epoch", 0))  # 0: a model without epochs (transition)
     print(f"[{dataset}/{model_name}] valid NDCG@10={valid.metrics['NDCG@10']:.4f} best epoch {epochs}", flush=True)
     refit = create_model(model_name)
-    refit.config = apply_overrides(model.config, {"epochs": epochs, "time_budget_seconds": 0.0})
+    refit.config = model.config
+    if epochs:
+        refit.config = apply_overrides(model.config, {"epochs": epochs, "time_budget_seconds": 0.0})
     with Timer() as refit_t:
         refit.fit(split.train_valid, None)
     refit.save(out / f"{model_name}-refit")
@@ -118,7 +129,7 @@ def main() -> None:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="amazon-beauty", help=f"one of {', '.join(DATASETS)}")
-    parser.add_argument("--model", required=True, choices=["tiger", "sasrec"])
+    parser.add_argument("--model", required=True, choices=["tiger", "sasrec", "transition"])
     parser.add_argument("--out", default="", help="directory for the saved models (default: $GENREC_HOME/models)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--set", action="append", default=[], help="config override key=value")

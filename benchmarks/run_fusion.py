@@ -10,11 +10,13 @@ on the training split with early stopping, and refit on training + validation):
    (leave-one-out, full ranking by the fused top-k list, history kept, pessimistic ties; a target
    outside the union of the two lists is a miss).
 
-Writes ``benchmarks/results/<dataset>/fusion.json`` and prints a markdown section
+``--scorer transition`` fuses tiger with the training-free transition graph instead of SASRec
+(result ``fusion_transition.json``). Writes ``benchmarks/results/<dataset>/fusion.json`` and prints a markdown section
 (``markdown_section`` can be called from make_tables.py).
 
     python -m benchmarks.run_fusion --dataset amazon-beauty
     python -m benchmarks.run_fusion --dataset amazon-beauty --valid-only --set scorer_k=100
+    python -m benchmarks.run_fusion --dataset amazon-beauty --scorer transition
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def trials_file(dataset: str) -> Path:
     return RESULTS / dataset / "fusion_trials.jsonl"
 
 
-def run(dataset: str, models: Path, overrides: list[str], valid_only: bool, threads: int) -> None:
+def run(dataset: str, models: Path, scorer_name: str, overrides: list[str], valid_only: bool, threads: int) -> None:
     """Learn the fusion on validation with the train models; test once with the refit models."""
     import torch
 
@@ -62,7 +64,7 @@ def run(dataset: str, models: Path, overrides: list[str], valid_only: bool, thre
     cfg = apply_overrides(FusionConfig(), overrides)
     stages: dict[str, float] = {}
     with Timer() as t:
-        gen, scorer = (_load(models / f"{m}-train", threads) for m in ("tiger", "sasrec"))
+        gen, scorer = (_load(models / f"{m}-train", threads) for m in ("tiger", scorer_name))
         fused = Fusion.over(gen, scorer, cfg).fit(split.train, split.valid)
     stages["learn_on_valid"] = t.seconds
     learned = fused.fit_info["learned"]
@@ -71,7 +73,7 @@ def run(dataset: str, models: Path, overrides: list[str], valid_only: bool, thre
     print(
         f"[{dataset}/fusion] chosen {learned['method']} w={learned['weight']}: valid NDCG@10 "
         f"{learned['valid_NDCG@10']:.4f} (tiger alone on the union {alone[1.0]['NDCG@10']:.4f}, "
-        f"SASRec alone {alone[0.0]['NDCG@10']:.4f}); target in union {fused.fit_info['valid_target_in_union']:.3f}",
+        f"{scorer_name} alone {alone[0.0]['NDCG@10']:.4f}); target in union {fused.fit_info['valid_target_in_union']:.3f}",
         flush=True,
     )
     with trials_file(dataset).open("a") as f:
@@ -99,11 +101,11 @@ def run(dataset: str, models: Path, overrides: list[str], valid_only: bool, thre
         valid = evaluate(fused, split.valid, split.train, eval_cfg, beyond_accuracy=False, desc="valid")
     stages["valid_eval"] = t.seconds
     with Timer() as t:
-        refit = fused.with_components(*(_load(models / f"{m}-refit", threads) for m in ("tiger", "sasrec")))
+        refit = fused.with_components(*(_load(models / f"{m}-refit", threads) for m in ("tiger", scorer_name)))
         test = evaluate(refit, split.test, split.train_valid, eval_cfg, desc="test")
     stages["test_eval"] = t.seconds
     components = {}
-    for name in ("tiger", "sasrec"):
+    for name in ("tiger", scorer_name):
         path = RESULTS / dataset / f"fusion_component_{name}.json"
         if path.exists():
             rec = json.loads(path.read_text())
@@ -133,8 +135,9 @@ def run(dataset: str, models: Path, overrides: list[str], valid_only: bool, thre
             "valid_mean_candidates": fused.fit_info["valid_mean_candidates"],
         },
         "components": {
-            "validation": "tiger-train / sasrec-train (fitted on the training split, early stopping on validation)",
-            "test": "tiger-refit / sasrec-refit (refit on train + validation for the chosen epoch count)",
+            "scorer": scorer_name,
+            "validation": f"tiger-train / {scorer_name}-train (fitted on the training split, early stopping on valid)",
+            "test": f"tiger-refit / {scorer_name}-refit (refit on train + validation for the chosen epoch count)",
             "dir": str(models),
             "results": components,
         },
@@ -147,10 +150,10 @@ def run(dataset: str, models: Path, overrides: list[str], valid_only: bool, thre
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
     }
-    out = write_result(dataset, "fusion", payload)
+    out = write_result(dataset, result_name(scorer_name), payload)
     m = test.metrics
     print(f"[{dataset}/fusion] TEST Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} -> {out}", flush=True)
-    print(markdown_section(dataset))
+    print(markdown_section(dataset, scorer_name))
 
 
 def _load(path: Path, threads: int) -> Recommender:
@@ -162,9 +165,14 @@ def _load(path: Path, threads: int) -> Recommender:
     return model
 
 
-def markdown_section(dataset: str) -> str:
+def result_name(scorer: str) -> str:
+    """Result file stem: ``fusion`` (tiger + SASRec) or ``fusion_<scorer>``."""
+    return "fusion" if scorer == "sasrec" else f"fusion_{scorer}"
+
+
+def markdown_section(dataset: str, scorer: str = "sasrec") -> str:
     """A markdown table of the fused model against its two components (test, refit models)."""
-    path = RESULTS / dataset / "fusion.json"
+    path = RESULTS / dataset / f"{result_name(scorer)}.json"
     if not path.exists():
         return ""
     rec = json.loads(path.read_text())
@@ -180,7 +188,7 @@ def markdown_section(dataset: str) -> str:
         rows.append(f"| {name} | {cells} |")
     cfg = rec["config"]
     note = (
-        f"Leave-one-out, full ranking, history kept; union of tiger's top {cfg['generative_k']} and SASRec's top "
+        f"Leave-one-out, full ranking, history kept; union of tiger's top {cfg['generative_k']} and {scorer}'s top "
         f"{cfg['scorer_k']} (target in the union for {rec['selection']['valid_target_in_union']:.1%} of validation "
         f"cases); method and weight chosen on validation NDCG@10; commit {rec['commit']}."
     )
@@ -192,12 +200,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="amazon-beauty", help=f"one of {', '.join(DATASETS)}")
     parser.add_argument("--models", default="", help="directory of the component models (fusion_components --out)")
+    parser.add_argument("--scorer", default="sasrec", choices=["sasrec", "transition"], help="the second model")
     parser.add_argument("--set", action="append", default=[], help="FusionConfig override key=value")
     parser.add_argument("--valid-only", action="store_true", help="learn on validation and log the trial; no test")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     models = Path(args.models).expanduser() if args.models else default_out(args.dataset)
-    run(args.dataset, models, args.set, args.valid_only, args.threads)
+    run(args.dataset, models, args.scorer, args.set, args.valid_only, args.threads)
 
 
 if __name__ == "__main__":
