@@ -71,6 +71,7 @@ def run(dataset: str, model_name: str, out: Path, threads: int, overrides: list[
     import torch
 
     start = time.perf_counter()
+    code = commit()  # the code that runs is the code at the start (the tree may change during a long run)
     if threads:
         torch.set_num_threads(threads)
     ds = load_benchmark_dataset(dataset)
@@ -113,7 +114,7 @@ def run(dataset: str, model_name: str, out: Path, threads: int, overrides: list[
         "wall_seconds": time.perf_counter() - start,
         "torch_threads": torch.get_num_threads(),
         "peak_rss_mb": peak_rss_mb(),
-        "commit": commit(),
+        "commit": code,
         "machine": machine(),
         "load_average_1min_at_end": os.getloadavg()[0],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -58,6 +58,7 @@ def run(dataset: str, models: Path, scorer_name: str, overrides: list[str], vali
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()
+    code = commit()  # the code that runs is the code at the start (the tree may change during a long run)
     split = leave_one_out(load_benchmark_dataset(dataset))
     assert split.train_valid is not None
     eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
@@ -89,7 +90,7 @@ def run(dataset: str, models: Path, scorer_name: str, overrides: list[str], vali
                     "valid_target_in_union": fused.fit_info["valid_target_in_union"],
                     "valid_mean_candidates": fused.fit_info["valid_mean_candidates"],
                     "seconds": t.seconds,
-                    "commit": commit(),
+                    "commit": code,
                     "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
             )
@@ -145,7 +146,7 @@ def run(dataset: str, models: Path, scorer_name: str, overrides: list[str], vali
         "wall_seconds": wall,
         "torch_threads": torch.get_num_threads(),
         "peak_rss_mb": peak_rss_mb(),
-        "commit": commit(),
+        "commit": code,
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),

@@ -46,6 +46,7 @@ GRID: dict[str, list[Any]] = {
 def run(dataset: str, exclude_history: bool, passes: int) -> None:
     """Coordinate-ascent search on validation, rebuild on train + valid, test once, write the result."""
     start = time.perf_counter()
+    code = commit()  # the code that runs is the code at the start (the tree may change during a long run)
     ds = load_benchmark_dataset(dataset)
     split = leave_one_out(ds)
     assert split.train_valid is not None
@@ -98,7 +99,7 @@ def run(dataset: str, exclude_history: bool, passes: int) -> None:
         "fit_seconds": fit_t.seconds,
         "wall_seconds": time.perf_counter() - start,
         "peak_rss_mb": peak_rss_mb(),
-        "commit": commit(),
+        "commit": code,
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
