@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -25,15 +26,24 @@ def test_trie_log_softmax_by_hand() -> None:
     bias = torch.tensor([0.0, 0.5, 0.0])
     query = torch.tensor([[2.0, 1.0], [0.0, 3.0], [5.0, 5.0]])
     nodes = torch.tensor([0, 0, -1])  # two rows at node 0 (code 0), one dead row
-    out = trie_log_softmax(trie, 1, nodes, query, vectors, bias)
+    asked: list[list[int]] = []
+
+    def rows_of(rows: torch.Tensor) -> torch.Tensor:
+        asked.append(rows.tolist())
+        return query.index_select(0, rows)
+
+    out = trie_log_softmax(trie, 1, nodes, rows_of, vectors, bias)
+    assert asked == [[0, 1]]  # the dead row needs no query
     # row 0: z(token 1) = 2, z(token 2) = 1 + 0.5 -> log-softmax over those two; token 0 is not a child
     lse = math.log(math.exp(2.0) + math.exp(1.5))
     assert out[0].tolist() == pytest.approx([-math.inf, 2.0 - lse, 1.5 - lse])
     lse = math.log(math.exp(0.0) + math.exp(3.5))
     assert out[1].tolist() == pytest.approx([-math.inf, 0.0 - lse, 3.5 - lse])
     assert torch.isneginf(out[2]).all()
-    one = trie_log_softmax(trie, 1, torch.tensor([1]), query[:1], vectors, bias)
-    assert one.tolist() == [[0.0, -math.inf, -math.inf]]  # a single child has probability one
+    asked.clear()
+    one = trie_log_softmax(trie, 1, torch.tensor([1, 0]), rows_of, vectors, bias)
+    assert one[0].tolist() == [0.0, -math.inf, -math.inf]  # an only child has probability one ...
+    assert asked == [[1]]  # ... and its row needs no query
 
 
 def test_trie_log_softmax_equals_masked_dense_softmax() -> None:
@@ -49,7 +59,7 @@ def test_trie_log_softmax_equals_masked_dense_softmax() -> None:
         dense = torch.full((50, 6), -torch.inf)
         dense[row, trie.token(level, child)] = (query[row] * vectors[child]).sum(1) + bias[child]
         want = dense.log_softmax(1)
-        got = trie_log_softmax(trie, level, nodes, query, vectors, bias)
+        got = trie_log_softmax(trie, level, nodes, partial(query.index_select, 0), vectors, bias)
         assert torch.equal(torch.isinf(got), torch.isinf(want))
         torch.testing.assert_close(got[~torch.isinf(got)], want[~torch.isinf(want)], atol=1e-5, rtol=1e-5)
 

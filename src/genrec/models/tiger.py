@@ -547,7 +547,10 @@ class Tiger(Recommender):
             if tables is None:
                 return self._log_probs(level, h, prefix), state
             node = parent if level == 0 else trie.child(level - 1, parent, prefix[:, -1])
-            query = net.head.query(level, h, prefix)
+
+            def query(rows: torch.Tensor) -> torch.Tensor:
+                return net.head.query(level, h.index_select(0, rows), prefix.index_select(0, rows))
+
             return trie_log_softmax(trie, level, node, query, *tables[level]), (h, node)
 
         return step
