@@ -81,6 +81,7 @@ def run(dataset: str, models: Path, scorer_name: str, overrides: list[str], vali
         f.write(
             json.dumps(
                 {
+                    "scorer": scorer_name,
                     "overrides": overrides,
                     "generative_k": cfg.generative_k,
                     "scorer_k": cfg.scorer_k,
