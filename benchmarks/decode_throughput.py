@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the model config's)")
     parser.add_argument("--batch-size", type=int, default=0, help="users per beam search (0: the config's)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--name", default="tiger_decoding", help="result file stem under benchmarks/results/<dataset>")
     parser.add_argument(
         "--compare-reference",
         action="store_true",
@@ -108,7 +109,7 @@ def main() -> None:
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
     }
-    out = RESULTS / args.dataset / "tiger_decoding.json"
+    out = RESULTS / args.dataset / f"{args.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     print(f"-> {out}")
