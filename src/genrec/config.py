@@ -341,18 +341,18 @@ class TransitionConfig:
 
 @dataclass
 class FusionConfig:
-    """Fused re-scoring of a generative list model and a full-scoring model (genrec.models.fusion)."""
+    """Fused re-scoring of a generative list model and full-catalog scorers (genrec.models.fusion)."""
 
-    generative: str = "tiger"  # first model: a saved-model directory, or a model name to train
-    scorer: str = "sasrec"  # second model (scores the whole catalog): a directory or a model name
+    generative: str = "tiger"  # the list model: a saved-model directory, or a model name to train
+    scorers: tuple[str, ...] = ("sasrec",)  # models that score the whole catalog: directories or names
     generative_k: int = 30  # candidates from the generative model's top list
-    scorer_k: int = 50  # candidates from the scorer's top list
-    method: str = "logprob"  # "logprob": w log p_gen + (1 - w) log softmax(scorer); "rank": reciprocal ranks
-    weight: float = 0.5  # w, the generative model's share (learned on validation when ``learn``)
+    scorer_k: int = 50  # candidates from each scorer's top list
+    method: str = "logprob"  # "logprob": sum_m w_m log p_m; "rank": sum_m w_m / (rank_offset + rank_m)
+    mix: tuple[float, ...] = ()  # w_m per model, generative first, summing to 1 ("": equal; learned by fit)
     rank_offset: float = 10.0  # c in the reciprocal rank 1 / (c + rank)
-    learn: bool = True  # fit picks method and weight by validation NDCG@10 over the grid below
+    learn: bool = True  # fit picks method and mix by validation NDCG@10 over the grid below
     methods: tuple[str, ...] = ("logprob", "rank")
-    weights: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(21))
+    grid_step: float = 0.05  # mixes tried: every point of the weight simplex on this step
     batch_size: int = 512  # histories scored at once
 
 

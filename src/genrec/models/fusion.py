@@ -1,27 +1,31 @@
-"""Fused re-scoring: a generative list model (tiger) and a full-catalog scorer (SASRec) ranked together.
+"""Fused re-scoring: a generative list model (tiger) and full-catalog scorers (SASRec, ...) ranked together.
 
 tiger ranks the items it finds higher; SASRec finds more of them. The fused model takes, per user,
-the union U of the generative model's top ``generative_k`` list and the scorer's top ``scorer_k``
-items, scores every candidate by both models and ranks U by
+the union U of the generative model's top ``generative_k`` list and each scorer's top ``scorer_k``
+items, scores every candidate by every model and ranks U by
 
-  "logprob":  f(i) = w * log p_gen(i | h) + (1 - w) * log softmax(z)(i)
-  "rank":     f(i) = w / (c + r_gen(i)) + (1 - w) / (c + r_scorer(i))
+  "logprob":  f(i) = sum_m w_m * s_m(i)
+  "rank":     f(i) = sum_m w_m / (c + r_m(i))
 
-where log p_gen is the generative model's exact log-probability of the item (tiger's
-``item_log_probs``; for a model without it, its ``score``), z the scorer's logits over the whole
-catalog, r_m(i) the 1-based rank of i within U by model m, and c = ``rank_offset``. Items outside U
-score -inf (full-ranking semantics: a target neither model lists is a miss), so the fused model
-is evaluated from its top-k lists, as the generative model is.
+with the weights w (``mix``, generative model first) on the simplex. s_m is the generative model's
+exact log-probability of the item (tiger's ``item_log_probs``; for a model without it, its
+``score``) or a scorer's log-softmax over the whole catalog, log softmax(z_m)(i); r_m(i) is the
+1-based rank of i within U by s_m, and c = ``rank_offset``. Items outside U score -inf
+(full-ranking semantics: a target no model lists is a miss), so the fused model is evaluated from
+its top-k lists, as the generative model is.
 
-``fit`` loads the two models (or trains them, when given model names) and picks the method and w
-that maximise NDCG@10 on the validation cases (a grid, ``methods`` x ``weights``); nothing is
-learned from test. ``with_components`` keeps the learned method and weight and swaps in other
-trained models (e.g. the same two refit on train + validation).
+``fit`` loads the models (or trains them, when given model names) and picks the method and the
+mix that maximise NDCG@10 on the validation cases (every point of the simplex on ``grid_step``,
+for each of ``methods``); nothing is learned from test. A mix with one weight 1 is that model's own
+ranking of U, so the chosen point is never below any single model on validation.
+``with_components`` keeps the learned method and mix and swaps in other trained models (e.g. the
+same ones refit on train + validation).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,125 +45,132 @@ METHODS = ("logprob", "rank")
 
 @dataclasses.dataclass
 class Candidates:
-    """Per user: the union of both top lists (-1 pads) with both models' scores."""
+    """Per user: the union of all top lists (-1 pads) with every model's score of each candidate."""
 
     items: np.ndarray  # int64 [batch, m], -1 where there is no candidate
-    generative: np.ndarray  # float32 [batch, m], log p_gen; -inf on pads
-    scorer: np.ndarray  # float32 [batch, m], log softmax of the scorer's logits; -inf on pads
+    scores: np.ndarray  # float32 [models, batch, m]: s_m (generative first); -inf on pads
 
 
 @register_model("fusion")
 class Fusion(Recommender):
-    """Ranks the union of two models' top lists by a fused score learned on validation."""
+    """Ranks the union of several models' top lists by a fused score learned on validation."""
 
     config_class = FusionConfig
     full_scores = False  # evaluated from recommend()'s lists: items outside the union are misses
 
     def __init__(self, config: FusionConfig | None = None) -> None:
         super().__init__(config)
-        self.generative: Recommender | None = None
-        self.scorer: Recommender | None = None
+        self.components: list[Recommender] = []  # the generative model, then the scorers
 
     # ---- components ---------------------------------------------------------------------
     def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
         cfg = self.config
         check_config(cfg)
-        if self.generative is None:
-            self.generative = _component(cfg.generative, "generative", dataset, valid)
-        if self.scorer is None:
-            self.scorer = _component(cfg.scorer, "scorer", dataset, valid)
-        for role, model in (("generative", self.generative), ("scorer", self.scorer)):
+        if not self.components:
+            specs = [("generative", cfg.generative), *(("scorer", s) for s in cfg.scorers)]
+            self.components = [_component(spec, role, dataset, valid) for role, spec in specs]
+        for model in self.components:
             if model.item_ids != self.item_ids:
-                raise ValueError(f"fusion: the {role} model was trained on another catalog than {dataset.name!r}")
+                raise ValueError(f"fusion: the {model.name} model was trained on another catalog than {dataset.name!r}")
+        if len(cfg.mix) not in (0, len(self.components)):
+            raise ValueError(f"fusion: mix has {len(cfg.mix)} weights for {len(self.components)} models")
         if cfg.learn and valid is not None and len(valid):
             self._learn(valid)
 
     @classmethod
-    def over(cls, generative: Recommender, scorer: Recommender, config: FusionConfig | None = None) -> Fusion:
-        """An unfitted fused model over two trained models; ``fit`` then learns the weights only."""
-        if generative.item_ids != scorer.item_ids:
-            raise ValueError("fusion: the two models were trained on different catalogs")
+    def over(cls, generative: Recommender, *scorers: Recommender, config: FusionConfig | None = None) -> Fusion:
+        """An unfitted fused model over trained models; ``fit`` then learns the method and mix only."""
+        if not scorers or any(s.item_ids != generative.item_ids for s in scorers):
+            raise ValueError("fusion: give at least one scorer, all trained on the generative model's catalog")
         fused = cls(config)
-        fused.generative, fused.scorer = generative, scorer
+        fused.components = [generative, *scorers]
         return fused
 
-    def with_components(self, generative: Recommender, scorer: Recommender) -> Fusion:
-        """A fitted fused model with this one's method and weight over two other trained models."""
-        other = Fusion.over(generative, scorer, dataclasses.replace(self.config, learn=False))
+    def with_components(self, generative: Recommender, *scorers: Recommender) -> Fusion:
+        """A fitted fused model with this one's method and mix over other trained models."""
+        other = Fusion.over(generative, *scorers, config=dataclasses.replace(self.config, learn=False))
         other.n_items, other.item_ids = generative.n_items, list(generative.item_ids)
         other.fit_info = {"learned": self.fit_info.get("learned"), "components": "given"}
         return other
 
-    def _require(self) -> tuple[Recommender, Recommender]:
-        if self.generative is None or self.scorer is None:
+    def _require(self) -> list[Recommender]:
+        if len(self.components) < 2:
             raise RuntimeError("fusion model has no components; call fit, with_components or load first")
-        return self.generative, self.scorer
+        return self.components
+
+    def _mix(self) -> tuple[float, ...]:
+        n = len(self._require())
+        return tuple(self.config.mix) or (1.0 / n,) * n
 
     # ---- learning the fused score --------------------------------------------------------
     def _learn(self, valid: EvalCases) -> None:
-        """Pick (method, w) by NDCG@10 on ``valid``; ties keep the first in grid order."""
+        """Pick (method, mix) by NDCG@10 on ``valid``; ties keep the first in grid order."""
         cfg = self.config
         cand = self.candidates(valid.histories)
         grid = []
         for method in cfg.methods:
-            for weight in cfg.weights:
-                lists = ranked(cand, method, weight, cfg.rank_offset, 10)
-                ranks = M.rank_in_lists(lists, valid.targets, self.n_items)
-                m = M.rank_metrics(ranks, (10,))
-                grid.append({"method": method, "weight": weight, "NDCG@10": m["NDCG@10"], "Recall@10": m["Recall@10"]})
+            for mix in simplex(len(self.components), cfg.grid_step):
+                lists = ranked(cand, method, mix, cfg.rank_offset, 10)
+                m = M.rank_metrics(M.rank_in_lists(lists, valid.targets, self.n_items), (10,))
+                grid.append({"method": method, "mix": list(mix), "NDCG@10": m["NDCG@10"], "Recall@10": m["Recall@10"]})
         best = max(grid, key=lambda g: g["NDCG@10"])  # max keeps the first of equal scores
-        self.config = dataclasses.replace(cfg, method=best["method"], weight=best["weight"])
-        union = (cand.items >= 0).sum(1)
+        self.config = dataclasses.replace(cfg, method=best["method"], mix=tuple(best["mix"]))
         in_union = (cand.items == valid.targets[:, None]).any(1)
         self.fit_info.update(
-            learned={"method": best["method"], "weight": best["weight"], "valid_NDCG@10": best["NDCG@10"]},
+            learned={"method": best["method"], "mix": best["mix"], "valid_NDCG@10": best["NDCG@10"]},
+            models=[m.name for m in self.components],
             grid=grid,
             valid_cases=len(valid),
-            valid_mean_candidates=float(union.mean()),
+            valid_mean_candidates=float((cand.items >= 0).sum(1).mean()),
             valid_target_in_union=float(in_union.mean()),
         )
 
     # ---- scoring --------------------------------------------------------------------------
     def candidates(self, histories: Histories, exclude: Sequence[np.ndarray] | None = None) -> Candidates:
-        """The union of both top lists for every history, with both models' scores (batched)."""
-        cfg = self.config
-        parts = []
-        for lo in range(0, len(histories), cfg.batch_size):
-            drop = None if exclude is None else exclude[lo : lo + cfg.batch_size]
-            parts.append(self._candidates(histories[lo : lo + cfg.batch_size], drop))
-        width = max((p.items.shape[1] for p in parts), default=0)
+        """The union of all top lists for every history, with every model's scores (batched)."""
+        step = self.config.batch_size
+        parts = [
+            self._candidates(histories[lo : lo + step], None if exclude is None else exclude[lo : lo + step])
+            for lo in range(0, len(histories), step)
+        ]
+        if not parts:
+            return Candidates(np.zeros((0, 0), np.int64), np.zeros((len(self._require()), 0, 0), np.float32))
+        width = max(p.items.shape[1] for p in parts)
         return Candidates(
-            np.concatenate([_pad(p.items, width, -1) for p in parts]) if parts else np.zeros((0, 0), np.int64),
-            np.concatenate([_pad(p.generative, width, -np.inf) for p in parts]) if parts else np.zeros((0, 0)),
-            np.concatenate([_pad(p.scorer, width, -np.inf) for p in parts]) if parts else np.zeros((0, 0)),
+            np.concatenate([_pad(p.items, width, -1) for p in parts]),
+            np.concatenate([_pad(p.scores, width, -np.inf) for p in parts], axis=1),
         )
 
     def _candidates(self, histories: Histories, exclude: Sequence[np.ndarray] | None) -> Candidates:
-        generative, scorer = self._require()
+        generative, *scorers = self._require()
         cfg = self.config
         gen = generative.recommend(histories, k=min(cfg.generative_k, self.n_items), exclude=exclude)
-        logits = scorer.score(histories).astype(np.float64)
-        log_softmax = logits - _logsumexp(logits)
-        if exclude is not None:
-            mask_items(logits, exclude)
-        top = top_k(logits, min(cfg.scorer_k, self.n_items))[0]
-        top = np.where(np.take_along_axis(logits, top, axis=1) > -np.inf, top, -1)  # excluded: no candidate
-        items = _row_union(np.concatenate([np.where(gen.items >= 0, gen.items, -1), top], axis=1))
+        lists, log_softmaxes = [np.where(gen.items >= 0, gen.items, -1)], []
+        for scorer in scorers:
+            logits = scorer.score(histories).astype(np.float64)
+            log_softmaxes.append(logits - _logsumexp(logits))
+            if exclude is not None:
+                mask_items(logits, exclude)
+            top = top_k(logits, min(cfg.scorer_k, self.n_items))[0]
+            lists.append(np.where(np.take_along_axis(logits, top, axis=1) > -np.inf, top, -1))  # excluded: none
+        items = _row_union(np.concatenate(lists, axis=1))
         # the generative list's own scores are tiger's exact log-probabilities: look them up, and
-        # score only the candidates the scorer added
+        # score only the candidates the scorers added
         same = items[:, :, None] == gen.items[:, None, :]  # [batch, m, generative_k]
         listed = same.any(2) & (items >= 0)
-        g = np.where(listed, np.take_along_axis(gen.scores, same.argmax(2), axis=1), -np.inf).astype(np.float32)
+        g = np.where(listed, np.take_along_axis(gen.scores, same.argmax(2), axis=1), -np.inf)
         extra = np.where(listed, -1, items)
         if (extra >= 0).any():
-            g = np.where(extra >= 0, _item_scores(generative, histories, extra), g).astype(np.float32)
-        s = np.where(items >= 0, np.take_along_axis(log_softmax, np.maximum(items, 0), axis=1), -np.inf)
-        return Candidates(items, g, s.astype(np.float32))
+            g = np.where(extra >= 0, _item_scores(generative, histories, extra), g)
+        scores = [g] + [
+            np.where(items >= 0, np.take_along_axis(ls, np.maximum(items, 0), axis=1), -np.inf) for ls in log_softmaxes
+        ]
+        return Candidates(items, np.stack(scores).astype(np.float32))
 
     def score(self, histories: Histories) -> np.ndarray:
-        """Fused scores [batch, n_items]: f(i) on the union of both top lists, -inf elsewhere."""
+        """Fused scores [batch, n_items]: f(i) on the union of the top lists, -inf elsewhere."""
         cand = self.candidates(histories)
-        fused = fused_scores(cand, self.config.method, self.config.weight, self.config.rank_offset)
+        fused = fused_scores(cand, self.config.method, self._mix(), self.config.rank_offset)
         out = np.full((len(histories), self.n_items), -np.inf, dtype=np.float32)
         rows, cols = np.nonzero(cand.items >= 0)
         out[rows, cand.items[rows, cols]] = fused[rows, cols]
@@ -178,11 +189,10 @@ class Fusion(Recommender):
         if exclude is not None:
             drop = [np.asarray(h, dtype=np.int64) for h in (histories if isinstance(exclude, str) else exclude)]
         cand = self.candidates(histories, drop)
-        cfg = self.config
-        fused = fused_scores(cand, cfg.method, cfg.weight, cfg.rank_offset)
+        fused = fused_scores(cand, self.config.method, self._mix(), self.config.rank_offset)
         order = _order(fused, cand.items)[:, :k]
-        items = np.take_along_axis(cand.items, order, axis=1) if order.size else np.zeros((len(histories), 0))
-        scores = np.take_along_axis(fused, order, axis=1) if order.size else np.zeros((len(histories), 0))
+        items = np.take_along_axis(cand.items, order, axis=1)
+        scores = np.take_along_axis(fused, order, axis=1)
         out_items = np.full((len(histories), k), -1, dtype=np.int64)
         out_scores = np.full((len(histories), k), -np.inf, dtype=np.float32)
         out_items[:, : items.shape[1]] = items
@@ -192,54 +202,60 @@ class Fusion(Recommender):
     # ---- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
         state: dict[str, np.ndarray] = {}
-        for prefix, model in zip(("gen", "scr"), self._require()):
+        for j, model in enumerate(self._require()):
             meta = {"model": model.name, "config": config_to_dict(model.config), "n_items": model.n_items}
-            state[f"meta.{prefix}"] = np.array(json.dumps(meta))
-            state.update({f"{prefix}.{k}": v for k, v in model._state().items()})
+            state[f"meta.m{j}"] = np.array(json.dumps(meta))
+            state.update({f"m{j}.{k}": v for k, v in model._state().items()})
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        models = []
-        for prefix in ("gen", "scr"):
-            meta = json.loads(str(state[f"meta.{prefix}"]))
+        self.components = []
+        for j in range(sum(1 for k in state if k.startswith("meta.m"))):
+            meta = json.loads(str(state[f"meta.m{j}"]))
             cls: Any = get_model_class(meta["model"])
             model = cls(config_from_dict(cls.config_class, meta["config"]))
             model.n_items, model.item_ids = int(meta["n_items"]), list(self.item_ids)
-            model._set_state({k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(f"{prefix}.")})
-            models.append(model)
-        self.generative, self.scorer = models
+            prefix = f"m{j}."
+            model._set_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+            self.components.append(model)
 
 
 # ---- the fused score --------------------------------------------------------------------
-def fused_scores(cand: Candidates, method: str, weight: float, rank_offset: float) -> np.ndarray:
+def fused_scores(cand: Candidates, method: str, mix: Sequence[float], rank_offset: float) -> np.ndarray:
     """f [batch, m] for every candidate (-inf on pads), as the module docstring defines it."""
+    if len(mix) != len(cand.scores):
+        raise ValueError(f"fusion: {len(mix)} weights for {len(cand.scores)} models")
     pad = cand.items < 0
-    if method == "logprob":
-        gen = np.where(pad, 0.0, cand.generative).astype(np.float64)
-        scr = np.where(pad, 0.0, cand.scorer).astype(np.float64)
-        if weight >= 1.0:  # w = 1 or 0 ignores the other model, even where it gives -inf
-            fused = gen
-        elif weight <= 0.0:
-            fused = scr
+    fused = np.zeros(cand.items.shape, dtype=np.float64)
+    for weight, s in zip(mix, cand.scores):
+        if weight == 0.0:  # a model with no weight is ignored, even where it gives -inf
+            continue
+        if method == "logprob":
+            fused += weight * np.where(pad, 0.0, s)
+        elif method == "rank":
+            fused += weight / (rank_offset + _ranks(s, pad))
         else:
-            fused = weight * gen + (1.0 - weight) * scr
-    elif method == "rank":
-        fused = weight / (rank_offset + _ranks(cand.generative, pad)) + (1.0 - weight) / (
-            rank_offset + _ranks(cand.scorer, pad)
-        )
-    else:
-        raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, not {method!r}")
+            raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, not {method!r}")
     return np.where(pad, -np.inf, fused).astype(np.float32)
 
 
-def ranked(cand: Candidates, method: str, weight: float, rank_offset: float, k: int) -> np.ndarray:
+def ranked(cand: Candidates, method: str, mix: Sequence[float], rank_offset: float, k: int) -> np.ndarray:
     """Top-``k`` candidate items per row by the fused score, -1 where the union is shorter."""
-    fused = fused_scores(cand, method, weight, rank_offset)
-    order = _order(fused, cand.items)[:, :k]
-    lists = np.take_along_axis(cand.items, order, axis=1)
-    if lists.shape[1] < k:
-        lists = _pad(lists, k, -1)
-    return lists
+    fused = fused_scores(cand, method, mix, rank_offset)
+    lists = np.take_along_axis(cand.items, _order(fused, cand.items)[:, :k], axis=1)
+    return _pad(lists, k, -1)
+
+
+def simplex(n: int, step: float) -> list[tuple[float, ...]]:
+    """Every weight vector of ``n`` non-negative multiples of ``step`` summing to 1 (the first weight varies last)."""
+    parts = round(1.0 / step)
+    if n < 1 or parts < 1 or abs(parts * step - 1.0) > 1e-9:
+        raise ValueError(f"fusion: grid_step must divide 1 (got {step}) and there must be models")
+    out = []
+    for head in itertools.product(range(parts + 1), repeat=n - 1):
+        if sum(head) <= parts:
+            out.append(tuple(round(h / parts, 6) for h in (*head, parts - sum(head))))
+    return out
 
 
 def check_config(cfg: FusionConfig) -> None:
@@ -250,8 +266,11 @@ def check_config(cfg: FusionConfig) -> None:
     for method in (cfg.method, *cfg.methods):
         if method not in METHODS:
             raise ValueError(f"fusion: method must be one of {', '.join(METHODS)}, not {method!r}")
-    if not cfg.weights or any(not 0.0 <= w <= 1.0 for w in (cfg.weight, *cfg.weights)):
-        raise ValueError("fusion: weight and weights must lie in [0, 1] (and weights must not be empty)")
+    if not cfg.scorers:
+        raise ValueError("fusion: scorers must name at least one model")
+    if cfg.mix and (any(w < 0 for w in cfg.mix) or abs(sum(cfg.mix) - 1.0) > 1e-6):
+        raise ValueError(f"fusion: mix must be non-negative weights summing to 1, got {cfg.mix}")
+    simplex(1, cfg.grid_step)  # grid_step must divide 1
     if cfg.rank_offset < 0:
         raise ValueError(f"fusion: rank_offset must not be negative, got {cfg.rank_offset}")
 
@@ -264,7 +283,7 @@ def _component(spec: str, role: str, dataset: Dataset, valid: EvalCases | None) 
     if spec in model_names():
         cls: Any = get_model_class(spec)
         return cls().fit(dataset, valid)
-    raise ValueError(f"fusion: {role}={spec!r} is neither a saved-model directory nor a model name")
+    raise ValueError(f"fusion: {role} {spec!r} is neither a saved-model directory nor a model name")
 
 
 def _item_scores(model: Recommender, histories: Histories, items: np.ndarray) -> np.ndarray:
@@ -284,10 +303,8 @@ def _row_union(items: np.ndarray) -> np.ndarray:
     dup = np.zeros_like(repeat)
     np.put_along_axis(dup, order, repeat, axis=1)
     keep = (items >= 0) & ~dup
-    # stable compaction: kept entries first, in their original order
-    pos = np.argsort(~keep, axis=1, kind="stable")
-    out = np.take_along_axis(np.where(keep, items, -1), pos, axis=1)
-    return out
+    pos = np.argsort(~keep, axis=1, kind="stable")  # stable compaction: kept entries first, in order
+    return np.take_along_axis(np.where(keep, items, -1), pos, axis=1)
 
 
 def _ranks(scores: np.ndarray, pad: np.ndarray) -> np.ndarray:
@@ -311,8 +328,8 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
 
 
 def _pad(a: np.ndarray, width: int, value: float) -> np.ndarray:
-    """``a`` [n, w] padded on the right with ``value`` to [n, width]."""
-    if a.shape[1] >= width:
+    """``a`` [..., w] padded on the right (last axis) with ``value`` to width ``width``."""
+    if a.shape[-1] >= width:
         return a
-    fill = np.full((len(a), width - a.shape[1]), value, dtype=a.dtype)
-    return np.concatenate([a, fill], axis=1)
+    fill = np.full((*a.shape[:-1], width - a.shape[-1]), value, dtype=a.dtype)
+    return np.concatenate([a, fill], axis=-1)
