@@ -125,12 +125,19 @@ def compare_reference(model: Any, histories: list[Any], k: int, batch_size: int,
     finally:
         model.fast_decoding = True
     differ = (ref.items != fast.items).any(axis=1)
+    # where a list differs: the two paths' scores at its first differing position (a float near-tie
+    # swaps two items whose log-probabilities agree to ~1e-6)
+    gaps = []
+    for row in np.flatnonzero(differ):
+        pos = int(np.argmax(ref.items[row] != fast.items[row]))
+        gaps.append({"position": pos, "reference": float(ref.scores[row, pos]), "fast": float(fast.scores[row, pos])})
     finite = np.isfinite(ref.scores) & np.isfinite(fast.scores)
     out = {
         "users_per_s": len(histories) / seconds,
         "users_per_cpu_s": len(histories) / cpu_seconds,
         "load_average_1min_after": os.getloadavg()[0],
         "users_with_different_lists": int(differ.sum()),
+        "first_differences": gaps[:20],
         "max_abs_score_difference": float(np.abs(ref.scores - fast.scores)[finite].max()) if finite.any() else 0.0,
     }
     print(f"  reference (dense step): {out}", flush=True)
