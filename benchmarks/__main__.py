@@ -12,6 +12,10 @@ SUITES: dict[str, str] = {
     "generation": "run_generation",
     "fidelity": "run_fidelity",
     "decode": "decode_throughput",
+    "transition": "run_transition",
+    "fusion-components": "fusion_components",
+    "fusion": "run_fusion",
+    "perf-tables": "perf_tables",
     "instructions": "instruction_set",
     "select-rewrite": "select_rewrite",
     "select-selection": "select_selection",
@@ -19,6 +23,8 @@ SUITES: dict[str, str] = {
     "watermark": "fidelity_watermark",
     "watermark-fluency": "watermark_fluency",
     "audit-examples": "audit_example_bank",
+    "reliability": "reliability",
+    "loader-limits": "loader_limits",
     "tables": "make_tables",
 }
 

@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from genrec.config import ModelSettings, load_settings
 from genrec.data.dataset import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+#: Tuned settings per benchmark dataset: ``settings/<dataset>.toml`` ([MODEL.settings], [MODEL.grid]).
+SETTINGS = REPO / "benchmarks" / "settings"
 DATA_ROOT = Path(os.environ.get("GENREC_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
 
 #: Benchmark datasets: loader kind, main file and side files, all relative to DATA_ROOT.
@@ -40,7 +43,6 @@ DATASETS: dict[str, dict[str, Any]] = {
             "item_descriptions": "amazon-beauty-2014/gamer/Beauty.item.json",
         },
         "values": {"descriptions_key_offset": 1},
-        "settings_of": "amazon-beauty",
         "source": "S3Rec/TIGER/P5 Beauty.txt (Amazon 2014 5-core Beauty) + GAMER Beauty.item.json descriptions",
     },
     # No item text: the items are artist ids with tag-id attributes only (tiger needs collaborative IDs).
@@ -59,9 +61,20 @@ DATASETS: dict[str, dict[str, Any]] = {
 }
 
 
-def settings_name(name: str) -> str:
-    """The dataset whose tuned settings a benchmark dataset uses (itself, or the one it extends)."""
-    return str(DATASETS.get(name, {}).get("settings_of", name))
+#: The datasets ``--dataset all`` runs (amazon-beauty-desc needs a file the shared folder lacks).
+SUITE = ("amazon-beauty", "ml-1m")
+
+
+def settings_file(dataset: str) -> Path:
+    """The settings TOML of a benchmark dataset."""
+    return SETTINGS / f"{dataset}.toml"
+
+
+def model_settings(dataset: str, model: str) -> ModelSettings:
+    """A model's tuned settings and grid on a benchmark dataset (empty when the file has none)."""
+    path = settings_file(dataset)
+    tables = load_settings(path) if path.exists() else {}
+    return tables.get(model, ModelSettings())
 
 
 def load_benchmark_dataset(name: str) -> Dataset:

@@ -117,13 +117,13 @@ def main() -> None:
 
 def compare_reference(model: Any, histories: list[Any], k: int, batch_size: int, fast: Any) -> dict[str, Any]:
     """Decode with the dense reference step; count users whose top-k differs from the fast lists."""
-    model.fast_decoding = False
+    model.config.fast_decoding = False
     try:
         start, cpu = time.perf_counter(), time.process_time()
         ref = model.recommend(histories, k=k, batch_size=batch_size)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     finally:
-        model.fast_decoding = True
+        model.config.fast_decoding = True
     differ = (ref.items != fast.items).any(axis=1)
     # where a list differs: the two paths' scores at its first differing position (a float near-tie
     # swaps two items whose log-probabilities agree to ~1e-6)

@@ -1,20 +1,27 @@
-"""Build the result tables of BENCHMARKS.md from benchmarks/results/<dataset>/<model>.json.
+"""Build BENCHMARKS.md (the headline tables) and its appendix pages from benchmarks/results/.
 
-Everything between the markers `<!-- results:start -->` and `<!-- results:end -->` in
-BENCHMARKS.md is regenerated; the prose around it is left alone.
+BENCHMARKS.md opens with one screen of headline tables, generated between the markers
+`<!-- headline:start -->` and `<!-- headline:end -->`. The full tables and per-run provenance
+live in appendix pages under docs/benchmarks/, each regenerated between
+`<!-- results:start -->` and `<!-- results:end -->`; the prose around the markers is kept.
 
-    python -m benchmarks.make_tables
+    python -m benchmarks tables
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, RESULTS
 
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+APPENDIX = REPO / "docs" / "benchmarks"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+HEAD_START, HEAD_END = "<!-- headline:start -->", "<!-- headline:end -->"
+HEADLINE = ["Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
+DATASET_TITLES = {"amazon-beauty": "Amazon Beauty", "ml-1m": "MovieLens-1M", "lastfm": "LastFM"}
 MODEL_ORDER = ["popularity", "itemknn", "sasrec", "tiger"]
 ACCURACY = ["Recall@5", "NDCG@5", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
 BEYOND = ["Coverage@10", "ILD@10", "Novelty@10", "ARP@10", "Gini@10"]
@@ -32,9 +39,22 @@ PUBLISHED: dict[str, list[tuple[str, dict[str, float], str]]] = {
             {"Recall@10": 0.0648, "NDCG@10": 0.0384, "Recall@5": 0.0454, "NDCG@5": 0.0321},
             "Rajput et al., 2023",
         ),
+        ("eSASRec", {"Recall@10": 0.0928, "NDCG@10": 0.0523}, "arXiv 2508.06450, as compiled in issue 22"),
+        ("SASRec, sampled softmax", {"Recall@10": 0.0921, "NDCG@10": 0.0531}, "as compiled in issue 22"),
+        ("OneRec-SFT (Qwen3-1.7B)", {"Recall@10": 0.0925, "NDCG@10": 0.0501}, "as compiled in issue 22"),
+        ("BARGE", {"Recall@10": 0.0927, "NDCG@10": 0.0547}, "reported, as compiled in issue 22"),
     ],
     "ml-1m": [
-        ("SASRec", {"HR@10": 0.2853, "NDCG@10": 0.1603}, "as reported in the HSTU paper (Zhai et al., 2024)"),
+        (
+            "SASRec (history excluded)",
+            {"HR@10": 0.2853, "NDCG@10": 0.1603},
+            "as reported in the HSTU paper (Zhai et al., 2024)",
+        ),
+        (
+            "HSTU-large (history excluded)",
+            {"HR@10": 0.3294, "NDCG@10": 0.1893},
+            "Zhai et al., 2024 (history excluded from the ranking)",
+        ),
     ],
 }
 
@@ -310,29 +330,205 @@ def extra_sections(name: str, render: Any) -> list[str]:
     return [render(path.parent.name, json.loads(path.read_text())) for path in sorted(RESULTS.glob(f"*/{name}.json"))]
 
 
-def main() -> None:
-    """Regenerate the tables in BENCHMARKS.md."""
-    results = load_results()
-    body = "\n".join(dataset_section(d, runs) for d, runs in sorted(results.items()))
-    generation = extra_sections("generation", generation_section)
-    if generation:
-        body += "\n### The generative loop\n\n" + "\n".join(generation)
-    selection = extra_sections("rewrite_selection", rewrite_selection_section)
-    if selection:
-        body += "\n".join(selection)
-    floors = extra_sections("selection_floor", selection_floor_section)
-    if floors:
-        body += "\n" + "\n".join(floors)
-    fidelity = extra_sections("fidelity", fidelity_section)
+# ---- the headline (first screen of BENCHMARKS.md) ---------------------------------------------
+def _ordered(runs: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(runs, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
+
+
+def headline_accuracy(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One accuracy table per benchmark dataset: genrec's models, then published rows."""
+    lines: list[str] = []
+    for dataset in ("amazon-beauty", "ml-1m", *sorted(set(results) - {"amazon-beauty", "ml-1m"})):
+        runs = results.get(dataset)
+        if not runs:
+            continue
+        stats = next(iter(runs.values())).get("dataset_stats", {})
+        title = DATASET_TITLES.get(dataset, dataset)
+        lines += [
+            f"**{title}** ({stats.get('users', '?'):,} users, {stats.get('items', '?'):,} items; test on the last item)",
+            "",
+            "| model | " + " | ".join(HEADLINE) + " | wall s | peak MiB |",
+            "|---" + "|---:" * (len(HEADLINE) + 2) + "|",
+        ]
+        best = {k: max((r["metrics"].get(k, 0.0) for r in runs.values()), default=0.0) for k in HEADLINE}
+        for name in _ordered(runs):
+            r = runs[name]
+            cells = [
+                f"**{_fmt(r['metrics'].get(k))}**" if r["metrics"].get(k) == best[k] else _fmt(r["metrics"].get(k))
+                for k in HEADLINE
+            ]
+            lines.append(
+                f"| {name} | "
+                + " | ".join(cells)
+                + f" | {_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} |"
+            )
+        for label, figures, _cite in PUBLISHED.get(dataset, []):
+            cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in HEADLINE]
+            lines.append(f"| *{label}* | " + " | ".join(cells) + " | | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def headline_decoding() -> str:
+    """One line per dataset with tiger's decoding throughput."""
+    out = []
+    for path in sorted(RESULTS.glob("*/tiger_decoding.json")):
+        d = json.loads(path.read_text())
+        runs = ", ".join(f"{_fmt(r['users_per_s'], 0)} users/s at beam {r['beam_width']}" for r in d["runs"])
+        out.append(
+            f"**Decoding** (tiger, {DATASET_TITLES.get(path.parent.name, path.parent.name)}, catalog-constrained "
+            f"beam search, {d['torch_threads']} thread(s)): {runs}; "
+            f"{sum(r['invalid_ids'] for r in d['runs'])} invalid IDs."
+        )
+    return "\n\n".join(out)
+
+
+#: The generative loop's five headline checks: (label, section, check name in generation.json's criteria).
+LOOP_ROWS = [
+    (
+        "Segment selection by the recommender vs the first segment, PS@10",
+        "selection",
+        "personal (recommender) > first segment on PS@10",
+    ),
+    (
+        "Rewriting (User_Hist) vs the original item, Cosine@10",
+        "rewriting",
+        "textgen (User_Hist) > original item on Cosine@10",
+    ),
+    ("Rewriting (User_Hist) vs the original item, PS@10", "rewriting", "textgen (User_Hist) > original item on PS@10"),
+    (
+        "Creation (User_Hist) vs random catalog items, Cosine@10",
+        "creation",
+        "textgen (User_Hist) > random catalog items on Cosine@10",
+    ),
+    ("Instruction-conditioned retrieval, NDCG@10 (without instruction)", "retrieval", "instruction raises NDCG@10"),
+]
+
+
+def _loop_cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "–"
+    if "lo" in row:
+        return f"{row['diff']:+.4f} [{row['lo']:+.4f}, {row['hi']:+.4f}]"
+    return f"{_fmt(row['method'])} ({_fmt(row.get('baseline'))})"
+
+
+def headline_loop() -> str:
+    """Five rows of the generative loop's benchmark with their 95% intervals, one column per dataset."""
+    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*/generation.json"))}
+    if not found:
+        return ""
+    names = sorted(found)
+    lines = [
+        "| the loop's default vs its baseline (95% paired bootstrap) | "
+        + " | ".join(f"{DATASET_TITLES.get(n, n)} ({found[n]['protocol']['users']} users)" for n in names)
+        + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for label, section, check in LOOP_ROWS:
+        cells = []
+        for n in names:
+            rows = {(c["section"], c["check"]): c for c in found[n]["criteria"]}
+            cells.append(_loop_cell(rows.get((section, check))))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    inst = []
+    for n in names:
+        rows = {(c["section"], c["check"]): c for c in found[n]["criteria"]}
+        acc = rows.get(("instructor", "rules: action accuracy >= 0.9"))
+        f1 = rows.get(("instructor", "rules: constraint F1 >= 0.8"))
+        inst.append(f"{_fmt(acc['method'], 3) if acc else '–'} / {_fmt(f1['method'], 3) if f1 else '–'}")
+    lines.append(
+        "| Instructor (rules) on the generated instruction set: action accuracy / constraint F1 | "
+        + " | ".join(inst)
+        + " |"
+    )
+    return "\n".join(lines)
+
+
+def headline_fidelity() -> str:
+    """Per check: recall on the red-team set and the share of human catalog items it flags."""
+    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*/fidelity.json"))}
+    if not found:
+        return ""
+    names = sorted(found)
+    checks = list(dict.fromkeys(c for n in names for c in found[n]["redteam"]["checks"]))
+    lines = [
+        "| check | " + " | ".join(f"{DATASET_TITLES.get(n, n)}: recall / human items flagged" for n in names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for check in checks:
+        if not any(found[n]["redteam"]["checks"].get(check, {}).get("positives") for n in names):
+            continue
+        cells = []
+        for n in names:
+            c = found[n]["redteam"]["checks"].get(check, {})
+            fpr = found[n]["human"]["checks"].get(check, {}).get("fpr")
+            cells.append(f"{_fmt(c.get('recall'), 3)} / {'–' if fpr is None else _fmt(100 * fpr, 2) + '%'}")
+        lines.append(f"| {check} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def headline(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The first screen of BENCHMARKS.md."""
+    parts = [
+        "## Next-item accuracy",
+        "",
+        "Leave-one-out split, full ranking over the whole catalog, ties ranked pessimistically, history items "
+        "kept in the ranking, settings and epochs chosen on validation only, test evaluated once; a generative "
+        "model's list is its beam-search top-k and an item it does not generate is a miss "
+        "([protocol](docs/evaluation.md)). Best genrec figure in bold; *italic* rows are published figures, "
+        "quoted, not measured here.",
+        "",
+        headline_accuracy(results),
+        headline_decoding(),
+    ]
+    loop = headline_loop()
+    if loop:
+        parts += ["", "## The generative loop", "", loop]
+    fidelity = headline_fidelity()
     if fidelity:
-        body += "\n### Fidelity checks\n\n" + "\n".join(fidelity)
-    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
-        raise SystemExit(f"{BENCHMARKS_MD} lacks the markers {START} / {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    BENCHMARKS_MD.write_text(f"{head}{START}\n{body}{END}{tail}")
-    print(f"wrote tables for {', '.join(sorted(results)) or 'no results'} into {BENCHMARKS_MD}")
+        parts += [
+            "",
+            "## Fidelity checks",
+            "",
+            "Recall on the templated red-team set's faulty generated items (a hand-written set is being "
+            "added: issue 21); share of all human catalog items flagged (each checked as an AI edit of itself).",
+            "",
+            fidelity,
+        ]
+    return "\n".join(parts) + "\n"
+
+
+# ---- writing the files ---------------------------------------------------------------------------
+def fill(path: Path, body: str, start: str = START, end: str = END) -> None:
+    """Replace what lies between the markers ``start`` and ``end`` in ``path`` with ``body``."""
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} lacks the markers {start} / {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{body}{end}{tail}")
+
+
+def main() -> None:
+    """Regenerate BENCHMARKS.md's headline and the appendix pages under docs/benchmarks/."""
+    results = load_results()
+    fill(BENCHMARKS_MD, headline(results), HEAD_START, HEAD_END)
+    from benchmarks import cli_reproduce, trainer_equivalence
+
+    accuracy = [dataset_section(d, runs) for d, runs in sorted(results.items())]
+    for path in sorted(RESULTS.glob("*/*_cli.json")):
+        accuracy.append(cli_reproduce.section(path.parent.name, json.loads(path.read_text())))
+    accuracy += extra_sections("trainer_equivalence", trainer_equivalence.section)
+    fill(APPENDIX / "accuracy.md", "\n".join(accuracy))
+    loop = "\n".join(
+        extra_sections("generation", generation_section)
+        + extra_sections("rewrite_selection", rewrite_selection_section)
+        + extra_sections("selection_floor", selection_floor_section)
+    )
+    fill(APPENDIX / "loop.md", loop)
+    fill(APPENDIX / "fidelity.md", "\n".join(extra_sections("fidelity", fidelity_section)))
+    print(f"wrote the headline and appendix tables for {', '.join(sorted(results)) or 'no results'}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Markdown sections for issue 22's results, built from the result files only (make_tables.py can call ``markdown``).
+"""Markdown sections for issue 22's results, built from the result files only (make_tables.py calls ``section``).
 
+* where each goal of the issue stands, from the result files (``goals_section``);
 * the item-transition graph beside the other models (``run_transition.markdown_section``);
 * every fused re-scorer result (``run_fusion.markdown_section``), and which fusion validation chose;
 * tiger's decoding speed with the edge-only step against the dense reference (``tiger_decoding_fast.json``).
 
-    python -m benchmarks.perf_tables
+    python -m benchmarks perf-tables
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 
 from benchmarks.common import RESULTS
-from benchmarks.run_fusion import choose_on_validation, markdown_section
+from benchmarks.run_fusion import choose_on_validation, markdown_section, result_models, result_name
 from benchmarks.run_transition import markdown_section as transition_section
 
 
@@ -22,7 +23,7 @@ def fusion_sections(dataset: str) -> str:
     for path in sorted((RESULTS / dataset).glob("fusion*.json")):
         if path.stem.startswith("fusion_component"):
             continue
-        scorers = json.loads(path.read_text())["models"][1:]
+        scorers = result_models(json.loads(path.read_text()))[1:]
         parts.append(markdown_section(dataset, scorers))
     chosen = choose_on_validation(dataset)
     if chosen is not None:
@@ -58,14 +59,73 @@ def decoding_section(dataset: str = "amazon-beauty") -> str:
     return f"### tiger decoding ({dataset})\n\n" + "\n".join(rows) + "\n\n" + note + "\n"
 
 
-def markdown() -> str:
-    """All sections."""
-    parts = [transition_section()]
+#: Issue 22's targets on Beauty: one model at or above both (test, leave-one-out, full ranking).
+BEAUTY_TARGET = {"Recall@10": 0.100, "NDCG@10": 0.058}
+DECODING_TARGET = 2000.0  # users per second at beam 30
+
+
+def _metrics(dataset: str, name: str) -> dict[str, float] | None:
+    path = RESULTS / dataset / f"{name}.json"
+    return json.loads(path.read_text())["metrics"] if path.exists() else None
+
+
+def _pair(m: dict[str, float] | None) -> str:
+    return "not run" if m is None else f"{m['Recall@10']:.4f} / {m['NDCG@10']:.4f}"
+
+
+def goals_section() -> str:
+    """Where issue 22's measurable goals stand, read from the result files (nothing typed in)."""
+    rows = ["| goal | target | measured (test Recall@10 / NDCG@10 unless said) | met |", "|---|---|---|---|"]
+    chosen = choose_on_validation("amazon-beauty")
+    if chosen is not None:
+        name = result_name(chosen["scorers"])
+        m = _metrics("amazon-beauty", name)
+        met = m is not None and all(m[k] >= v for k, v in BEAUTY_TARGET.items())
+        label = f"tiger + {' + '.join(chosen['scorers'])} fusion (chosen on validation, `{name}.json`)"
+        rows.append(
+            f"| 1. Beauty, one model | {BEAUTY_TARGET['Recall@10']:.3f} / {BEAUTY_TARGET['NDCG@10']:.3f} | "
+            f"{label}: {_pair(m)} | {'yes' if met else 'no'} |"
+        )
+    for name, label in (("tiger", "tiger"), ("transition", "transition graph")):
+        rows.append(f"| 1. Beauty, {label} alone | | {_pair(_metrics('amazon-beauty', name))} | |")
+    lastfm = _metrics("lastfm", "fusion_component_tiger")
+    rows.append(
+        f"| 2. LastFM (no item text): tiger on collaborative IDs | runs | {_pair(lastfm)} | "
+        f"{'yes' if lastfm else 'no'} |"
+    )
+    rows.append(f"| 2. LastFM: transition graph | runs | {_pair(_metrics('lastfm', 'transition'))} | |")
+    ml = {n: _metrics("ml-1m", n) for n in ("tiger", "transition", "transition_exclude_history")}
+    rows.append(
+        f"| 4. ML-1M: tiger, both protocols | runs | tiger: {_pair(ml['tiger'])}; transition (history kept): "
+        f"{_pair(ml['transition'])}, (excluded): {_pair(ml['transition_exclude_history'])} | "
+        f"{'yes' if ml['tiger'] else 'no'} |"
+    )
+    path = RESULTS / "amazon-beauty" / "tiger_decoding_fast.json"
+    if path.exists():
+        run = next((r for r in json.loads(path.read_text())["runs"] if r["beam_width"] == 30), None)
+        if run is not None:
+            rows.append(
+                f"| 5. decoding at beam 30 | {DECODING_TARGET:,.0f} users/s | {run['users_per_cpu_s']:,.0f} users per "
+                f"CPU-second, {run['users_per_s']:,.0f} users/s wall at load {run['load_average_1min_before']:.1f} | "
+                f"{'yes (per CPU-second)' if run['users_per_cpu_s'] >= DECODING_TARGET else 'no'} |"
+            )
+    note = "Goal 3 (defaults that scale) and the goal-5 cost table were not worked on in this phase."
+    return "### Issue 22: where the goals stand\n\n" + "\n".join(rows) + "\n\n" + note + "\n"
+
+
+def section() -> str:
+    """All of issue 22's sections as one markdown string (called by make_tables.py)."""
+    parts = [goals_section(), transition_section()]
     for dataset in ("amazon-beauty", "lastfm"):
         parts.append(fusion_sections(dataset))
     parts.append(decoding_section())
     return "\n".join(p for p in parts if p)
 
 
+def main() -> None:
+    """Print the sections."""
+    print(section())
+
+
 if __name__ == "__main__":
-    print(markdown())
+    main()

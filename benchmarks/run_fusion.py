@@ -15,6 +15,11 @@ on the training split with early stopping, and refit on training + validation):
 (``fusion`` for tiger + SASRec, else ``fusion_<scorers joined by _>``) and prints a markdown
 section (``markdown_section`` can be called from make_tables.py).
 
+This is ``fit_protocol``'s order (choose on validation, refit, test once) written out, not a call
+to it: the fused model trains nothing itself, so its "refit" is swapping in the components refit
+on train + validation (``Fusion.with_components``), which the protocol's retraining cannot express.
+The components themselves went through ``fit_protocol`` (``benchmarks.fusion_components``).
+
 Which fusion is the dataset's answer is decided on validation, before any test figure is read:
 ``choose_on_validation`` picks, among the logged trials, the highest validation NDCG@10 among those
 with validation Recall@10 >= ``RECALL_FLOOR`` (the issue's recall target), else the highest NDCG@10.
@@ -47,6 +52,7 @@ from benchmarks.fusion_components import default_out
 from genrec.config import EvalConfig, FusionConfig, apply_overrides, config_to_dict
 from genrec.data.split import leave_one_out
 from genrec.eval.evaluator import evaluate
+from genrec.eval.validation import ranking_validator
 from genrec.models.base import Recommender
 from genrec.models.fusion import Fusion
 
@@ -81,7 +87,7 @@ def run(dataset: str, models: Path, scorers: list[str], overrides: list[str], va
     stages: dict[str, float] = {}
     with Timer() as t:
         trained = [_load(models / f"{m}-train", threads) for m in names]
-        fused = Fusion.over(*trained, config=cfg).fit(split.train, split.valid)
+        fused = Fusion.over(*trained, config=cfg).fit(split.train, ranking_validator(split.valid))
     stages["learn_on_valid"] = t.seconds
     info = fused.fit_info
     learned = info["learned"]
@@ -172,7 +178,7 @@ def run(dataset: str, models: Path, scorers: list[str], overrides: list[str], va
 
 def _load(path: Path, threads: int) -> Recommender:
     if not path.is_dir():
-        raise SystemExit(f"{path} not found: run python -m benchmarks.fusion_components first")
+        raise SystemExit(f"{path} not found: run python -m benchmarks fusion-components first")
     model = Recommender.load(path)
     if threads and hasattr(model.config, "threads"):
         model.config.threads = threads
@@ -189,6 +195,11 @@ def choose_on_validation(dataset: str) -> dict[str, Any] | None:
     return max(floor or trials, key=lambda t: t["learned"]["valid_NDCG@10"])
 
 
+def result_models(rec: dict[str, Any]) -> list[str]:
+    """The fused models of a result file, generative first (files of the two-model version name one scorer)."""
+    return list(rec.get("models") or ["tiger", rec["components"]["scorer"]])
+
+
 def markdown_section(dataset: str, scorers: list[str]) -> str:
     """A markdown table of the fused model against its components (test, refit models)."""
     path = RESULTS / dataset / f"{result_name(scorers)}.json"
@@ -201,7 +212,9 @@ def markdown_section(dataset: str, scorers: list[str]) -> str:
     ]
     named = {f"{n} (component)": c["test_metrics"] for n, c in rec["components"]["results"].items()}
     learned = rec["selection"]["learned"]
-    mix = ", ".join(f"{n} {w:g}" for n, w in zip(rec["models"], learned["mix"]))
+    models = result_models(rec)
+    weights = learned.get("mix") or [learned["weight"], 1.0 - learned["weight"]]  # two-model files: w, 1 - w
+    mix = ", ".join(f"{n} {w:g}" for n, w in zip(models, weights))
     named[f"fusion ({learned['method']}; {mix})"] = rec["metrics"]
     for name, m in named.items():
         cells = " | ".join(f"{m.get(f'{k}@{n}', float('nan')):.4f}" for n in (5, 10, 20) for k in ("Recall", "NDCG"))
@@ -212,7 +225,7 @@ def markdown_section(dataset: str, scorers: list[str]) -> str:
         f"top {cfg['scorer_k']} (target in the union for {rec['selection']['valid_target_in_union']:.1%} of "
         f"validation cases); method and mix chosen on validation NDCG@10; commit {rec['commit']}."
     )
-    title = " + ".join(rec["models"])
+    title = " + ".join(models)
     return f"### Fused re-scoring: {title} ({dataset})\n\n" + "\n".join(rows) + "\n\n" + note + "\n"
 
 

@@ -101,7 +101,6 @@ Metrics (``genrec.eval.generation_metrics``), per generated / selected text g fo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -151,6 +150,7 @@ from genrec.eval.generation_metrics import (
     ps_at_k,
 )
 from genrec.eval.metrics import rank_in_lists, rank_metrics
+from genrec.eval.validation import ranking_validator
 from genrec.fidelity._catalog import brand_lexicon
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
@@ -194,11 +194,10 @@ def load_dataset(name: str) -> Dataset:
 
 def _comparable(config: dict[str, Any]) -> str:
     """A config as canonical JSON without the keys that do not change the trained model."""
-    return json.dumps(
-        {k: v for k, v in config.items() if k not in ("threads", "progress", "encoder_cache_dir")},
-        sort_keys=True,
-        default=str,
-    )
+    kept = {k: v for k, v in config.items() if k not in ("threads", "progress")}
+    if isinstance(kept.get("encoder"), dict):  # tiger's encoder: where its cache lives does not matter
+        kept["encoder"] = {k: v for k, v in kept["encoder"].items() if k != "cache_dir"}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def get_tiger(split: Split, path: str, threads: int, models_dir: str, dataset: str) -> tuple[Tiger, dict[str, Any]]:
@@ -224,7 +223,7 @@ def get_tiger(split: Split, path: str, threads: int, models_dir: str, dataset: s
                 model = Tiger.load(saved)
         if model is None:
             model = Tiger(cfg)
-            model.fit(split.train, split.valid)
+            model.fit(split.train, ranking_validator(split.valid))
             if saved is not None:
                 model.save(saved)
             source = "trained here on the leave-one-out train split (early stopping on validation)"
@@ -280,7 +279,6 @@ def _train_info(gen: TextGenerator) -> dict[str, Any]:
     last = gen.history[-1] if gen.history else {}
     return {
         "config": config_to_dict(gen.config),
-        "options": gen.options,
         "vocab_size": gen.vocab_size,
         "parameters": sum(p.numel() for p in gen.net.parameters()) if gen.net is not None else 0,
         "epochs_run": last.get("epoch"),
@@ -465,13 +463,7 @@ def prediction_scores(
     many leading semantic-ID codes (of the L before the disambiguating one) it shares with the target."""
     frame = pd.DataFrame([{**r, "item_id": f"gen:bench:{j}"} for j, r in enumerate(records)])
     cfg = bench.tiger.config
-    enc_cfg = EncoderConfig(
-        model=cfg.encoder_model,
-        fields=tuple(cfg.text_fields),
-        cache_dir=bench.scratch,
-        progress=False,
-        threads=cfg.threads,
-    )
+    enc_cfg = cfg.encoder.replace(cache_dir=bench.scratch, progress=False, threads=cfg.threads)
     # Encode every text once into the scratch cache, so add_items never reloads the encoder.
     texts = item_texts(Dataset.catalog_only("gen", frame), enc_cfg.fields)
     TextEncoder(enc_cfg, model=bench.encoder.model).encode(texts)
@@ -930,9 +922,7 @@ def rewriting_section(
             outputs[f"{name}, 1 draft"] = shown_output(
                 [draft_record(d[0]) if d else None for d in drafts], np.asarray(secs), original
             )
-        chosen, extra, checks[name] = loop_choice(
-            bench, rows, drafts, writer, guide, dataclasses.replace(loop, **change)
-        )
+        chosen, extra, checks[name] = loop_choice(bench, rows, drafts, writer, guide, loop.replace(**change))
         outputs[name] = shown_output(chosen, np.asarray(secs) * loop.drafts + np.asarray(extra), original)
     if llm is not None and m > 0:
         sub = rows[:m]
@@ -1443,7 +1433,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tiger, tiger_info = get_tiger(split, tiger_path, args.threads, args.models_dir, args.dataset)
     stage("recommender", t.seconds)
     with tempfile.TemporaryDirectory(prefix="genrec-genbench-") as scratch:
-        tiger.config.encoder_cache_dir = scratch  # texts scored by score_new stay out of the shared cache
+        tiger.config.encoder.cache_dir = scratch  # texts scored by score_new stay out of the shared cache
         with Timer() as t:
             bench = build_bench(ds, split, tiger, args.users, args.seed, args.threads, scratch)
         stage("embeddings_and_user_vectors", t.seconds)

@@ -11,8 +11,10 @@ split without touching test; each such trial is appended to
 evaluates the chosen configuration on test once and records the trials as its ``selection``.
 
 The final run then refits the chosen configuration on training + validation interactions for
-the epoch count early stopping picked (as run_baselines.py does for SASRec) and evaluates that
-model on test; the early-stopped model's test figures are kept too (``test_metrics_before_refit``).
+the epoch count early stopping picked and evaluates that model on test, by the protocol
+run_baselines.py and ``genrec fit`` follow (``genrec.protocol.fit_protocol``); the early-stopped
+model's test figures are kept too (``test_metrics_before_refit``). The chosen settings are in
+``benchmarks/settings/<dataset>.toml`` ([tiger.settings]).
 ``--no-refit`` skips the refit. The pipeline time covers all of it: load, encode, tokenize, train,
 validate, refit, test.
 
@@ -41,19 +43,15 @@ from benchmarks.common import (
     commit,
     load_benchmark_dataset,
     machine,
+    model_settings,
     peak_rss_mb,
-    settings_name,
     write_result,
 )
-from genrec.config import EvalConfig, apply_overrides, config_to_dict
+from genrec.config import EvalConfig, config_to_dict, parse_assignments
 from genrec.data.split import leave_one_out
-from genrec.eval.evaluator import evaluate
-from genrec.models.registry import create_model
+from genrec.protocol import fit_protocol
 
-#: The configuration chosen on validation, per dataset (see docs/generative.md for the trials).
-CHOSEN: dict[str, dict[str, Any]] = {
-    "amazon-beauty": {"valid_users": 5000, "progress": False},
-}
+EVAL = EvalConfig(ks=(5, 10, 20), exclude_history=False)
 
 
 def trials_file(dataset: str) -> Path:
@@ -75,28 +73,33 @@ def run(
         ds = load_benchmark_dataset(dataset)
         split = leave_one_out(ds)
     stages["load_and_split"] = t.seconds
-    eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=False)
-    chosen = dict(CHOSEN.get(settings_name(dataset), {}))
-    model = create_model("tiger", chosen)
-    model.config = apply_overrides(model.config, overrides)
+    chosen = model_settings(dataset, "tiger").settings
+    extra: dict[str, Any] = parse_assignments(overrides)
     if threads:
-        model.config = apply_overrides(model.config, {"threads": threads})
+        extra["threads"] = threads
     tmp_cache = None
     if cold_encode:
         tmp_cache = tempfile.TemporaryDirectory(prefix="genrec-cold-embeddings-")
-        model.config = apply_overrides(model.config, {"encoder_cache_dir": tmp_cache.name})
-    with Timer() as t:
-        model.fit(split.train, split.valid)
-    stages["fit"] = t.seconds
-    info = model.fit_info
+        extra["encoder.cache_dir"] = tmp_cache.name
+    result = fit_protocol(
+        "tiger",
+        split,
+        chosen,
+        overrides=extra,
+        eval_config=EVAL,
+        test=not valid_only,
+        test_before_refit=True,
+        refit=refit and not valid_only,
+        log=lambda message: print(f"[{dataset}] {message}", flush=True),
+    )
+    info = result.selection_fit_info
+    stages["fit"] = result.seconds["selection_fit"]
     stages.update({k: info[k] for k in ("encode_seconds", "tokenize_seconds", "train_seconds") if k in info})
-    with Timer() as t:
-        valid = evaluate(model, split.valid, split.train, eval_cfg, beyond_accuracy=False, desc="valid")
-    stages["valid_eval"] = t.seconds
-    vm = valid.metrics
-    config = config_to_dict(model.config)
+    stages["valid_eval"] = result.seconds["valid_eval"]
+    vm = result.valid_metrics
+    config = config_to_dict(result.model.config)
     if tmp_cache is not None:
-        config["encoder_cache_dir"] = "(temporary, empty: cold encode)"
+        config["encoder"]["cache_dir"] = "(temporary, empty: cold encode)"
     print(
         f"[{dataset}/tiger] valid Recall@10={vm['Recall@10']:.4f} NDCG@10={vm['NDCG@10']:.4f} "
         f"fit {stages['fit']:.0f}s ({info.get('epochs')} epochs, best {info.get('best_epoch')})",
@@ -119,31 +122,18 @@ def run(
         return
 
     refit_info: dict[str, Any] = {}
-    if refit and split.train_valid is not None:
-        epochs = int(info["best_epoch"])
-        with Timer() as t:
-            before = evaluate(
-                model, split.test, split.train, eval_cfg, beyond_accuracy=False, desc="test (before refit)"
-            )
-        stages["test_eval_before_refit"] = t.seconds
-        config_fixed = apply_overrides(model.config, {"epochs": epochs, "time_budget_seconds": 0.0})
-        model = create_model("tiger")
-        model.config = config_fixed
-        with Timer() as t:
-            model.fit(split.train_valid, None)
-        stages["refit"] = t.seconds
-        print(f"[{dataset}/tiger] refit on train+valid for {epochs} epochs: {t.seconds:.0f}s", flush=True)
+    if result.refit is not None and result.test_before_refit is not None:
+        stages["test_eval_before_refit"] = result.seconds["test_eval_before_refit"]
+        stages["refit"] = result.seconds["refit"]
         refit_info = {
-            "refit": {"data": "train+valid", "epochs": epochs, "fit_seconds": t.seconds, "fit_info": model.fit_info},
-            "test_metrics_before_refit": before.metrics,
+            "refit": {**result.refit, "fit_info": result.model.fit_info},
+            "test_metrics_before_refit": result.test_before_refit.metrics,
         }
-    history = split.train_valid if refit_info else split.train
-    with Timer() as t:
-        test = evaluate(model, split.test, history, eval_cfg, desc="test")
-    stages["test_eval"] = t.seconds
+    assert result.test is not None
+    stages["test_eval"] = result.seconds["test_eval"]
     if save:
         with Timer() as t:
-            model.save(Path(save).expanduser())
+            result.model.save(Path(save).expanduser())
         stages["save"] = t.seconds
     wall = time.perf_counter() - start
     stages["pipeline_wall"] = wall
@@ -165,14 +155,14 @@ def run(
         "dataset_stats": ds.stats().to_dict(),
         "model": "tiger",
         "split": split.describe(),
-        "protocol": test.protocol,
-        "metrics": test.metrics,
+        "protocol": result.test.protocol,
+        "metrics": result.test.metrics,
         "valid_metrics": vm,
         "config": config,
         "selection": {
             "criterion": "valid NDCG@10 (full validation split, beam-search top-k)",
             "trials": trials,
-            "chosen": {**chosen, **dict(o.split("=", 1) for o in overrides)},
+            "chosen": {**chosen, **parse_assignments(overrides)},
         },
         "fit_info": info,
         **refit_info,
@@ -187,7 +177,7 @@ def run(
         "command": command_line(),
     }
     out = write_result(dataset, "tiger", payload)
-    m = test.metrics
+    m = result.test.metrics
     print(
         f"[{dataset}/tiger] TEST Recall@5={m['Recall@5']:.4f} NDCG@5={m['NDCG@5']:.4f} "
         f"Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
@@ -200,7 +190,7 @@ def main() -> None:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="amazon-beauty", help=f"one of {', '.join(DATASETS)}")
-    parser.add_argument("--set", action="append", default=[], help="TigerConfig override key=value")
+    parser.add_argument("--set", action="append", default=[], help="TigerConfig override key=value (sid.levels=4)")
     parser.add_argument("--valid-only", action="store_true", help="a selection trial: never touch test")
     parser.add_argument("--cold-encode", action="store_true", help="encode item texts into an empty cache")
     parser.add_argument("--save", default="", help="save the trained model to this directory")

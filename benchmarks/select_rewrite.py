@@ -15,7 +15,6 @@ Writes benchmarks/results/<dataset>/rewrite_selection.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import tempfile
@@ -30,6 +29,7 @@ from benchmarks.common import command_line, commit, machine, peak_rss_mb, write_
 from genrec.config import PipelineConfig, TigerConfig, config_from_dict
 from genrec.data.dataset import Dataset
 from genrec.data.split import Split, leave_one_out
+from genrec.eval.validation import ranking_validator
 from genrec.models.tiger import Tiger
 
 
@@ -43,8 +43,8 @@ def train_only_tiger(split: Split, dataset: str, models_dir: str, threads: int) 
     if folder is not None and (folder / "meta.json").exists():
         return Tiger.load(folder), f"the saved model's configuration, train split only (reused from {folder})"
     cfg = config_from_dict(TigerConfig, json.loads((saved / "meta.json").read_text())["config"])
-    cfg = dataclasses.replace(cfg, threads=threads, progress=False, encoder_cache_dir="")
-    model = Tiger(cfg).fit(split.train, split.valid)
+    cfg = cfg.replace(threads=threads, progress=False, encoder=cfg.encoder.replace(cache_dir=""))
+    model = Tiger(cfg).fit(split.train, ranking_validator(split.valid))
     if folder is not None:
         model.save(folder)
     return model, "the saved model's configuration, trained here on the train split only"
@@ -91,7 +91,7 @@ def main() -> None:
     data, valid, tiger, source = validation_cases(args.dataset, args.models_dir, args.threads)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="genrec-select-") as scratch:
-        tiger.config.encoder_cache_dir = scratch
+        tiger.config.encoder.cache_dir = scratch
         bench = rg.build_bench(data, valid, tiger, args.users, args.seed, args.threads, scratch)
         usable = np.flatnonzero(bench.has_text)
         generator, _ = rg.get_textgen(

@@ -32,7 +32,7 @@ def main() -> None:
     start = time.perf_counter()
     data, valid, tiger, source = validation_cases(args.dataset, args.models_dir, args.threads)
     with tempfile.TemporaryDirectory(prefix="genrec-select-") as scratch:
-        tiger.config.encoder_cache_dir = scratch
+        tiger.config.encoder.cache_dir = scratch
         bench = rg.build_bench(data, valid, tiger, args.users, args.seed, args.threads, scratch, min_segments=2)
         texts = [bench.corpus[t] for t in bench.targets]
         seg_scores = rg.segment_scores(bench, texts)

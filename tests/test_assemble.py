@@ -10,10 +10,11 @@ from genrec.config import config_to_dict
 from genrec.data.sources import synthetic_dataset
 from genrec.data.split import leave_one_out
 from genrec.data.store import Store
+from genrec.eval.validation import ranking_validator
 from genrec.generation.assemble import model_dir, trained_recommender
 from genrec.models.registry import create_model
 
-TINY = {"epochs": 40, "patience": 2, "lr": 0.01, "dim": 16, "sid_codebook_size": 4, "threads": 1}
+TINY = {"epochs": 40, "patience": 2, "lr": 0.01, "dim": 16, "sid.codebook_size": 4, "threads": 1}
 
 
 @pytest.fixture()
@@ -27,7 +28,7 @@ def dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no
 def test_epochs_are_chosen_on_validation_then_the_whole_log_is_fit(dataset) -> None:  # type: ignore[no-untyped-def]
     model = trained_recommender(dataset, "tiger", TINY, progress=False)
     split = leave_one_out(dataset)
-    probe = create_model("tiger", {**TINY, "progress": False}).fit(split.train, split.valid)
+    probe = create_model("tiger", {**TINY, "progress": False}).fit(split.train, ranking_validator(split.valid))
     assert 1 <= probe.fit_info["best_epoch"] < TINY["epochs"]  # validation stopped it early
     # the served model ran exactly the chosen epochs on the whole log (no validation cases to stop on)
     assert model.config.epochs == probe.fit_info["best_epoch"]

@@ -9,7 +9,7 @@ from genrec.config import EvalConfig
 from genrec.data import Dataset, leave_one_out
 from genrec.eval import evaluate
 from genrec.models import Recommender, create_model, model_names
-from genrec.models.base import top_k
+from genrec.models.base import FORMAT_VERSION, top_k
 
 
 def chain_dataset(n_users: int = 300, n_items: int = 40, seed: int = 0) -> Dataset:
@@ -79,7 +79,7 @@ def test_save_load_round_trip(tmp_path, name):
     hist = split.test.histories[:20]
     np.testing.assert_array_equal(back.score(hist), model.score(hist))
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
-    assert meta["model"] == name and meta["format_version"] == 1
+    assert meta["model"] == name and meta["format_version"] == FORMAT_VERSION == 2
     # Saving again replaces the directory atomically.
     model.save(tmp_path / "m")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
@@ -92,6 +92,10 @@ def test_load_rejects_future_format(tmp_path):
     meta["format_version"] = 99
     (tmp_path / "m" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="upgrade genrec"):
+        Recommender.load(tmp_path / "m")
+    meta["format_version"] = 1  # saved by the genrec before the shared trainer and pydantic configs
+    (tmp_path / "m" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"saved by an older genrec \(model format 1\); retrain the model"):
         Recommender.load(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="not a saved genrec model"):
         Recommender.load(tmp_path / "missing")

@@ -41,8 +41,13 @@ def test_beauty_with_descriptions_joins_them(data_root: Path) -> None:
     by_title = dict(zip(desc.items["title"], desc.items["description"]))
     assert by_title == {"Red Polish": "A bright red lacquer.", "Top Coat": "Seals and shines.", "Nail File": ""}
     assert "description" not in plain.items.columns or set(plain.items["description"].fillna("")) == {""}
-    assert common.settings_name("amazon-beauty-desc") == "amazon-beauty"
-    assert common.settings_name("amazon-beauty") == "amazon-beauty"
+    assert common.model_settings("amazon-beauty-desc", "sasrec") == common.model_settings("amazon-beauty", "sasrec")
+    assert common.model_settings("amazon-beauty", "tiger").settings == {"valid_users": 5000, "progress": False}
+    assert common.model_settings("ml-1m", "itemknn").grid == {
+        "recency_decay": [1.0, 0.8, 0.6, 0.4],
+        "neighbors": [100, 400],
+    }
+    assert common.model_settings("ml-1m", "tiger").settings == {}
 
 
 def test_a_missing_side_file_is_named(data_root: Path) -> None:

@@ -20,7 +20,7 @@ FAST = [
     "--set",
     "recommender.dim=32",
     "--set",
-    "recommender.sid_codebook_size=8",
+    "recommender.sid.codebook_size=8",
     "--set",
     "recommender.threads=1",
     "--set",

@@ -25,7 +25,7 @@ MEMORISE = [
     "--set",
     "recommender.dim=16",
     "--set",
-    "recommender.sid_codebook_size=4",
+    "recommender.sid.codebook_size=4",
     "--set",
     "recommender.threads=1",
     "--set",

@@ -169,7 +169,7 @@ def test_fit_tiger_by_option_then_recommend(env):
         "--set",
         "dim=16",
         "--set",
-        "sid_codebook_size=8",
+        "sid.codebook_size=8",
         "--set",
         "progress=false",
         "--set",
@@ -187,3 +187,75 @@ def test_fit_tiger_by_option_then_recommend(env):
         "fit", "tiger", "--model", "tiger", "--data", "synthetic", *SMALL, "--store", store, "--out", str(model_dir)
     )
     assert res.exit_code == 2 and "name the model once" in res.output
+
+
+def test_fit_runs_the_protocol_and_tests_once(env):
+    """`genrec fit` selects on validation, refits on train + validation for the chosen epochs, tests once;
+    `genrec evaluate` then reproduces the test metrics it recorded."""
+    store = str(env / "db.duckdb")
+    settings = env / "settings.toml"
+    settings.write_text(
+        "[sasrec.settings]\ndim = 16\nlayers = 1\nmax_length = 10\nepochs = 6\npatience = 2\nprogress = false\n"
+    )
+    out_dir = env / "sas"
+    common = ["--data", "synthetic", *SMALL, "--store", store]
+    res = run("fit", "sasrec", *common, "--out", str(out_dir), "--settings", str(settings), "--set", "threads=1")
+    assert res.exit_code == 0, res.output
+    assert "test (refit on train+valid for" in res.stdout and "NDCG@10" in res.stdout
+    meta = json.loads((out_dir / "meta.json").read_text())
+    protocol = meta["fit_info"]["protocol"]
+    chosen = protocol["refit"]["epochs"]
+    assert meta["config"]["epochs"] == chosen == meta["fit_info"]["epochs"]
+    assert protocol["selection"]["chosen"] == {
+        "dim": 16,
+        "layers": 1,
+        "max_length": 10,
+        "epochs": 6,
+        "patience": 2,
+        "progress": False,
+    }
+    res = run("evaluate", str(out_dir), *common, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["metrics"] == protocol["test_metrics"]
+    res = run("evaluate", str(out_dir), *common, "--on", "valid")
+    assert res.exit_code == 2 and "validation cases are training data" in res.output
+
+    res = run("fit", "sasrec", *common, "--out", str(env / "sas2"), "--settings", str(settings), "--train-only")
+    assert res.exit_code == 0, res.output
+    meta = json.loads((env / "sas2" / "meta.json").read_text())
+    assert meta["fit_info"]["protocol"] is None and meta["config"]["epochs"] == 6
+    assert meta["fit_info"]["best_epoch"] >= 1  # stopped on validation, not refit
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--set", "epochs=-1"], "epochs: Input should be greater than or equal to 1 (got '-1')"),
+        (["--set", "loss=foo"], "loss: Input should be 'ce' or 'bce' (got 'foo')"),
+        (["--set", "epochs"], "setting 'epochs' is not of the form key=value"),
+        (["--settings", "missing.toml"], "missing.toml: cannot read"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_key(env, args, message):
+    store = str(env / "db.duckdb")
+    res = run("fit", "sasrec", "--data", "synthetic", *SMALL, "--store", store, "--out", str(env / "m"), *args)
+    assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+    assert not (env / "m").exists()
+
+
+def test_loader_options_use_the_same_value_parser(env):
+    res = run(
+        "data",
+        "stats",
+        "synthetic",
+        "--opt",
+        "n_users=200",
+        "--opt",
+        "n_items=80",
+        "--json",
+        "--store",
+        str(env / "d.db"),
+    )
+    assert res.exit_code == 0 and json.loads(res.stdout)["users"] == 200
+    res = run("data", "stats", "synthetic", "--opt", "n_users", "--store", str(env / "d.db"))
+    assert res.exit_code == 2 and "--opt: setting 'n_users' is not of the form key=value" in res.output

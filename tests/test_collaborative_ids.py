@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from genrec.config import EvalConfig, TigerConfig
+from genrec.config import ConfigError, EvalConfig, TigerConfig, apply_overrides
 from genrec.data.dataset import Dataset
 from genrec.data.split import leave_one_out
 from genrec.encoders import has_item_text
 from genrec.eval.evaluator import evaluate
+from genrec.eval.validation import ranking_validator
 from genrec.models.base import Recommender
 from genrec.models.registry import create_model
 from genrec.semantic_ids.collaborative import (
@@ -85,6 +86,12 @@ def test_cooc_vectors_are_deterministic_and_bad_method_named() -> None:
         collaborative_item_vectors(ds, "bpr", 8, 0)
 
 
+def test_collab_choices_are_typed_settings() -> None:
+    assert apply_overrides(TigerConfig(), ["collab=cooc", "collab_dim=16"]).collab == "cooc"
+    with pytest.raises(ConfigError, match="collab"):
+        apply_overrides(TigerConfig(), ["collab=bpr"])
+
+
 def test_has_item_text() -> None:
     bare = Dataset.from_sequences("bare", {"u": ["1", "2", "3"]})
     assert not has_item_text(bare)
@@ -99,6 +106,8 @@ def test_has_item_text() -> None:
 torch = pytest.importorskip("torch")
 pytest.importorskip("faiss")
 
+from genrec.models.tiger import Tiger  # noqa: E402
+
 
 def chain_log(n_users: int = 400, n_items: int = 60, seed: int = 0) -> Dataset:
     """Users walk i -> i + 1 from a random start; items have no text at all."""
@@ -111,33 +120,33 @@ def chain_log(n_users: int = 400, n_items: int = 60, seed: int = 0) -> Dataset:
 
 
 def small_tiger(**changes: object) -> TigerConfig:
-    base: dict[str, object] = dict(
-        sid_levels=2,
-        sid_codebook_size=8,
-        sid_max_collisions=16,
-        sid_kmeans_iters=10,
-        collab_dim=8,
-        dim=32,
-        layers=1,
-        max_length=10,
-        dropout=0.1,
-        lr=3e-3,
-        batch_size=64,
-        epochs=15,
-        patience=100,
-        threads=1,
-        progress=False,
-        beam_width=20,
-        encoder_model="/nonexistent/encoder",  # the encoder must never be loaded for a text-free log
-    )
+    base: dict[str, object] = {
+        "sid.levels": 2,
+        "sid.codebook_size": 8,
+        "sid.max_collisions": 16,
+        "sid.kmeans_iters": 10,
+        "encoder.model": "/nonexistent/encoder",  # the encoder must never be loaded for a text-free log
+        "collab_dim": 8,
+        "dim": 32,
+        "layers": 1,
+        "max_length": 10,
+        "dropout": 0.1,
+        "lr": 3e-3,
+        "batch_size": 64,
+        "epochs": 15,
+        "patience": 100,
+        "threads": 1,
+        "progress": False,
+        "beam_width": 20,
+    }
     base.update(changes)
-    return TigerConfig(**base)  # type: ignore[arg-type]
+    return apply_overrides(TigerConfig(), base)
 
 
 @pytest.mark.parametrize("collab", ["none", "cooc"])
 def test_tiger_runs_on_a_log_without_text(collab: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     split = leave_one_out(chain_log())
-    model = create_model("tiger", {**small_tiger().__dict__, "collab": collab}).fit(split.train, split.valid)
+    model = Tiger(small_tiger(collab=collab)).fit(split.train, ranking_validator(split.valid))
     assert model.fit_info["item_text"] is False
     assert model.text_emb.shape == (split.train.n_items, 0)
     # the IDs come from the log: neighbours on the chain share their first code more often than chance

@@ -16,7 +16,7 @@ from genrec.generation.pipeline import _target as guidance_target
 from genrec.generation.pipeline import beats_source, order_drafts
 from genrec.generation.selection import split_segments
 
-RECOMMENDER = {"epochs": 4, "dim": 32, "sid_codebook_size": 8, "threads": 1}
+RECOMMENDER = {"epochs": 4, "dim": 32, "sid.codebook_size": 8, "threads": 1}
 TEXTGEN = TextGenConfig(epochs=25, dim=64, layers=2, heads=2, vocab_size=600, threads=1, batch_size=32)
 
 

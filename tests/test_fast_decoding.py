@@ -70,10 +70,10 @@ def models():  # type: ignore[no-untyped-def]
     torch.set_num_threads(1)
     split = leave_one_out(generate(SyntheticConfig(n_users=500, n_items=300, seed=11)))
     base = {
-        "text_fields": (),  # collaborative IDs: no text encoder needed
-        "sid_levels": 2,
-        "sid_codebook_size": 8,  # small codebooks: many siblings per node, as on Beauty's first levels
-        "sid_max_collisions": 64,
+        "encoder.fields": (),  # collaborative IDs: no text encoder needed
+        "sid.levels": 2,
+        "sid.codebook_size": 8,  # small codebooks: many siblings per node, as on Beauty's first levels
+        "sid.max_collisions": 64,
         "collab_dim": 16,
         "dim": 32,
         "layers": 1,
@@ -96,10 +96,10 @@ def test_fast_beam_search_gives_the_reference_lists(models, which: int) -> None:
     hist = split.test.histories
     results = {}
     for fast in (True, False):
-        model.fast_decoding = fast
+        model.config.fast_decoding = fast
         for exclude in (None, "history"):
             results[fast, exclude] = model.recommend(hist, k=10, exclude=exclude)
-    model.fast_decoding = True
+    model.config.fast_decoding = True
     for exclude in (None, "history"):
         fast, ref = results[True, exclude], results[False, exclude]
         np.testing.assert_array_equal(fast.items, ref.items)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,7 @@ from genrec.data.split import leave_one_out
 from genrec.data.synthetic import generate
 from genrec.eval import metrics as M
 from genrec.eval.evaluator import evaluate
+from genrec.eval.validation import ranking_validator
 from genrec.models.base import Recommender
 from genrec.models.fusion import Candidates, Fusion, _row_union, fused_scores, ranked, simplex
 from genrec.models.registry import create_model
@@ -77,10 +76,10 @@ def setup():  # type: ignore[no-untyped-def]
     tiger = create_model(
         "tiger",
         {
-            "text_fields": (),  # collaborative IDs: no text encoder needed
-            "sid_levels": 2,
-            "sid_codebook_size": 16,
-            "sid_max_collisions": 32,
+            "encoder.fields": (),  # collaborative IDs: no text encoder needed
+            "sid.levels": 2,
+            "sid.codebook_size": 16,
+            "sid.max_collisions": 32,
             "collab_dim": 16,
             "dim": 32,
             "layers": 1,
@@ -91,10 +90,10 @@ def setup():  # type: ignore[no-untyped-def]
             "progress": False,
             "beam_width": 20,
         },
-    ).fit(split.train, split.valid)
+    ).fit(split.train, ranking_validator(split.valid))
     sasrec = create_model(
         "sasrec", {"dim": 32, "layers": 1, "max_length": 20, "epochs": 8, "threads": 1, "progress": False}
-    ).fit(split.train, split.valid)
+    ).fit(split.train, ranking_validator(split.valid))
     yield split, tiger, sasrec
     torch.set_num_threads(before)
 
@@ -134,9 +133,9 @@ def test_weight_zero_is_sasrec_and_weight_one_is_exact_tiger(setup) -> None:  # 
     split, tiger, sasrec = setup
     hist = split.test.histories[:60]
     cfg = FusionConfig(generative_k=20, scorer_k=20, learn=False)
-    only_scorer = Fusion.over(tiger, sasrec, config=dataclasses.replace(cfg, mix=(0.0, 1.0))).fit(split.train)
+    only_scorer = Fusion.over(tiger, sasrec, config=cfg.replace(mix=(0.0, 1.0))).fit(split.train)
     np.testing.assert_array_equal(only_scorer.recommend(hist, k=10).items, sasrec.recommend(hist, k=10).items)
-    only_gen = Fusion.over(tiger, sasrec, config=dataclasses.replace(cfg, mix=(1.0, 0.0))).fit(split.train)
+    only_gen = Fusion.over(tiger, sasrec, config=cfg.replace(mix=(1.0, 0.0))).fit(split.train)
     cand = only_gen.candidates(hist)
     exact = tiger.score(hist)
     for row, items in zip(exact, only_gen.recommend(hist, k=10).items):
@@ -147,7 +146,7 @@ def test_weight_zero_is_sasrec_and_weight_one_is_exact_tiger(setup) -> None:  # 
 def test_fit_learns_the_best_validation_weight_and_evaluates(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     split, tiger, sasrec = setup
     cfg = FusionConfig(generative_k=20, scorer_k=20, grid_step=0.25)
-    fused = Fusion.over(tiger, sasrec, config=cfg).fit(split.train, split.valid)
+    fused = Fusion.over(tiger, sasrec, config=cfg).fit(split.train, ranking_validator(split.valid))
     grid = fused.fit_info["grid"]
     assert len(grid) == 10  # 2 methods x 5 mixes
     best = max(grid, key=lambda g: g["NDCG@10"])
@@ -187,23 +186,27 @@ def test_exclusion_and_full_scores(setup) -> None:  # type: ignore[no-untyped-de
 
 def test_bad_configs_are_named(setup) -> None:  # type: ignore[no-untyped-def]
     split, tiger, sasrec = setup
-    with pytest.raises(ValueError, match="method"):
-        Fusion.over(tiger, sasrec, config=FusionConfig(methods=("mean",))).fit(split.train)
+    with pytest.raises(ValueError, match="methods"):
+        FusionConfig(methods=("mean",))
     with pytest.raises(ValueError, match="scorer_k"):
-        Fusion.over(tiger, sasrec, config=FusionConfig(scorer_k=0)).fit(split.train)
+        FusionConfig(scorer_k=0)
+    with pytest.raises(ValueError, match="summing to 1"):
+        FusionConfig(mix=(0.2, 0.3))
+    with pytest.raises(ValueError, match="grid_step must divide 1"):
+        FusionConfig(grid_step=0.3)
     with pytest.raises(ValueError, match="3 weights for 2 models"):
         Fusion.over(tiger, sasrec, config=FusionConfig(mix=(0.2, 0.3, 0.5), learn=False)).fit(split.train)
-    with pytest.raises(ValueError, match="summing to 1"):
-        Fusion.over(tiger, sasrec, config=FusionConfig(mix=(0.2, 0.3))).fit(split.train)
     with pytest.raises(ValueError, match="neither a saved-model directory nor a model name"):
         Fusion(FusionConfig(generative="/no/such/dir")).fit(split.train)
+    with pytest.raises(TypeError, match="validator"):  # plain cases are refused by Recommender.fit
+        Fusion.over(tiger, sasrec).fit(split.train, split.valid)  # type: ignore[arg-type]
 
 
 def test_three_components_learn_save_and_load(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     split, tiger, sasrec = setup
     graph = create_model("transition").fit(split.train)
     cfg = FusionConfig(generative_k=15, scorer_k=15, grid_step=0.5)
-    fused = Fusion.over(tiger, sasrec, graph, config=cfg).fit(split.train, split.valid)
+    fused = Fusion.over(tiger, sasrec, graph, config=cfg).fit(split.train, ranking_validator(split.valid))
     grid = fused.fit_info["grid"]
     assert len(grid) == 12 and fused.fit_info["models"] == ["tiger", "sasrec", "transition"]
     best = max(grid, key=lambda g: g["NDCG@10"])

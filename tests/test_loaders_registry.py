@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +25,18 @@ def source(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def counting() -> Iterator[list[str]]:
     """Count calls that reach the sequence loader."""
     calls: list[str] = []
-    real = LOADERS["sequence"]
+    real = LOADERS.get("sequence")
 
     def wrapper(path, **options):  # type: ignore[no-untyped-def]
         calls.append(str(path))
         return real(path, **options)
 
-    monkeypatch.setitem(LOADERS, "sequence", wrapper)
-    return calls
+    LOADERS.register("sequence", wrapper)
+    yield calls
+    LOADERS.register("sequence", real)
 
 
 def test_registry_kinds() -> None:

@@ -112,7 +112,7 @@ def test_jsonl_with_mixed_types_falls_back(tmp_path: Path) -> None:
         (EVENTS_CSV + ",i1,5,view,\n", {}, 6, "uid", "missing id"),
         (EVENTS_CSV + "u3,i1,5\n", {}, 6, None, "expected 5 fields"),
         (EVENTS_CSV, {"timestamp": "time"}, 1, "time", "missing column"),
-        ('uid,sku,ts,kind,amount\nu1,"i\n1",100,view,\nu2,i2,x,view,\n', {"timestamp": "ts"}, 4, "ts", "non-integer"),
+        ('uid,sku,ts,kind,amount\nu1,i1,100,view,"a\nb"\nu2,i2,x,view,\n', {"timestamp": "ts"}, 4, "ts", "non-integer"),
     ],
 )
 def test_bad_csv(tmp_path: Path, text: str, options: dict, line: int, field: str | None, match: str) -> None:

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from genrec.config import SemanticIdConfig
+from genrec.config import SemanticIdConfig, apply_overrides
 from genrec.semantic_ids import RQVAE, RQKMeans, SemanticIdTokenizer, create_tokenizer, mix_embeddings
+from genrec.semantic_ids.base import TOKENIZERS
 
 
 def clustered(n: int = 1200, dim: int = 16, clusters: int = 24, seed: int = 0) -> np.ndarray:
@@ -15,27 +16,27 @@ def clustered(n: int = 1200, dim: int = 16, clusters: int = 24, seed: int = 0) -
 
 
 def kmeans_config(**kw: object) -> SemanticIdConfig:
-    base = dict(levels=2, codebook_size=16, progress=False, threads=1, kmeans_iters=10)
+    base: dict[str, object] = dict(levels=2, codebook_size=16, progress=False, threads=1, kmeans_iters=10)
     base.update(kw)
-    return SemanticIdConfig(**base)  # type: ignore[arg-type]
+    return apply_overrides(SemanticIdConfig(), base)
 
 
 def vae_config(**kw: object) -> SemanticIdConfig:
-    base = dict(
-        method="rq_vae",
-        levels=2,
-        codebook_size=16,
-        progress=False,
-        threads=1,
-        vae_epochs=40,
-        vae_hidden=(32,),
-        vae_latent_dim=8,
-        vae_batch_size=200,
-        vae_lr=3e-3,
-        kmeans_iters=10,
-    )
+    base: dict[str, object] = {
+        "method": "rq_vae",
+        "levels": 2,
+        "codebook_size": 16,
+        "progress": False,
+        "threads": 1,
+        "vae.epochs": 40,
+        "vae.hidden": (32,),
+        "vae.latent_dim": 8,
+        "vae.batch_size": 200,
+        "vae.lr": 3e-3,
+        "kmeans_iters": 10,
+    }
     base.update(kw)
-    return SemanticIdConfig(**base)  # type: ignore[arg-type]
+    return apply_overrides(SemanticIdConfig(), base)
 
 
 # Hand-made 2 x 4 codebooks: coarse directions 10 apart, fine offsets of 1.
@@ -114,7 +115,7 @@ def test_add_items_keeps_old_ids_and_gives_valid_new_ones():
     assert (tok.lookup(new) == np.arange(1000, 1300)).all()
 
 
-@pytest.mark.parametrize("config", [kmeans_config(), vae_config(vae_epochs=3)], ids=["rq_kmeans", "rq_vae"])
+@pytest.mark.parametrize("config", [kmeans_config(), vae_config(**{"vae.epochs": 3})], ids=["rq_kmeans", "rq_vae"])
 def test_save_load_identical(tmp_path, config):
     x = clustered(600)
     tok = create_tokenizer(config)
@@ -152,8 +153,10 @@ def test_mix_embeddings_weights_the_similarities():
 
 
 def test_errors_are_clear():
-    with pytest.raises(ValueError, match="unknown semantic-ID method"):
-        create_tokenizer(SemanticIdConfig(method="nope"))
+    with pytest.raises(ValueError, match="method: Input should be 'rq_kmeans' or 'rq_vae' \\(got 'nope'\\)"):
+        apply_overrides(SemanticIdConfig(), ["method=nope"])
+    with pytest.raises(ValueError, match="unknown semantic-ID method 'nope'; known: rq_kmeans, rq_vae"):
+        TOKENIZERS.get("nope")
     with pytest.raises(RuntimeError, match="not fitted"):
         RQKMeans(kmeans_config()).encode(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="at least codebook_size"):
@@ -164,7 +167,7 @@ def test_errors_are_clear():
 def test_spill_keeps_ids_unique_with_one_level(method):
     x = clustered(600)
     config = (kmeans_config if method == "rq_kmeans" else vae_config)(
-        levels=1, max_collisions=60, overflow="spill", vae_epochs=2
+        levels=1, max_collisions=60, overflow="spill", **{"vae.epochs": 2}
     )
     tok = create_tokenizer(config)
     ids = tok.fit_assign(x)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +10,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("faiss")
 pytest.importorskip("sentence_transformers")
 
-from genrec.config import EvalConfig, SyntheticConfig, TigerConfig  # noqa: E402
+from genrec.config import EvalConfig, SyntheticConfig, TigerConfig, apply_overrides  # noqa: E402
 from genrec.data.dataset import Dataset  # noqa: E402
 from genrec.data.split import leave_one_out  # noqa: E402
 from genrec.data.synthetic import generate  # noqa: E402
 from genrec.eval.evaluator import evaluate  # noqa: E402
+from genrec.eval.validation import ranking_validator  # noqa: E402
 from genrec.models.base import Recommender, top_k  # noqa: E402
 from genrec.models.popularity import Popularity  # noqa: E402
 from genrec.models.registry import create_model, model_names  # noqa: E402
@@ -33,11 +32,15 @@ def one_thread():  # type: ignore[no-untyped-def]
 
 def small_config(cache_dir: str, **changes: object) -> TigerConfig:
     """A tiny, fast configuration (2 x 16 codes + the extra code)."""
-    base = dict(
-        sid_levels=2,
-        sid_codebook_size=16,
-        sid_max_collisions=32,
-        sid_kmeans_iters=10,
+    base = {
+        "sid.levels": 2,
+        "sid.codebook_size": 16,
+        "sid.max_collisions": 32,
+        "sid.kmeans_iters": 10,
+        "encoder.cache_dir": cache_dir,
+        "encoder.fields": ("title", "brand", "categories"),
+    }
+    base.update(
         collab_dim=16,
         dim=32,
         layers=1,
@@ -51,11 +54,9 @@ def small_config(cache_dir: str, **changes: object) -> TigerConfig:
         threads=1,
         progress=False,
         beam_width=20,
-        encoder_cache_dir=cache_dir,
-        text_fields=("title", "brand", "categories"),
     )
     base.update(changes)
-    return TigerConfig(**base)  # type: ignore[arg-type]
+    return apply_overrides(TigerConfig(), base)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def split():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def trained(split, cache_dir):  # type: ignore[no-untyped-def]
-    return Tiger(small_config(cache_dir)).fit(split.train, split.valid)
+    return Tiger(small_config(cache_dir)).fit(split.train, ranking_validator(split.valid))
 
 
 def ndcg10(model: Recommender, cases, train) -> float:  # type: ignore[no-untyped-def]
@@ -115,7 +116,7 @@ def test_beam_search_agrees_with_exact_scores(trained, split) -> None:  # type: 
     assert ((mass > 0.5) & (mass <= 1 + 1e-4)).all(), mass
     wide = Tiger(trained.config)
     wide.__dict__.update(trained.__dict__)
-    wide.config = dataclasses.replace(trained.config, beam_width=trained.n_items)
+    wide.config = trained.config.replace(beam_width=trained.n_items)
     recs = wide.recommend(histories, k=10)
     items, scores = top_k(exact, 10)
     assert np.allclose(recs.scores, scores, atol=1e-4)
@@ -131,7 +132,7 @@ def test_variants_decode_exactly_and_validly(split, cache_dir, trie_softmax, nod
     exact = model.score(histories)
     mass = np.exp(exact).sum(1)
     assert (mass <= 1 + 1e-4).all() and (np.allclose(mass, 1, atol=1e-4) or not trie_softmax)
-    model.config = dataclasses.replace(cfg, beam_width=model.n_items)
+    model.config = cfg.replace(beam_width=model.n_items)
     recs = model.recommend(histories, k=10, exclude="history")
     masked = exact.copy()
     for row, hist in zip(masked, histories):
@@ -239,7 +240,7 @@ def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir, tmp_path) -
     held = items["item_id"].isin(["f2-7", "f5-3"])  # never seen in training, not in the catalog
     train_items = items[~held].reset_index(drop=True)
     ds = family_dataset(train_items)
-    cfg = small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=8, collab="svd", collab_weight=0.3)
+    cfg = small_config(cache_dir, **{"sid.codebook_size": 8}, epochs=8, collab="svd", collab_weight=0.3)
     model = Tiger(cfg).fit(ds)  # collaborative part of the new items: imputed from text neighbours
     n_before = model.n_items
     new_ids = model.add_items(items[held])
@@ -285,7 +286,7 @@ def test_new_item_gets_an_id_and_is_recommendable_at_once(cache_dir, tmp_path) -
 def test_score_new_matches_adding_and_leaves_the_model_unchanged(cache_dir) -> None:  # type: ignore[no-untyped-def]
     items = family_items()
     held = items["item_id"].isin(["f2-7", "f2-8", "f2-9", "f5-3"])
-    model = Tiger(small_config(cache_dir, sid_levels=2, sid_codebook_size=8, epochs=4)).fit(
+    model = Tiger(small_config(cache_dir, **{"sid.codebook_size": 8}, epochs=4)).fit(
         family_dataset(items[~held].reset_index(drop=True))
     )
     new = items[held].reset_index(drop=True)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from genrec.config import EvalConfig
+from genrec.config import ConfigError, EvalConfig, TransitionConfig, apply_overrides
 from genrec.data import Dataset, leave_one_out
 from genrec.eval import evaluate
 from genrec.models import Recommender, create_model, model_names
@@ -72,11 +72,11 @@ def test_empty_history_and_save_load(tmp_path) -> None:  # type: ignore[no-untyp
 
 
 def test_bad_settings_are_rejected() -> None:
-    ds = Dataset.from_sequences("tiny", LOG)
-    with pytest.raises(ValueError, match="window"):
-        create_model("transition", {"window": 0}).fit(ds)
-    with pytest.raises(ValueError, match="reverse_weight"):
-        create_model("transition", {"reverse_weight": -1.0}).fit(ds)
+    with pytest.raises(ConfigError, match="window"):
+        create_model("transition", {"window": 0})
+    with pytest.raises(ConfigError, match="reverse_weight"):
+        create_model("transition", ["reverse_weight=-1"])
+    assert apply_overrides(TransitionConfig(), ["two_hop=0.3", "max_history=3"]).two_hop == 0.3
 
 
 def test_beats_popularity_on_chains() -> None:

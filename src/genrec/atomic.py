@@ -1,7 +1,13 @@
-"""Atomic replacement of a directory: readers see the old one or the new one, never half of it."""
+"""Atomic replacement of a directory: readers see the old one or the new one, never half of it.
+
+``atomic_directory`` only ever replaces what ``check_replaceable`` allows: nothing, an empty
+folder, or a folder holding the marker file genrec writes (a saved model's ``meta.json``).
+Anything else (a file, a folder of someone's documents) is refused unless forced.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -9,19 +15,66 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-@contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling directory to fill; on success it replaces ``path`` by rename."""
+class TargetExistsError(FileExistsError):
+    """The output path holds something genrec did not write; it is left alone."""
+
+
+def check_replaceable(path: str | Path, marker: str | None = None, force: bool = False) -> None:
+    """Raise unless ``path`` may be replaced by a new directory, and its parent can be written.
+
+    Replaceable: a missing path, an empty directory, or a directory that holds ``marker``
+    (``marker=None`` accepts any directory). With ``force`` anything is. Raises
+    ``TargetExistsError`` for something else and ``PermissionError`` for an unwritable parent.
+    """
     path = Path(path)
+    if not force and (path.exists() or path.is_symlink()):
+        if not path.is_dir():
+            raise TargetExistsError(f"{path} is an existing file: choose another output path, or pass --force")
+        if marker is not None and not (path / marker).exists() and any(path.iterdir()):
+            raise TargetExistsError(
+                f"{path} is a folder that holds other files (no {marker}): "
+                "choose another output path, or pass --force to replace it"
+            )
+    parent = _existing_ancestor(path.parent)
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: no permission to write in {parent}")
+
+
+@contextmanager
+def atomic_directory(path: str | Path, marker: str | None = None, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling directory to fill; on success it replaces ``path`` by rename.
+
+    ``marker`` and ``force`` are checked by ``check_replaceable`` before anything is written.
+    """
+    path = Path(path)
+    check_replaceable(path, marker, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        old = path.with_name(path.name + ".old")
-        if path.exists():
+        check_replaceable(path, marker, force)  # it may have appeared while we wrote
+        old: Path | None = None
+        if path.exists() or path.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent)) / "old"
             path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            tmp.rename(path)
+        except BaseException:
+            if old is not None:
+                old.rename(path)
+            raise
+        if old is not None:
+            shutil.rmtree(old.parent, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

@@ -17,9 +17,10 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from genrec.config import apply_overrides
-from genrec.generation.assemble import LoopSettings
+from genrec.cli.render import literal
+from genrec.config import LoopSettings, apply_overrides
 from genrec.generation.pipeline import GenerativePipeline, Response, Session
 
 HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
@@ -27,22 +28,7 @@ HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
 
 def settings_from(overrides: list[str], progress: bool = True) -> LoopSettings:
     """LoopSettings with ``part.key=value`` overrides (parts: pipeline, recommender, textgen, instructor, llm)."""
-    s = LoopSettings(progress=progress)
-    by_part: dict[str, list[str]] = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        part, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise ValueError(f"override {item!r} must be part.key=value, e.g. pipeline.generator=llm")
-        by_part.setdefault(part.strip(), []).append(f"{field.strip()}={value}")
-    for part, items in by_part.items():
-        if part == "recommender":
-            s.recommender.update(dict(i.split("=", 1) for i in items))
-        elif part in ("pipeline", "textgen", "instructor", "llm"):
-            setattr(s, part, apply_overrides(getattr(s, part), items))
-        else:
-            raise ValueError(f"unknown settings part {part!r}; known: pipeline, recommender, textgen, instructor, llm")
-    return s
+    return apply_overrides(LoopSettings(progress=progress), overrides)
 
 
 def response_record(r: Response) -> dict[str, Any]:
@@ -59,9 +45,10 @@ def response_record(r: Response) -> dict[str, Any]:
 
 def show(console: Console, r: Response) -> None:
     """Print a response as a table; generated entries are flagged."""
-    console.print(f"[bold]{r.intent.action}[/bold]: {r.message}")
+    console.print(Text.assemble((r.intent.action, "bold"), ": ", literal(r.message)))
     for b in r.blocked:
-        console.print(f'[red]blocked[/red] {b["item_id"]} "{b["title"][:60]}": ' + "; ".join(b["reasons"][:3]))
+        reasons = "; ".join(b["reasons"][:3])
+        console.print(Text.assemble(("blocked", "red"), " ", literal(f'{b["item_id"]} "{b["title"][:60]}": {reasons}')))
     if not r.entries:
         return
     table = Table(show_header=True)
@@ -70,7 +57,7 @@ def show(console: Console, r: Response) -> None:
     for n, e in enumerate(r.entries, 1):
         flag = f"AI-generated ({e.kind}, {e.verdict})" if e.generated else ""
         price = "" if e.price is None else f"{e.price:.2f}"
-        table.add_row(str(n), e.item_id, e.title[:70], e.brand or "", price, flag)
+        table.add_row(str(n), literal(e.item_id), literal(e.title, 70), literal(e.brand or ""), price, flag)
     console.print(table)
 
 
@@ -96,7 +83,7 @@ def run_chat(
             continue
         record: dict[str, Any] = {"user": session.user_id, "input": line}
         if echo and not as_json:
-            console.print(f"[bold cyan]> {line}[/]")
+            console.print(Text.assemble(("> ", "bold cyan"), literal(line)), style="bold cyan")
         if line.startswith(":"):
             command, _, arg = line[1:].partition(" ")
             if command == "quit":
@@ -112,7 +99,7 @@ def run_chat(
         if as_json:
             print(json.dumps(record, default=str), file=stream, flush=True)
         elif "note" in record:
-            console.print(record["note"])
+            console.print(literal(record["note"]))
         records.append(record)
     return records
 

@@ -13,6 +13,7 @@ from genrec.data.sources import synthetic_dataset
 from genrec.data.split import leave_one_out
 from genrec.data.store import Store
 from genrec.eval.evaluator import evaluate
+from genrec.eval.validation import ranking_validator
 from genrec.models.registry import create_model
 
 
@@ -51,14 +52,14 @@ def run_demo(
                 "epochs": tiger_epochs,
                 "patience": 5,
                 "time_budget_seconds": 150.0,
-                "sid_codebook_size": min(64, ds.n_items // 2),
+                "sid.codebook_size": min(64, ds.n_items // 2),
             },
         ),
     }
     results: dict[str, dict[str, float]] = {}
     for name, model in models.items():
         console.print(f"training [bold]{name}[/] ...")
-        model.fit(split.train, split.valid)
+        model.fit(split.train, ranking_validator(split.valid))
         valid = evaluate(model, split.valid, split.train, config, beyond_accuracy=False, desc=f"valid {name}")
         res = evaluate(model, split.test, split.train, config, desc=f"test {name}")
         results[name] = {

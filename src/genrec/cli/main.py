@@ -13,10 +13,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genrec.config import EvalConfig, apply_overrides
+from genrec.cli.errors import GuardedGroup
+from genrec.cli.render import literal
+from genrec.config import ConfigError, EvalConfig, apply_overrides, parse_assignment, parse_value
 from genrec.data.errors import DataFormatError
 
-app = typer.Typer(help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="genrec: generative recommendation engine.", no_args_is_help=True, add_completion=False, cls=GuardedGroup
+)
 data_app = typer.Typer(help="Inspect, convert and list datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
@@ -24,34 +28,24 @@ out = Console()
 
 STORE_OPT = typer.Option(None, "--store", help="DuckDB store file (default: $GENREC_HOME/genrec.duckdb).")
 OPT_OPT = typer.Option(None, "--opt", help="Loader option key=value (repeatable).")
-SET_OPT = typer.Option(None, "--set", help="Config override key=value (repeatable).")
+SET_OPT = typer.Option(None, "--set", help="Config override key=value, dotted for parts: sid.levels=4 (repeatable).")
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+    console.print(Text.assemble(("error: ", "bold red"), literal(message)), soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
-    """Parse key=value pairs; numbers and booleans are converted."""
+    """Loader options ``key=value`` (untyped: booleans and numbers are converted by ``parse_value``)."""
     result: dict[str, Any] = {}
     for pair in pairs or []:
-        if "=" not in pair:
-            _fail(f"option {pair!r} is not key=value")
-        key, value = pair.split("=", 1)
-        result[key.strip()] = _literal(value.strip())
-    return result
-
-
-def _literal(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
         try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+            key, value = parse_assignment(pair)
+        except ConfigError as err:
+            _fail(f"--opt: {err}")
+        result[key] = parse_value(value)
+    return result
 
 
 def _store(path: Optional[Path]) -> Any:
@@ -93,7 +87,7 @@ def data_stats(
     if as_json:
         out.print_json(json.dumps(stats))
         return
-    table = Table(title=f"dataset {ds.name}")
+    table = Table(title=literal(f"dataset {ds.name}"))
     table.add_column("statistic")
     table.add_column("value", justify="right")
     for key, value in stats.items():
@@ -107,12 +101,14 @@ def data_convert(
     path: Path = typer.Argument(..., help="Source file or directory."),
     name: str = typer.Option(..., "--name", help="Name to store the dataset under."),
     opt: Optional[list[str]] = OPT_OPT,
-    kcore: int = typer.Option(0, "--kcore", help="Apply k-core filtering before storing."),
+    kcore: int = typer.Option(0, "--kcore", min=0, help="Apply k-core filtering before storing."),
     store: Optional[Path] = STORE_OPT,
 ) -> None:
     """Load a dataset with a loader and store it in the embedded database."""
     from genrec.data.loaders import load
+    from genrec.data.store import check_dataset_name
 
+    check_dataset_name(name)
     try:
         ds = load(kind, path, **_parse_options(opt))
     except (DataFormatError, FileNotFoundError, ValueError) as err:
@@ -122,7 +118,10 @@ def data_convert(
     st = _store(store)
     st.save_dataset(ds, name=name)
     out.print(
-        f"stored [bold]{name}[/] in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
+        literal(
+            f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
+        ),
+        soft_wrap=True,
     )
 
 
@@ -130,51 +129,106 @@ def data_convert(
 def data_list(store: Optional[Path] = STORE_OPT) -> None:
     """List the datasets in the store."""
     st = _store(store)
-    table = Table(title=f"datasets in {st.path}")
+    table = Table(title=literal(f"datasets in {st.path}"))
     for col in ("name", "users", "items", "interactions"):
         table.add_column(col)
     for row in st.list_datasets():
-        table.add_row(row["name"], str(row["users"]), str(row["items"]), str(row["interactions"]))
+        table.add_row(literal(row["name"]), str(row["users"]), str(row["items"]), str(row["interactions"]))
     out.print(table)
 
 
 # ---- models -------------------------------------------------------------------------
 @app.command()
 def fit(
-    model: Optional[str] = typer.Argument(None, help="Model name: popularity, itemknn, sasrec, tiger."),
+    model: Optional[str] = typer.Argument(
+        None, help="Model name: popularity, itemknn, transition, sasrec, tiger, fusion."
+    ),
     model_opt: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (instead of the argument)."),
     data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
     split: str = typer.Option("leave_one_out", "--split", help="leave_one_out or temporal."),
+    settings_file: Optional[Path] = typer.Option(
+        None,
+        "--settings",
+        help="Settings TOML ([MODEL.settings], optional [MODEL.grid]), e.g. benchmarks/settings/*.toml.",
+    ),
     set_: Optional[list[str]] = SET_OPT,
+    train_only: bool = typer.Option(
+        False,
+        "--train-only",
+        help="Only train on the training split (early stopping on validation): no refit, no test.",
+    ),
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+    force: bool = typer.Option(False, "--force", help="Replace --out even if it is not a saved model."),
 ) -> None:
-    """Train a model on the training part of a split (validation drives early stopping)."""
+    """Train a model by the benchmarks' protocol and test it once.
+
+    Settings (and a grid, if the settings file has one) are chosen on validation NDCG@10, with
+    early stopping on validation; a model that trains for epochs is then refit on training +
+    validation interactions for the chosen epoch count; the final model is evaluated on the test
+    split once (the metrics are printed and kept in the saved model's fit_info). --train-only
+    keeps the model trained on the training split, as it stopped early, untested.
+    """
+    from genrec.config import load_settings
     from genrec.data.split import make_split
-    from genrec.models.registry import create_model
+    from genrec.eval.validation import ranking_validator
+    from genrec.models.base import check_model_dir
+    from genrec.protocol import fit_protocol, model_config
 
     if (model is None) == (model_opt is None):
         _fail("name the model once: `genrec fit tiger ...` or `genrec fit --model tiger ...`")
     model = model or model_opt
     assert model is not None
+    check_model_dir(out_dir, force)
     ds = _load(data, store, opt)
     try:
-        recommender = create_model(model, set_)
         sp = make_split(ds, split)
+        settings: dict[str, Any] = {}
+        grid: dict[str, list[Any]] = {}
+        if settings_file is not None:
+            tables = load_settings(settings_file)
+            if model not in tables:
+                _fail(f"{settings_file}: no [{model}.settings] table (it has: {', '.join(tables) or 'none'})")
+            settings, grid = tables[model].settings, tables[model].grid
+        config = model_config(model, settings, set_)  # an unknown model or setting fails here, before training
     except ValueError as err:
         _fail(str(err))
-    recommender.fit(sp.train, sp.valid)
-    recommender.fit_info.update({"dataset": data, "split": sp.describe()})
-    recommender.save(out_dir)
+    if train_only and grid:
+        _fail(f"{settings_file}: [{model}.grid] is searched by the protocol; drop --train-only or the grid")
+    if train_only:
+        from genrec.models.registry import get_model_class
+
+        recommender = get_model_class(model)(config)
+        recommender.fit(sp.train, ranking_validator(sp.valid))
+        recommender.fit_info["protocol"] = None
+    else:
+        try:
+            result = fit_protocol(
+                model, sp, settings, grid, set_, progress=not as_json, log=lambda m: console.print(m, markup=False)
+            )
+        except ConfigError as err:
+            _fail(str(err))
+        recommender = result.model
+        recommender.fit_info["protocol"] = result.summary()
+    recommender.fit_info.update({"dataset": data, "data_fingerprint": ds.fingerprint(), "split": sp.describe()})
+    recommender.save(out_dir, force=force)
     summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
     if as_json:
         out.print_json(json.dumps(summary, default=float))
-    else:
-        out.print(
-            f"trained [bold]{model}[/] on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"
-        )
+        return
+    out.print(
+        literal(f"trained {model} on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"),
+        soft_wrap=True,
+    )
+    protocol = recommender.fit_info["protocol"]
+    if protocol and protocol["test_metrics"]:
+        refit = protocol["refit"]
+        how = f"refit on {refit['data']} for {refit['epochs']} epochs" if refit else "fit on the training split"
+        keys = [f"{m}@{k}" for k in (5, 10, 20) for m in ("Recall", "NDCG")] + ["Coverage@20"]
+        title = f"{ds.name} / {split} / test ({how}; chosen on valid {protocol['valid_metrics'].get('NDCG@10', float('nan')):.4f})"
+        out.print(_metrics_table(title, {model: protocol["test_metrics"]}, keys))
 
 
 def _load_model(path: Path) -> Any:
@@ -186,11 +240,19 @@ def _load_model(path: Path) -> Any:
         _fail(str(err))
 
 
-def _check_catalog(model: Any, ds: Any) -> None:
+def _check_catalog(model: Any, ds: Any, strict: bool = True) -> None:
+    """Refuse a dataset whose catalog differs from the model's; other training data: refuse if strict, else warn."""
+    from genrec.models.base import data_mismatch
+
     if model.item_ids != [str(x) for x in ds.items["item_id"]]:
         _fail(
             f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)"
         )
+    mismatch = data_mismatch(model, ds)
+    if mismatch and strict:
+        _fail(mismatch + ": evaluating it there would test on data it may have been trained on")
+    if mismatch:
+        console.print(Text.assemble(("warning: ", "bold yellow"), literal(mismatch)), soft_wrap=True)
 
 
 @app.command()
@@ -214,12 +276,16 @@ def evaluate(
     model = _load_model(model_dir)
     ds = _load(data, store, opt)
     _check_catalog(model, ds)
+    refit = (model.fit_info.get("protocol") or {}).get("refit")
+    if refit and on == "valid":
+        _fail(f"{model_dir} was refit on {refit['data']}: its validation cases are training data; evaluate --on test")
     try:
         sp = make_split(ds, split)
         config = apply_overrides(EvalConfig(), {"ks": ks, "exclude_history": str(exclude_history)})
     except ValueError as err:
         _fail(str(err))
-    result = run_eval(model, getattr(sp, on), sp.train, config, progress=not as_json)
+    history = sp.train_valid if refit and sp.train_valid is not None else sp.train  # what the model was fit on
+    result = run_eval(model, getattr(sp, on), history, config, progress=not as_json)
     payload = {"model": model.name, "dataset": ds.name, "split": sp.describe(), "on": on, **result.to_dict()}
     if as_json:
         out.print_json(json.dumps(payload, default=float))
@@ -238,7 +304,7 @@ def recommend(
     history: Optional[str] = typer.Option(
         None, "--history", help="Comma-separated external item ids instead of a user."
     ),
-    k: int = typer.Option(10, "--k", "-k", help="How many items."),
+    k: int = typer.Option(10, "--k", "-k", min=1, help="How many items."),
     exclude_history: bool = typer.Option(False, "--exclude-history", help="Never recommend history items."),
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
@@ -247,7 +313,7 @@ def recommend(
     """Top-k recommendations for users of the dataset, or for a given history."""
     model = _load_model(model_dir)
     ds = _load(data, store, opt)
-    _check_catalog(model, ds)
+    _check_catalog(model, ds, strict=False)
     try:
         if history:
             labels = ["(history)"]
@@ -277,25 +343,28 @@ def recommend(
 
 def show_recommendations(ds: Any, user: str, history: np.ndarray, item_ids: list[str], last: int = 3) -> None:
     """Print a user's recent history and a recommendation list with titles."""
-    table = Table(title=f"user {user}", show_lines=False)
+    table = Table(title=literal(f"user {user}"), show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("item")
     table.add_column("title")
     for idx in history[-last:]:
-        table.add_row("seen", str(ds.item_external(idx)), ds.items.at[int(idx), "title"])
+        table.add_row("seen", literal(ds.item_external(idx)), literal(ds.items.at[int(idx), "title"]))
     for rank, ext in enumerate(item_ids, 1):
-        table.add_row(str(rank), ext, ds.items.at[ds.item_index(ext), "title"])
+        table.add_row(str(rank), literal(ext), literal(ds.items.at[ds.item_index(ext), "title"]))
     out.print(table)
 
 
 @app.command()
 def demo(
-    users: int = typer.Option(3000, "--users", help="Synthetic users."),
-    items: int = typer.Option(2000, "--items", help="Synthetic items."),
-    sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", help="Upper bound on SASRec epochs."),
-    tiger_epochs: int = typer.Option(40, "--tiger-epochs", help="Upper bound on tiger epochs."),
+    users: int = typer.Option(3000, "--users", min=1, help="Synthetic users."),
+    items: int = typer.Option(2000, "--items", min=1, help="Synthetic items."),
+    sasrec_epochs: int = typer.Option(40, "--sasrec-epochs", min=1, help="Upper bound on SASRec epochs."),
+    tiger_epochs: int = typer.Option(40, "--tiger-epochs", min=1, help="Upper bound on tiger epochs."),
     textgen_epochs: Optional[int] = typer.Option(
-        None, "--textgen-epochs", help="Epochs of the text generator (default: genrec chat's, so chat reuses it)."
+        None,
+        "--textgen-epochs",
+        min=1,
+        help="Epochs of the text generator (default: genrec chat's, so chat reuses it).",
     ),
     loop: bool = typer.Option(
         True, "--loop/--no-loop", help="Finish with a scripted chat through the generative loop."

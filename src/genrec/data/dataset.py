@@ -8,7 +8,9 @@ strings in the ``item_id`` / ``user_id`` columns and mapped back and forth with
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,11 @@ import numpy as np
 import pandas as pd
 
 from genrec.data.errors import DataFormatError
+from genrec.textsafe import CONTROL_RE, ID_CONTROL_RE, first_id_control, strip_controls
+
+log = logging.getLogger(__name__)
+#: Timestamps are stored as int64; a float beyond this cannot be one.
+_INT64_LIMIT = 2.0**63
 
 #: Known interaction event types; the position in this tuple is the stored code.
 EVENT_TYPES: tuple[str, ...] = (
@@ -123,10 +130,13 @@ class Dataset:
         users: pd.DataFrame,
         interactions: Interactions,
         has_timestamps: bool = True,
+        *,
+        normalised: bool = False,
     ) -> None:
         self.name = name
-        self.items = _normalise_items(items)
-        self.users = _normalise_users(users)
+        # ``normalised``: the frames come from another Dataset or from from_frames, already in shape.
+        self.items = items if normalised else _normalise_items(items)
+        self.users = users if normalised else _normalise_users(users)
         self.interactions = interactions
         self.has_timestamps = has_timestamps
         self._item_map: dict[str, int] | None = None
@@ -159,7 +169,7 @@ class Dataset:
         item_ext = inter["item_id"].astype(str).to_numpy()
         has_ts = bool("timestamp" in inter.columns and inter["timestamp"].notna().all())
         if has_ts:
-            timestamp = inter["timestamp"].to_numpy(dtype=np.int64)
+            timestamp = _int64_timestamps(inter["timestamp"])
         else:
             timestamp = np.arange(len(inter), dtype=np.int64)
         if "event" in inter.columns:
@@ -178,41 +188,47 @@ class Dataset:
             else np.full(len(inter), np.nan, dtype=np.float32)
         )
 
-        item_frame = _normalise_items(items if items is not None else pd.DataFrame({"item_id": []}))
+        item_frame = _strip_item_text(_normalise_items(items if items is not None else pd.DataFrame({"item_id": []})))
         if item_frame["item_id"].duplicated().any():
             dup = item_frame.loc[item_frame["item_id"].duplicated(), "item_id"].iloc[0]
             raise DataFormatError(f"duplicate item id {dup!r} in the item table", field="item_id")
-        used = pd.unique(item_ext)
-        if keep_items_without_interactions:
-            known = set(item_frame["item_id"])
-            extra = [i for i in used if i not in known]
-        else:
-            keep = item_frame["item_id"].isin(set(used))
-            item_frame = item_frame[keep]
-            known = set(item_frame["item_id"])
-            extra = [i for i in used if i not in known]
-        if extra:
-            item_frame = pd.concat([item_frame, _normalise_items(pd.DataFrame({"item_id": extra}))])
+        used = pd.Index(pd.unique(item_ext))
+        listed = _index(item_frame["item_id"])
+        if not keep_items_without_interactions:
+            keep = used.get_indexer(listed) >= 0
+            item_frame, listed = item_frame[keep], listed[keep]
+        extra = used[listed.get_indexer(used) < 0]
+        if len(extra):
+            item_frame = pd.concat([item_frame, _normalise_items(pd.DataFrame({"item_id": extra.to_numpy()}))])
         item_frame = item_frame.reset_index(drop=True)
-        item_map = {ext: i for i, ext in enumerate(item_frame["item_id"])}
+        item_index = listed.append(extra)
 
         user_frame = _normalise_users(users if users is not None else pd.DataFrame({"user_id": []}))
-        user_frame = user_frame[user_frame["user_id"].isin(set(user_ext))]
-        known_users = set(user_frame["user_id"])
-        extra_users = [u for u in pd.unique(user_ext) if u not in known_users]
-        if extra_users:
-            user_frame = pd.concat([user_frame, _normalise_users(pd.DataFrame({"user_id": extra_users}))])
+        if user_frame["user_id"].duplicated().any():
+            dup = user_frame.loc[user_frame["user_id"].duplicated(), "user_id"].iloc[0]
+            raise DataFormatError(f"duplicate user id {dup!r} in the user table", field="user_id")
+        seen_users = pd.Index(pd.unique(user_ext))
+        known_users = _index(user_frame["user_id"])
+        keep = seen_users.get_indexer(known_users) >= 0
+        user_frame, known_users = user_frame[keep], known_users[keep]
+        extra_users = seen_users[known_users.get_indexer(seen_users) < 0]
+        if len(extra_users):
+            user_frame = pd.concat([user_frame, _normalise_users(pd.DataFrame({"user_id": extra_users.to_numpy()}))])
         user_frame = user_frame.reset_index(drop=True)
-        user_map = {ext: u for u, ext in enumerate(user_frame["user_id"])}
+        user_index = known_users.append(extra_users)
+        _check_ids(item_frame["item_id"], "item_id")
+        _check_ids(user_frame["user_id"], "user_id")
 
         inter_arr = Interactions(
-            user=pd.Series(user_ext).map(user_map).to_numpy(dtype=np.int32),
-            item=pd.Series(item_ext).map(item_map).to_numpy(dtype=np.int32),
+            user=user_index.get_indexer(user_ext).astype(np.int32),
+            item=item_index.get_indexer(item_ext).astype(np.int32),
             timestamp=timestamp,
             event=event,
             value=value,
         ).sorted()
-        return cls(name, item_frame, user_frame, inter_arr, has_timestamps=has_ts)
+        if has_ts:
+            _warn_repeats(name, inter_arr)
+        return cls(name, item_frame, user_frame, inter_arr, has_timestamps=has_ts, normalised=True)
 
     @classmethod
     def from_sequences(
@@ -289,6 +305,17 @@ class Dataset:
             self._sequences = np.split(self.interactions.item.astype(np.int64), bounds)
         return self._sequences
 
+    def fingerprint(self) -> str:
+        """sha256 over the item ids and interaction arrays: equal for the same catalog and log, in hex."""
+        digest = hashlib.sha256()
+        ids = "\x00".join(str(i) for i in self.items["item_id"]).encode("utf-8", "surrogatepass")
+        digest.update(len(self.items).to_bytes(8, "little") + ids)
+        inter = self.interactions
+        for array in (inter.user, inter.item, inter.timestamp, inter.event, inter.value):
+            data = np.ascontiguousarray(array)
+            digest.update(len(data).to_bytes(8, "little") + data.tobytes())
+        return digest.hexdigest()
+
     def item_popularity(self) -> np.ndarray:
         """Interaction count of every item."""
         return np.bincount(self.interactions.item, minlength=self.n_items).astype(np.int64)
@@ -336,7 +363,9 @@ class Dataset:
 
     def with_interactions(self, interactions: Interactions, name: str | None = None) -> Dataset:
         """Same items and users, another interaction log (e.g. a training split)."""
-        return Dataset(name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps)
+        return Dataset(
+            name or self.name, self.items, self.users, interactions.sorted(), self.has_timestamps, normalised=True
+        )
 
     def kcore(self, k: int) -> Dataset:
         """Iteratively drop users and items with fewer than ``k`` interactions; re-index ids."""
@@ -367,6 +396,7 @@ class Dataset:
             self.users.iloc[users_kept].reset_index(drop=True),
             new.sorted(),
             self.has_timestamps,
+            normalised=True,
         )
 
     def _validate(self) -> None:
@@ -393,18 +423,97 @@ def _normalise_items(items: pd.DataFrame) -> pd.DataFrame:
     frame["item_id"] = frame["item_id"].astype(str)
     for col in ("title", "description", "brand"):
         if col not in frame.columns:
-            frame[col] = [""] * n
-        frame[col] = frame[col].fillna("").astype(str)
+            frame[col] = pd.Series([""] * n, index=frame.index, dtype=str)
+        else:
+            frame[col] = frame[col].fillna("").astype(str)
     if "categories" not in frame.columns:
         frame["categories"] = [[] for _ in range(n)]
-    frame["categories"] = [_as_str_list(v) for v in frame["categories"]]
+    else:
+        frame["categories"] = [
+            v if type(v) is list and all(type(c) is str for c in v) else _as_str_list(v) for v in frame["categories"]
+        ]
     if "price" not in frame.columns:
-        frame["price"] = np.nan
-    frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype(np.float64)
+        frame["price"] = np.full(n, np.nan)
+    else:
+        frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype(np.float64)
     if "attributes" not in frame.columns:
         frame["attributes"] = [{} for _ in range(n)]
-    frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
+    else:
+        frame["attributes"] = [v if type(v) is dict else _as_dict(v) for v in frame["attributes"]]
     return frame[list(ITEM_COLUMNS)].reset_index(drop=True)
+
+
+def _index(ids: pd.Series) -> pd.Index:
+    """Ids as a hash index of Python strings (fast ``get_indexer`` lookups)."""
+    return pd.Index(ids.to_numpy(dtype=object))
+
+
+def _strip_item_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Item text columns and categories without control characters (they would act on a terminal)."""
+    for col in ("title", "description", "brand"):
+        if frame[col].str.contains(CONTROL_RE).any():
+            frame[col] = [strip_controls(v) for v in frame[col]]
+    frame["categories"] = [[strip_controls(c) for c in cats] for cats in frame["categories"]]
+    return frame
+
+
+def _check_ids(ids: pd.Series, column: str) -> None:
+    """Refuse ids that hold control characters (NUL, ESC, newlines ...)."""
+    bad = ids.str.contains(ID_CONTROL_RE).to_numpy(dtype=bool)
+    if bad.any():
+        value = str(ids.iloc[int(np.flatnonzero(bad)[0])])
+        raise DataFormatError(
+            f"id {value[:40]!r} holds the control character {first_id_control(value)!r}", field=column
+        )
+
+
+def _int64_timestamps(column: pd.Series) -> np.ndarray:
+    """A timestamp column as int64, refusing values that are not whole numbers within int64."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(column.dtype):
+        numbers = column.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (np.abs(numbers) >= _INT64_LIMIT)
+    else:
+        numbers = np.array([_as_int(v) for v in column], dtype=object)
+        bad = np.array([v is None for v in numbers], dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            f"timestamp '{column.iloc[row]}' (row {row + 1}) is not a whole number within int64", field="timestamp"
+        )
+    return numbers.astype(np.int64)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if number != value and not (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+        return None
+    return number if -(2**63) <= number < 2**63 else None
+
+
+def _warn_repeats(name: str, inter: Interactions) -> None:
+    """Log how many interactions repeat another one exactly (same user, item, time and event)."""
+    same = (inter.user[1:] == inter.user[:-1]) & (inter.timestamp[1:] == inter.timestamp[:-1])
+    if not same.any():
+        return
+    rows = np.unique(np.concatenate([np.flatnonzero(same), np.flatnonzero(same) + 1]))
+    keys = np.stack(
+        [inter.user[rows].astype(np.int64), inter.item[rows], inter.timestamp[rows], inter.event[rows]], axis=1
+    )
+    repeats = len(rows) - len(np.unique(keys, axis=0))
+    if repeats:
+        log.warning(
+            "dataset %s: %d interaction(s) repeat another one exactly (same user, item, time and event); "
+            "each is kept and counted",
+            name,
+            repeats,
+        )
 
 
 def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
@@ -415,7 +524,7 @@ def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
     frame["user_id"] = frame["user_id"].astype(str)
     if "attributes" not in frame.columns:
         frame["attributes"] = [{} for _ in range(len(frame))]
-    frame["attributes"] = [_as_dict(v) for v in frame["attributes"]]
+    frame["attributes"] = [v if type(v) is dict else _as_dict(v) for v in frame["attributes"]]
     return frame[list(USER_COLUMNS)].reset_index(drop=True)
 
 

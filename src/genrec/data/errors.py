@@ -28,3 +28,7 @@ class DataFormatError(ValueError):
             where.append(f"field '{field}'")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class StoreError(RuntimeError):
+    """The embedded store cannot be opened or written: locked, not a DuckDB file, unwritable, full."""

@@ -3,7 +3,8 @@
 Two tables next to the datasets: ``genrec_generated`` (one row per generated item: fields,
 provenance, fidelity report, status) and ``genrec_audit`` (an append-only log of every verdict).
 Inserts never overwrite: an id already stored, or the id of a human item, is refused, and each
-write runs in one transaction.
+write runs in one transaction. Reads open the file read-only (several processes may read at
+once) and every open waits briefly for another process's write lock.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 import duckdb
 
+from genrec.data.connection import connect, transaction
 from genrec.data.generated import GENERATED_PREFIX, GeneratedItem
-from genrec.data.store import default_store_path
+from genrec.data.store import default_store_path, prepare_store_dir
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS genrec_generated (item_id VARCHAR PRIMARY KEY, dataset VARCHAR, "
@@ -32,13 +34,26 @@ class GeneratedStore:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_store_dir(self.path)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(str(self.path))
+        con = connect(self.path)
         for ddl in _DDL:
             con.execute(ddl)
         return con
+
+    def _read(self, sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a query on a read-only connection; none when nothing was stored yet."""
+        if not self.path.exists():
+            return []
+        with connect(self.path, read_only=True) as con:
+            tables = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_name IN ('genrec_generated', 'genrec_audit')"
+            ).fetchall()[0][0]
+            if tables < len(_DDL):
+                return []
+            return con.execute(sql, args).fetchall()
 
     def add(self, item: GeneratedItem, dataset: str, human_ids: Iterable[str] = ()) -> None:
         """Store a new generated item and its verdict; refuse ids of human or already stored items."""
@@ -48,56 +63,42 @@ class GeneratedStore:
             raise ValueError(f"refusing to store {item.item_id!r}: a human item has that id")
         status = _status(item)
         now = time.time()
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if con.execute("SELECT 1 FROM genrec_generated WHERE item_id = ?", [item.item_id]).fetchall():
-                    raise ValueError(f"generated item {item.item_id!r} is already stored; it is never overwritten")
-                con.execute(
-                    "INSERT INTO genrec_generated VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        item.item_id,
-                        dataset,
-                        item.provenance.user_id,
-                        item.provenance.kind,
-                        status,
-                        json.dumps(item.to_dict(), default=str),
-                        now,
-                    ],
-                )
-                _audit(con, item, dataset, now)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._connect() as con, transaction(con, self.path):
+            if con.execute("SELECT 1 FROM genrec_generated WHERE item_id = ?", [item.item_id]).fetchall():
+                raise ValueError(f"generated item {item.item_id!r} is already stored; it is never overwritten")
+            con.execute(
+                "INSERT INTO genrec_generated VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    item.item_id,
+                    dataset,
+                    item.provenance.user_id,
+                    item.provenance.kind,
+                    status,
+                    json.dumps(item.to_dict(), default=str),
+                    now,
+                ],
+            )
+            _audit(con, item, dataset, now)
 
     def record_check(self, item: GeneratedItem, dataset: str) -> None:
         """Replace a stored item's fidelity report (a re-check) and append the verdict to the audit log."""
         now = time.time()
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                updated = con.execute(
-                    "UPDATE genrec_generated SET status = ?, payload = ? WHERE item_id = ? AND dataset = ? RETURNING 1",
-                    [_status(item), json.dumps(item.to_dict(), default=str), item.item_id, dataset],
-                ).fetchall()
-                if not updated:
-                    raise KeyError(f"no generated item {item.item_id!r} stored for dataset {dataset!r}")
-                _audit(con, item, dataset, now)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._connect() as con, transaction(con, self.path):
+            updated = con.execute(
+                "UPDATE genrec_generated SET status = ?, payload = ? WHERE item_id = ? AND dataset = ? RETURNING 1",
+                [_status(item), json.dumps(item.to_dict(), default=str), item.item_id, dataset],
+            ).fetchall()
+            if not updated:
+                raise KeyError(f"no generated item {item.item_id!r} stored for dataset {dataset!r}")
+            _audit(con, item, dataset, now)
 
     def has(self, item_id: str) -> bool:
         """Whether a generated item with this id is stored."""
-        with self._connect() as con:
-            return bool(con.execute("SELECT 1 FROM genrec_generated WHERE item_id = ?", [item_id]).fetchall())
+        return bool(self._read("SELECT 1 FROM genrec_generated WHERE item_id = ?", [item_id]))
 
     def get(self, item_id: str) -> GeneratedItem:
         """The stored item (with its fidelity report)."""
-        with self._connect() as con:
-            rows = con.execute("SELECT payload FROM genrec_generated WHERE item_id = ?", [item_id]).fetchall()
+        rows = self._read("SELECT payload FROM genrec_generated WHERE item_id = ?", [item_id])
         if not rows:
             raise KeyError(f"no generated item {item_id!r}")
         return GeneratedItem.from_dict(json.loads(rows[0][0]))
@@ -111,8 +112,7 @@ class GeneratedStore:
             args.append(user_id)
         if not include_blocked:
             sql += " AND status <> 'block'"
-        with self._connect() as con:
-            rows = con.execute(sql + " ORDER BY created_at, item_id", args).fetchall()
+        rows = self._read(sql + " ORDER BY created_at, item_id", args)
         return [GeneratedItem.from_dict(json.loads(r[0])) for r in rows]
 
     def audit(self, item_id: str | None = None, dataset: str | None = None) -> list[dict[str, Any]]:
@@ -123,8 +123,7 @@ class GeneratedStore:
             sql, args = sql + " AND item_id = ?", args + [item_id]
         if dataset is not None:
             sql, args = sql + " AND dataset = ?", args + [dataset]
-        with self._connect() as con:
-            rows = con.execute(sql + " ORDER BY logged_at", args).fetchall()
+        rows = self._read(sql + " ORDER BY logged_at", args)
         return [
             {"item_id": r[0], "dataset": r[1], "verdict": r[2], "reasons": json.loads(r[3]), "at": r[4]} for r in rows
         ]

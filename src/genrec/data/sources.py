@@ -27,7 +27,7 @@ def synthetic_dataset(store: Store | None = None, overrides: dict[str, Any] | li
         return store.load_dataset("synthetic")
     dataset = generate(config)
     if store is not None:
-        store.save_dataset(dataset, name="synthetic", fingerprint=fingerprint)
+        store.save_dataset(dataset, name="synthetic", fingerprint=fingerprint, builtin=True)
     return dataset
 
 
@@ -42,7 +42,7 @@ def resolve_dataset(spec: str, store: Store | None = None, options: dict[str, An
         from genrec.data.loaders import LOADERS, load_cached
 
         if kind not in LOADERS:
-            raise ValueError(f"unknown loader {kind!r} in {spec!r}; known: {', '.join(sorted(LOADERS))}")
+            raise ValueError(f"unknown loader {kind!r} in {spec!r}; known: {', '.join(LOADERS.names())}")
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: no such file or directory")
         return load_cached(kind, path, store=store, **options)

@@ -3,6 +3,8 @@
 Each dataset lives in its own schema (``ds_<name>``) with ``items``, ``users``,
 ``interactions`` and ``meta`` tables, and is listed in the ``genrec_datasets`` table. A save
 runs in one transaction: it either lands whole or leaves what was stored before untouched.
+Reads open the file read-only, so several processes can read at once; any open waits briefly
+for another process's write lock (``genrec.data.connection``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from genrec.data.connection import connect, transaction
 from genrec.data.dataset import Dataset, Interactions
+from genrec.data.errors import StoreError
 from genrec.home import default_home
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 SCHEMA_VERSION = 1
+#: Names genrec stores its built-in datasets under; a user's dataset may not take them.
+RESERVED_NAMES: tuple[str, ...] = ("synthetic",)
 
 
 def default_store_path() -> Path:
@@ -29,9 +35,19 @@ def default_store_path() -> Path:
     return default_home() / "genrec.duckdb"
 
 
-def _schema(name: str) -> str:
+def check_dataset_name(name: str, builtin: bool = False) -> str:
+    """Return ``name`` if a dataset may be stored under it, else raise a ValueError saying why."""
     if not _NAME_RE.match(name):
-        raise ValueError(f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' (max 128)")
+        raise ValueError(
+            f"invalid dataset name {name!r}: use letters, digits, '_', '-', '.' (max 128, not starting with '.' or '-')"
+        )
+    if not builtin and name.lower() in RESERVED_NAMES:
+        raise ValueError(f"the dataset name {name!r} is reserved for genrec's built-in dataset: choose another --name")
+    return name
+
+
+def _schema(name: str) -> str:
+    check_dataset_name(name, builtin=True)
     return '"ds_' + name.replace('"', "") + '"'
 
 
@@ -40,12 +56,10 @@ class Store:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_store_dir(self.path)
 
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        if read_only and not self.path.exists():
-            raise FileNotFoundError(f"no store at {self.path}")
-        return duckdb.connect(str(self.path), read_only=read_only)
+        return connect(self.path, read_only=read_only)
 
     def list_datasets(self) -> list[dict[str, Any]]:
         """Name, sizes and creation time of every stored dataset."""
@@ -68,9 +82,16 @@ class Store:
                 return True
         return False
 
-    def save_dataset(self, dataset: Dataset, name: str | None = None, fingerprint: str = "") -> str:
-        """Store ``dataset`` under ``name`` (default: its own), replacing one of that name atomically."""
-        name = name or dataset.name
+    def save_dataset(
+        self, dataset: Dataset, name: str | None = None, fingerprint: str = "", builtin: bool = False
+    ) -> str:
+        """Store ``dataset`` under ``name`` (default: its own), replacing one of that name atomically.
+
+        Refuses an empty dataset and (unless ``builtin``) the names in ``RESERVED_NAMES``.
+        """
+        name = check_dataset_name(name or dataset.name, builtin=builtin)
+        if dataset.n_interactions == 0:
+            raise ValueError(f"refusing to store dataset {name!r}: it has no interactions")
         schema = _schema(name)
         items = dataset.items
         items_tbl = pa.table(
@@ -101,37 +122,31 @@ class Store:
             }
         )
         meta = {"has_timestamps": bool(dataset.has_timestamps), "schema_version": SCHEMA_VERSION}
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    "CREATE TABLE IF NOT EXISTS genrec_datasets (name VARCHAR PRIMARY KEY, "
-                    "n_users BIGINT, n_items BIGINT, n_interactions BIGINT, created_at DOUBLE, "
-                    "fingerprint VARCHAR, meta VARCHAR)"
-                )
-                con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-                con.execute(f"CREATE SCHEMA {schema}")
-                for table, data in (("items", items_tbl), ("users", users_tbl), ("interactions", inter_tbl)):
-                    con.register("_genrec_src", data)
-                    con.execute(f"CREATE TABLE {schema}.{table} AS SELECT * FROM _genrec_src")
-                    con.unregister("_genrec_src")
-                con.execute("DELETE FROM genrec_datasets WHERE name = ?", [name])
-                con.execute(
-                    "INSERT INTO genrec_datasets VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        name,
-                        dataset.n_users,
-                        dataset.n_items,
-                        dataset.n_interactions,
-                        time.time(),
-                        fingerprint,
-                        json.dumps(meta),
-                    ],
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._connect() as con, transaction(con, self.path):
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS genrec_datasets (name VARCHAR PRIMARY KEY, "
+                "n_users BIGINT, n_items BIGINT, n_interactions BIGINT, created_at DOUBLE, "
+                "fingerprint VARCHAR, meta VARCHAR)"
+            )
+            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            con.execute(f"CREATE SCHEMA {schema}")
+            for table, data in (("items", items_tbl), ("users", users_tbl), ("interactions", inter_tbl)):
+                con.register("_genrec_src", data)
+                con.execute(f"CREATE TABLE {schema}.{table} AS SELECT * FROM _genrec_src")
+                con.unregister("_genrec_src")
+            con.execute("DELETE FROM genrec_datasets WHERE name = ?", [name])
+            con.execute(
+                "INSERT INTO genrec_datasets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    name,
+                    dataset.n_users,
+                    dataset.n_items,
+                    dataset.n_interactions,
+                    time.time(),
+                    fingerprint,
+                    json.dumps(meta),
+                ],
+            )
         return name
 
     def load_dataset(self, name: str) -> Dataset:
@@ -166,12 +181,26 @@ class Store:
     def delete_dataset(self, name: str) -> None:
         """Remove a stored dataset."""
         schema = _schema(name)
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
+        with self._connect() as con, transaction(con, self.path):
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             if _has_table(con, "main", "genrec_datasets"):
                 con.execute("DELETE FROM genrec_datasets WHERE name = ?", [name])
-            con.execute("COMMIT")
+
+
+def prepare_store_dir(path: Path) -> None:
+    """Create the folder of a store file, or raise a StoreError saying why it cannot be (e.g. GENREC_HOME is a file)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StoreError(
+            f"cannot create the store folder {path.parent}: a file has that name (is GENREC_HOME a file?)"
+        ) from None
+    except NotADirectoryError:
+        raise StoreError(f"cannot create the store folder {path.parent}: part of that path is a file") from None
+    except OSError as err:
+        raise StoreError(
+            f"cannot create the store folder {path.parent} ({err.strerror}): set GENREC_HOME or --store to a writable place"
+        ) from None
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

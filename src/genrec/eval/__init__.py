@@ -1,5 +1,6 @@
-"""Evaluation: full-ranking metrics and the evaluator."""
+"""Evaluation: full-ranking metrics, the evaluator, and the validation metric for early stopping."""
 
 from genrec.eval.evaluator import EvalResult, evaluate
+from genrec.eval.validation import RankingValidator, ranking_validator
 
-__all__ = ["EvalResult", "evaluate"]
+__all__ = ["EvalResult", "RankingValidator", "evaluate", "ranking_validator"]

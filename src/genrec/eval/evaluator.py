@@ -79,6 +79,10 @@ def evaluate(
 ) -> EvalResult:
     """Rank every case's target over the full catalog and compute accuracy and beyond-accuracy metrics."""
     config = config or EvalConfig()
+    if not config.ks or min(config.ks) < 1:
+        raise ValueError(f"cut-offs must be whole numbers of at least 1, got ks={list(config.ks)}")
+    if len(cases) == 0:
+        raise ValueError("no cases to evaluate: every user's history is too short for this split")
     start = time.perf_counter()
     n_items = train.n_items
     k_max = max(config.ks)

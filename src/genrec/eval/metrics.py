@@ -59,9 +59,13 @@ def intra_list_diversity(lists: np.ndarray, item_vectors: np.ndarray) -> float:
     if k < 2 or len(lists) == 0:
         return 0.0
     vecs = item_vectors / np.maximum(np.linalg.norm(item_vectors, axis=1, keepdims=True), 1e-12)
-    v = vecs[lists]  # [batch, k, dim]
-    sims = np.einsum("bkd,bjd->bkj", v, v)
-    off_diag = (sims.sum(axis=(1, 2)) - np.trace(sims, axis1=1, axis2=2)) / (k * (k - 1))
+    # The sum of all pairwise cosines of a list is |sum v|^2 - sum |v|^2: no [batch, k, k] matrix.
+    off_diag = np.empty(len(lists), dtype=np.float64)
+    step = max(1, (1 << 24) // max(k * vecs.shape[1], 1))
+    for lo in range(0, len(lists), step):
+        v = vecs[lists[lo : lo + step]]  # [batch, k, dim]
+        total = np.square(v.sum(axis=1)).sum(axis=1) - np.square(v).sum(axis=(1, 2))
+        off_diag[lo : lo + step] = total / (k * (k - 1))
     return float((1.0 - off_diag).mean())
 
 

@@ -20,17 +20,17 @@ from genrec.fidelity.policy import Policy, load_policy
 from genrec.fidelity.privacy import PrivacyCheck
 from genrec.fidelity.safety import SafetyCheck
 from genrec.fidelity.shilling import ShillingCheck
+from genrec.registry import Registry
 
 #: Check classes by the name the policy uses.
-CHECKS: dict[str, type[Check]] = {
-    "bias": BiasCheck,
-    "privacy": PrivacyCheck,
-    "safety": SafetyCheck,
-    "authenticity": AuthenticityCheck,
-    "legal": LegalCheck,
-    "identifiability": IdentifiabilityCheck,
-    "shilling": ShillingCheck,
-}
+CHECKS: Registry[type[Check]] = Registry("fidelity check")
+CHECKS.register("bias", BiasCheck)
+CHECKS.register("privacy", PrivacyCheck)
+CHECKS.register("safety", SafetyCheck)
+CHECKS.register("authenticity", AuthenticityCheck)
+CHECKS.register("legal", LegalCheck)
+CHECKS.register("identifiability", IdentifiabilityCheck)
+CHECKS.register("shilling", ShillingCheck)
 
 
 class FidelityChecker:
@@ -38,7 +38,7 @@ class FidelityChecker:
 
     def __init__(self, policy: Policy | str | Path | None = None) -> None:
         self.policy = policy if isinstance(policy, Policy) else load_policy(policy)
-        self.checks: list[Check] = [CHECKS[name](self.policy.settings(name)) for name in self.policy.enabled()]
+        self.checks: list[Check] = [CHECKS.get(name)(self.policy.settings(name)) for name in self.policy.enabled()]
         for check in self.checks:
             check.validate()  # a broken rules or lexicon file fails here, not on the first item
 

@@ -11,19 +11,10 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrec.config import (
-    EncoderConfig,
-    InstructorConfig,
-    LLMConfig,
-    PipelineConfig,
-    TextGenConfig,
-    apply_overrides,
-    config_to_dict,
-)
+from genrec.config import EncoderConfig, LoopSettings, TextGenConfig, config_to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.generated_store import GeneratedStore
 from genrec.data.split import leave_one_out
@@ -41,21 +32,10 @@ from genrec.generation.vocabulary import CatalogVocabulary
 from genrec.generation.writers import LLMItemWriter, TextGenWriter, Writer, resolve_rewrite
 from genrec.home import default_home
 from genrec.models.base import Recommender
-from genrec.models.registry import create_model
+from genrec.protocol import fit_protocol, model_config
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LoopSettings:
-    """Everything the loop is built from (each part overridable with ``--set part.key=value``)."""
-
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    recommender: dict[str, Any] = field(default_factory=dict)  # overrides of the recommender's config
-    textgen: TextGenConfig = field(default_factory=TextGenConfig)
-    instructor: InstructorConfig = field(default_factory=InstructorConfig)
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    progress: bool = True
+__all__ = ["LoopSettings", "build_pipeline", "make_instructor", "model_dir", "trained_recommender", "trained_textgen"]
 
 
 def model_dir(dataset: Dataset, part: str, config: Any) -> Path:
@@ -79,28 +59,19 @@ def model_dir(dataset: Dataset, part: str, config: Any) -> Path:
 def trained_recommender(dataset: Dataset, name: str, overrides: dict[str, Any], progress: bool) -> Recommender:
     """The recommender trained on the whole log (loaded from the cache when present).
 
-    A model that stops early on validation (it has ``epochs`` and ``patience``) first trains on a
-    leave-one-out split to choose its epoch count, then is refit on the whole log for that many
-    epochs, as ``benchmarks/run_tiger.py`` does: the whole log has no held-out items to stop on,
-    and the configured ``epochs`` is only an upper bound.
+    ``fit_protocol`` on a leave-one-out split of the log, refit on the whole log and not tested: a
+    model that stops early on validation has its epoch count chosen there, then is trained on
+    every interaction for that many epochs (the whole log has no held-out items to stop on, and the
+    configured ``epochs`` is only an upper bound).
     """
-    fields = _fields(name)
-    settings = {**overrides, **({"progress": progress} if "progress" in fields else {})}
-    model = create_model(name, settings)
-    path = model_dir(dataset, name, config_to_dict(model.config) | {"progress": None})
+    settings = {**overrides, **({"progress": progress} if "progress" in _fields(name) else {})}
+    path = model_dir(dataset, name, config_to_dict(model_config(name, settings)) | {"progress": None})
     if path.exists():
         return Recommender.load(path)
-    if {"epochs", "patience"} <= fields:
-        split = leave_one_out(dataset)
-        if len(split.valid):
-            log.info("choosing %s's epoch count on a leave-one-out validation split of %s", name, dataset.name)
-            probe = create_model(name, settings).fit(split.train, split.valid)
-            epochs = int(probe.fit_info.get("best_epoch") or model.config.epochs)
-            model.config = apply_overrides(model.config, {"epochs": max(1, epochs)})
-    log.info(
-        "training %s on %s for %s epochs (cached in %s)", name, dataset.name, getattr(model.config, "epochs", "?"), path
-    )
-    model.fit(dataset)
+    log.info("training %s on %s (epochs chosen on a leave-one-out split; cached in %s)", name, dataset.name, path)
+    model = fit_protocol(
+        name, leave_one_out(dataset), settings, refit_data=dataset, test=False, progress=progress, log=log.info
+    ).model
     model.save(path)
     return model
 
@@ -176,12 +147,8 @@ def build_pipeline(
         from genrec.llm.registry import create_backend
 
         writer = LLMItemWriter(create_backend(s.llm), key)
-    elif cfg.generator == "textgen":
-        textgen_cfg = (
-            s.textgen
-            if s.textgen.progress == s.progress
-            else TextGenConfig(**{**config_to_dict(s.textgen), "progress": s.progress})
-        )
+    else:  # "textgen"
+        textgen_cfg = s.textgen if s.textgen.progress == s.progress else s.textgen.replace(progress=s.progress)
         writer = TextGenWriter(
             trained_textgen(dataset, textgen_cfg, encoder_cfg),
             emb,
@@ -192,8 +159,6 @@ def build_pipeline(
             brand_lexicon=brand_lexicon(context),
             common_categories=sorted(common_categories(dataset.items["categories"])),
         )
-    else:
-        raise ValueError(f"pipeline.generator must be 'textgen' or 'llm', not {cfg.generator!r}")
     instructor = make_instructor(dataset, s, encoder)
     checker = FidelityChecker(cfg.policy or None)
     gstore = GeneratedStore((store or Store()).path)
@@ -208,16 +173,12 @@ def make_instructor(dataset: Dataset, settings: LoopSettings, encoder: TextEncod
     from genrec.generation import instructor_llm
     from genrec.llm.registry import create_backend
 
-    if method not in ("llm", "combined", "combined-llm-first"):
-        raise ValueError(f"instructor.method must be 'rules', 'llm' or 'combined', not {method!r}")
     vocabulary = CatalogVocabulary.from_dataset(dataset)
     backend = create_backend(settings.llm)
     return instructor_llm.create_instructor(method, vocabulary, settings.instructor, backend, encoder)
 
 
 def _fields(model_name: str) -> set[str]:
-    from dataclasses import fields
-
     from genrec.models.registry import get_model_class
 
-    return {f.name for f in fields(get_model_class(model_name).config_class)}  # type: ignore[attr-defined]
+    return set(get_model_class(model_name).config_class.model_fields)  # type: ignore[attr-defined]

@@ -21,11 +21,7 @@ import numpy as np
 
 from genrec.data.generated import GeneratedItem
 from genrec.eval.generation_metrics import name_words
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+from genrec.vectors import unit
 
 
 def source_ranks(
@@ -33,7 +29,7 @@ def source_ranks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per edit: the source's rank among distinct catalog texts by cosine (1 = nearest) and the
     nearest catalog row that is not the source. ``same_text[i]``: rows sharing row ``i``'s text."""
-    sims = _unit(edit_emb) @ _unit(catalog_emb).T
+    sims = unit(edit_emb) @ unit(catalog_emb).T
     ranks = np.zeros(len(sources), dtype=np.int64)
     rivals = np.zeros(len(sources), dtype=np.int64)
     for k, src in enumerate(sources):

@@ -13,26 +13,15 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from genrec.config import WriterConfig
 from genrec.generation.intent import Constraints
 from genrec.llm.base import Generation, LLMBackend, LogitsProcessorFn
 
 _STOPS = ("\n\n", "\nBrand:", "\nTitle:", "\nRequest:", "\nCategory:", "\nPrice:")
 _LABEL = re.compile(r"^\s*(title|description|brand|category|categories|price|request)\s*:\s*", re.I)
 _QUANTITY = re.compile(r"\b\d+(?:[.,]\d+)?(?:\s?[A-Za-z%]{1,4}\b)?")
-
-
-@dataclass
-class WriterConfig:
-    """Lengths and prompt sizes of the LLM item writer."""
-
-    max_new_tokens: int = 110
-    max_title_chars: int = 120
-    max_description_chars: int = 400
-    max_examples: int = 3  # liked items shown as in-context examples
-    example_chars: int = 200  # description characters shown per example
 
 
 class LLMWriter:

@@ -34,11 +34,10 @@ for watermark detection.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,16 +45,17 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from genrec.atomic import atomic_directory
 from genrec.config import EncoderConfig, TextGenConfig, config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
 from genrec.generation.intent import Guidance
 from genrec.generation.textgen_model import TextGenNet
+from genrec.nn import bucketed_batches, torch_threads
+from genrec.train import Step, Trainer, TrainLoop
 
 GENERATOR_NAME = "textgen"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every setting in TextGenConfig (no separate options)
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<title>", "<desc>")
 PAD, BOS, EOS, TITLE, DESC = range(len(SPECIAL_TOKENS))
 _IGNORE = -100  # cross-entropy target of positions that are not scored
@@ -237,33 +237,8 @@ class GeneratedText:
 class TextGenerator:
     """Conditional item-text generator: ``fit`` on a catalog, ``generate`` from guidance vectors."""
 
-    def __init__(
-        self,
-        config: TextGenConfig | None = None,
-        *,
-        ffn_mult: int = 4,
-        cond_dropout: float = 0.1,
-        cond_noise: float = 0.1,
-        weight_decay: float = 0.1,
-        warmup_steps: int = 100,
-        min_lr_ratio: float = 0.1,
-        grad_clip: float = 1.0,
-    ) -> None:
+    def __init__(self, config: TextGenConfig | None = None) -> None:
         self.config = config or TextGenConfig()
-        # Settings TextGenConfig does not (yet) have; saved alongside it.
-        self.options: dict[str, Any] = dict(
-            ffn_mult=ffn_mult,
-            cond_dropout=cond_dropout,
-            cond_noise=cond_noise,
-            weight_decay=weight_decay,
-            warmup_steps=warmup_steps,
-            min_lr_ratio=min_lr_ratio,
-            grad_clip=grad_clip,
-        )
-        if not 0.0 <= cond_dropout <= 1.0:
-            raise ValueError(f"cond_dropout must be in [0, 1], got {cond_dropout}")
-        if cond_noise < 0:
-            raise ValueError(f"cond_noise must be >= 0, got {cond_noise}")
         self.tokenizer: ItemTokenizer | None = None
         self.net: TextGenNet | None = None
         self.history: list[dict[str, Any]] = []
@@ -294,7 +269,7 @@ class TextGenerator:
             cond_dim=cfg.cond_dim,
             cond_tokens=cfg.cond_tokens,
             max_length=cfg.max_length,
-            ffn_mult=self.options["ffn_mult"],
+            ffn_mult=cfg.ffn_mult,
             pad_id=PAD,
         )
 
@@ -309,76 +284,16 @@ class TextGenerator:
         cfg = self.config
         texts = _check_texts(texts)
         cond_t = None if cond is None else torch.from_numpy(_check_cond(cond, cfg.cond_dim, "cond", len(texts)))
-        if cfg.epochs < 1 or cfg.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {cfg.epochs} and {cfg.batch_size}")
-        if cfg.max_length < 4:
-            raise ValueError(f"max_length must be >= 4, got {cfg.max_length}")
-        opts = self.options
-        with _torch_threads(cfg.threads):
+        with torch_threads(cfg.threads or None):
             torch.manual_seed(cfg.seed)
             rng = np.random.default_rng(cfg.seed)
             tokenizer = ItemTokenizer.train(texts, cfg.vocab_size)
             seqs = [tokenizer.sequence(t, cfg.max_length) for t in texts]
-            net = self._build_net(tokenizer.vocab_size)
-            decay = [p for p in net.parameters() if p.dim() >= 2]
-            rest = [p for p in net.parameters() if p.dim() < 2]
-            optim = torch.optim.AdamW(
-                [{"params": decay, "weight_decay": opts["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
-                lr=cfg.lr,
-                betas=(0.9, 0.95),
-            )
-            lengths = np.array([len(s) for s in seqs])
-            total_steps = cfg.epochs * math.ceil(len(seqs) / cfg.batch_size)
-            schedule = _cosine_schedule(total_steps, opts["warmup_steps"], opts["min_lr_ratio"])
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optim, schedule)
-            self.tokenizer, self.net, self.history = tokenizer, net, []
-            start, step, stop = time.perf_counter(), 0, "epochs"
-            net.train()
-            for epoch in range(1, cfg.epochs + 1):
-                loss_sum, tokens = 0.0, 0
-                batches = _length_batches(lengths, cfg.batch_size, rng)
-                bar = tqdm(
-                    batches,
-                    desc=f"textgen epoch {epoch}/{cfg.epochs}",
-                    unit="batch",
-                    disable=not cfg.progress,
-                    leave=False,
-                )
-                for index in bar:
-                    ids, targets = _pad_batch([seqs[i] for i in index])
-                    c, null = self._train_condition(cond_t, index)
-                    logits, _ = net(ids, c, null)
-                    loss = F.cross_entropy(
-                        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=_IGNORE
-                    )
-                    optim.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if opts["grad_clip"] > 0:
-                        torch.nn.utils.clip_grad_norm_(net.parameters(), opts["grad_clip"])
-                    optim.step()
-                    scheduler.step()
-                    step += 1
-                    n = int((targets != _IGNORE).sum())
-                    loss_sum, tokens = loss_sum + float(loss.detach()) * n, tokens + n
-                    bar.set_postfix(loss=f"{loss_sum / max(tokens, 1):.3f}")
-                    if cfg.time_budget_seconds and time.perf_counter() - start > cfg.time_budget_seconds:
-                        stop = "time_budget"
-                        break
-                bar.close()
-                self.history.append(
-                    {
-                        "epoch": epoch,
-                        "loss": loss_sum / max(tokens, 1),
-                        "tokens": tokens,
-                        "steps": step,
-                        "lr": scheduler.get_last_lr()[0],
-                        "seconds": time.perf_counter() - start,
-                    }
-                )
-                if stop != "epochs":
-                    break
-            self.history[-1]["stop"] = stop
-            net.eval()
+            loop = _TextGenLoop(self, tokenizer.vocab_size, seqs, cond_t, rng)
+            self.tokenizer, self.net = tokenizer, loop.net
+            result = Trainer(cfg, cfg.seed, cfg.progress).fit(loop)
+        self.history = result.history
+        self.history[-1]["stop"] = result.stop_reason
         return self.history
 
     def _train_condition(
@@ -388,11 +303,11 @@ class TextGenerator:
         if cond is None:
             return None, None
         c = cond[torch.from_numpy(index)]
-        if self.options["cond_noise"] > 0:
+        if self.config.cond_noise > 0:
             # noise of norm ~cond_noise (a unit condition's scale), so mixes of vectors look familiar
-            noise = torch.randn_like(c) * (self.options["cond_noise"] / math.sqrt(c.shape[1]))
+            noise = torch.randn_like(c) * (self.config.cond_noise / math.sqrt(c.shape[1]))
             c = F.normalize(c + noise, dim=1)
-        null = torch.rand(len(index)) < self.options["cond_dropout"]
+        null = torch.rand(len(index)) < self.config.cond_dropout
         return c, null
 
     @torch.no_grad()
@@ -403,7 +318,7 @@ class TextGenerator:
         cond_t = None if cond is None else torch.from_numpy(_check_cond(cond, self.config.cond_dim, "cond", len(texts)))
         seqs = [tokenizer.sequence(t, self.config.max_length) for t in texts]
         total, tokens = 0.0, 0
-        with _torch_threads(self.config.threads):
+        with torch_threads(self.config.threads or None):
             net.eval()
             for lo in range(0, len(seqs), batch_size):
                 ids, targets = _pad_batch(seqs[lo : lo + batch_size])
@@ -481,7 +396,7 @@ class TextGenerator:
             raise ValueError(f"prefix is {len(start) - 2} tokens: no room left in max_length {cfg.max_length}")
         generator = torch.Generator().manual_seed(seed)
         out: list[GeneratedText] = []
-        with _torch_threads(cfg.threads):
+        with torch_threads(cfg.threads or None):
             net.eval()
             for lo in range(0, n, batch_size):
                 began = time.perf_counter()
@@ -570,7 +485,6 @@ class TextGenerator:
             "format_version": FORMAT_VERSION,
             "generator": GENERATOR_NAME,
             "config": config_to_dict(self.config),
-            "options": self.options,
             "vocab_size": tokenizer.vocab_size,
             "history": self.history,
         }
@@ -590,11 +504,12 @@ class TextGenerator:
             if not (path / name).is_file():
                 raise FileNotFoundError(f"{path / name} not found: not a saved text generator")
         meta = json.loads((path / _META).read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path / _META}: format_version {meta.get('format_version')!r}, this genrec reads {FORMAT_VERSION}"
-            )
-        gen = cls(config_from_dict(TextGenConfig, meta["config"]), **meta.get("options", {}))
+        version = meta.get("format_version")
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            raise ValueError(f"{path / _META}: saved by an older genrec (format {version}); retrain the generator")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path / _META}: format_version {version!r}, this genrec reads {FORMAT_VERSION}")
+        gen = cls(config_from_dict(TextGenConfig, meta["config"], f"{path / _META}: config"))
         gen.tokenizer = ItemTokenizer.from_json((path / _TOKENIZER).read_text(encoding="utf-8"))
         net = gen._build_net(gen.tokenizer.vocab_size)
         net.load_state_dict(load_file(str(path / _WEIGHTS)))
@@ -635,18 +550,6 @@ def _check_cond(cond: np.ndarray, dim: int, name: str, rows: int | None = None) 
     if (norms < 1e-8).any():
         raise ValueError(f"{name} has all-zero rows")
     return np.ascontiguousarray(matrix / norms, dtype=np.float32)
-
-
-def _length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of similar-length sequences (sorted within pools of 50 batches): less padding."""
-    order = rng.permutation(len(lengths))
-    pool = batch_size * 50
-    batches: list[np.ndarray] = []
-    for lo in range(0, len(order), pool):
-        part = order[lo : lo + pool]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _pad_batch(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -699,14 +602,58 @@ def _pick(scores: torch.Tensor, temperature: float, top_p: float, generator: tor
     return order.gather(1, choice)[:, 0]
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` torch threads (0: leave the current setting), then restore."""
-    before = torch.get_num_threads()
-    if threads > 0 and threads != before:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+class _TextGenLoop(TrainLoop):
+    """The generator's batches (texts of similar length) and step (token cross-entropy under a noised condition)."""
+
+    name = "textgen"
+    net: TextGenNet
+
+    def __init__(
+        self,
+        gen: TextGenerator,
+        vocab_size: int,
+        seqs: list[list[int]],
+        cond: torch.Tensor | None,
+        rng: np.random.Generator,
+    ) -> None:
+        cfg = gen.config
+        self.gen, self.seqs, self.cond, self.rng = gen, seqs, cond, rng
+        self.net = gen._build_net(vocab_size)
+        self.vocab_size = vocab_size
+        decay = [p for p in self.net.parameters() if p.dim() >= 2]
+        rest = [p for p in self.net.parameters() if p.dim() < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+            lr=cfg.lr,
+            betas=(0.9, 0.95),
+        )
+        self.lengths = np.array([len(s) for s in seqs])
+        total_steps = cfg.epochs * math.ceil(len(seqs) / cfg.batch_size)
+        schedule = _cosine_schedule(total_steps, cfg.warmup_steps, cfg.min_lr_ratio)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+        self.tokens = 0
+        self.started = time.perf_counter()
+
+    def batches(self, epoch: int) -> Sequence[Any]:
+        """Shuffled batches of similar-length texts (sorted within pools of 50 batches)."""
+        self.tokens = 0
+        return bucketed_batches(self.lengths, self.gen.config.batch_size, self.rng, pool_batches=50)
+
+    def step(self, batch: Any) -> Step:
+        """Mean cross-entropy of the batch's scored tokens."""
+        ids, targets = _pad_batch([self.seqs[i] for i in batch])
+        c, null = self.gen._train_condition(self.cond, batch)
+        logits, _ = self.net(ids, c, null)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=_IGNORE)
+        n = int((targets != _IGNORE).sum())
+        self.tokens += n
+        return Step(loss, float(loss.detach()) * n, n)
+
+    def end_epoch(self, epoch: int, entry: dict[str, Any]) -> None:
+        entry["tokens"] = self.tokens
+        entry["seconds"] = time.perf_counter() - self.started  # since training began
+
+    def arch(self) -> dict[str, Any]:
+        cfg = self.gen.config
+        fields = ("dim", "layers", "heads", "ffn_mult", "cond_dim", "cond_tokens", "max_length")
+        return {**{f: getattr(cfg, f) for f in fields}, "vocab_size": self.vocab_size}

@@ -8,7 +8,7 @@ Given a guidance vector c (cond_dim, unit norm), or none, and tokens w_1..w_T:
            x = x + Dropout(W_2 Dropout(GELU(W_1 LN(x))))
   output   logits_t = LN(x_{K+t}) . E^T                           the token table doubles as output layer
 
-so position K+t predicts w_{t+1}. Attention is ``F.scaled_dot_product_attention``. While sampling,
+so position K+t predicts w_{t+1}. The blocks are ``genrec.nn.Block`` (causal attention). While sampling,
 every block keeps the keys and values of the positions it has seen (a KV cache), so each new
 token costs one position's work instead of re-reading the whole sequence.
 """
@@ -22,65 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genrec.nn import KV, Block
+
 #: Per block: the keys and values [B, H, L, D/H] of the positions seen so far.
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
-
-
-class SelfAttention(nn.Module):
-    """Causal multi-head self-attention that can extend a cache of earlier keys and values."""
-
-    def __init__(self, dim: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.out = nn.Linear(dim, dim)
-        self.dropout = dropout
-
-    def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x [B, L, D] (new positions) -> output [B, L, D] and the keys/values of all positions."""
-        b, length, dim = x.shape
-        if past is not None and length > 1:
-            raise ValueError("with a cache, feed one new position at a time")
-        # [B, L, 3D] -> three [B, H, L, D/H]
-        q, k, v = (
-            t.view(b, length, self.heads, dim // self.heads).transpose(1, 2) for t in self.qkv(x).split(dim, dim=2)
-        )
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)
-            v = torch.cat([past[1], v], dim=2)
-        # Without a cache: causal over the given positions. With one: the single new position sees all.
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            is_causal=past is None and length > 1,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
-        return self.out(y.transpose(1, 2).reshape(b, length, dim)), (k, v)
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: self-attention, then a position-wise feed-forward net."""
-
-    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(dim)
-        self.attn = SelfAttention(dim, heads, dropout)
-        self.ln2 = nn.LayerNorm(dim)
-        self.ff1 = nn.Linear(dim, ffn_mult * dim)
-        self.ff2 = nn.Linear(ffn_mult * dim, dim)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x [B, L, D] -> [B, L, D] and this block's keys/values."""
-        a, kv = self.attn(self.ln1(x), past)
-        x = x + self.drop(a)
-        x = x + self.drop(self.ff2(self.drop(F.gelu(self.ff1(self.ln2(x))))))
-        return x, kv
+KVCache = list[KV]
 
 
 class TextGenNet(nn.Module):
@@ -168,6 +113,6 @@ class TextGenNet(nn.Module):
         x = self.tok_emb(ids).unsqueeze(1) + self.pos_emb.weight[position]
         new: KVCache = []
         for block, past in zip(self.blocks, cache):
-            x, kv = block(x, past)
+            x, kv = block(x, past=past)
             new.append(kv)
         return self.logits(x[:, 0]), new

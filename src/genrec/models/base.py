@@ -8,17 +8,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 import genrec
-from genrec.atomic import atomic_directory
+from genrec.atomic import atomic_directory, check_replaceable
 from genrec.config import config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from genrec.train import Validator
+
+FORMAT_VERSION = 2  # 2: pydantic configs (nested tiger settings), the shared trainer
+#: The file that marks a directory as a saved model (only such directories are replaced by ``save``).
+MODEL_MARKER = "meta.json"
 Histories = Sequence[np.ndarray]
 
 
@@ -44,8 +48,8 @@ class Recommender(ABC):
 
     # ---- to implement ---------------------------------------------------------------
     @abstractmethod
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
-        """Train on ``dataset`` (interactions are the training split)."""
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
+        """Train on ``dataset`` (interactions are the training split); ``valid`` scores epochs for early stopping."""
 
     @abstractmethod
     def score(self, histories: Histories) -> np.ndarray:
@@ -60,8 +64,13 @@ class Recommender(ABC):
         """Restore what ``_state`` returned."""
 
     # ---- shared behaviour -----------------------------------------------------------
-    def fit(self, dataset: Dataset, valid: EvalCases | None = None) -> Recommender:
-        """Train on ``dataset``; ``valid`` cases (if given) drive early stopping where supported."""
+    def fit(self, dataset: Dataset, valid: Validator | None = None) -> Recommender:
+        """Train on ``dataset``; ``valid`` (a ``Validator``, e.g. ``genrec.eval.ranking_validator(split.valid)``)
+        drives early stopping where the model trains for epochs."""
+        if valid is not None and not callable(valid):
+            raise TypeError(
+                f"valid must be a validator, not {type(valid).__name__}: pass genrec.eval.ranking_validator(cases)"
+            )
         start = time.perf_counter()
         self.n_items = dataset.n_items
         self.item_ids = [str(x) for x in dataset.items["item_id"]]
@@ -92,10 +101,13 @@ class Recommender(ABC):
             out_scores[lo : lo + len(batch)] = top
         return Recommendations(out_items, out_scores)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the model to directory ``path`` (replaced atomically)."""
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the model to directory ``path`` (replaced atomically).
+
+        Only a missing path, an empty folder or an earlier saved model is replaced, unless ``force``.
+        """
         path = Path(path)
-        with atomic_directory(path) as tmp:
+        with atomic_directory(path, marker=MODEL_MARKER, force=force) as tmp:
             meta = {
                 "format_version": FORMAT_VERSION,
                 "genrec_version": genrec.__version__,
@@ -105,7 +117,7 @@ class Recommender(ABC):
                 "fit_info": self.fit_info,
                 "saved_at": time.time(),
             }
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
+            (tmp / MODEL_MARKER).write_text(json.dumps(meta, indent=2, default=float))
             (tmp / "item_ids.json").write_text(json.dumps(self.item_ids))
             np.savez(tmp / "state.npz", **self._state())  # type: ignore[arg-type]
         return path
@@ -120,21 +132,43 @@ class Recommender(ABC):
         if not meta_file.exists():
             raise FileNotFoundError(f"{path} is not a saved genrec model (no meta.json)")
         meta = json.loads(meta_file.read_text())
-        if meta.get("format_version", 0) > FORMAT_VERSION:
+        version = meta.get("format_version", 0)
+        if version > FORMAT_VERSION:
             raise ValueError(
-                f"{path}: saved with model format {meta['format_version']}, this genrec reads "
-                f"up to {FORMAT_VERSION}; upgrade genrec"
+                f"{path}: saved with model format {version}, this genrec reads up to {FORMAT_VERSION}; upgrade genrec"
             )
+        if version < FORMAT_VERSION:
+            raise ValueError(f"{path}: saved by an older genrec (model format {version}); retrain the model")
         model_cls: type[Recommender] = get_model_class(meta["model"]) if cls is Recommender else cls
         if model_cls.name != meta["model"]:
             raise ValueError(f"{path} holds a '{meta['model']}' model, not '{model_cls.name}'")
-        model = model_cls(config_from_dict(model_cls.config_class, meta["config"]))
+        model = model_cls(config_from_dict(model_cls.config_class, meta["config"], f"{meta_file}: config"))
         model.n_items = int(meta["n_items"])
         model.item_ids = json.loads((path / "item_ids.json").read_text())
         model.fit_info = meta.get("fit_info", {})
         with np.load(path / "state.npz") as data:
             model._set_state({k: data[k] for k in data.files})
         return model
+
+
+def check_model_dir(path: str | Path, force: bool = False) -> None:
+    """Raise unless ``save`` may write to ``path`` (call it before training, so a refusal costs nothing)."""
+    check_replaceable(path, MODEL_MARKER, force)
+
+
+def data_mismatch(model: Recommender, dataset: Dataset) -> str | None:
+    """Why ``dataset`` is not the data ``model`` was trained on (by fingerprint), or None when it is or unknown."""
+    recorded = model.fit_info.get("data_fingerprint")
+    if not recorded:
+        return None
+    actual = dataset.fingerprint()
+    if actual == recorded:
+        return None
+    trained_on = model.fit_info.get("dataset", "another dataset")
+    return (
+        f"the model was trained on other data ({trained_on!r}, fingerprint {str(recorded)[:12]}) than "
+        f"dataset '{dataset.name}' (fingerprint {actual[:12]}), though the item ids match"
+    )
 
 
 def check_recommend_args(histories: Histories, k: int, exclude: str | Sequence[np.ndarray] | None) -> None:

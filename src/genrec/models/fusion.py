@@ -14,9 +14,12 @@ exact log-probability of the item (tiger's ``item_log_probs``; for a model witho
 (full-ranking semantics: a target no model lists is a miss), so the fused model is evaluated from
 its top-k lists, as the generative model is.
 
-``fit`` loads the models (or trains them, when given model names) and picks the method and the
-mix that maximise NDCG@10 on the validation cases (every point of the simplex on ``grid_step``,
-for each of ``methods``); nothing is learned from test. A mix with one weight 1 is that model's own
+``fit`` loads the models (or trains them, when given model names: their default settings, early
+stopping on ``valid``) and picks the method and the mix that maximise NDCG@10 on the validation
+cases of ``valid`` (a ``genrec.eval.ranking_validator``; every point of the simplex on
+``grid_step``, for each of ``methods``); nothing is learned from test. Under ``fit_protocol`` the
+fused model has no epochs, so it is tested as fit (components trained on the training split);
+``benchmarks/run_fusion.py`` instead swaps in components refit on train + validation. A mix with one weight 1 is that model's own
 ranking of U, so the chosen point is never below any single model on validation.
 ``with_components`` keeps the learned method and mix and swaps in other trained models (e.g. the
 same ones refit on train + validation).
@@ -29,16 +32,17 @@ import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from genrec.config import FusionConfig, config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
-from genrec.eval import metrics as M
 from genrec.models.base import Histories, Recommendations, Recommender, check_recommend_args, mask_items, top_k
 from genrec.models.registry import get_model_class, model_names, register_model
+
+if TYPE_CHECKING:
+    from genrec.train import Validator
 
 METHODS = ("logprob", "rank")
 
@@ -63,9 +67,8 @@ class Fusion(Recommender):
         self.components: list[Recommender] = []  # the generative model, then the scorers
 
     # ---- components ---------------------------------------------------------------------
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
         cfg = self.config
-        check_config(cfg)
         if not self.components:
             specs = [("generative", cfg.generative), *(("scorer", s) for s in cfg.scorers)]
             self.components = [_component(spec, role, dataset, valid) for role, spec in specs]
@@ -88,7 +91,7 @@ class Fusion(Recommender):
 
     def with_components(self, generative: Recommender, *scorers: Recommender) -> Fusion:
         """A fitted fused model with this one's method and mix over other trained models."""
-        other = Fusion.over(generative, *scorers, config=dataclasses.replace(self.config, learn=False))
+        other = Fusion.over(generative, *scorers, config=self.config.replace(learn=False))
         other.n_items, other.item_ids = generative.n_items, list(generative.item_ids)
         other.fit_info = {"learned": self.fit_info.get("learned"), "components": "given"}
         return other
@@ -103,27 +106,39 @@ class Fusion(Recommender):
         return tuple(self.config.mix) or (1.0 / n,) * n
 
     # ---- learning the fused score --------------------------------------------------------
-    def _learn(self, valid: EvalCases) -> None:
-        """Pick (method, mix) by NDCG@10 on ``valid``; ties keep the first in grid order."""
+    def _learn(self, valid: Validator) -> None:
+        """Pick (method, mix) by the validator's metric (NDCG@10); ties keep the first in grid order.
+
+        Every grid point is scored by ``valid`` itself (the metric ``evaluate`` computes) on a probe
+        that ranks candidates computed once. Recall@10 per point and the share of targets in the
+        union are recorded too when the validator exposes its cases (``ranking_validator`` does).
+        """
         cfg = self.config
-        cand = self.candidates(valid.histories)
+        key = "NDCG@10" if valid.name == "ndcg10" else valid.name
+        probe = _GridPoint(self)
+        cases = getattr(valid, "cases", None)
+        targets = getattr(cases, "targets", None)
         grid = []
         for method in cfg.methods:
             for mix in simplex(len(self.components), cfg.grid_step):
-                lists = ranked(cand, method, mix, cfg.rank_offset, 10)
-                m = M.rank_metrics(M.rank_in_lists(lists, valid.targets, self.n_items), (10,))
-                grid.append({"method": method, "mix": list(mix), "NDCG@10": m["NDCG@10"], "Recall@10": m["Recall@10"]})
-        best = max(grid, key=lambda g: g["NDCG@10"])  # max keeps the first of equal scores
-        self.config = dataclasses.replace(cfg, method=best["method"], mix=tuple(best["mix"]))
-        in_union = (cand.items == valid.targets[:, None]).any(1)
+                probe.method, probe.mix = method, mix
+                entry: dict[str, Any] = {"method": method, "mix": list(mix), key: float(valid(probe))}
+                if targets is not None and probe.lists is not None:
+                    entry["Recall@10"] = float((probe.lists[:, :10] == targets[:, None]).any(1).mean())
+                grid.append(entry)
+        best = max(grid, key=lambda g: g[key])  # max keeps the first of equal scores
+        self.config = cfg.replace(method=best["method"], mix=tuple(best["mix"]))
         self.fit_info.update(
-            learned={"method": best["method"], "mix": best["mix"], "valid_NDCG@10": best["NDCG@10"]},
+            learned={"method": best["method"], "mix": best["mix"], f"valid_{key}": best[key]},
             models=[m.name for m in self.components],
             grid=grid,
             valid_cases=len(valid),
-            valid_mean_candidates=float((cand.items >= 0).sum(1).mean()),
-            valid_target_in_union=float(in_union.mean()),
         )
+        cand = probe.cand
+        if cand is not None:
+            self.fit_info["valid_mean_candidates"] = float((cand.items >= 0).sum(1).mean())
+            if targets is not None:
+                self.fit_info["valid_target_in_union"] = float((cand.items == targets[:, None]).any(1).mean())
 
     # ---- scoring --------------------------------------------------------------------------
     def candidates(self, histories: Histories, exclude: Sequence[np.ndarray] | None = None) -> Candidates:
@@ -188,16 +203,7 @@ class Fusion(Recommender):
         drop = None
         if exclude is not None:
             drop = [np.asarray(h, dtype=np.int64) for h in (histories if isinstance(exclude, str) else exclude)]
-        cand = self.candidates(histories, drop)
-        fused = fused_scores(cand, self.config.method, self._mix(), self.config.rank_offset)
-        order = _order(fused, cand.items)[:, :k]
-        items = np.take_along_axis(cand.items, order, axis=1)
-        scores = np.take_along_axis(fused, order, axis=1)
-        out_items = np.full((len(histories), k), -1, dtype=np.int64)
-        out_scores = np.full((len(histories), k), -np.inf, dtype=np.float32)
-        out_items[:, : items.shape[1]] = items
-        out_scores[:, : items.shape[1]] = np.where(items >= 0, scores, -np.inf)
-        return Recommendations(out_items, out_scores)
+        return top_fused(self.candidates(histories, drop), self.config.method, self._mix(), self.config.rank_offset, k)
 
     # ---- state ----------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
@@ -220,6 +226,29 @@ class Fusion(Recommender):
             self.components.append(model)
 
 
+class _GridPoint:
+    """The fused ranking at one (method, mix), over candidates computed once: what ``_learn`` hands the validator."""
+
+    full_scores = False  # scored by its top-k lists, as the fused model is
+
+    def __init__(self, fusion: Fusion) -> None:
+        self.fusion = fusion
+        self.n_items = fusion.n_items
+        self.method: str = fusion.config.method
+        self.mix: tuple[float, ...] = fusion._mix()
+        self.histories: Histories | None = None
+        self.cand: Candidates | None = None
+        self.lists: np.ndarray | None = None  # the last lists handed out
+
+    def recommend(self, histories: Histories, k: int = 10, **_: Any) -> Recommendations:
+        """Top-``k`` of the union by the fused score (the candidates are kept for the same histories)."""
+        if self.cand is None or histories is not self.histories:
+            self.histories, self.cand = histories, self.fusion.candidates(histories)
+        recs = top_fused(self.cand, self.method, self.mix, self.fusion.config.rank_offset, k)
+        self.lists = recs.items
+        return recs
+
+
 # ---- the fused score --------------------------------------------------------------------
 def fused_scores(cand: Candidates, method: str, mix: Sequence[float], rank_offset: float) -> np.ndarray:
     """f [batch, m] for every candidate (-inf on pads), as the module docstring defines it."""
@@ -237,6 +266,15 @@ def fused_scores(cand: Candidates, method: str, mix: Sequence[float], rank_offse
         else:
             raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, not {method!r}")
     return np.where(pad, -np.inf, fused).astype(np.float32)
+
+
+def top_fused(cand: Candidates, method: str, mix: Sequence[float], rank_offset: float, k: int) -> Recommendations:
+    """Top-``k`` candidates per row by the fused score, with their scores; slots beyond the union are -1 / -inf."""
+    fused = fused_scores(cand, method, mix, rank_offset)
+    order = _order(fused, cand.items)[:, :k]
+    items = np.take_along_axis(cand.items, order, axis=1)
+    scores = np.where(items >= 0, np.take_along_axis(fused, order, axis=1), -np.inf)
+    return Recommendations(_pad(items, k, -1), _pad(scores.astype(np.float32), k, -np.inf))
 
 
 def ranked(cand: Candidates, method: str, mix: Sequence[float], rank_offset: float, k: int) -> np.ndarray:
@@ -258,24 +296,7 @@ def simplex(n: int, step: float) -> list[tuple[float, ...]]:
     return out
 
 
-def check_config(cfg: FusionConfig) -> None:
-    """Raise a ValueError naming the first bad setting."""
-    for name in ("generative_k", "scorer_k", "batch_size"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"fusion: {name} must be at least 1, got {getattr(cfg, name)}")
-    for method in (cfg.method, *cfg.methods):
-        if method not in METHODS:
-            raise ValueError(f"fusion: method must be one of {', '.join(METHODS)}, not {method!r}")
-    if not cfg.scorers:
-        raise ValueError("fusion: scorers must name at least one model")
-    if cfg.mix and (any(w < 0 for w in cfg.mix) or abs(sum(cfg.mix) - 1.0) > 1e-6):
-        raise ValueError(f"fusion: mix must be non-negative weights summing to 1, got {cfg.mix}")
-    simplex(1, cfg.grid_step)  # grid_step must divide 1
-    if cfg.rank_offset < 0:
-        raise ValueError(f"fusion: rank_offset must not be negative, got {cfg.rank_offset}")
-
-
-def _component(spec: str, role: str, dataset: Dataset, valid: EvalCases | None) -> Recommender:
+def _component(spec: str, role: str, dataset: Dataset, valid: Validator | None) -> Recommender:
     """A saved model (``spec`` is a directory) or a new one of that name trained here."""
     path = Path(spec).expanduser()
     if path.is_dir():

@@ -12,15 +12,19 @@ h_1..h_T (most recent last) scores item j as sum_t decay^(T - t) * s_{h_t j}.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from genrec.config import ItemKNNConfig
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
 from genrec.models.base import Histories, Recommender
 from genrec.models.registry import register_model
+
+if TYPE_CHECKING:
+    from genrec.train import Validator
 
 
 @register_model("itemknn")
@@ -29,10 +33,8 @@ class ItemKNN(Recommender):
 
     config_class = ItemKNNConfig
 
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
         cfg = self.config
-        if cfg.similarity not in ("cosine", "cooccurrence"):
-            raise ValueError(f"similarity must be 'cosine' or 'cooccurrence', not {cfg.similarity!r}")
         inter = dataset.interactions
         x = sp.csr_matrix(
             (np.ones(len(inter), dtype=np.float32), (inter.user, inter.item)),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from genrec.config import PopularityConfig
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
 from genrec.models.base import Histories, Recommender
 from genrec.models.registry import register_model
+
+if TYPE_CHECKING:
+    from genrec.train import Validator
 
 
 @register_model("popularity")
@@ -17,7 +21,7 @@ class Popularity(Recommender):
 
     config_class = PopularityConfig
 
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
         self.counts = dataset.item_popularity().astype(np.float32)
 
     def score(self, histories: Histories) -> np.ndarray:

@@ -17,7 +17,7 @@ The history s_1..s_T becomes T input vectors
 
   x_t = sum_l E_l[c_{s_t, l}]  (+ I[s_t], an item-id embedding)  + P[p_t]
 
-read by a causal pre-norm transformer (SASRec's blocks), giving h_t after every item. A small
+read by a causal pre-norm transformer (``genrec.nn``'s blocks, as SASRec), giving h_t after every item. A small
 autoregressive code head turns h = h_t into the next item's codes, level by level:
 
   x_l = h + sum_{j<l} G_{l,j}[c_j]            (embeddings of the codes already chosen)
@@ -47,31 +47,33 @@ small catalogs and checks).
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from genrec.config import EncoderConfig, SemanticIdConfig, TigerConfig
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
 from genrec.decoding import PrefixTrie, constrained_beam_search
 from genrec.decoding.trie_softmax import trie_log_softmax
-from genrec.eval import metrics as M
 from genrec.models.base import Histories, Recommendations, Recommender, check_recommend_args
 from genrec.models.registry import register_model
-from genrec.models.sasrec import Block, bucketed_batches, last_hidden, left_padded
+from genrec.nn import Block, Sequences, bucketed_batches, history_mask, last_hidden, set_threads
 from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
-from genrec.semantic_ids.collaborative import METHODS as COLLAB_METHODS
 from genrec.semantic_ids.collaborative import collaborative_item_vectors
+from genrec.train import Step, Trainer, TrainLoop, TrainResult
+from genrec.vectors import unit
+
+if TYPE_CHECKING:
+    from genrec.train import Validator
 
 logger = logging.getLogger(__name__)
 
@@ -171,13 +173,9 @@ class TigerNet(nn.Module):
             x = x + self.item_emb(seq)
         positions = torch.arange(self.max_length - length, self.max_length)
         x = self.emb_drop(x + self.pos_emb(positions)[None])
-        present = seq > 0
-        causal = torch.ones(length, length, dtype=torch.bool).tril()
-        itself = torch.eye(length, dtype=torch.bool)
-        # may_attend[b, t, u] = u <= t and (an item at u, or u == t)
-        mask = (causal[None] & (present[:, None, :] | itself[None]))[:, None]
+        mask = history_mask(seq)  # t reads u <= t that holds an item, and itself
         for block in self.blocks:
-            x = block(x, mask)
+            x, _ = block(x, mask)
         return self.ln_f(x)
 
     def level_logits(
@@ -265,7 +263,6 @@ class Tiger(Recommender):
 
     config_class = TigerConfig
     full_scores = False  # evaluated from recommend()'s top-k lists
-    fast_decoding = True  # beam steps score trie edges only (False: every code, masked; the reference)
 
     def __init__(self, config: TigerConfig | None = None) -> None:
         super().__init__(config)
@@ -281,14 +278,9 @@ class Tiger(Recommender):
 
     # ---- item vectors and semantic IDs ---------------------------------------------------
     def _encoder_config(self) -> EncoderConfig:
+        """The text encoder's settings, run with this model's threads and progress."""
         cfg = self.config
-        return EncoderConfig(
-            model=cfg.encoder_model,
-            fields=tuple(cfg.text_fields),
-            cache_dir=cfg.encoder_cache_dir,
-            threads=cfg.threads,
-            progress=cfg.progress,
-        )
+        return cfg.encoder.replace(threads=cfg.threads, progress=cfg.progress)
 
     def _encoder(self) -> Any:
         """The sentence encoder of the configured model, created once and kept (add_items reuses it)."""
@@ -302,7 +294,7 @@ class Tiger(Recommender):
     def _encode_texts(self, dataset: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
         """Unit text embeddings of the dataset's items and how many came from the cache.
 
-        A catalog with no item text in ``text_fields`` (e.g. LastFM: artist ids only) gets [n, 0]:
+        A catalog with no item text in ``encoder.fields`` (e.g. LastFM: artist ids only) gets [n, 0]:
         its semantic IDs then come from collaborative vectors alone (``_collab_vectors``).
         """
         from genrec.encoders import has_item_text, item_texts, text_key
@@ -321,18 +313,9 @@ class Tiger(Recommender):
         return vectors, info
 
     def _sid_config(self) -> SemanticIdConfig:
+        """The tokenizer's settings, run with this model's threads and progress."""
         cfg = self.config
-        return SemanticIdConfig(
-            method=cfg.sid_method,
-            levels=cfg.sid_levels,
-            codebook_size=cfg.sid_codebook_size,
-            max_collisions=cfg.sid_max_collisions,
-            overflow="spill",
-            seed=cfg.seed,
-            threads=cfg.threads,
-            kmeans_iters=cfg.sid_kmeans_iters,
-            progress=cfg.progress,
-        )
+        return cfg.sid.replace(threads=cfg.threads, progress=cfg.progress)
 
     def _collab_vectors(self, dataset: Dataset, text: np.ndarray) -> np.ndarray | None:
         """Collaborative item vectors of the training log (``collab``: "svd" or "cooc"), or None.
@@ -346,9 +329,7 @@ class Tiger(Recommender):
             method = NO_TEXT_COLLAB if method == "none" else method
         elif method == "none" or cfg.collab_weight <= 0.0:
             return None
-        if method not in COLLAB_METHODS:
-            raise ValueError(f"collab must be 'none' or one of {', '.join(COLLAB_METHODS)}, not {cfg.collab!r}")
-        collab = _unit(collaborative_item_vectors(dataset, method, cfg.collab_dim, cfg.seed))
+        collab = unit(collaborative_item_vectors(dataset, method, cfg.collab_dim, cfg.seed))
         warm = np.bincount(dataset.interactions.item, minlength=dataset.n_items) > 0
         if (~warm).any() and warm.any() and text.shape[1]:
             collab[~warm] = impute_from_neighbors(text[~warm], text[warm], collab[warm], cfg.impute_neighbors)
@@ -362,124 +343,41 @@ class Tiger(Recommender):
         return mix_embeddings(text, collab, self.config.collab_weight)
 
     # ---- training -----------------------------------------------------------------------
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
         cfg = self.config
-        self._set_threads()
+        set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
 
         text, enc_info = self._encode_texts(dataset)
         self.fit_info.update(enc_info)
         start = time.perf_counter()
-        self.text_emb = _unit(text)
+        self.text_emb = unit(text)
         self.collab_emb = self._collab_vectors(dataset, self.text_emb)
         self.tokenizer = create_tokenizer(self._sid_config())
         self.codes = self.tokenizer.fit_assign(self._mixed(self.text_emb, self.collab_emb))
         self.trie = PrefixTrie(self.codes, self.tokenizer.vocab_sizes)
         self.fit_info["tokenize_seconds"] = time.perf_counter() - start
         self.fit_info["tokenizer"] = self.tokenizer.stats()
-        self._set_threads()  # faiss / the encoder may have changed thread settings
+        set_threads(cfg.threads)  # faiss / the encoder may have changed thread settings
 
         self.prefix_ids = stable_prefix_ids(self.codes)
-        self.net = TigerNet(self.n_items, self.codes, self.tokenizer.vocab_sizes, cfg, self._node_counts())
-        optim = torch.optim.AdamW(
-            self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay, foreach=True
-        )
-        edges_of = self._item_edges if (cfg.trie_softmax or cfg.node_embedding) else None
-
-        seqs = [s for s in dataset.sequences() if len(s) >= 2]
-        n_seq = np.array([len(s) for s in seqs], dtype=np.int64)
-        flat = np.concatenate(seqs).astype(np.int64) + 1 if seqs else np.zeros(0, dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(n_seq)[:-1]]).astype(np.int64)
-        window = np.minimum(n_seq - 1, cfg.max_length)
-        in_end = starts + n_seq - 1  # the last window: inputs flat[in_end - window : in_end]
-
-        if valid is not None and cfg.valid_users and cfg.valid_users < len(valid):
-            pick = np.random.default_rng(cfg.seed + 1).choice(len(valid), cfg.valid_users, replace=False)
-            valid = valid.subset(np.sort(pick))
-
-        best_score, best_epoch, bad, best_weights = -np.inf, 0, 0, None
-        history: list[dict[str, float]] = []
-        epoch_seconds: list[float] = []
-        stop_reason = "epochs"
-        train_start = time.perf_counter()
-        epoch = 0
-        while epoch < cfg.epochs and len(seqs):
-            epoch_start = time.perf_counter()
-            self.net.train()
-            loss_sum, loss_n, out_of_time = 0.0, 0, False
-            batches = bucketed_batches(window, cfg.batch_size, rng)
-            bar = tqdm(batches, desc=f"tiger epoch {epoch + 1}", unit="batch", leave=False, disable=not cfg.progress)
-            for idx in bar:
-                inputs = torch.from_numpy(left_padded(flat, in_end[idx], window[idx]))
-                targets = torch.from_numpy(left_padded(flat, in_end[idx] + 1, window[idx]))
-                loss = self.net.loss(inputs, targets, cfg.label_smoothing, edges_of, cfg.trie_softmax)
-                optim.zero_grad(set_to_none=True)
-                loss.backward()
-                optim.step()
-                loss_sum += float(loss.detach())
-                loss_n += 1
-                bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}", refresh=False)
-                if cfg.time_budget_seconds and time.perf_counter() - train_start > cfg.time_budget_seconds:
-                    out_of_time = True
-                    break
-            bar.close()
-            epoch += 1
-            epoch_seconds.append(time.perf_counter() - epoch_start)
-            entry: dict[str, float] = {"epoch": epoch, "loss": loss_sum / max(loss_n, 1)}
-            if valid is not None and (epoch % max(cfg.eval_every, 1) == 0 or out_of_time or epoch >= cfg.epochs):
-                eval_start = time.perf_counter()
-                ndcg = self.valid_ndcg(valid)
-                entry["valid_ndcg10"] = ndcg
-                entry["valid_seconds"] = time.perf_counter() - eval_start
-                if ndcg > best_score:
-                    best_score, best_epoch, bad = ndcg, epoch, 0
-                    best_weights = copy.deepcopy(self.net.state_dict())
-                else:
-                    bad += 1
-                    if cfg.lr_decay_patience and bad % cfg.lr_decay_patience == 0:
-                        for group in optim.param_groups:  # reduce on plateau: lr <- factor * lr
-                            group["lr"] *= cfg.lr_decay_factor
-                entry["lr"] = optim.param_groups[0]["lr"]
-                logger.info(
-                    "tiger epoch %d: loss %.4f, valid NDCG@10 %.5f (best %.5f at %d), %.1f s + eval %.1f s",
-                    epoch,
-                    entry["loss"],
-                    ndcg,
-                    best_score,
-                    best_epoch,
-                    epoch_seconds[-1],
-                    entry["valid_seconds"],
-                )
-                if bad >= cfg.patience:
-                    stop_reason = "patience"
-            history.append(entry)
-            if out_of_time:
-                stop_reason = "time_budget"
-            if stop_reason != "epochs":
-                break
-        if best_weights is not None:
-            self.net.load_state_dict(best_weights)
-        self.net.eval()
+        loop = _TigerLoop(self, dataset, rng)
+        if len(loop.seqs):
+            result = Trainer(cfg, cfg.seed, cfg.progress).fit(loop, valid)
+        else:  # nothing to learn from: the initial network
+            result = TrainResult(stop_reason="epochs")
+            loop.net.eval()
+        info = result.info()
+        history = info.pop("history")
+        self.fit_info.update(info)
         self.fit_info.update(
             {
-                "epochs": epoch,
-                "best_epoch": best_epoch,
-                "best_valid_ndcg10": float(best_score) if best_epoch else None,
-                "valid_users": len(valid) if valid is not None else 0,
-                "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
-                "train_seconds": time.perf_counter() - train_start,
-                "stop_reason": stop_reason,
-                "parameters": sum(p.numel() for p in self.net.parameters()),
+                "valid_users": result.valid_cases,
+                "parameters": sum(p.numel() for p in loop.net.parameters()),
                 "history": history,
             }
         )
-
-    def valid_ndcg(self, cases: EvalCases) -> float:
-        """NDCG@10 of the beam-search top-10 over ``cases`` (history kept), as ``evaluate`` gives."""
-        lists = self.recommend(cases.histories, k=10).items
-        ranks = M.rank_in_lists(lists, cases.targets, self.n_items)
-        return M.rank_metrics(ranks, (10,))["NDCG@10"]
 
     # ---- inference ------------------------------------------------------------------------
     def _require(self) -> tuple[TigerNet, PrefixTrie]:
@@ -490,7 +388,7 @@ class Tiger(Recommender):
     def user_states(self, histories: Histories) -> torch.Tensor:
         """h after the last ``max_length`` items of every history: [n, D] (in input order)."""
         net, _ = self._require()
-        self._set_threads()
+        set_threads(self.config.threads)
         net.eval()
         with torch.inference_mode():
             return last_hidden(net, histories, self.config.max_length, self.config.eval_batch_size, self.config.dim)
@@ -535,12 +433,12 @@ class Tiger(Recommender):
         """The beam search's step: log p(c_l | h, prefix) per (user, beam) row; the state is (h, node).
 
         ``node`` is each row's trie node, extended by one token per level (no walk from the root).
-        With ``trie_softmax`` (and ``fast_decoding``) only the trie edges are scored, by
+        With ``trie_softmax`` and ``fast_decoding`` (config) only the trie edges are scored, by
         ``trie_log_softmax`` over per-node output vectors O_l[token] + N_l[node] built once per call;
         otherwise every code is scored and masked (``_log_probs``, the reference).
         """
         net, trie = self._require()
-        tables = self._child_tables() if self.config.trie_softmax and self.fast_decoding else None
+        tables = self._child_tables() if self.config.trie_softmax and self.config.fast_decoding else None
 
         def step(level: int, prefix: torch.Tensor, state: _StepState) -> tuple[torch.Tensor, _StepState]:
             h, parent = state
@@ -696,7 +594,7 @@ class Tiger(Recommender):
         clash = sorted(set(ext) & set(self.item_ids)) or sorted({x for x in ext if ext.count(x) > 1})
         if clash:
             raise ValueError(f"item id(s) already in the catalog or repeated: {clash[:5]}")
-        text = _unit(self._encode_texts(new)[0])
+        text = unit(self._encode_texts(new)[0])
         collab = None
         if self.collab_emb is not None:
             collab = impute_from_neighbors(text, self.text_emb, self.collab_emb, self.config.impute_neighbors)
@@ -795,10 +693,56 @@ class Tiger(Recommender):
         )
         self.net.eval()
 
-    def _set_threads(self) -> None:
-        threads = self.config.threads or os.cpu_count() or 1
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+
+class _TigerLoop(TrainLoop):
+    """tiger's batches (the last window of every training sequence, length-bucketed) and step (the code loss)."""
+
+    name = "tiger"
+    net: TigerNet
+
+    def __init__(self, model: Tiger, dataset: Dataset, rng: np.random.Generator) -> None:
+        cfg = model.config
+        assert model.tokenizer is not None and model.codes is not None
+        self.model, self.rng = model, rng
+        self.net = model.net = TigerNet(
+            model.n_items, model.codes, model.tokenizer.vocab_sizes, cfg, model._node_counts()
+        )
+        self.optimizer = torch.optim.AdamW(
+            self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay, foreach=True
+        )
+        self.edges_of = model._item_edges if (cfg.trie_softmax or cfg.node_embedding) else None
+        self.seqs = Sequences([s for s in dataset.sequences() if len(s) >= 2])
+        self.window = np.minimum(self.seqs.lengths - 1, cfg.max_length)
+        self.in_end = self.seqs.starts + self.seqs.lengths - 1  # the last window: inputs flat[in_end - window : in_end]
+
+    def batches(self, epoch: int) -> Sequence[Any]:
+        """Length-bucketed batches of sequence indices, shuffled anew every epoch."""
+        return bucketed_batches(self.window, self.model.config.batch_size, self.rng)
+
+    def step(self, batch: Any) -> Step:
+        """Teacher-forced cross-entropy of every level of every next item in the batch (mean over positions)."""
+        cfg = self.model.config
+        inputs = self.seqs.windows(self.in_end[batch], self.window[batch])
+        targets = self.seqs.windows(self.in_end[batch] + 1, self.window[batch])
+        loss = self.net.loss(inputs, targets, cfg.label_smoothing, self.edges_of, cfg.trie_softmax)
+        return Step(loss, float(loss.detach()))
+
+    def subject(self) -> Tiger:
+        return self.model
+
+    def save_best(self, path: Path) -> None:
+        self.model.save(path)
+
+    def arch(self) -> dict[str, Any]:
+        cfg, codes = self.model.config, self.model.codes
+        assert codes is not None
+        fields = ("dim", "layers", "heads", "max_length", "ffn_mult", "head_mult", "tie_codes", "node_embedding")
+        return {
+            **{f: getattr(cfg, f) for f in fields},
+            "item_id_embedding": cfg.item_id_embedding,
+            "n_items": self.model.n_items,
+            "codes": hashlib.sha256(np.ascontiguousarray(codes).tobytes()).hexdigest()[:16],
+        }
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -813,12 +757,7 @@ def impute_from_neighbors(
         nbr = np.argpartition(-sim, k - 1, axis=1)[:, :k]
         w = np.maximum(np.take_along_axis(sim, nbr, axis=1), 0.0) + 1e-6
         out[lo : lo + chunk] = (w[:, :, None] * values[nbr]).sum(1) / w.sum(1, keepdims=True)
-    return _unit(out)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return unit(out)
 
 
 _StepState = tuple[torch.Tensor, torch.Tensor]  # (h [rows, D], trie node [rows]) during beam search

@@ -21,19 +21,24 @@ A history h_1..h_T (most recent last) scores item j by the recency-weighted walk
            + popularity_weight * n_j / max_k n_k
 
 where n_j is the number of training interactions of item j. Nothing is learned by gradient
-descent; ``fit`` is a few sparse matrix products.
+descent; ``fit`` is a few sparse matrix products and ignores ``valid`` (the settings are chosen on
+validation by ``benchmarks/run_transition.py``; ``TransitionConfig`` checks their ranges).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from genrec.config import TransitionConfig
 from genrec.data.dataset import Dataset
-from genrec.data.split import EvalCases
 from genrec.models.base import Histories, Recommender
 from genrec.models.registry import register_model
+
+if TYPE_CHECKING:
+    from genrec.train import Validator
 
 
 @register_model("transition")
@@ -42,9 +47,8 @@ class TransitionGraph(Recommender):
 
     config_class = TransitionConfig
 
-    def _fit(self, dataset: Dataset, valid: EvalCases | None) -> None:
+    def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
         cfg = self.config
-        check_config(cfg)
         n = dataset.n_items
         adjacency = transition_counts(dataset.sequences(), n, cfg.window, cfg.gap_decay, cfg.reverse_weight)
         step = row_normalised(adjacency)
@@ -80,17 +84,6 @@ class TransitionGraph(Recommender):
             (state["data"], state["indices"], state["indptr"]), shape=(self.n_items, self.n_items)
         )
         self.popularity = state["popularity"]
-
-
-def check_config(cfg: TransitionConfig) -> None:
-    """Raise a ValueError naming the first out-of-range setting."""
-    if cfg.window < 1:
-        raise ValueError(f"window must be at least 1, got {cfg.window}")
-    if cfg.max_history < 1:
-        raise ValueError(f"max_history must be at least 1, got {cfg.max_history}")
-    for name in ("gap_decay", "reverse_weight", "two_hop", "recency_decay", "popularity_weight"):
-        if getattr(cfg, name) < 0:
-            raise ValueError(f"{name} must not be negative, got {getattr(cfg, name)}")
 
 
 def transition_counts(

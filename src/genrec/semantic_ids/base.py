@@ -17,9 +17,15 @@ import numpy as np
 
 from genrec.atomic import atomic_directory
 from genrec.config import SemanticIdConfig, config_from_dict, config_to_dict
+from genrec.registry import Registry
+from genrec.vectors import unit
 
-FORMAT_VERSION = 1
-_REGISTRY: dict[str, type[SemanticIdTokenizer]] = {}
+FORMAT_VERSION = 2  # 2: nested RQ-VAE settings (SemanticIdConfig.vae)
+#: Tokenizer classes by method name; a subclass with a ``name`` registers itself.
+TOKENIZERS: Registry[type[SemanticIdTokenizer]] = Registry(
+    "semantic-ID method",
+    modules={"rq_kmeans": "genrec.semantic_ids.rq_kmeans", "rq_vae": "genrec.semantic_ids.rq_vae"},
+)
 
 
 class SemanticIdTokenizer:
@@ -30,14 +36,10 @@ class SemanticIdTokenizer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
-            _REGISTRY[cls.name] = cls
+            TOKENIZERS.register(cls.name, cls)
 
     def __init__(self, config: SemanticIdConfig | None = None) -> None:
         self.config = config or SemanticIdConfig(method=self.name)
-        if self.config.levels < 1 or self.config.codebook_size < 2 or self.config.max_collisions < 1:
-            raise ValueError("need levels >= 1, codebook_size >= 2 and max_collisions >= 1")
-        if self.config.overflow not in ("error", "spill"):
-            raise ValueError(f"overflow must be 'error' or 'spill', got {self.config.overflow!r}")
         self.dim: int | None = None
         self.ids: np.ndarray | None = None  # [n, levels + 1]: the item <-> ID map, row = item
         self.raw_codes: np.ndarray | None = None  # [n, levels] before disambiguation / spilling
@@ -175,18 +177,19 @@ class SemanticIdTokenizer:
     @classmethod
     def load(cls, path: str | Path) -> SemanticIdTokenizer:
         """Load a tokenizer written by ``save``; the class comes from the saved metadata."""
-        import genrec.semantic_ids  # noqa: F401  (registers the tokenizer classes)
-
         path = Path(path)
         if not (path / "meta.json").exists():
             raise FileNotFoundError(f"{path} is not a saved semantic-ID tokenizer (no meta.json)")
         meta = json.loads((path / "meta.json").read_text())
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(f"{path}: saved in a newer format ({meta['format_version']}); upgrade genrec")
-        tok_cls = _REGISTRY[meta["method"]] if cls is SemanticIdTokenizer else cls
+        version = meta.get("format_version", 0)
+        if version > FORMAT_VERSION:
+            raise ValueError(f"{path}: saved in a newer format ({version}); upgrade genrec")
+        if version < FORMAT_VERSION:
+            raise ValueError(f"{path}: saved by an older genrec (format {version}); retrain the tokenizer")
+        tok_cls = TOKENIZERS.get(meta["method"]) if cls is SemanticIdTokenizer else cls
         if tok_cls.name != meta["method"]:
             raise ValueError(f"{path} holds a '{meta['method']}' tokenizer, not '{tok_cls.name}'")
-        tok = tok_cls(config_from_dict(SemanticIdConfig, meta["config"]))
+        tok = tok_cls(config_from_dict(SemanticIdConfig, meta["config"], f"{path / 'meta.json'}: config"))
         tok.dim = int(meta["dim"])
         tok.fit_info = meta.get("fit_info", {})
         with np.load(path / "state.npz") as data:
@@ -242,13 +245,8 @@ class SemanticIdTokenizer:
 
 def create_tokenizer(config: SemanticIdConfig | None = None) -> SemanticIdTokenizer:
     """A tokenizer of the kind ``config.method`` names ("rq_kmeans" or "rq_vae")."""
-    import genrec.semantic_ids  # noqa: F401  (registers the tokenizer classes)
-
     config = config or SemanticIdConfig()
-    if config.method not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown semantic-ID method {config.method!r}; known: {known}")
-    return _REGISTRY[config.method](config)
+    return TOKENIZERS.get(config.method)(config)
 
 
 def mix_embeddings(text_emb: np.ndarray, collab_emb: np.ndarray, weight: float) -> np.ndarray:
@@ -262,7 +260,7 @@ def mix_embeddings(text_emb: np.ndarray, collab_emb: np.ndarray, weight: float) 
     t, c = _check(text_emb), _check(collab_emb)
     if len(t) != len(c):
         raise ValueError(f"{len(t)} text embeddings but {len(c)} collaborative ones")
-    mixed = np.concatenate([np.sqrt(1.0 - weight) * _unit(t), np.sqrt(weight) * _unit(c)], axis=1)
+    mixed = np.concatenate([np.sqrt(1.0 - weight) * unit(t), np.sqrt(weight) * unit(c)], axis=1)
     return mixed.astype(np.float32)
 
 
@@ -274,10 +272,6 @@ def nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 8192) -> np.ndarr
         part = x[lo : lo + chunk]
         out[lo : lo + chunk] = np.argmin(c2[None, :] - 2.0 * part @ centroids.T, axis=1)
     return out
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def _check(embeddings: np.ndarray, allow_empty: bool = False) -> np.ndarray:

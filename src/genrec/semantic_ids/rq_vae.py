@@ -8,7 +8,8 @@ Loss per batch (squared norms summed over features, averaged over the batch):
   ||x - x_hat||^2 + sum_l ( ||sg(r_l) - e_l||^2 + beta ||r_l - sg(e_l)||^2 )
 
 Codebooks start as k-means of the first batch's residuals; after each epoch, codes no item
-picked are re-seeded from residuals of the latest batch (dead-code reset).
+picked are re-seeded from residuals of the latest batch (dead-code reset). Training runs in
+``genrec.train.Trainer`` (``SemanticIdConfig.vae`` holds its settings).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from genrec.nn import torch_threads
 from genrec.semantic_ids.base import SemanticIdTokenizer
+from genrec.train import Step, Trainer, TrainLoop
 
 _Quantised = tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]
 
@@ -83,43 +86,18 @@ class RQVAE(SemanticIdTokenizer):
     def _fit(self, x: np.ndarray) -> None:
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
-        net = self._new_net()
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.vae_lr)
-        data = torch.from_numpy(x)
-        bs = min(cfg.vae_batch_size, len(x))
-        history: dict[str, list[float]] = {"recon_loss": [], "codebook_loss": [], "commit_loss": []}
-        with _threads(cfg.threads):
-            self._init_codebooks(net, data[torch.from_numpy(rng.permutation(len(x))[:bs])])
-            bar = tqdm(range(cfg.vae_epochs), desc="rq-vae epochs", disable=not cfg.progress)
-            for epoch in bar:
-                net.train()
-                used = torch.zeros(cfg.levels, cfg.codebook_size, dtype=torch.long)
-                sums = np.zeros(3)
-                order = torch.from_numpy(rng.permutation(len(x)))
-                for lo in range(0, len(x), bs):
-                    batch = data[order[lo : lo + bs]]
-                    x_hat, codes, terms, residuals = net(batch)
-                    recon = ((x_hat - batch) ** 2).sum(-1).mean()
-                    loss = recon + terms[0] + cfg.vae_beta * terms[1]
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    for level in range(cfg.levels):
-                        used[level] += torch.bincount(codes[:, level], minlength=cfg.codebook_size)
-                    sums += len(batch) * np.array([recon.item(), terms[0].item(), terms[1].item()])
-                for key, value in zip(history, sums / len(x)):
-                    history[key].append(float(value))
-                bar.set_postfix(recon=f"{history['recon_loss'][-1]:.4f}")
-                if cfg.vae_dead_reset and epoch < cfg.vae_epochs - 1:
-                    self._reset_dead(net, used, residuals, rng)
-        self.net = net.eval()
-        self.fit_info.update(history)
+        loop = _RQVAELoop(self, x, np.random.default_rng(cfg.seed))
+        with torch_threads(cfg.threads):
+            first = loop.data[torch.from_numpy(loop.rng.permutation(len(x))[: loop.batch_size])]
+            self._init_codebooks(loop.net, first)
+            Trainer(cfg.vae, cfg.seed, cfg.progress).fit(loop)
+        self.net = loop.net.eval()
+        self.fit_info.update(loop.history)
 
     def _new_net(self) -> RQVAENet:
         cfg = self.config
         assert self.dim is not None
-        return RQVAENet(self.dim, cfg.vae_hidden, cfg.vae_latent_dim, cfg.levels, cfg.codebook_size)
+        return RQVAENet(self.dim, cfg.vae.hidden, cfg.vae.latent_dim, cfg.levels, cfg.codebook_size)
 
     def _init_codebooks(self, net: RQVAENet, batch: torch.Tensor) -> None:
         """k-means of the first batch's residuals, level by level."""
@@ -160,7 +138,7 @@ class RQVAE(SemanticIdTokenizer):
                     net.codebooks[level, dead] = res[pick]
 
     def _latent(self, x: np.ndarray) -> torch.Tensor:
-        with torch.no_grad(), _threads(self.config.threads):
+        with torch.no_grad(), torch_threads(self.config.threads):
             parts = [self.net.encoder(torch.from_numpy(x[lo : lo + 8192])) for lo in range(0, len(x), 8192)]
             return torch.cat(parts)
 
@@ -191,18 +169,59 @@ class RQVAE(SemanticIdTokenizer):
         self.net.eval()
 
 
-class _threads:
-    """Context manager: run torch with ``n`` threads (0: all cores), then restore."""
+class _RQVAELoop(TrainLoop):
+    """RQ-VAE's batches (a fresh permutation of the items every epoch) and step (reconstruction + VQ losses)."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n or os.cpu_count() or 1
-        self.before = 0
+    name = "rq-vae"
+    net: RQVAENet
 
-    def __enter__(self) -> None:
-        self.before = torch.get_num_threads()
-        if self.before != self.n:
-            torch.set_num_threads(self.n)
+    def __init__(self, tokenizer: RQVAE, x: np.ndarray, rng: np.random.Generator) -> None:
+        cfg = tokenizer.config
+        self.tokenizer, self.rng = tokenizer, rng
+        self.net = tokenizer._new_net()
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.vae.lr, weight_decay=cfg.vae.weight_decay)
+        self.data = torch.from_numpy(x)
+        self.batch_size = min(cfg.vae.batch_size, len(x))
+        self.history: dict[str, list[float]] = {"recon_loss": [], "codebook_loss": [], "commit_loss": []}
+        self.used = torch.zeros(cfg.levels, cfg.codebook_size, dtype=torch.long)  # codes picked this epoch
+        self.sums = np.zeros(3)  # batch-size-weighted recon, codebook and commitment losses this epoch
+        self.residuals: list[torch.Tensor] = []  # of the latest batch, for the dead-code reset
 
-    def __exit__(self, *exc: object) -> None:
-        if torch.get_num_threads() != self.before:
-            torch.set_num_threads(self.before)
+    def batches(self, epoch: int) -> Sequence[Any]:
+        """The items in a new random order, cut into batches."""
+        cfg = self.tokenizer.config
+        self.used = torch.zeros(cfg.levels, cfg.codebook_size, dtype=torch.long)
+        self.sums = np.zeros(3)
+        order = torch.from_numpy(self.rng.permutation(len(self.data)))
+        return [order[lo : lo + self.batch_size] for lo in range(0, len(self.data), self.batch_size)]
+
+    def step(self, batch: Any) -> Step:
+        """||x - x_hat||^2 + codebook loss + beta * commitment loss of one batch (means over the batch)."""
+        cfg = self.tokenizer.config
+        x = self.data[batch]
+        x_hat, codes, terms, self.residuals = self.net(x)
+        recon = ((x_hat - x) ** 2).sum(-1).mean()
+        loss = recon + terms[0] + cfg.vae.beta * terms[1]
+        for level in range(cfg.levels):
+            self.used[level] += torch.bincount(codes[:, level], minlength=cfg.codebook_size)
+        parts = np.array([recon.item(), terms[0].item(), terms[1].item()])
+        self.sums += len(x) * parts
+        return Step(loss, float(loss.item()) * len(x), float(len(x)))
+
+    def end_epoch(self, epoch: int, entry: dict[str, Any]) -> None:
+        """Record the epoch's mean losses; re-seed unused codes (not after the last epoch)."""
+        cfg = self.tokenizer.config
+        for key, value in zip(self.history, self.sums / len(self.data)):
+            self.history[key].append(float(value))
+            entry[key] = float(value)
+        if cfg.vae.dead_reset and epoch < cfg.vae.epochs:
+            self.tokenizer._reset_dead(self.net, self.used, self.residuals, self.rng)
+
+    def arch(self) -> dict[str, Any]:
+        cfg = self.tokenizer.config
+        return {
+            "dim": self.tokenizer.dim,
+            "levels": cfg.levels,
+            "codebook_size": cfg.codebook_size,
+            **cfg.vae.model_dump(include={"hidden", "latent_dim"}),
+        }

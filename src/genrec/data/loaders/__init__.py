@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from genrec.data.dataset import Dataset
+from genrec.data.loaders._checks import check_loaded, check_options, check_path
 from genrec.data.loaders._common import dataset_name, safe_name
 from genrec.data.loaders._download import ChecksumError, DownloadError
 from genrec.data.loaders.amazon import load_amazon
@@ -19,14 +20,14 @@ from genrec.data.loaders.movielens import download_movielens, load_movielens
 from genrec.data.loaders.sequence_text import load_sequence_text
 from genrec.data.loaders.tabular import load_table
 from genrec.data.store import Store, files_fingerprint
+from genrec.registry import Registry
 
-LOADERS: dict[str, Callable[..., Dataset]] = {
-    "sequence": load_sequence_text,
-    "movielens": load_movielens,
-    "amazon": load_amazon,
-    "minionerec": load_minionerec,
-    "table": load_table,
-}
+LOADERS: Registry[Callable[..., Dataset]] = Registry("loader kind")
+LOADERS.register("sequence", load_sequence_text)
+LOADERS.register("movielens", load_movielens)
+LOADERS.register("amazon", load_amazon)
+LOADERS.register("minionerec", load_minionerec)
+LOADERS.register("table", load_table)
 #: Options that name further source files (they are part of the cache key).
 PATH_OPTIONS = (
     "item_attributes",
@@ -40,19 +41,29 @@ PATH_OPTIONS = (
 
 
 def load(kind: str, path: str | Path | Sequence[str | Path], **options: Any) -> Dataset:
-    """Load ``path`` with the loader registered as ``kind``."""
-    if kind not in LOADERS:
-        raise ValueError(f"unknown loader kind {kind!r}; known: {', '.join(sorted(LOADERS))}")
-    return LOADERS[kind](path, **options)
+    """Load ``path`` with the loader registered as ``kind``.
+
+    Options are checked first (unknown keys, wrong types and missing side files raise before any
+    file is read), and a load that finds no interactions raises ``DataFormatError``.
+    """
+    loader = LOADERS.get(kind)  # an unknown kind fails here, naming the known ones
+    options = check_options(kind, loader, options)
+    check_path(kind, path)
+    for key in PATH_OPTIONS:
+        if options.get(key) is not None:
+            check_path(kind, options[key], option=key)
+    dataset = loader(path, **options)
+    check_loaded(kind, path, dataset.n_interactions)
+    return dataset
 
 
 def load_cached(
     kind: str, path: str | Path | Sequence[str | Path], store: Store | None = None, **options: Any
 ) -> Dataset:
     """Like ``load``, but reuse the dataset stored for the same source files and options."""
-    if kind not in LOADERS:
-        raise ValueError(f"unknown loader kind {kind!r}; known: {', '.join(sorted(LOADERS))}")
+    loader = LOADERS.get(kind)  # an unknown kind fails here, before any file is read
     store = store if store is not None else Store()
+    options = check_options(kind, loader, options)
     paths = _paths(path)
     files = _source_files(paths + [Path(options[k]) for k in PATH_OPTIONS if options.get(k) is not None])
     params = {"kind": kind, "options": {k: _key(v) for k, v in sorted(options.items())}}

@@ -24,7 +24,15 @@ import pandas as pd
 
 from genrec.data.dataset import EVENT_CODE, Dataset
 from genrec.data.errors import DataFormatError
-from genrec.data.loaders._common import content_lines, dataset_name, item_row, parse_record
+from genrec.data.loaders._common import (
+    FLOAT32_MAX,
+    check_id,
+    check_time,
+    content_lines,
+    dataset_name,
+    item_row,
+    parse_record,
+)
 
 log = logging.getLogger(__name__)
 _META_FIELDS = (
@@ -50,10 +58,17 @@ def load_amazon(
     reviews_path = Path(reviews_path)
     users, items, user, item, timestamp, rating = _read_reviews(reviews_path)
     keep = _kcore(user, item, len(users), len(items), kcore)
+    n_reviews = len(user)
     user, item, timestamp, rating = user[keep], item[keep], timestamp[keep], rating[keep]
     user_ids, item_ids = np.array(users, dtype=object), np.array(items, dtype=object)
     kept_items = set(item_ids[np.unique(item)].tolist())
     meta = _read_meta(Path(meta_path), kept_items) if meta_path is not None else None
+    if not keep.any():
+        raise DataFormatError(
+            f"no reviews are left after {kcore}-core filtering ({n_reviews} reviews, {len(users)} users, "
+            f"{len(items)} items): lower kcore (kcore=0 keeps everything)",
+            reviews_path,
+        )
     frame = pd.DataFrame(
         {"user_id": user_ids[user], "item_id": item_ids[item], "timestamp": timestamp, "value": rating}
     )
@@ -129,8 +144,13 @@ def _kcore(user: np.ndarray, item: np.ndarray, n_users: int, n_items: int, k: in
 def _text_field(record: dict[str, Any], key: str, path: Path, line: int) -> str:
     value = record.get(key)
     if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
-        raise DataFormatError(f"missing or invalid {key} ({value!r})", path, line, key)
-    return str(value).strip()
+        raise DataFormatError(f"missing or invalid {key} ({_short(value)})", path, line, key)
+    return check_id(str(value).strip(), path, line, key)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _int_field(record: dict[str, Any], key: str, path: Path, line: int) -> int:
@@ -138,22 +158,25 @@ def _int_field(record: dict[str, Any], key: str, path: Path, line: int) -> int:
     if isinstance(value, bool):
         pass
     elif isinstance(value, int):
-        return value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and value.strip().lstrip("-").isdigit()
-    ):
-        return int(value)
-    raise DataFormatError(f"missing or non-integer {key} ({value!r})", path, line, key)
+        return check_time(value, path, line, key)
+    elif isinstance(value, float) and value.is_integer():
+        return check_time(int(value), path, line, key)
+    elif isinstance(value, str) and value.strip().removeprefix("-").isdigit() and value.strip().isascii():
+        if len(value.strip()) > 4000:  # int() refuses longer digit strings
+            raise DataFormatError(f"timestamp {_short(value)} is out of range (int64)", path, line, key)
+        return check_time(int(value), path, line, key)
+    raise DataFormatError(f"missing or non-integer {key} ({_short(value)})", path, line, key)
 
 
 def _number_field(record: dict[str, Any], key: str, path: Path, line: int) -> float:
     value = record.get(key)
     number = math.nan
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        with contextlib.suppress(OverflowError):
+            number = float(value)
     elif isinstance(value, str):
         with contextlib.suppress(ValueError):
             number = float(value)
-    if math.isfinite(number):
+    if math.isfinite(number) and abs(number) <= FLOAT32_MAX:
         return number
-    raise DataFormatError(f"missing or non-numeric {key} ({value!r})", path, line, key)
+    raise DataFormatError(f"missing or non-numeric {key} ({_short(value)})", path, line, key)

@@ -20,7 +20,15 @@ import pandas as pd
 
 from genrec.data.dataset import Dataset
 from genrec.data.errors import DataFormatError
-from genrec.data.loaders._common import dataset_name, parse_list, read_item_json, unescape
+from genrec.data.loaders._common import (
+    check_id,
+    dataset_name,
+    invalid_text_line,
+    parse_list,
+    read_item_json,
+    unescape,
+)
+from genrec.textsafe import ID_CONTROL_RE
 
 REQUIRED_COLUMNS = ("user_id", "history_item_id", "item_id")
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
@@ -40,12 +48,20 @@ def load_minionerec(
         for number, row in _rows(path):
             user = _required(row, "user_id", path, number)
             history = parse_list(row["history_item_id"], path, number, "history_item_id")
+            if ID_CONTROL_RE.search(row["history_item_id"]) or not all(item.strip() for item in history):
+                for item in history:
+                    if not item.strip():
+                        raise DataFormatError("an empty id in the history", path, number, "history_item_id")
+                    check_id(item, path, number, "history_item_id")
             target = _required(row, "item_id", path, number)
             sequence = history + [target]
             if len(sequence) >= len(sequences.get(user, ())):  # ties: the later sample is more recent
                 sequences[user] = sequence
             _collect(titles, history, target, row, "history_item_title", "item_title", path, number)
             _collect(sids, history, target, row, "history_item_sid", "item_sid", path, number)
+    if not sequences:
+        where = paths[0] if len(paths) == 1 else ", ".join(map(str, paths))[:300]
+        raise DataFormatError("no samples (only a header?)", where)
     items = _items(item_json, titles, sids)
     return Dataset.from_sequences(name or dataset_name("minionerec", paths[0]), sequences, items)
 
@@ -68,7 +84,7 @@ def _csv_files(csv_paths: str | Path | Sequence[str | Path]) -> list[Path]:
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(first line of the record, row)``; raise on a missing column or a ragged row."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         try:
             columns = reader.fieldnames or []
@@ -84,14 +100,14 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         except csv.Error as err:
             raise DataFormatError(f"malformed CSV: {err}", path, reader.line_num) from None
         except UnicodeDecodeError as err:
-            raise DataFormatError(f"not valid UTF-8 ({err.reason})", path, reader.line_num + 1) from None
+            raise DataFormatError(f"not valid UTF-8 text ({err.reason})", path, invalid_text_line(path)) from None
 
 
 def _required(row: dict[str, str], column: str, path: Path, line: int) -> str:
     value = row[column].strip()
     if not value:
         raise DataFormatError(f"empty {column}", path, line, column)
-    return value
+    return check_id(value, path, line, column)
 
 
 def _collect(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,6 +65,9 @@ _YEAR_RE = re.compile(r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 _INT_RE = r"^\s*-?\d+\s*$"
 _FLOAT_RE = r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _RATING_COLUMNS = ("user", "item", "rating", "timestamp")
+_BOM = b"\xef\xbb\xbf"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def load_movielens(path: str | Path, variant: str = "auto", name: str | None = None) -> Dataset:
@@ -138,13 +143,12 @@ def _need(src: Source, filename: str) -> str:
 
 # ---- ratings --------------------------------------------------------------------------
 def _ratings(src: Source, filename: str, delimiter: str, header: bool) -> pd.DataFrame:
-    """Read a ratings file fast with pyarrow; on any problem rescan it to name the bad line."""
+    """Read a ratings file fast with pyarrow; on any problem rescan it line by line (naming a bad line)."""
     member = _need(src, filename)
     label = src.label(member)
     table = _fast_ratings(src, member, delimiter, header, label)
     if table is None:
-        _scan_ratings(src, member, delimiter, header, label)
-        raise DataFormatError("could not parse the ratings", label)  # pragma: no cover
+        return _scan_ratings(src, member, delimiter, header, label)
     return pd.DataFrame(
         {
             "user_id": table["user"].to_numpy(zero_copy_only=False),
@@ -158,20 +162,17 @@ def _ratings(src: Source, filename: str, delimiter: str, header: bool) -> pd.Dat
 def _fast_ratings(src: Source, member: str, delimiter: str, header: bool, label: str) -> pa.Table | None:
     """All four columns parsed and checked, or None when anything is off."""
     names = ["user", "s1", "item", "s2", "rating", "s3", "timestamp"] if delimiter == "::" else None
-    bad_rows: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        bad_rows.append(row)
-        return "skip"
-
     read = pacsv.ReadOptions(column_names=names or (None if header else list(_RATING_COLUMNS)))
     parse = pacsv.ParseOptions(
         delimiter=":" if delimiter == "::" else delimiter,
         quote_char='"' if header else False,
         ignore_empty_lines=False,
-        invalid_row_handler=on_invalid,
     )
-    with src.open(member) as fh:
+    fh = src.open(member)
+    if fh.read(3) != _BOM:  # zip members cannot seek: open again
+        fh.close()
+        fh = src.open(member)
+    try:
         first = fh.readline() if header else b""
         if header:
             columns = [c.strip() for c in next(csv.reader([decode_text(first)]), [])]
@@ -181,12 +182,11 @@ def _fast_ratings(src: Source, member: str, delimiter: str, header: bool, label:
                     raise DataFormatError(f"missing column {col!r} (header: {columns})", label, 1, col)
             read = pacsv.ReadOptions(column_names=[wanted.get(c, c) for c in columns])
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in read.column_names})
-        try:
-            table = pacsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
-        except pa.ArrowInvalid:
-            return None
-    if bad_rows:
+        table = pacsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+    finally:
+        fh.close()
     if delimiter == "::":
         for spacer in ("s1", "s2", "s3"):
             if pc.any(pc.not_equal(pc.fill_null(table[spacer], "x"), "")).as_py():
@@ -198,40 +198,64 @@ def _fast_ratings(src: Source, member: str, delimiter: str, header: bool, label:
         if not pc.all(pc.match_substring_regex(column, pattern)).as_py():
             return None
         out[col] = pc.utf8_trim_whitespace(column)
-    return pa.table(
-        {
-            "user": out["user"],
-            "item": out["item"],
-            "rating": pc.cast(out["rating"], pa.float32()),
-            "timestamp": pc.cast(out["timestamp"], pa.int64()),
-        }
-    )
+    try:
+        rating = pc.cast(out["rating"], pa.float32())
+        timestamp = pc.cast(out["timestamp"], pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # out of range: the scan names the line
+        return None
+    if not pc.all(pc.is_finite(rating)).as_py():
+        return None
+    return pa.table({"user": out["user"], "item": out["item"], "rating": rating, "timestamp": timestamp})
 
 
-def _scan_ratings(src: Source, member: str, delimiter: str, header: bool, label: str) -> None:
-    """Walk the ratings line by line and raise DataFormatError at the first bad one."""
+def _scan_ratings(src: Source, member: str, delimiter: str, header: bool, label: str) -> pd.DataFrame:
+    """Walk the ratings line by line: raise DataFormatError at the first bad line, else return them."""
     names = ("user", "item", "rating", "timestamp")
+    fields = ("userId", "movieId", "rating", "timestamp") if header else names
+    rows: dict[str, list[Any]] = {name: [] for name in names}
     with src.open(member) as fh:
         text = io.TextIOWrapper(fh, encoding="latin-1", newline=None)
-        rows = csv.reader(text) if header else (line.rstrip("\n").split(delimiter) for line in text)
+        lines = (line.removeprefix(_BOM.decode("latin-1")) if n == 0 else line for n, line in enumerate(text))
+        reader = csv.reader(lines) if header else (line.rstrip("\n").split(delimiter) for line in lines)
         order: list[str] = list(names)
-        for number, parts in enumerate(rows, start=1):
-            if header and number == 1:
-                order = [c.strip() for c in parts]
-                continue
-            if len(parts) != len(order):
-                raise DataFormatError(
-                    f"expected {len(order)} fields separated by {delimiter!r}, got {len(parts)}: "
-                    f"{delimiter.join(parts)[:80]!r}",
-                    label,
-                    number,
-                )
-            values = dict(zip(order, parts))
-            fields = ("userId", "movieId", "rating", "timestamp") if header else names
-            for col, pattern in zip(fields, (_INT_RE, _INT_RE, _FLOAT_RE, _INT_RE)):
-                if not re.match(pattern, values[col]):
-                    kind = "a number" if col == "rating" else "an integer"
-                    raise DataFormatError(f"{values[col]!r} is not {kind}", label, number, col)
+        number = 0
+        try:
+            for number, parts in enumerate(reader, start=1):
+                if header and number == 1:
+                    order = [c.strip() for c in parts]
+                    continue
+                if len(parts) != len(order):
+                    raise DataFormatError(
+                        f"expected {len(order)} fields separated by {delimiter!r}, got {len(parts)}: "
+                        f"{delimiter.join(parts)[:80]!r}",
+                        label,
+                        number,
+                    )
+                values = dict(zip(order, parts))
+                for name, col, pattern in zip(names, fields, (_INT_RE, _INT_RE, _FLOAT_RE, _INT_RE)):
+                    if not re.match(pattern, values[col]):
+                        kind = "a number" if col == "rating" else "an integer"
+                        raise DataFormatError(f"{values[col][:40]!r} is not {kind}", label, number, col)
+                    rows[name].append(values[col].strip())
+                digits = rows["timestamp"][-1]
+                rating, stamp = float(rows["rating"][-1]), int(digits) if len(digits) <= 30 else _INT64_MAX + 1
+                if not (math.isfinite(rating) and abs(rating) <= _FLOAT32_MAX):
+                    raise DataFormatError(
+                        f"rating {rows['rating'][-1][:40]!r} is out of range", label, number, "rating"
+                    )
+                if not _INT64_MIN <= stamp <= _INT64_MAX:
+                    message = f"timestamp {rows['timestamp'][-1][:40]} is out of range (int64)"
+                    raise DataFormatError(message, label, number, "timestamp")
+        except csv.Error as err:
+            raise DataFormatError(f"malformed CSV: {err}", label, number + 1) from None
+    return pd.DataFrame(
+        {
+            "user_id": rows["user"],
+            "item_id": rows["item"],
+            "timestamp": np.array(rows["timestamp"], dtype=np.int64),
+            "value": np.array(rows["rating"], dtype=np.float32),
+        }
+    )
 
 
 # ---- items ----------------------------------------------------------------------------
@@ -354,6 +378,7 @@ def _users(
         return None
     label = src.label(member)
     rows = []
+    seen: dict[str, int] = {}
     for number, line in enumerate(decode_text(src.read_bytes(member)).splitlines(), start=1):
         parts = line.split(delimiter)
         if len(parts) != len(fields) + 1:
@@ -364,13 +389,20 @@ def _users(
             )
         if not re.match(_INT_RE, parts[0]):
             raise DataFormatError(f"{parts[0]!r} is not an integer", label, number, "user id")
+        user = parts[0].strip()
+        if user in seen:
+            message = f"duplicate user id {user!r} (first on line {seen[user]})"
+            raise DataFormatError(message, label, number, "user id")
+        seen[user] = number
         attrs: dict[str, Any] = {}
         for i, (field, value) in enumerate(zip(fields, parts[1:])):
             if i in int_fields:
-                if not re.match(_INT_RE, value):
-                    raise DataFormatError(f"{value!r} is not an integer", label, number, field)
+                if not re.match(_INT_RE, value) or len(value.strip()) > 18:
+                    raise DataFormatError(
+                        f"{value[:40]!r} is not an integer of at most 18 digits", label, number, field
+                    )
                 attrs[field] = int(value)
             else:
                 attrs[field] = value
-        rows.append({"user_id": parts[0].strip(), "attributes": attrs})
+        rows.append({"user_id": user, "attributes": attrs})
     return pd.DataFrame(rows, columns=["user_id", "attributes"])

@@ -24,6 +24,7 @@ import pandas as pd
 from genrec.data.dataset import Dataset
 from genrec.data.errors import DataFormatError
 from genrec.data.loaders._common import (
+    check_id,
     content_lines,
     dataset_name,
     item_row,
@@ -32,7 +33,9 @@ from genrec.data.loaders._common import (
     parse_record,
     read_item_json,
     read_json_object,
+    read_text,
 )
+from genrec.textsafe import ID_CONTROL_RE
 
 #: Share of the titles both side files give that must agree before descriptions are joined.
 MIN_TITLE_AGREEMENT = 0.9
@@ -52,6 +55,9 @@ def read_sequences(path: str | Path) -> dict[str, list[str]]:
         if blank is not None:
             raise DataFormatError("empty line (expected 'user item item ...')", path, blank, "user")
         user, items = tokens[0], tokens[1:]
+        if ID_CONTROL_RE.search(line):
+            for field, token in zip(["user"] + ["items"] * len(items), tokens):
+                check_id(token, path, number, field)
         if not items:
             raise DataFormatError(f"user {user!r} has no items", path, number, "items")
         if user in sequences:
@@ -92,7 +98,7 @@ def read_item_texts(path: str | Path) -> pd.DataFrame:
         item = record.get("item_id")
         if item is None or isinstance(item, (bool, dict, list)) or str(item).strip() == "":
             raise DataFormatError("missing or invalid item_id", path, number, "item_id")
-        item = str(item).strip()
+        item = check_id(str(item).strip(), path, number, "item_id")
         if item in seen:
             raise DataFormatError(f"duplicate item_id {item!r} (first on line {seen[item]})", path, number, "item_id")
         seen[item] = number
@@ -165,7 +171,7 @@ def merge_descriptions(items: pd.DataFrame | None, path: str | Path, key_offset:
             try:
                 item = str(int(key) + key_offset)
             except ValueError:
-                text = path.read_text(encoding="utf-8")
+                text = read_text(path)
                 raise DataFormatError(
                     f"key {key!r} is not an integer (descriptions_key_offset={key_offset})",
                     path,

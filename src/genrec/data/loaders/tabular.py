@@ -25,13 +25,18 @@ import pyarrow.parquet as pq
 from genrec.data.dataset import EVENT_TYPES, ITEM_COLUMNS, Dataset
 from genrec.data.errors import DataFormatError
 from genrec.data.loaders._common import (
+    INT64_MAX,
+    INT64_MIN,
     dataset_name,
+    invalid_text_line,
     item_row,
     iter_lines,
     jsonable,
+    open_binary,
     parse_list,
     parse_record,
 )
+from genrec.textsafe import ID_CONTROL_RE, first_id_control
 
 ITEM_FIELDS = tuple(c for c in ITEM_COLUMNS if c != "item_id")
 LineOf = Callable[[int], int]
@@ -80,8 +85,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, LineOf, int | None]:
     if kind == "parquet":
         try:
             frame = pq.read_table(path).to_pandas()
-        except (pa.ArrowInvalid, OSError) as err:
-            raise DataFormatError(f"not a readable Parquet file: {err}", path) from None
+        except (pa.ArrowException, OSError) as err:
+            raise DataFormatError(f"not a readable Parquet file: {str(err)[:200]}", path) from None
         return frame, lambda row: row + 1, None
     if kind == "jsonl":
         return _read_jsonl(path), _jsonl_line_of(path), None
@@ -113,39 +118,45 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     header: list[str] = next((fields for _, fields in _csv_records(path, delimiter)), [])
     if not header or not any(h.strip() for h in header):
         raise DataFormatError("empty file or empty header", path, 1)
-    bad: list[Any] = []
-
-    def on_invalid(row: Any) -> str:
-        bad.append(row)
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=True
-            ),
-        )
-    except pa.ArrowInvalid as err:
-        _raise_ragged_csv(path, delimiter, len(header))
-        raise DataFormatError(f"cannot parse: {err}", path) from None
-    if bad:
-        _raise_ragged_csv(path, delimiter, len(header))
-        raise DataFormatError(f"{len(bad)} malformed row(s), e.g. {bad[0].text!r}", path)
+    block = 1 << 20
+    while True:
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=block),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={h: pa.string() for h in header}, strings_can_be_null=True
+                ),
+            )
+            break
+        except pa.ArrowInvalid as err:
+            # A record longer than pyarrow's block: read again with blocks that hold it.
+            if "straddl" in str(err) and block < path.stat().st_size + 1:
+                block = min(max(block * 16, path.stat().st_size + 1), 2**31 - 1)
+                continue
+            if "UTF8" in str(err) or "UTF-8" in str(err):
+                raise DataFormatError("not valid UTF-8 text", path, invalid_text_line(path)) from None
+            _raise_ragged_csv(path, delimiter, len(header))
+            raise DataFormatError(f"cannot parse: {str(err)[:200]}", path) from None
     return table.to_pandas()
 
 
 def _csv_records(path: Path, delimiter: str) -> Any:
     """Yield ``(first line, fields)`` of every non-blank CSV record, header included."""
-    text = io.TextIOWrapper(_binary(path), encoding="utf-8", newline="")
+    text = io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")
     with text:
         reader = csv.reader(text, delimiter=delimiter)
         start = 1
-        for fields in reader:
-            if fields:
-                yield start, fields
-            start = reader.line_num + 1
+        try:
+            for fields in reader:
+                if fields:
+                    yield start, fields
+                start = reader.line_num + 1
+        except UnicodeDecodeError as err:
+            raise DataFormatError(f"not valid UTF-8 text ({err.reason})", path, invalid_text_line(path)) from None
+        except csv.Error as err:
+            raise DataFormatError(f"malformed CSV: {err}", path, start) from None
 
 
 def _raise_ragged_csv(path: Path, delimiter: str, width: int) -> None:
@@ -186,23 +197,20 @@ def _jsonl_line_of(path: Path) -> LineOf:
     return line_of
 
 
-def _binary(path: Path) -> Any:
-    import gzip
-
-    raw = open(path, "rb")
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
-        return gzip.GzipFile(fileobj=raw)
-    raw.seek(0)
-    return raw
-
-
 # ---- column checks ----------------------------------------------------------------------
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
 def _ids(series: pd.Series, path: Path, line_of: LineOf, column: str) -> pd.Series:
+    if series.dtype == object:
+        odd = series.map(lambda v: isinstance(v, (dict, list, tuple, bool, np.ndarray, np.bool_))).to_numpy(dtype=bool)
+        if odd.any():
+            row = _first(odd)
+            message = f"an id must be a string or a number, got {str(series.iloc[row])[:60]!r}"
+            raise DataFormatError(message, path, line_of(row), column)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        raise DataFormatError("an id must be a string or a number, got true/false", path, line_of(0), column)
     if pd.api.types.is_float_dtype(series.dtype):
         whole = series.isna() | (series == np.floor(series))
         if whole.all():
@@ -212,6 +220,12 @@ def _ids(series: pd.Series, path: Path, line_of: LineOf, column: str) -> pd.Seri
     if missing.any():
         row = _first(missing.to_numpy())
         raise DataFormatError("missing id", path, line_of(row), column)
+    controls = text.str.contains(ID_CONTROL_RE).to_numpy(dtype=bool)
+    if controls.any():
+        row = _first(controls)
+        value = str(text.iloc[row])
+        message = f"id {value[:40]!r} holds the control character {first_id_control(value)!r}"
+        raise DataFormatError(message, path, line_of(row), column)
     return text.astype(str)
 
 
@@ -221,29 +235,59 @@ def _timestamps(series: pd.Series, path: Path, line_of: LineOf, column: str) -> 
         raise DataFormatError("missing timestamp", path, line_of(_first(missing)), column)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return _epoch_seconds(series)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        raise DataFormatError("timestamp true/false is not a time", path, line_of(0), column)
     if pd.api.types.is_integer_dtype(series.dtype):
+        if series.dtype.kind == "u":
+            big = (series.to_numpy() > np.uint64(INT64_MAX)).astype(bool)
+            if big.any():
+                row = _first(big)
+                _out_of_range(series.iloc[row], path, line_of(row), column)
         return series.to_numpy(dtype=np.int64)
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+    if pd.api.types.is_numeric_dtype(series.dtype):
         numbers = series.to_numpy(dtype=np.float64)
-        bad = numbers != np.floor(numbers)
+        bad = ~np.isfinite(numbers) | (numbers != np.floor(numbers))
         if bad.any():
             row = _first(bad)
-            message = f"non-integer timestamp {series.iloc[row]!r}"
+            message = f"non-integer timestamp {str(series.iloc[row])[:40]!r}"
             raise DataFormatError(message, path, line_of(row), column)
+        outside = (numbers < float(INT64_MIN)) | (numbers >= 2.0**63)
+        if outside.any():
+            row = _first(outside)
+            _out_of_range(series.iloc[row], path, line_of(row), column)
         return numbers.astype(np.int64)
+    if series.dtype == object and series.map(lambda v: isinstance(v, int) and not isinstance(v, bool)).all():
+        # Python ints pyarrow could not type (beyond int64): name the first one out of range.
+        outside = series.map(lambda v: not INT64_MIN <= v <= INT64_MAX).to_numpy(dtype=bool)
+        if outside.any():
+            row = _first(outside)
+            _out_of_range(series.iloc[row], path, line_of(row), column)
+        return series.to_numpy(dtype=np.int64)
     text = series.astype(str).str.strip()
+    whole = text.str.fullmatch(r"[+-]?\d{1,30}")
+    if whole.all():
+        numbers = text.map(int)
+        outside = numbers.map(lambda v: not INT64_MIN <= v <= INT64_MAX).to_numpy(dtype=bool)
+        if outside.any():
+            row = _first(outside)
+            _out_of_range(text.iloc[row], path, line_of(row), column)
+        return numbers.to_numpy(dtype=np.int64)
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
         return _timestamps(numbers, path, line_of, column)
     if pd.notna(numbers.iloc[0]):  # numeric file with a stray value
         row = _first(numbers.isna().to_numpy())
-        raise DataFormatError(f"non-integer timestamp {text.iloc[row]!r}", path, line_of(row), column)
+        raise DataFormatError(f"non-integer timestamp {text.iloc[row][:40]!r}", path, line_of(row), column)
     dates = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     if dates.isna().any():
         row = _first(dates.isna().to_numpy())
-        message = f"timestamp {text.iloc[row]!r} is neither an integer nor an ISO-8601 date"
+        message = f"timestamp {text.iloc[row][:40]!r} is neither an integer nor an ISO-8601 date"
         raise DataFormatError(message, path, line_of(row), column)
     return _epoch_seconds(dates)
+
+
+def _out_of_range(value: Any, path: Path, line: int, column: str) -> None:
+    raise DataFormatError(f"timestamp {str(value)[:40]} is out of range (int64)", path, line, column)
 
 
 def _epoch_seconds(series: pd.Series) -> np.ndarray:
@@ -263,11 +307,15 @@ def _events(series: pd.Series, path: Path, line_of: LineOf, column: str) -> pd.S
 
 
 def _numbers(series: pd.Series, path: Path, line_of: LineOf, column: str) -> np.ndarray:
-    numbers = pd.to_numeric(series, errors="coerce")
-    bad = (numbers.isna() & series.notna()).to_numpy()
+    plain = series
+    if series.dtype == object:  # lists, dicts and booleans are not numbers
+        plain = series.map(lambda v: "x" if isinstance(v, (dict, list, bool, np.ndarray)) else v)
+    numbers = pd.to_numeric(plain, errors="coerce").astype(np.float64)
+    values = numbers.to_numpy(dtype=np.float64)
+    bad = (numbers.isna() & plain.notna()).to_numpy() | (np.abs(values) > float(np.finfo(np.float32).max))
     if bad.any():
         row = _first(bad)
-        raise DataFormatError(f"non-numeric value {series.iloc[row]!r}", path, line_of(row), column)
+        raise DataFormatError(f"non-numeric value {str(series.iloc[row])[:40]!r}", path, line_of(row), column)
     return numbers.to_numpy(dtype=np.float64)
 
 

@@ -1,0 +1,59 @@
+"""Validation metrics for early stopping: callables the trainer calls with the model being trained.
+
+``ranking_validator(split.valid)`` scores NDCG@10 exactly as ``evaluate`` would on the same cases
+(full ranking over the catalog, history kept, ties pessimistic; generative models by their top-k
+list), so models need not import this package to stop early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from genrec.data.split import EvalCases
+from genrec.eval import metrics as M
+
+
+def target_ranks(model: Any, cases: EvalCases, k: int, batch_size: int = 1024) -> np.ndarray:
+    """0-based rank of every case's target: by the model's scores in batches, or by its top-``k`` list."""
+    if getattr(model, "full_scores", True):
+        ranks = np.zeros(len(cases), dtype=np.int64)
+        for lo in range(0, len(cases), batch_size):
+            hi = min(lo + batch_size, len(cases))
+            ranks[lo:hi] = M.pessimistic_rank(model.score(cases.histories[lo:hi]), cases.targets[lo:hi])
+        return ranks
+    lists = model.recommend(cases.histories, k=k).items
+    return M.rank_in_lists(lists, cases.targets, model.n_items)
+
+
+@dataclass(frozen=True)
+class RankingValidator:
+    """NDCG@``k`` of a model on ``cases`` (see the module docstring)."""
+
+    cases: EvalCases
+    k: int = 10
+    batch_size: int = 1024  # histories scored at once by full-scoring models
+
+    @property
+    def name(self) -> str:
+        """The metric's key: ``ndcg10`` (history entries get ``valid_ndcg10``)."""
+        return f"ndcg{self.k}"
+
+    def __call__(self, model: Any) -> float:
+        """NDCG@k of ``model``."""
+        return M.rank_metrics(target_ranks(model, self.cases, self.k, self.batch_size), (self.k,))[f"NDCG@{self.k}"]
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def subset(self, n: int, seed: int) -> RankingValidator:
+        """The same metric on ``n`` cases drawn without replacement (sorted back into case order)."""
+        pick = np.random.default_rng(seed).choice(len(self.cases), n, replace=False)
+        return replace(self, cases=self.cases.subset(np.sort(pick)))
+
+
+def ranking_validator(cases: EvalCases | None, k: int = 10) -> RankingValidator | None:
+    """The early-stopping metric on ``cases`` (None when there are none)."""
+    return RankingValidator(cases, k) if cases is not None and len(cases) else None
