@@ -140,7 +140,9 @@ def data_list(store: Optional[Path] = STORE_OPT) -> None:
 # ---- models -------------------------------------------------------------------------
 @app.command()
 def fit(
-    model: Optional[str] = typer.Argument(None, help="Model name: popularity, itemknn, sasrec, tiger."),
+    model: Optional[str] = typer.Argument(
+        None, help="Model name: popularity, itemknn, transition, sasrec, tiger, fusion."
+    ),
     model_opt: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (instead of the argument)."),
     data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
