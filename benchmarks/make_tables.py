@@ -22,7 +22,7 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEAD_START, HEAD_END = "<!-- headline:start -->", "<!-- headline:end -->"
 HEADLINE = ["Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
 DATASET_TITLES = {"amazon-beauty": "Amazon Beauty", "ml-1m": "MovieLens-1M", "lastfm": "LastFM"}
-MODEL_ORDER = ["popularity", "itemknn", "sasrec", "tiger"]
+MODEL_ORDER = ["popularity", "itemknn", "transition", "transition (history excluded)", "sasrec", "tiger"]
 ACCURACY = ["Recall@5", "NDCG@5", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
 BEYOND = ["Coverage@10", "ILD@10", "Novelty@10", "ARP@10", "Gini@10"]
 
@@ -59,13 +59,32 @@ PUBLISHED: dict[str, list[tuple[str, dict[str, float], str]]] = {
 }
 
 
+def _row_name(path: Path, data: dict[str, Any]) -> str:
+    """The table row of a result file: the model, or what the file name says beyond it."""
+    stem = path.stem
+    if stem.startswith("fusion_component_"):
+        return data["model"]
+    if data["model"] == "fusion":
+        parts = data.get("models") or ["tiger", data.get("components", {}).get("scorer", "?")]
+        if stem.startswith("fusion_") and not data.get("models"):
+            parts = ["tiger", *stem.removeprefix("fusion_").split("_")]
+        return "fusion: " + " + ".join(parts)
+    if stem.endswith("_exclude_history"):
+        return f"{data['model']} (history excluded)"
+    return data["model"]
+
+
 def load_results() -> dict[str, dict[str, dict[str, Any]]]:
-    """All model result files, keyed by dataset then model."""
+    """All model result files, keyed by dataset then table row; a model's own file wins over a fusion's
+    component (which is shown only where the model has no file of its own)."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
-    for path in sorted(RESULTS.glob("*/*.json")):
+    for path in sorted(RESULTS.glob("*/*.json"), key=lambda p: (p.parent.name, p.stem.startswith("fusion_component"))):
         data = json.loads(path.read_text())
         if "metrics" in data and "model" in data and "protocol" in data:
-            found.setdefault(path.parent.name, {})[data["model"]] = data
+            runs = found.setdefault(path.parent.name, {})
+            name = _row_name(path, data)
+            if name not in runs:
+                runs[name] = data
     return found
 
 
@@ -127,13 +146,16 @@ def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
                 f", early stopping chose epoch {sel['best_epoch']} of {sel.get('epochs', '?')} "
                 f"(valid NDCG@10 {_fmt(sel.get('best_valid_ndcg10'))}, {sel.get('stop_reason', '?')})"
             )
-        if "refit" in r:
+        if isinstance(r.get("refit"), dict):
             before = r.get("test_metrics_before_refit", {})
-            extra += (
-                f"; then refit on train+valid for {r['refit']['epochs']} epochs ({_fmt(r['refit']['fit_seconds'], 0)} s); "
-                f"test of the early-stopped model before the refit: Recall@10 {_fmt(before.get('Recall@10'))}, "
-                f"NDCG@10 {_fmt(before.get('NDCG@10'))}"
-            )
+            refit = r["refit"]
+            what = f"for {refit['epochs']} epochs" if "epochs" in refit else "(rebuilt, nothing to train)"
+            extra += f"; then refit on train+valid {what} ({_fmt(refit.get('fit_seconds'), 0)} s)"
+            if before:
+                extra += (
+                    f"; test of the early-stopped model before the refit: Recall@10 {_fmt(before.get('Recall@10'))}, "
+                    f"NDCG@10 {_fmt(before.get('NDCG@10'))}"
+                )
         if "stages_seconds" in r:
             st = r["stages_seconds"]
             parts = ", ".join(
@@ -370,14 +392,20 @@ def headline_accuracy(results: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def headline_decoding() -> str:
-    """One line per dataset with tiger's decoding throughput."""
+    """One line per dataset with tiger's decoding throughput (the newest measurement of the default decoder)."""
     out = []
-    for path in sorted(RESULTS.glob("*/tiger_decoding.json")):
-        d = json.loads(path.read_text())
-        runs = ", ".join(f"{_fmt(r['users_per_s'], 0)} users/s at beam {r['beam_width']}" for r in d["runs"])
+    for folder in sorted({p.parent for p in RESULTS.glob("*/tiger_decoding*.json")}):
+        fast = folder / "tiger_decoding_fast.json"
+        d = json.loads((fast if fast.exists() else folder / "tiger_decoding.json").read_text())
+        runs = []
+        for r in d["runs"]:
+            cell = f"{_fmt(r['users_per_s'], 0)} users/s at beam {r['beam_width']}"
+            if "users_per_cpu_s" in r:
+                cell += f" ({_fmt(r['users_per_cpu_s'], 0)} per CPU-second, load {r['load_average_1min_before']:.1f})"
+            runs.append(cell)
         out.append(
-            f"**Decoding** (tiger, {DATASET_TITLES.get(path.parent.name, path.parent.name)}, catalog-constrained "
-            f"beam search, {d['torch_threads']} thread(s)): {runs}; "
+            f"**Decoding** (tiger, {DATASET_TITLES.get(folder.name, folder.name)}, catalog-constrained "
+            f"beam search, {d['torch_threads']} thread(s), commit `{d['commit'][:10]}`): {'; '.join(runs)}; "
             f"{sum(r['invalid_ids'] for r in d['runs'])} invalid IDs."
         )
     return "\n\n".join(out)
@@ -609,12 +637,13 @@ def main() -> None:
     """Regenerate BENCHMARKS.md's headline and the appendix pages under docs/benchmarks/."""
     results = load_results()
     fill(BENCHMARKS_MD, headline(results), HEAD_START, HEAD_END)
-    from benchmarks import cli_reproduce, trainer_equivalence
+    from benchmarks import cli_reproduce, perf_tables, trainer_equivalence
 
     accuracy = [dataset_section(d, runs) for d, runs in sorted(results.items())]
     for path in sorted(RESULTS.glob("*/*_cli.json")):
         accuracy.append(cli_reproduce.section(path.parent.name, json.loads(path.read_text())))
     accuracy += extra_sections("trainer_equivalence", trainer_equivalence.section)
+    accuracy.append(perf_tables.section())
     fill(APPENDIX / "accuracy.md", "\n".join(accuracy))
     loop = "\n".join(
         extra_sections("generation", generation_section)
