@@ -93,3 +93,18 @@ def test_retrieval_scores_items_the_recommender_cannot(tmp_path: Path) -> None:
     retriever = InstructedRetriever(model, items, emb)
     scores = retriever.scores([np.array([0, 1, 2])], [Constraints()])
     assert scores.shape == (1, len(items)) and np.isfinite(scores).all()
+
+
+def test_bad_chat_commands_answer_and_keep_the_session(home: Path) -> None:
+    """Issue 18, item 7: ':like ²' (a digit to isdigit, not to int), ':like 999', ':user <unknown>' are
+    one-line errors and the session goes on."""
+    db = home / "commands.duckdb"
+    synthetic_dataset(Store(db), {"n_users": 200, "n_items": 120, "n_categories": 4, "n_brands": 8})
+    lines = ["show me something", ":like ²", ":like 999", ":user nobody-here", ":like 1", ":frobnicate"]
+    records = chat(home, db, lines, "--set", "pipeline.recommender=popularity")
+    by_line = {r["input"]: r for r in records if "input" in r}
+    assert "entry of the last list" in by_line[":like ²"]["error"]
+    assert "entry of the last list" in by_line[":like 999"]["error"]
+    assert "unknown user 'nobody-here'" in by_line[":user nobody-here"]["error"]
+    assert by_line[":like 1"]["note"].startswith("liked ")
+    assert "unknown command" in by_line[":frobnicate"]["error"]

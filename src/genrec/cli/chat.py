@@ -106,6 +106,8 @@ def run_chat(
             print(json.dumps(record, default=str), file=stream, flush=True)
         elif "note" in record:
             console.print(literal(record["note"]))
+        elif "error" in record:
+            console.print(literal(record["error"]), style="red")
         records.append(record)
     return records
 
@@ -114,7 +116,8 @@ def _command(
     pipeline: GenerativePipeline, session: Session, command: str, arg: str, last: Response | None
 ) -> dict[str, Any]:
     if command in ("like", "dislike"):
-        if last is None or not arg.isdigit() or not 1 <= int(arg) <= len(last.entries):
+        # ASCII digits only: "²".isdigit() is true but int("²") fails
+        if last is None or not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= len(last.entries):
             return {"error": f":{command} needs the number of an entry of the last list"}
         item_id = last.entries[int(arg) - 1].item_id
         (session.like if command == "like" else session.dislike)(item_id)
@@ -123,6 +126,8 @@ def _command(
         session.reject_all()
         return {"note": f"rejected the list ({session.feedback.rejections} in a row)"}
     if command == "user":
+        if arg not in set(pipeline.dataset.users["user_id"].astype(str)):
+            return {"error": f":user: unknown user {arg!r} in dataset {pipeline.dataset.name!r}"}
         return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
     if command == "audit":
         log = pipeline.store.audit(dataset=pipeline.dataset.name)
