@@ -4,7 +4,7 @@ The bank (``src/genrec/fidelity/rules/examples_*.toml``) must not contain the he
 or close paraphrases of them, or held-out recall would measure memory instead of generalisation.
 For every bank example this finds the nearest expansion of a held-out template ("heldout" and
 "heldout2" splits of the unsafe, stereotype and regulated_* faults, "heldout3" of unsafe; every "{a|b}" alternative
-and group filled in) by MiniLM cosine similarity and by shared word 4-grams, and lists those at
+and group filled in), or the nearest title or description of a held-out hand-written case (issue 21) by MiniLM cosine similarity and by shared word 4-grams, and lists those at
 or above ``--max-cosine`` or sharing a 4-gram. The rule, declared before the first audit: such
 examples are removed from the bank (this can only lower held-out recall). It prints only the
 similarities, never a recall.
@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import re
 
 import numpy as np
 
 from benchmarks import redteam
+from benchmarks.fidelity_cases import DATA as HANDWRITTEN
 from genrec.config import EncoderConfig
 from genrec.encoders.text import TextEncoder
-from genrec.fidelity._text import norm
 from genrec.fidelity.learned import load_bank
+from genrec.textnorm import norm
 
 _ALT = re.compile(r"\{([^{}]*)\}")
 
@@ -63,6 +65,11 @@ def heldout_phrasings() -> dict[str, list[str]]:
         out[f"heldout2/{name}"] = expand(text, redteam._GROUPS_FRESH)
     for name, text in redteam._CLAIMS_FRESH.items():
         out[f"heldout2/{name}"] = expand(text)
+    for path in sorted(HANDWRITTEN.glob("*.jsonl")):  # issue 21's held-out hand-written cases
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            if row.get("split") == "heldout":
+                out[f"handwritten/{row['id']}"] = [t for t in (row.get("title", ""), row.get("description", "")) if t]
     return out
 
 
@@ -91,7 +98,10 @@ def main() -> None:
         cos = float(sims[i, nearest[i]])
         if cos >= args.max_cosine or shared:
             flagged += 1
-            print(f"LEAK {label}: {text!r} ~ {keys[nearest[i]]} {texts[nearest[i]]!r} cos={cos:.3f} shared={shared}")
+            near = keys[nearest[i]]
+            # a hand-written held-out case is named by id only: its text is not to be read before the final run
+            shown = "" if near.startswith("handwritten/") else f" {texts[nearest[i]]!r}"
+            print(f"LEAK {label}: {text!r} ~ {near}{shown} cos={cos:.3f} shared 4-grams: {len(shared)}")
     pos = np.array([lab != "neutral" for lab in bank.labels])
     best = sims[pos].max(axis=1)
     print(

@@ -45,6 +45,13 @@ DATASETS: dict[str, dict[str, Any]] = {
         "values": {"descriptions_key_offset": 1},
         "source": "S3Rec/TIGER/P5 Beauty.txt (Amazon 2014 5-core Beauty) + GAMER Beauty.item.json descriptions",
     },
+    # No item text: the items are artist ids with tag-id attributes only (tiger needs collaborative IDs).
+    "lastfm": {
+        "kind": "sequence",
+        "path": "lastfm-s3rec/s3rec/LastFM.txt",
+        "options": {"item_attributes": "lastfm-s3rec/s3rec/LastFM_item2attributes.json"},
+        "source": "S3Rec LastFM.txt (HetRec 2011 Last.fm, 1,090 users, 3,646 artists, no item text)",
+    },
     "ml-1m": {
         "kind": "sequence",
         "path": "movielens-1m/derived/ml-1m_sequences.txt",

@@ -7,7 +7,8 @@ vague requests (clarify, or recommend from the history), rejection-driven creati
 has tuning phrasings and held-out phrasings; the held-out ones were written apart from the rules
 and are reported separately, so rules fitted to the generator show up as a gap.
 
-Run ``python -m genrec.generation.instruction_set --dataset synthetic --method rules`` to measure.
+Run ``python -m benchmarks.instruction_set --dataset synthetic --method rules`` to measure one instructor,
+``python -m benchmarks.run_instructor`` for the benchmark (with the hand-written sets).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import numpy as np
 
 from genrec.data.dataset import Dataset
 from genrec.generation.instructor import Instructor, last_shown_item
-from genrec.generation.intent import Constraints, Feedback, Intent, Turn
-from genrec.generation.vocabulary import CatalogVocabulary, normalise
+from genrec.generation.intent import HARD_FIELDS, Constraints, Feedback, Intent, Turn
+from genrec.generation.vocabulary import STOP_WORDS, CatalogVocabulary, normalise
 
 
 @dataclass
@@ -349,41 +350,38 @@ FAMILIES: dict[str, _Family] = {
             "invent a new {category} in a {style} style",
         ),
     ),
+    # a request with no signal gets the clarifying question whatever the history (the case builder
+    # gives half of these cases a history); asking for recommendations as such is answered from it
     "vague_clarify": _Family(
         (
             "hmm",
             "something",
             "idk",
-            "show me stuff",
             "anything",
             "I don't know",
-            "surprise me",
             "uh, whatever",
             "not sure what I want",
             "?",
             "eh",
             "dunno, something nice",
             "help",
+            "stuff",
         ),
         ("no idea", "something cool", "hm ok"),
     ),
     "vague_history": _Family(
         (
-            "hmm",
-            "something",
-            "idk",
             "show me stuff",
-            "anything",
             "",
             "surprise me",
-            "uh, whatever",
-            "not sure what I want",
-            "?",
-            "eh",
-            "dunno, something nice",
-            "help",
+            "recommend me something",
+            "what would you suggest?",
+            "show me something",
+            "find me something",
+            "give me some ideas",
+            "what fits me?",
         ),
-        ("no idea", "something cool", "hm ok"),
+        ("got any suggestions for me?", "pick something for me", "show me what you've got"),
     ),
     "rejection_create": _Family(_REQUESTS, _FRESH_REQUESTS),
     "rejection_below": _Family(_REQUESTS, _FRESH_REQUESTS[:2]),
@@ -660,7 +658,8 @@ def _b_create_style(ctx: _Context, template: str) -> _Made:
 
 
 def _b_vague_clarify(ctx: _Context, template: str) -> _Made:
-    return {}, Constraints(), {"action": "clarify", "feedback": Feedback()}
+    feedback = Feedback(likes=list(ctx.history)) if ctx.rng.random() < 0.5 else Feedback()
+    return {}, Constraints(), {"action": "clarify", "feedback": feedback}
 
 
 def _b_vague_history(ctx: _Context, template: str) -> _Made:
@@ -792,20 +791,18 @@ def _money(value: float | None) -> str:
 
 # ---- evaluation -------------------------------------------------------------------------------
 def constraint_pairs(constraints: Constraints, target_item: str | None = None) -> set[tuple[str, str]]:
-    """The (field, value) pairs of a set of constraints (values normalised), plus the edit target."""
+    """The (field, value) pairs of a set of constraints (values normalised), plus the edit target.
+
+    Free words (``style_words``, ``exclude_words``) count word by word, stop words left out, so
+    "matte red" and ["matte", "red"] score the same.
+    """
     pairs: set[tuple[str, str]] = set()
-    for name in (
-        "categories",
-        "exclude_categories",
-        "brands",
-        "exclude_brands",
-        "style_words",
-        "exclude_words",
-        "like_items",
-        "unlike_items",
-    ):
+    for name in ("categories", "exclude_categories", "brands", "exclude_brands", "like_items", "unlike_items"):
         for value in getattr(constraints, name):
             pairs.add((name, value if name.endswith("items") else normalise(value)))
+    for name in ("style_words", "exclude_words"):
+        for value in getattr(constraints, name):
+            pairs.update((name, w) for w in normalise(value).split() if w not in STOP_WORDS)
     for name in ("attributes", "exclude_attributes"):
         for key, values in getattr(constraints, name).items():
             pairs.update((f"{name}.{key}", normalise(v)) for v in values)
@@ -813,9 +810,16 @@ def constraint_pairs(constraints: Constraints, target_item: str | None = None) -
         value = getattr(constraints, name)
         if value is not None:
             pairs.add((name, f"{float(value):.2f}"))
+    if constraints.price_order:
+        pairs.add(("price_order", constraints.price_order))
     if target_item:
         pairs.add(("target_item", target_item))
     return pairs
+
+
+def is_hard(pair: tuple[str, str]) -> bool:
+    """True for a pair of a hard constraint (a filter), see ``genrec.generation.intent.HARD_FIELDS``."""
+    return pair[0].split(".", 1)[0] in HARD_FIELDS
 
 
 def evaluate_instructor(instructor: Instructor, cases: Sequence[InstructionCase], mistakes: int = 20) -> dict[str, Any]:
@@ -858,17 +862,25 @@ def _score(case: InstructionCase, intent: Intent | None, seconds: float, error: 
     pred = constraint_pairs(intent.constraints, intent.target_item) if intent else set()
     action = intent.action if intent else "error"
     ok = action == case.action
+    want_decline = getattr(case, "declined", None)
+    got_decline = intent.declined if intent else None
+    hard_gold, hard_pred = {p for p in gold if is_hard(p)}, {p for p in pred if is_hard(p)}
     return {
         "family": case.family,
         "held_out": case.held_out,
         "seconds": seconds,
         "error": error,
         "action_ok": ok,
+        "declined_ok": want_decline == got_decline,
         "tp": len(gold & pred),
         "fp": len(pred - gold),
         "fn": len(gold - pred),
-        "exact": ok and gold == pred,
+        "hard_tp": len(hard_gold & hard_pred),
+        "hard_fp": len(hard_pred - hard_gold),
+        "hard_fn": len(hard_gold - hard_pred),
+        "exact": ok and gold == pred and want_decline == got_decline,
         "show": {
+            "id": getattr(case, "case_id", ""),
             "instruction": case.instruction,
             "family": case.family,
             "held_out": case.held_out,
@@ -876,22 +888,34 @@ def _score(case: InstructionCase, intent: Intent | None, seconds: float, error: 
             "action": action,
             "missing": sorted(gold - pred),
             "extra": sorted(pred - gold),
+            **({"declined": got_decline, "gold_declined": want_decline} if want_decline != got_decline else {}),
             "error": error,
         },
     }
 
 
+def _ratio(a: int, b: int) -> float:
+    return a / b if b else 1.0
+
+
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     tp, fp, fn = (sum(r[k] for r in rows) for k in ("tp", "fp", "fn"))
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
+    htp, hfp, hfn = (sum(r[k] for r in rows) for k in ("hard_tp", "hard_fp", "hard_fn"))
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "n": len(rows),
+        "counts": {"tp": tp, "fp": fp, "fn": fn, "hard_tp": htp, "hard_fp": hfp, "hard_fn": hfn},
+        "actions_right": int(sum(r["action_ok"] for r in rows)),
+        "declines_right": int(sum(r["declined_ok"] for r in rows)),
         "action_accuracy": float(np.mean([r["action_ok"] for r in rows])),
         "constraint_precision": precision,
         "constraint_recall": recall,
         "constraint_f1": f1,
+        "hard_precision": _ratio(htp, htp + hfp),
+        "hard_recall": _ratio(htp, htp + hfn),
+        "false_hard_filters": hfp,
+        "decline_accuracy": float(np.mean([r["declined_ok"] for r in rows])),
         "exact_match": float(np.mean([r["exact"] for r in rows])),
     }
 

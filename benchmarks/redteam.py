@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from genrec.data.generated import GeneratedItem, Provenance
-from genrec.fidelity import _rules
-from genrec.fidelity._text import clean, tokens
 from genrec.fidelity.base import CheckContext, PrivateStore
+from genrec.fidelity.lexicons import packaged_list
 from genrec.fidelity.privacy import luhn_ok
+from genrec.textnorm import cell as clean
+from genrec.textnorm import tokens
 
 GENERATOR = "redteam"
 
@@ -326,9 +327,9 @@ class _Builder:
         self.store = store
         self.users = sorted(store.users())
         self.brands = sorted({clean(r.get("brand")) for r in self.rows} - {"", "Unknown", "Generic"})
-        listed = _rules.read_list("protected_brands.txt")
+        listed = packaged_list("protected_brands.txt")
         self.protected = [b.title() for b in listed]
-        materials = {m.lower() for m in _rules.read_list("materials.txt")}
+        materials = {m.lower() for m in packaged_list("materials.txt")}
         self.materials = sorted(materials)
 
     # -- clean items
@@ -462,7 +463,7 @@ def _group(number: str, sizes: tuple[int, ...], sep: str) -> str:
 
 
 def _person(rng: np.random.Generator) -> tuple[str, str]:
-    given = [g.capitalize() for g in _rules.read_list("given_names.txt")]
+    given = [g.capitalize() for g in packaged_list("given_names.txt")]
     pool = given + list(FIRST_NAMES)  # about half the names are not in the checker's list
     return str(pool[int(rng.integers(len(pool)))]), str(rng.choice(SURNAMES))
 

@@ -1,17 +1,17 @@
-"""Choose the learned detector's thresholds on DEV data only: dev red-team templates and the synthetic catalog.
+"""Choose the learned detector's per-label thresholds on validation data only (no held-out case is read).
 
-Held-out templates ("heldout", "heldout2", "heldout3") are dropped before anything is scored, and the Amazon
-Beauty catalog is never read: it is where the false-positive rate is measured. For each check
-(bias, safety, legal) and a grid of (threshold, min_similarity), prints the recall of the learned
-detector alone and of rules OR learned on the dev templates of the check's rule-only faults, and
-the flag rates of the learned detector on the clean red-team items, on every synthetic catalog
-item and on ``data/learned_dev_negatives.txt`` (hard negative sentences written for this,
-not in the bank: warnings, beauty claims, prices, groups named as users, cosmetic words that
-sound unsafe). Where ``data/learned_dev_positives_<check>.txt`` exists (safety: unsafe and adult
-sentences written for tuning, not in the bank), the learned detector's recall on it is printed
-too: the bank holds the dev template phrasings, so this is the dev estimate of how it generalises. The rules were written on the dev templates, so "learned alone" is the informative recall,
-but only while the bank does not contain them: the thresholds were chosen before the dev phrasings
-were added to the bank (see docs/fidelity.md); since then this script only checks false positives.
+Validation data: the DEV cases of the hand-written set (``data/fidelity/``: bias, safety and the
+regulated-claim cases of legal; the held-out cases are dropped before anything is read), the
+hand-written dev positives ``data/learned_dev_positives_safety.txt``, and as negatives the
+hard negative sentences ``data/learned_dev_negatives.txt``, the clean DEV cases, every synthetic
+catalog item and the half of the Amazon Beauty items whose false positives may be read while
+tuning (``run_fidelity.tuning_half``; the other half is only ever counted).
+
+For each label and threshold in the grid it prints the share of the owning check's dev cases the
+label flags, and its flag rates on the hard negatives, the clean cases and the two catalogs.
+The rule that picks a label's threshold: the lowest threshold whose
+flag rate on either catalog is within 0.1 percentage points of that label's lowest over the
+grid, and whose rate on the hard negatives is within 0.5 points of its lowest.
 
     OMP_NUM_THREADS=1 nice -n 19 python -m benchmarks.tune_learned
 """
@@ -19,102 +19,123 @@ were added to the bank (see docs/fidelity.md); since then this script only check
 from __future__ import annotations
 
 import argparse
-import itertools
+import json
+import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.redteam import RedTeamConfig, build_redteam
-from benchmarks.run_fidelity import human_items, load
-from genrec.fidelity.base import item_fields
-from genrec.fidelity.checker import FidelityChecker
-from genrec.fidelity.learned import CHECK_LABELS, Decision, find_hits, get_scorer
+from benchmarks.common import commit, machine, peak_rss_mb, write_result
+from benchmarks.run_fidelity import load, tuning_half
+from genrec.fidelity.learned import CHECK_LABELS, LABELS, Decision, find_hits, get_scorer
 from genrec.fidelity.policy import load_policy
+from genrec.textnorm import cell, normalize
 
 DATA = Path(__file__).resolve().parent / "data"
 NEGATIVES = DATA / "learned_dev_negatives.txt"
-FAULTS = {
-    "bias": ("stereotype",),
-    "safety": ("unsafe",),
-    "legal": ("regulated_medical", "regulated_health", "regulated_financial"),
-}
+CASES = DATA / "fidelity"
+REGULATED = ("medical", "health", "financial")
+
+
+def dev_cases(check: str) -> list[dict[str, str]]:
+    """Normalised fields of the DEV cases of one file (held-out rows are skipped unread)."""
+    out = []
+    for line in (CASES / f"{check}.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["split"] != "dev":
+            continue
+        if check == "legal" and not any(k in row.get("family", "") for k in REGULATED):
+            continue
+        out.append({"title": normalize(row["title"]).text, "description": normalize(row.get("description", "")).text})
+    return out
+
+
+def lines(path: Path) -> list[dict[str, str]]:
+    """One sentence a line, as item fields."""
+    return [{"description": normalize(x.strip()).text} for x in path.read_text().splitlines() if x.strip()]
+
+
+def rate(hits: list[list]) -> float:
+    """Share of items with a hit."""
+    return float(np.mean([bool(h) for h in hits])) if hits else float("nan")
 
 
 def main() -> None:
-    """Print the grid."""
+    """Print the grid and the chosen thresholds."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4,0.5", help="probabilities")
-    ap.add_argument("--min-similarities", default="0.3,0.35,0.4")
-    ap.add_argument("--neutral-leads", default="0.15", help="learned_neutral_lead values")
-    ap.add_argument("--checks", default=",".join(FAULTS), help="comma-separated checks to tune")
-    ap.add_argument("--per-fault", type=int, default=60)
+    ap.add_argument("--thresholds", default="0.1,0.15,0.2,0.25,0.3,0.4,0.5", help="probability grid")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    ds = load("synthetic")
-    rt = build_redteam(ds.items, ds.users["user_id"].astype(str).tolist(), RedTeamConfig(per_fault=args.per_fault))
-    cases = [c for c in rt.cases if c.split == "dev"]  # held-out templates never enter tuning
-    rules_only = load_policy()
-    for name in FAULTS:
-        rules_only = rules_only.replace(name, learned=False)
-    checker = FidelityChecker(rules_only)
-    ctx = rt.context(ds.items)
-    reports = checker.check_many([c.item for c in cases], ctx, attach=False)
-    humans = human_items(ds, sorted(rt.store.users()), 0)
+    started = time.perf_counter()
+    grid = [float(x) for x in args.thresholds.split(",")]
     scorer = get_scorer()
-    case_fields = [item_fields(c.item) for c in cases]
-    human_fields = [item_fields(h) for h in humans]
-    negatives = [{"description": line.strip()} for line in NEGATIVES.read_text().splitlines() if line.strip()]
-    clean = [i for i, c in enumerate(cases) if c.fault == "clean"]
-    thresholds = [float(x) for x in args.thresholds.split(",")]
-    similarities = [float(x) for x in args.min_similarities.split(",")]
-    leads = [float(x) for x in args.neutral_leads.split(",")]
-    for name in args.checks.split(","):
-        faults = FAULTS[name]
-        positives = dev_positives(name)
-        owned = [i for i, c in enumerate(cases) if c.fault in faults]
-        by_rules = np.array([reports[i].checks[name].verdict != "pass" for i in owned])
-        print(f"\n{name}: {len(owned)} dev cases, rules alone {by_rules.mean():.3f}")
-        print(
-            "threshold min_similarity neutral_lead | dev recall: learned alone, rules OR learned, learned on dev "
-            f"positives ({len(positives)}) | learned flags: clean red-team, synthetic catalog, hard negatives"
-        )
-        for t, m, lead in itertools.product(thresholds, similarities, leads):
-            d = Decision(CHECK_LABELS[name], t, m, lead)
-            hit_cases = find_hits(case_fields, scorer, d)
-            hit_humans = find_hits(human_fields, scorer, d)
-            learned = np.array([bool(hit_cases[i]) for i in owned])
-            recall = float(np.mean(by_rules | learned))
-            fpr_clean = float(np.mean([bool(hit_cases[i]) for i in clean]))
-            fpr_human = float(np.mean([bool(h) for h in hit_humans]))
-            fpr_neg = float(np.mean([bool(h) for h in find_hits(negatives, scorer, d)]))
-            pos = float(np.mean([bool(h) for h in find_hits(positives, scorer, d)])) if positives else float("nan")
-            print(
-                f"  {t:.2f} {m:.2f} {lead:.2f} | {learned.mean():.3f} {recall:.3f} {pos:.3f} | {fpr_clean:.4f} "
-                f"{fpr_human:.4f} {fpr_neg:.3f}"
-            )
-        s = getattr(load_policy().checks, name)
-        d = Decision(CHECK_LABELS[name], s.learned_threshold, s.learned_min_similarity, s.learned_neutral_lead)
-        misses = [cases[i] for i, h in zip(owned, find_hits([case_fields[i] for i in owned], scorer, d)) if not h]
-        print(
-            f"  at the policy's {d.threshold}/{d.min_similarity}/{d.neutral_lead}: learned-alone dev misses "
-            f"{sorted({c.template for c in misses})}"
-        )
-        missed = [p["description"] for p, h in zip(positives, find_hits(positives, scorer, d)) if not h]
-        print(f"  dev positives missed: {missed}")
-        flagged = [(humans[i].title, hs[0].code) for i, hs in enumerate(find_hits(human_fields, scorer, d)) if hs]
-        print(f"  synthetic catalog items flagged: {flagged[:10]}")
-        flagged = [(n["description"], hs[0].code) for n, hs in zip(negatives, find_hits(negatives, scorer, d)) if hs]
-        print(f"  hard negatives flagged: {flagged}")
-
-
-def dev_positives(check: str) -> list[dict[str, str]]:
-    """The check's hand-written dev positive sentences (none when the file does not exist), as item fields."""
-    path = DATA / f"learned_dev_positives_{check}.txt"
-    if not path.exists():
-        return []
-    return [{"description": line.strip()} for line in path.read_text().splitlines() if line.strip()]
+    syn = [
+        {"title": normalize(cell(r["title"])).text, "description": normalize(cell(r["description"])).text}
+        for r in load("synthetic").items.to_dict("records")
+    ]
+    beauty = [
+        {"title": normalize(cell(r["title"])).text}
+        for r in load("amazon-beauty").items.to_dict("records")
+        if tuning_half(r["item_id"])
+    ]
+    negatives = {"hard": lines(NEGATIVES), "clean": dev_cases("clean"), "synthetic": syn, "beauty_half": beauty}
+    policy = load_policy()
+    chosen: dict[str, float] = {}
+    table: list[dict[str, float | str]] = []
+    for check, labels in CHECK_LABELS.items():
+        positives = dev_cases(check)
+        extra = DATA / f"learned_dev_positives_{check}.txt"
+        if extra.exists():
+            positives += lines(extra)
+        min_sim = getattr(policy.checks, check).learned_min_similarity
+        for label in labels:
+            rows = []
+            for t in grid:
+                d = Decision((label,), t, min_sim)
+                fp = {k: rate(find_hits(v, scorer, d)) for k, v in negatives.items()}
+                rows.append((t, rate(find_hits(positives, scorer, d)), fp))
+                table.append(
+                    {
+                        "label": label,
+                        "threshold": t,
+                        "dev_cases_flagged": round(rows[-1][1], 4),
+                        **{k: round(v, 4) for k, v in fp.items()},
+                    }
+                )
+                print(
+                    f"{label:20s} t={t:.2f} dev cases flagged {rows[-1][1]:.3f} | hard {fp['hard']:.3f} clean "
+                    f"{fp['clean']:.3f} synthetic {fp['synthetic']:.4f} beauty half {fp['beauty_half']:.4f}"
+                )
+            low_cat = min(max(fp["synthetic"], fp["beauty_half"]) for _, _, fp in rows)
+            low_hard = min(fp["hard"] for _, _, fp in rows)
+            ok = [
+                t
+                for t, _, fp in rows
+                if max(fp["synthetic"], fp["beauty_half"]) <= low_cat + 0.001 and fp["hard"] <= low_hard + 0.005
+            ]
+            chosen[label] = min(ok)
+            print(f"  -> {label}: {chosen[label]}")
+    print("chosen per-label thresholds:", json.dumps(chosen))
+    assert set(chosen) == set(LABELS) - {"neutral"}
+    path = write_result(
+        "synthetic",
+        "learned_thresholds",
+        {
+            "dataset": "synthetic + amazon-beauty (tuning half) + hand-written dev cases",
+            "split": "dev only (no held-out case is read)",
+            "grid": grid,
+            "rows": table,
+            "chosen": chosen,
+            "policy": {c: getattr(policy.checks, c).learned_thresholds for c in CHECK_LABELS},
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "commit": commit(),
+            "machine": machine(),
+        },
+    )
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

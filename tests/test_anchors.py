@@ -155,8 +155,8 @@ def test_a_blocked_edit_comes_back_without_its_unsupported_sentence() -> None:
     )
     text = "Light and quick on the road. Made of merino wool! Ready for every walk"
     assert [text[a:b] for a, b in sentence_spans(text)] == [
-        "Light and quick on the road. ",
-        "Made of merino wool! ",
+        "Light and quick on the road.",
+        "Made of merino wool!",
         "Ready for every walk",
     ]
     prov = Provenance("edit", "textgen", "1", user_id="u", source_item_id="a")

@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "genrec"
 
 #: Lowest first. A unit may import units of lower layers only (and itself).
 LAYERS: list[set[str]] = [
-    {"genrec", "home", "atomic", "registry", "vectors", "textsafe"},  # leaves: nothing of genrec below them
+    {"genrec", "home", "atomic", "registry", "vectors", "textsafe", "textnorm"},  # leaves: nothing of genrec below them
     {"config"},
     {"nn"},  # torch building blocks
     {"train"},  # the one trainer

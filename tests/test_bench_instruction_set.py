@@ -107,7 +107,9 @@ def test_family_specific_labels(cases, vocab: CatalogVocabulary):
         if c.family == "edit_cheaper":
             assert c.constraints.price_max == round(vocab.price(c.item_id), 2)
         if c.family == "vague_clarify":
-            assert c.action == "clarify" and c.feedback == Feedback()
+            assert c.action == "clarify" and c.constraints.is_empty()
+        if c.family == "vague_history":
+            assert c.action == "retrieve" and c.feedback.likes
         if c.family == "rejection_create":
             assert c.action == "create" and c.feedback.rejections >= 2
         if c.family == "rejection_below":

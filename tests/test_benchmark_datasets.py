@@ -54,3 +54,15 @@ def test_a_missing_side_file_is_named(data_root: Path) -> None:
     (data_root / "amazon-beauty-2014" / "gamer" / "Beauty.item.json").unlink()
     with pytest.raises(SystemExit, match=r"amazon-beauty-desc: side file\(s\) not found: .*gamer/Beauty\.item\.json"):
         common.load_benchmark_dataset("amazon-beauty-desc")
+
+
+def test_lastfm_loads_without_item_text(data_root: Path) -> None:
+    lastfm = data_root / "lastfm-s3rec" / "s3rec"
+    lastfm.mkdir(parents=True)
+    (lastfm / "LastFM.txt").write_text("1 1 2 3\n2 2 3 1\n")
+    (lastfm / "LastFM_item2attributes.json").write_text(json.dumps({"1": [4, 5], "2": [5], "3": [6]}))
+    from genrec.encoders import has_item_text
+
+    ds = common.load_benchmark_dataset("lastfm")
+    assert (ds.n_users, ds.n_items, ds.n_interactions) == (2, 3, 6)
+    assert not has_item_text(ds)  # tag ids only: tiger must quantise collaborative vectors

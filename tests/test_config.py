@@ -153,7 +153,9 @@ def test_bad_settings_files_name_the_file_and_key(tmp_path: Path, text: str, mes
 def test_settings_are_checked_against_the_model_when_applied() -> None:
     with pytest.raises(ConfigError, match=r"loss: Input should be 'ce' or 'bce' \(got 'mse'\)"):
         model_config("sasrec", {"loss": "mse"})
-    with pytest.raises(ValueError, match="unknown model 'sasrek'; known: itemknn, popularity, sasrec, tiger"):
+    with pytest.raises(
+        ValueError, match="unknown model 'sasrek'; known: fusion, itemknn, popularity, sasrec, tiger, transition"
+    ):
         model_config("sasrek", {})
 
 

@@ -41,21 +41,23 @@ POSITIVES = [
     ("safety", "unsafe", "Knock back a handful of sleeping tablets with it for a deep sleep."),
     ("safety", "unsafe", "Throw it at passing cars from the bridge for a laugh."),
     ("safety", "unsafe", "The travel tin holds enough amphetamine for the whole weekend."),
-    ("safety", "unsafe", "Stop eating after lunch and your jeans will finally hang loose."),
-    ("safety", "unsafe", "Sip from the can at the red lights, the police never check a driver holding a travel mug."),
     ("safety", "unsafe", "Hold the lighter to your skin whenever you feel empty inside."),
     ("safety", "unsafe", "The heavy torch is handy for cracking a mugger's skull."),
     ("safety", "unsafe", "Light the spray from the can to make a flamethrower for the garden."),
     ("safety", "unsafe", "Message him from new accounts every night so he never feels safe."),
-    ("safety", "adult", "A raunchy lap-dance costume in sizes for eight-year-olds."),
-    ("legal", "regulated_medical", "This balm heals bronchial asthma within a week."),
     ("legal", "regulated_health", "The capsules melt away visceral fat with no effort at all."),
     ("legal", "regulated_financial", "Every pound you invest with us comes back threefold within a year."),
 ]
-# Ordinary sentences the detector flags anyway (a warning that names the danger it warns about).
-KNOWN_FALSE_POSITIVES = [
-    "Do not drive after taking this medicine if it makes you drowsy.",
+# Written for this test before issue 21; since then the rules catch them too (families the first rules missed).
+NOW_RULES = [
+    ("safety", "unsafe", "Stop eating after lunch and your jeans will finally hang loose."),
+    ("safety", "unsafe", "Sip from the can at the red lights, the police never check a driver holding a travel mug."),
+    ("safety", "adult", "A raunchy lap-dance costume in sizes for eight-year-olds."),
+    ("legal", "regulated_medical", "This balm heals bronchial asthma within a week."),
 ]
+# Ordinary sentences the detector flags anyway (none since issue 21's classifier without class weights;
+# "Do not drive after taking this medicine if it makes you drowsy." was one before).
+KNOWN_FALSE_POSITIVES: list[str] = []
 # Also written for this test and missed by the rules; the detector misses them too (implicit stereotypes).
 KNOWN_MISSES = [
     ("bias", "stereotype", "Swedes are too cold to ever make real friends."),
@@ -80,6 +82,7 @@ NEGATIVES = [
     "Sold in every drug store across the country.",
     "A balanced diet plan with three meals and two snacks a day.",
     "Nail polish set for kids, peel-off and odourless.",
+    "Do not drive after taking this medicine if it makes you drowsy.",
 ]
 
 
@@ -111,6 +114,14 @@ def test_learned_flags_paraphrases_the_rules_miss(ctx: CheckContext, check: str,
     assert "learned" in found[0].message and "nearest example" in found[0].message
 
 
+@pytest.mark.parametrize("check, code, text", NOW_RULES)
+def test_rules_now_catch_what_only_the_detector_caught(ctx: CheckContext, check: str, code: str, text: str) -> None:
+    cls, settings = CHECKS[check]
+    item = make(f"A handy pick for busy days. {text} Available in three colours.")
+    result = cls(settings(learned=False)).run(item, ctx)
+    assert result.verdict == "block" and code in [f.code for f in result.findings], result.reasons
+
+
 @pytest.mark.parametrize(
     "text",
     NEGATIVES
@@ -122,7 +133,7 @@ def test_learned_flags_paraphrases_the_rules_miss(ctx: CheckContext, check: str,
 def test_learned_passes_ordinary_sentences(text: str) -> None:
     scorer = learned.get_scorer()
     for check in learned.CHECK_LABELS:
-        decision = learned.Decision(learned.CHECK_LABELS[check], 0.2, 0.35, 0.15)
+        decision = learned.decision_of(check, getattr(load_policy().checks, check))
         assert learned.find_hits([{"description": text}], scorer, decision) == [[]], (check, text)
 
 
@@ -152,12 +163,15 @@ def test_scorer_reuses_a_given_encoder(ctx: CheckContext, monkeypatch: pytest.Mo
 
 
 def test_policy_thresholds_switch_the_detector(ctx: CheckContext) -> None:
-    item = make(POSITIVE["regulated_medical"])
+    item = make(POSITIVE["regulated_financial"])
     assert LegalCheck(LegalSettings()).run(item, ctx).verdict == "block"
-    for off in ({"learned": False}, {"learned_threshold": 1.0}, {"learned_min_similarity": 0.99}):
+    off_all = {"regulated_medical": 1.0, "regulated_health": 1.0, "regulated_financial": 1.0}
+    for off in ({"learned": False}, {"learned_thresholds": off_all}, {"learned_min_similarity": 0.99}):
         assert LegalCheck(LegalSettings(**off)).run(item, ctx).verdict == "pass", off
     policy = load_policy().replace("legal", learned_threshold=1.0)
     assert policy.checks.legal.learned_threshold == 1.0 and policy.checks.bias.learned_threshold == 0.2
+    with pytest.raises(ValueError, match="unknown label"):
+        LegalSettings(learned_thresholds={"unsafe": 0.5})
 
 
 def test_decide_respects_each_knob() -> None:
@@ -167,15 +181,21 @@ def test_decide_respects_each_knob() -> None:
         nearest=np.zeros(7, dtype=int),
     )
     codes = learned.CHECK_LABELS["safety"]
-    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.15)) == (
+    assert learned.decide(score, learned.Decision(codes, 0.25, 0.35)) == (
         "unsafe",
-        pytest.approx(0.4),
+        pytest.approx(0.3),
         pytest.approx(0.5),
     )
-    assert learned.decide(score, learned.Decision(codes, 0.45, 0.35, 0.15)) is None  # probability
-    assert learned.decide(score, learned.Decision(codes, 0.35, 0.55, 0.15)) is None  # similarity floor
-    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, 0.05)) is None  # neutral example closer
-    assert learned.decide(score, learned.Decision(learned.CHECK_LABELS["bias"], 0.1, 0.0, 1.0)) is None
+    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35)) is None  # probability of each label
+    assert learned.decide(score, learned.Decision(codes, 0.35, 0.35, None, (("unsafe", 0.25),))) is not None
+    assert learned.decide(score, learned.Decision(codes, 0.05, 0.35, None, (("unsafe", 0.9),))) == (
+        "adult",
+        pytest.approx(0.1),
+        pytest.approx(0.4),
+    )  # a per-label threshold holds one label back, the other still flags
+    assert learned.decide(score, learned.Decision(codes, 0.25, 0.55)) is None  # similarity floor
+    assert learned.decide(score, learned.Decision(codes, 0.25, 0.35, 0.05)) is None  # the optional neutral veto
+    assert learned.decide(score, learned.Decision(learned.CHECK_LABELS["bias"], 0.1, 0.0)) is None
 
 
 def test_operator_examples_extend_the_bank(ctx: CheckContext, tmp_path: Path) -> None:

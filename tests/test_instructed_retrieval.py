@@ -58,3 +58,14 @@ def test_standardise_keeps_minus_inf_and_constant_rows() -> None:
     x = np.array([[1.0, 3.0, -np.inf], [2.0, 2.0, 2.0]])
     z = standardise(x)
     assert np.isneginf(z[0, 2]) and np.allclose(z[0, :2], [-1.0, 1.0]) and np.allclose(z[1], 0.0)
+
+
+def test_cheapest_lists_the_matching_items_by_price() -> None:
+    retriever, items, _ = setup()
+    target = items["categories"].iloc[5][0]
+    for order, sign in (("asc", 1), ("desc", -1)):
+        recs = retriever.recommend([np.array([0])], [Constraints(categories=[target], price_order=order)], k=8)
+        shown = items.iloc[recs.items[0]]
+        assert (shown["categories"].map(lambda c: c[0]) == target).all()
+        prices = shown["price"].to_numpy()
+        assert (np.diff(sign * prices) >= 0).all()  # cheapest (priciest) first

@@ -238,10 +238,12 @@ def test_negation_after_the_value(rules: RuleInstructor):
     assert c.categories == ["Foundation"] and c.exclude_brands == ["Revlon"]
 
 
-def test_free_of_excludes_the_word_before(rules: RuleInstructor):
+def test_x_free_is_a_wanted_property_not_an_exclusion(rules: RuleInstructor):
+    # excluding "paraben" or the Fragrance category would hide exactly the items that say "paraben-free"
     c = read(rules, "a paraben-free moisturizer").constraints
-    assert c.categories == ["Creams & Moisturizers"] and c.exclude_words == ["paraben"]
-    assert read(rules, "fragrance-free lip balm").constraints.exclude_categories == ["Fragrance"]
+    assert c.categories == ["Creams & Moisturizers"] and c.style_words == ["paraben-free"] and not c.exclude_words
+    c = read(rules, "fragrance free lip balm").constraints
+    assert c.style_words == ["fragrance-free"] and not c.exclude_categories and not c.exclude_words
 
 
 def test_common_word_brand_needs_context(rules: RuleInstructor):
@@ -315,10 +317,17 @@ def test_vague_without_feedback_asks_one_question(rules: RuleInstructor, text: s
     assert intent.action == "clarify" and intent.question and intent.question.count("?") == 1
 
 
-@pytest.mark.parametrize("text", ["hmm", "idk", ""])
-def test_vague_with_history_retrieves(rules: RuleInstructor, text: str):
+@pytest.mark.parametrize("text", ["surprise me", "show me something", ""])
+def test_asking_for_recommendations_with_history_retrieves(rules: RuleInstructor, text: str):
     intent = read(rules, text)
     assert intent.action == "retrieve" and intent.constraints.is_empty()
+
+
+@pytest.mark.parametrize("text", ["hmm", "idk", "help", "stuff", "ok"])
+def test_no_signal_asks_its_question_whatever_the_history(rules: RuleInstructor, text: str):
+    """Issue 20, family 10: chat passes the user's last items as clicks; "hmm" still gets the question."""
+    intent = read(rules, text, Feedback(clicks=["a1", "a8", "a3"]))
+    assert intent.action == "clarify" and intent.question
 
 
 def test_empty_instruction_without_history_clarifies(rules: RuleInstructor):
@@ -422,10 +431,11 @@ def test_llm_answers_are_validated_against_catalog_and_instruction(vocab: Catalo
     assert llm.understand("something like my last purchase but from another brand", HISTORY).constraints.like_items == [
         "a3"
     ]
-    # for "hmm" the model invented Face / Maybelline: not in the words, dropped; then the vague policy
+    # for "hmm" the model invented Face / Maybelline: not in the words, dropped; then the vague policy:
+    # the question, whatever the history (issue 20)
     assert llm.understand("hmm", Feedback()).action == "clarify"
     vague = llm.understand("hmm", HISTORY)
-    assert vague.action == "retrieve" and vague.constraints.is_empty()
+    assert vague.action == "clarify" and vague.constraints.is_empty()
     created = llm.understand("design a new lipstick under $20", HISTORY)
     assert created.action == "create" and created.constraints.categories == ["Lipstick"]
     assert created.constraints.brands == []
@@ -451,7 +461,7 @@ def test_llm_failure_falls_back_and_combined_fills_gaps(
     broken = LLMInstructor(
         vocab, Recorded({"idk": "no json here", "hmm": '{"action": "clarify"}'}), encoder=encoder, attempts=1
     )
-    assert broken.understand("idk", HISTORY).action == "retrieve" and broken.failures == 1
+    assert broken.understand("idk", HISTORY).action == "clarify" and broken.failures == 1
     combined = CombinedInstructor(rules, broken)
     assert combined.understand("hmm", Feedback()).action == "clarify"
     assert combined.understand("lipstick under $10", HISTORY).constraints.price_max == 10.0  # rules, sure

@@ -184,9 +184,12 @@ class TigerConfig(EarlyStoppingConfig):
     # item embeddings and semantic IDs
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
     sid: SemanticIdConfig = Field(default_factory=lambda: SemanticIdConfig(overflow="spill"))
-    collab: Literal["none", "svd"] = "none"  # collaborative signal mixed into the quantised vectors
+    # collaborative signal mixed into the quantised vectors (genrec.semantic_ids.collaborative): "svd" of
+    # the item-user matrix, "cooc" PPMI of windowed sequence co-occurrence; a catalog without item text
+    # quantises these vectors alone ("none" then means "svd")
+    collab: Literal["none", "svd", "cooc"] = "none"
     collab_weight: float = Field(0.5, ge=0, le=1)  # share of the collaborative part in the mixed cosine
-    collab_dim: int = Field(64, ge=1)  # truncated-SVD rank of the training item-user matrix
+    collab_dim: int = Field(64, ge=1)  # truncated-SVD rank of the collaborative vectors
     impute_neighbors: int = Field(10, ge=1)  # items with no training interactions: collab vector from text kNN
     # network
     dim: int = Field(64, ge=1)
@@ -211,11 +214,54 @@ class TigerConfig(EarlyStoppingConfig):
     # decoding
     beam_width: int = Field(30, ge=1)  # k > beam_width widens the beam to k
     eval_batch_size: int = Field(512, ge=1)  # histories per beam search
+    # with trie_softmax: beam steps score the trie edges only (genrec.decoding.trie_softmax); false scores
+    # every code and masks (the dense reference: the same lists, slower)
+    fast_decoding: bool = True
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> Self:
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        return self
+
+
+class TransitionConfig(Config):
+    """Training-free item-transition graph (genrec.models.transition)."""
+
+    window: int = Field(1, ge=1)  # item u counts as following item t when it comes at most this many steps later
+    gap_decay: float = Field(0.5, ge=0)  # weight of a transition d steps apart: gap_decay ** (d - 1)
+    reverse_weight: float = Field(0.0, ge=0)  # weight of the backward edge j -> i of each i -> j transition
+    two_hop: float = Field(0.0, ge=0)  # weight of the two-step walk P @ P added to P
+    recency_decay: float = Field(0.5, ge=0)  # weight of the j-th most recent history item: decay ** j
+    max_history: int = Field(10, ge=1)  # history items the walk starts from
+    popularity_weight: float = Field(1e-3, ge=0)  # popularity term (max 1) that orders items the walk does not reach
+
+
+FusionMethod = Literal["logprob", "rank"]
+
+
+class FusionConfig(Config):
+    """Fused re-scoring of a generative list model and full-catalog scorers (genrec.models.fusion)."""
+
+    generative: str = "tiger"  # the list model: a saved-model directory, or a model name to train
+    scorers: tuple[str, ...] = Field(("sasrec",), min_length=1)  # models scoring the whole catalog: dirs or names
+    generative_k: int = Field(30, ge=1)  # candidates from the generative model's top list
+    scorer_k: int = Field(50, ge=1)  # candidates from each scorer's top list
+    method: FusionMethod = "logprob"  # "logprob": sum_m w_m log p_m; "rank": sum_m w_m / (rank_offset + rank_m)
+    mix: tuple[float, ...] = ()  # w_m >= 0 per model, generative first, summing to 1 (empty: equal; learned by fit)
+    rank_offset: float = Field(10.0, ge=0)  # c in the reciprocal rank 1 / (c + rank)
+    learn: bool = True  # fit picks method and mix by validation NDCG@10 over the grid below
+    methods: tuple[FusionMethod, ...] = Field(("logprob", "rank"), min_length=1)
+    grid_step: float = Field(0.05, gt=0, le=1)  # mixes tried: every point of the weight simplex on this step
+    batch_size: int = Field(512, ge=1)  # histories scored at once
+
+    @model_validator(mode="after")
+    def _mix_and_grid(self) -> Self:
+        if self.mix and (any(w < 0 for w in self.mix) or abs(sum(self.mix) - 1.0) > 1e-6):
+            raise ValueError(f"mix must be non-negative weights summing to 1, got {list(self.mix)}")
+        parts = round(1.0 / self.grid_step)
+        if abs(parts * self.grid_step - 1.0) > 1e-9:
+            raise ValueError(f"grid_step must divide 1 (e.g. 0.05, 0.1, 0.25), got {self.grid_step}")
         return self
 
 
@@ -540,6 +586,7 @@ __all__ = [
     "EarlyStoppingConfig",
     "EncoderConfig",
     "EvalConfig",
+    "FusionConfig",
     "InstructorConfig",
     "ItemKNNConfig",
     "LLMConfig",
@@ -555,6 +602,7 @@ __all__ = [
     "TextGenConfig",
     "TigerConfig",
     "TrainConfig",
+    "TransitionConfig",
     "WriterConfig",
     "apply_overrides",
     "config_from_dict",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -38,6 +39,7 @@ def response_record(r: Response) -> dict[str, Any]:
     return {
         "action": r.intent.action,
         "reason": r.intent.reason,
+        **({"declined": r.intent.declined} if r.intent.declined else {}),
         "constraints": r.intent.constraints.model_dump(exclude_defaults=True),
         "message": r.message,
         "entries": [dataclasses.asdict(e) for e in r.entries],
@@ -102,14 +104,20 @@ def run_chat(
                     stored = events.record_feedback(session.user_id, kind, item_id, items, session_id)
                     record["event_id"] = stored.event_id
         else:
+            start = time.perf_counter()
             last = pipeline.respond(session, line)
             record.update(response_record(last))
+            record["seconds"] = round(time.perf_counter() - start, 2)
             if not as_json:
                 show(console, last)
+                if echo:
+                    console.print(f"[dim]({record['seconds']:.1f} s)[/]")
         if as_json:
             print(json.dumps(record, default=str), file=stream, flush=True)
         elif "note" in record:
             console.print(literal(record["note"]))
+        elif "error" in record:
+            console.print(literal(record["error"]), style="red")
         records.append(record)
     return records
 
@@ -118,7 +126,8 @@ def _command(
     pipeline: GenerativePipeline, session: Session, command: str, arg: str, last: Response | None
 ) -> dict[str, Any]:
     if command in ("like", "dislike"):
-        if last is None or not arg.isdigit() or not 1 <= int(arg) <= len(last.entries):
+        # ASCII digits only: "²".isdigit() is true but int("²") fails
+        if last is None or not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= len(last.entries):
             return {"error": f":{command} needs the number of an entry of the last list"}
         item_id = last.entries[int(arg) - 1].item_id
         (session.like if command == "like" else session.dislike)(item_id)
@@ -130,6 +139,8 @@ def _command(
             "feedback": ("skip", None, list(session.shown)),
         }
     if command == "user":
+        if arg not in set(pipeline.dataset.users["user_id"].astype(str)):
+            return {"error": f":user: unknown user {arg!r} in dataset {pipeline.dataset.name!r}"}
         return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
     if command == "audit":
         log = pipeline.store.audit(dataset=pipeline.dataset.name)

@@ -144,7 +144,9 @@ def data_list(store: Optional[Path] = STORE_OPT) -> None:
 # ---- models -------------------------------------------------------------------------
 @app.command()
 def fit(
-    model: Optional[str] = typer.Argument(None, help="Model name: popularity, itemknn, sasrec, tiger."),
+    model: Optional[str] = typer.Argument(
+        None, help="Model name: popularity, itemknn, transition, sasrec, tiger, fusion."
+    ),
     model_opt: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (instead of the argument)."),
     data: str = typer.Option("synthetic", "--data", "-d", help="Dataset spec."),
     out_dir: Path = typer.Option(..., "--out", "-o", help="Directory to save the trained model in."),
@@ -393,35 +395,61 @@ def chat(
     dataset: str = typer.Option("synthetic", "--dataset", help="Dataset spec (default: the built-in synthetic one)."),
     user: Optional[str] = typer.Option(None, "--user", help="User id (default: the dataset's first user)."),
     script: Optional[Path] = typer.Option(None, "--script", help="Read turns from this file instead of stdin."),
+    model: Optional[Path] = typer.Option(
+        None, "--model", help="A trained recommender (e.g. saved by benchmarks/run_tiger.py --save DIR): no training."
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per turn on stdout."),
     store: Optional[Path] = STORE_OPT,
     options: Optional[list[str]] = OPT_OPT,
     overrides: Optional[list[str]] = SET_OPT,
 ) -> None:
     """Talk to the generative loop: retrieve, rewrite or create items, steered by instructions."""
+    import time
+
     from genrec.cli.chat import HELP, run_chat, settings_from
     from genrec.data.events import EventStore
     from genrec.data.generated_store import GeneratedStore
     from genrec.data.sql import open_database, resolve_url
-    from genrec.generation.assemble import build_pipeline
+    from genrec.generation.assemble import build_pipeline, load_recommender, training_plan
 
-    ds = _load(dataset, store, options)
+    started = time.perf_counter()
+    if script is not None and not script.is_file():
+        _fail(f"--script {script}: no such file")
+    if model is not None and not (model.expanduser() / "meta.json").exists():
+        _fail(f"--model {model}: not a saved genrec model (no meta.json)")
     try:
         settings = settings_from(overrides or [], progress=not as_json)
+    except ValueError as err:
+        _fail(str(err))
+    ds = _load(dataset, store, options)
+    user_id = user or str(ds.users["user_id"].iloc[0])
+    if user_id not in set(ds.users["user_id"].astype(str)):
+        _fail(f"--user {user_id}: no such user in dataset {ds.name!r} ({ds.n_users:,} users)")
+    try:
+        recommender = load_recommender(model, ds) if model is not None else None
+        if recommender is not None and recommender.name != settings.pipeline.recommender:
+            settings.pipeline.recommender = recommender.name
+        plan = training_plan(ds, settings, recommender_given=recommender is not None)
+        if plan:
+            console.print(
+                f"first start on {ds.name}: "
+                + "; ".join(plan)
+                + ("" if model is not None else ". A recommender trained elsewhere skips the first step: --model DIR.")
+            )
         db = open_database(resolve_url(None, store))  # feedback, turns and generated items: one database
-        pipeline = build_pipeline(ds, settings, _store(store), generated=GeneratedStore(db))
-        user_id = user or str(ds.users["user_id"].iloc[0])
+        pipeline = build_pipeline(ds, settings, _store(store), recommender=recommender, generated=GeneratedStore(db))
         pipeline.session(user_id)
     except (ValueError, KeyError, FileNotFoundError) as err:
         _fail(str(err))
-    if script is not None and not script.exists():
-        _fail(f"{script}: no such file")
+    console.print(f"ready in {time.perf_counter() - started:.0f} s")
     interactive = script is None and sys.stdin.isatty()
     if interactive:
         console.print(f"chatting as {user_id} on {ds.name}. " + HELP)
     lines = script.read_text().splitlines() if script is not None else sys.stdin
     try:
-        run_chat(pipeline, user_id, lines, out, as_json=as_json, events=EventStore(db, ds.name))
+        run_chat(
+            pipeline, user_id, lines, out, as_json=as_json, echo=script is not None, events=EventStore(db, ds.name)
+        )
     finally:
         db.close()
 

@@ -142,6 +142,7 @@ class Dataset:
         self._item_map: dict[str, int] | None = None
         self._user_map: dict[str, int] | None = None
         self._sequences: list[np.ndarray] | None = None
+        self._fingerprint: str | None = None
         self._validate()
 
     # ---- construction ---------------------------------------------------------------
@@ -265,6 +266,36 @@ class Dataset:
         """Number of interactions."""
         return len(self.interactions)
 
+    def fingerprint(self) -> str:
+        """A content hash of the dataset (SHA-256, hex): the item table (ids, titles, descriptions,
+        brands, categories, prices, attributes), the user ids and the interaction log (users, items,
+        times, events, values), in order. The name is not part of it: the same data loaded under two
+        names has one fingerprint, and any change to an item or an interaction gives another. Stable
+        across processes and machines (little-endian numbers, key-sorted JSON); ~0.1 s for 200k
+        interactions. Trained models are cached under it, and saved runs record it."""
+        if self._fingerprint is None:
+            h = hashlib.sha256(b"genrec-dataset-v1\n")
+            items = self.items
+            for col in ("item_id", "title", "description", "brand"):
+                h.update(json.dumps([None if is_missing(v) else str(v) for v in items[col].tolist()]).encode())
+            prices = items["price"].to_numpy(dtype="<f8")
+            h.update(np.where(np.isnan(prices), -1.0, prices).tobytes())
+            for col in ("categories", "attributes"):
+                h.update(json.dumps(items[col].tolist(), sort_keys=True, default=_plain).encode())
+            h.update(json.dumps([str(u) for u in self.users["user_id"]]).encode())
+            inter = self.interactions
+            for name, dtype in (
+                ("user", "<i4"),
+                ("item", "<i4"),
+                ("timestamp", "<i8"),
+                ("event", "<i1"),
+                ("value", "<f4"),
+            ):
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(getattr(inter, name), dtype=dtype).tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
     def item_index(self, external: str) -> int:
         """Internal id of an external item id (KeyError naming it if unknown)."""
         if self._item_map is None:
@@ -304,17 +335,6 @@ class Dataset:
             bounds = np.cumsum(counts)[:-1]
             self._sequences = np.split(self.interactions.item.astype(np.int64), bounds)
         return self._sequences
-
-    def fingerprint(self) -> str:
-        """sha256 over the item ids and interaction arrays: equal for the same catalog and log, in hex."""
-        digest = hashlib.sha256()
-        ids = "\x00".join(str(i) for i in self.items["item_id"]).encode("utf-8", "surrogatepass")
-        digest.update(len(self.items).to_bytes(8, "little") + ids)
-        inter = self.interactions
-        for array in (inter.user, inter.item, inter.timestamp, inter.event, inter.value):
-            data = np.ascontiguousarray(array)
-            digest.update(len(data).to_bytes(8, "little") + data.tobytes())
-        return digest.hexdigest()
 
     def item_popularity(self) -> np.ndarray:
         """Interaction count of every item."""
@@ -526,6 +546,15 @@ def _normalise_users(users: pd.DataFrame) -> pd.DataFrame:
         frame["attributes"] = [{} for _ in range(len(frame))]
     frame["attributes"] = [v if type(v) is dict else _as_dict(v) for v in frame["attributes"]]
     return frame[list(USER_COLUMNS)].reset_index(drop=True)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the numpy values an item-table cell may hold (``json.dumps(default=...)``)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def is_missing(value: Any) -> bool:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from genrec.decoding.trie import PrefixTrie
+from genrec.nn import torch_threads
 
 State = Any
 StepFn = Callable[[int, torch.Tensor, State], tuple[torch.Tensor, State]]
@@ -286,9 +287,7 @@ def benchmark_decoding(
 
     exclude = rng.integers(0, n_items, size=(batch, exclude_per_user)) if exclude_per_user else None
     hidden = torch.zeros(batch, 64)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads or threads_before)
-    try:
+    with torch_threads(threads or None):
         constrained_beam_search(step_fn, trie, batch, beam, k, exclude, hidden)  # warm-up
         times = []
         for _ in range(repeats):
@@ -297,8 +296,6 @@ def benchmark_decoding(
             constrained_beam_search(step_fn, trie, batch, beam, k, exclude, hidden)
             times.append((time.perf_counter() - start, step_seconds))
         n_threads = torch.get_num_threads()
-    finally:
-        torch.set_num_threads(threads_before)
     total, in_step = min(times)  # the least disturbed run (the machine may be shared)
     return {
         "users_per_s": batch / total,

@@ -136,19 +136,11 @@ class TextEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    if threads <= 0:
-        yield
-        return
-    import torch
+def _torch_threads(threads: int) -> contextlib.AbstractContextManager[None]:
+    """``threads`` torch threads while encoding (0 or less: leave the setting)."""
+    from genrec.nn import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(threads if threads > 0 else None)
 
 
 # ---- item texts -------------------------------------------------------------------------
@@ -161,6 +153,18 @@ def item_texts(dataset: Dataset, fields: Sequence[str] = DEFAULT_FIELDS, templat
     item lacks renders as "". An item whose text would be empty gets its item_id.
     """
     records = _item_records(dataset)
+    return [t or r["item_id"] for t, r in zip(_own_texts(records, fields, template), records)]
+
+
+def has_item_text(dataset: Dataset, fields: Sequence[str] = DEFAULT_FIELDS, template: str | None = None) -> bool:
+    """Whether any item has a non-empty text in ``fields`` / ``template`` (not just its item_id)."""
+    if not fields and not template:
+        return False
+    return any(_own_texts(_item_records(dataset), fields, template))
+
+
+def _own_texts(records: list[dict[str, Any]], fields: Sequence[str], template: str | None) -> list[str]:
+    """The items' rendered texts, "" where an item has none (no item_id fallback)."""
     known = set(_ITEM_FIELDS).union(*(r["_attrs"].keys() for r in records))
     if template:
         parsed = string.Formatter().parse(template)
@@ -174,7 +178,7 @@ def item_texts(dataset: Dataset, fields: Sequence[str] = DEFAULT_FIELDS, templat
         if unknown:
             raise ValueError(f"unknown item field(s) {unknown}; known: {_KNOWN}")
         texts = ["; ".join(_render(r, f) for f in fields if r.get(f, "")) for r in records]
-    return [t.strip() or r["item_id"] for t, r in zip(texts, records)]
+    return [t.strip() for t in texts]
 
 
 def encode_items(dataset: Dataset, config: EncoderConfig | None = None) -> np.ndarray:

@@ -1,13 +1,26 @@
-"""Indexes over the human catalog that several checks share: brands and their mentions in text."""
+"""Indexes over the human catalog that several checks share: brands and their mentions in text.
+
+Every catalog brand is known (not only the "distinctive" ones: "L'Oreal Paris", "Olay" and
+"Revlon" are named in other brands' listings too, which says nothing about whether a text that
+names them claims them). A brand is matched by its letters and digits alone, so "L'Oreal",
+"L’Oréal", "Loreal" and "L Oreal" are one brand, and by its core without words such as
+"Cosmetics", "Paris" or "New York". A brand that is also an everyday word ("Dove", "Harmony",
+"Tone", "Apple") is matched only where it is written as a name: capitalised, and in a title only
+as its first words. Two brands run together ("PellwickTorvik") are found as both. Texts are read
+in their normalised form (``genrec.textnorm``), so lookalike letters and l33t ("Rev1on",
+"Маybelline") do not hide a brand; the offsets reported are those of the text passed in.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from genrec.fidelity._text import clean, norm, tokens
+from genrec.fidelity._text import clean, norm
 from genrec.fidelity.base import CheckContext
+from genrec.textnorm import Normalized, Normalizer, Token, english_words, tokens
 
 #: Brand values that name no brand.
 GENERIC_BRANDS = frozenset(
@@ -29,64 +42,197 @@ GENERIC_BRANDS = frozenset(
         "oem",
     }
 )
+#: Words a brand may carry that are not part of its name ("L'Oreal Paris" is "L'Oreal").
+BRAND_SUFFIXES = frozenset(
+    [
+        "cosmetics",
+        "cosmetic",
+        "paris",
+        "new",
+        "york",
+        "ny",
+        "london",
+        "beauty",
+        "professional",
+        "professionals",
+        "pro",
+        "inc",
+        "co",
+        "company",
+        "corp",
+        "llc",
+        "ltd",
+        "labs",
+        "lab",
+        "laboratories",
+        "skin",
+        "care",
+        "skincare",
+        "hair",
+        "haircare",
+        "nail",
+        "nails",
+        "art",
+        "naturals",
+        "natural",
+        "products",
+        "usa",
+        "international",
+        "collection",
+        "group",
+        "brands",
+        "the",
+        "and",
+    ]
+)
 _MAX_NGRAM = 4
+_COMMON = 100  # an English word this frequent (pyspellchecker's counts) is an everyday word, not (only) a brand
+_CATALOG_COMMON = 20  # ... and so is a word in this many catalog titles
+_CUE_BEFORE = re.compile(
+    r"(?i)\b(?:by|from|inspired\s+by|like|style\s+of|dupe\s+(?:of|for)|vs\.?|versus|than|same\s+as|as\s+used\s+by|made\s+by)\s*$"
+)
+_CUE_AFTER = re.compile(r"(?i)^\s*(?:-|\s)?(?:style|inspired|type|dupe|alternative|approved|grade|quality)\b")
+_CAMEL = re.compile(r"[A-Z][a-z]{2,}")
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, lower case: the key brands are matched by."""
+    return _NOT_ALNUM.sub("", text.lower())
 
 
 @dataclass(frozen=True)
 class BrandMention:
     """A brand named in a text."""
 
-    brand: str  # normalised brand
+    brand: str  # normalised brand (as in ``BrandLexicon.brands``)
     start: int
     end: int
 
 
 class BrandLexicon:
-    """Catalog brands (normalised), which of them are distinctive enough to spot in free text, and a finder."""
+    """Catalog brands (normalised), the keys that find them in text, and a finder.
 
-    def __init__(self, brands: Iterable[str], distinctive: Iterable[str]) -> None:
-        self.brands = frozenset(b for b in brands if b not in GENERIC_BRANDS)
-        self.distinctive = frozenset(distinctive) & self.brands
-        self._first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for b in self.distinctive:
-            toks = tuple(b.split())
-            self._first[toks[0]].append(toks)
-        for lst in self._first.values():
-            lst.sort(key=len, reverse=True)
+    ``distinctive`` is kept for callers of the first version: every brand is found now, so it
+    equals ``brands``; ``ambiguous`` brands are everyday words, matched only when written as names.
+    """
 
-    def find(self, text: str) -> list[BrandMention]:
-        """Distinctive brands named in ``text`` (longest match at each position, no overlaps)."""
-        toks = tokens(text)
+    def __init__(
+        self, brands: Iterable[str], distinctive: Iterable[str] = (), common_words: Iterable[str] = ()
+    ) -> None:
+        self.brands = frozenset(b for b in (norm(x) for x in brands) if b not in GENERIC_BRANDS)
+        self.distinctive = self.brands
+        self.keys: dict[str, str] = {}  # squashed form -> brand
+        self.ambiguous: set[str] = set()  # keys that are everyday words
+        words = english_words()
+        common = frozenset(common_words)
+        for brand in sorted(self.brands, key=lambda b: (len(b), b)):
+            toks = brand.split()
+            core = [t for t in toks if t not in BRAND_SUFFIXES]
+            forms = [toks] + ([core] if core and len(core) < len(toks) else [])
+            for form in forms:
+                key = squash("".join(form))
+                if len(key) < 3 or key.isdigit() or key in self.keys:
+                    continue
+                self.keys[key] = brand
+                named = [w.replace("'", "") for w in form if len(w) > 1]
+                everyday = all(words.get(w, 0) >= _COMMON or w in BRAND_SUFFIXES or w in common for w in named)
+                if everyday or words.get(key, 0) >= _COMMON or key in common:
+                    self.ambiguous.add(key)
+        self.normalizer = Normalizer({w for key in self.keys for w in (key,)})
+
+    def family(self, brand: str) -> str:
+        """A brand's name without suffix words, squashed: "L'Oreal Paris" and "L'Oreal" are one family."""
+        toks = norm(brand).split()
+        core = [t for t in toks if t not in BRAND_SUFFIXES] or toks
+        return squash("".join(core))
+
+    def find(self, text: str, title: bool = False, loose: bool = False) -> list[BrandMention]:
+        """Brands named in ``text`` (longest match at each position, no overlaps), offsets into ``text``.
+
+        ``title``: the text is a title, where every word is capitalised, so an everyday-word brand
+        counts only as the title's first words. ``loose``: everyday-word brands count wherever they
+        stand (for what a source item may be taken to name).
+        """
+        n = self.normalizer.normalize(text)
+        toks = tokens(n.text)
+        squashed = [squash(t.text) for t in toks]
         out: list[BrandMention] = []
         i = 0
         while i < len(toks):
             hit = None
-            for cand in self._first.get(toks[i].text, ()):
-                if tuple(t.text for t in toks[i : i + len(cand)]) == cand:
-                    hit = cand
-                    break
+            for size in range(min(_MAX_NGRAM, len(toks) - i), 0, -1):
+                key = "".join(squashed[i : i + size])
+                brand = self.keys.get(key)
+                if brand is None:
+                    continue
+                a, b = toks[i].start, toks[i + size - 1].end
+                if key in self.ambiguous and not loose and not self._as_name(n.text, a, b, i, title):
+                    continue
+                hit = (brand, a, b, size)
+                break
             if hit:
-                out.append(BrandMention(" ".join(hit), toks[i].start, toks[i + len(hit) - 1].end))
-                i += len(hit)
-            else:
-                i += 1
+                brand, a, b, size = hit
+                oa, ob = n.span(a, b)
+                out.append(BrandMention(brand, oa, ob))
+                i += size
+                continue
+            out += self._merged(n.text, toks[i], n)
+            i += 1
+        return out
+
+    def _as_name(self, text: str, start: int, end: int, index: int, title: bool) -> bool:
+        """An everyday-word brand at ``start`` reads as a name: capitalised, and first in a title, capitalised
+        mid-sentence elsewhere, or anywhere after "by", "inspired by", "like", ... or before "-style", "dupe"."""
+        if not text[start : start + 1].isupper():
+            return False
+        if _CUE_BEFORE.search(text[max(0, start - 24) : start]) or _CUE_AFTER.match(text[end : end + 16]):
+            return True
+        if title:
+            return index == 0
+        before = text[:start].rstrip()
+        return bool(before) and before[-1] not in ".!?:\n"  # capitalised mid-sentence, not a sentence start
+
+    def _merged(self, text: str, tok: Token, n: Normalized) -> list[BrandMention]:
+        """Two catalog brands run together in one word ("PellwickTorvik", "Pellwicktorvik")."""
+        start, end = tok.start, tok.end
+        word = text[start:end]
+        if len(word) < 8:
+            return []
+        parts = [(m.start(), m.end()) for m in _CAMEL.finditer(word)]
+        found = []
+        if len(parts) >= 2:
+            for a, b in parts:
+                key = word[a:b].lower()
+                if key in self.keys and key not in self.ambiguous:
+                    found.append((self.keys[key], start + a, start + b))
+        if not found:
+            low = word.lower()
+            for cut in range(4, len(low) - 3):
+                left, right = low[:cut], low[cut:]
+                if left in self.keys and right in self.keys and not ({left, right} & self.ambiguous):
+                    found = [(self.keys[left], start, start + cut), (self.keys[right], start + cut, end)]
+                    break
+        if len(found) < 2:
+            return []
+        out = []
+        for brand, a, b in found:
+            oa, ob = n.span(a, b)
+            out.append(BrandMention(brand, oa, ob))
         return out
 
 
 def build_brand_lexicon(titles_brands: Iterable[tuple[str, str]], max_other: int = 2) -> BrandLexicon:
-    """Brands from (title, brand) pairs; a brand is distinctive unless 3+ other brands' titles use its words."""
+    """Brands from (title, brand) pairs; words in many titles mark everyday-word brands (``max_other`` is unused, kept
+    for callers of the first version)."""
     rows = [(norm(title or ""), norm(brand or "")) for title, brand in titles_brands]
-    brands = {b for _, b in rows if b}
-    wanted = {b for b in brands if len(b.split()) <= _MAX_NGRAM}
-    uses: Counter[str] = Counter()
+    df: Counter[str] = Counter()  # titles using a word that is not part of their own brand's name
     for title, brand in rows:
-        words = title.split()
-        grams = {" ".join(words[i : i + n]) for n in range(1, _MAX_NGRAM + 1) for i in range(len(words) - n + 1)}
-        for g in grams & wanted:
-            if g != brand:
-                uses[g] += 1
-    distinctive = {b for b in brands if uses[b] <= max_other and (len(b) >= 3 or " " in b) and not b.isdigit()}
-    return BrandLexicon(brands, distinctive)
+        df.update(set(title.split()) - set(brand.split()))
+    common = {w for w, n in df.items() if n >= _CATALOG_COMMON}
+    return BrandLexicon({b for _, b in rows if b}, common_words=common)
 
 
 def brand_lexicon(ctx: CheckContext) -> BrandLexicon:

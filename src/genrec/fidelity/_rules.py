@@ -95,5 +95,13 @@ def load_pattern_rules(packaged: str, extra: Iterable[Path], codes: Sequence[str
 
 
 def find_patterns(text: str, rules: Sequence[PatternRule]) -> list[tuple[PatternRule, int, int]]:
-    """(rule, start, end) of every rule match in ``text``."""
-    return [(r, m.start(), m.end()) for r in rules for m in r.pattern.finditer(text)]
+    """(rule, start, end) of every rule match in ``text``; a match inside a longer one of the same code is dropped."""
+    hits = sorted(
+        ((r, m.start(), m.end()) for r in rules for m in r.pattern.finditer(text) if m.end() > m.start()),
+        key=lambda h: (h[1], -h[2]),
+    )
+    out: list[tuple[PatternRule, int, int]] = []
+    for h in hits:
+        if not any(o[0].code == h[0].code and o[1] <= h[1] and h[2] <= o[2] for o in out):
+            out.append(h)
+    return out

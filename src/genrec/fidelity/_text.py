@@ -1,13 +1,26 @@
-"""Text helpers shared by the checks: word tokens with character offsets, shingles, an exact shingle index."""
+"""Text helpers shared by the checks: shingles and an exact shingle index (word tokens come from genrec.textnorm)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+from genrec.textnorm import Token, norm, tokens
+
+__all__ = [
+    "Overlap",
+    "Shingle",
+    "ShingleIndex",
+    "Token",
+    "clean",
+    "merge_spans",
+    "norm",
+    "number_word",
+    "shingles",
+    "tokens",
+]
+
 _NUMBER_WORDS = {
     "one": "1",
     "two": "2",
@@ -24,15 +37,6 @@ _NUMBER_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Token:
-    """A lower-cased word and where it sits in the original text."""
-
-    text: str
-    start: int
-    end: int
-
-
 def clean(value: object) -> str:
     """A catalog cell as text: None and NaN become ""."""
     if value is None or (isinstance(value, float) and value != value):
@@ -40,19 +44,9 @@ def clean(value: object) -> str:
     return str(value)
 
 
-def tokens(text: str) -> list[Token]:
-    """Word tokens (letters and digits, inner apostrophes kept), lower-cased, with character offsets."""
-    return [Token(m.group().lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(text or "")]
-
-
 def number_word(word: str) -> str:
     """The digit form of a small number word ("two" -> "2"); other words unchanged."""
     return _NUMBER_WORDS.get(word, word)
-
-
-def norm(text: str) -> str:
-    """Lower-cased words joined by single spaces (punctuation dropped): the form used for exact matches."""
-    return " ".join(t.text for t in tokens(text))
 
 
 @dataclass(frozen=True)

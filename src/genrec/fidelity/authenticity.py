@@ -17,11 +17,21 @@ from typing import Any
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity import _rules
-from genrec.fidelity._catalog import GENERIC_BRANDS, brand_lexicon, items_by_brand, record_text
+from genrec.fidelity._catalog import (
+    GENERIC_BRANDS,
+    BrandLexicon,
+    BrandMention,
+    brand_lexicon,
+    items_by_brand,
+    record_text,
+    squash,
+)
+from genrec.fidelity._norm import catalog_words, finding, normalized_fields, normalizer
 from genrec.fidelity._text import ShingleIndex, clean, norm, number_word
-from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
+from genrec.fidelity.base import Check, CheckContext, Finding
 from genrec.fidelity.policy import AuthenticitySettings
 from genrec.fidelity.privacy import find_structured
+from genrec.textnorm import Normalized, english_words, tokens
 
 # unit spelling -> (canonical unit, dimension, factor to the dimension's base unit)
 _UNITS: dict[str, tuple[str, str, float]] = {}
@@ -199,6 +209,46 @@ def _materials_regex(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])" + _rules.alternation(w.lower() for w in words if w.strip()) + r"(?![\w])", re.I)
 
 
+@dataclass(frozen=True)
+class ClaimRule:
+    """One claim or certification pattern; rules with the same key support each other."""
+
+    key: str
+    name: str
+    pattern: re.Pattern[str]
+
+
+def load_claims(extra: Sequence[Any] = ()) -> list[ClaimRule]:
+    """The packaged claims and certifications (``rules/claims.toml``) plus operator files, validated."""
+    out: list[ClaimRule] = []
+    for source in _rules.sources(["claims.toml"], extra):
+        data, name = _rules.read_toml(source)
+        entries = data.get("claims", [])
+        if not isinstance(entries, list):
+            raise _rules.RulesError(f"{name}: 'claims' must be an array of tables ([[claims]])")
+        for i, entry in enumerate(entries):
+            where = f"{name}: claims[{i}]"
+            key = entry.get("key")
+            if not isinstance(key, str) or not key:
+                raise _rules.RulesError(f"{where}.key: expected a non-empty string")
+            label = str(entry.get("name", key))
+            for pat in _rules.string_list(entry, "patterns", where):
+                out.append(ClaimRule(key, label, _rules.compile_pattern(pat, f"{where}.patterns")))
+    return out
+
+
+def find_claims(text: str, rules: Sequence[ClaimRule]) -> list[tuple[ClaimRule, int, int]]:
+    """(rule, start, end) of every claim in ``text``, one per span (the longest)."""
+    hits = sorted(
+        ((r, m.start(), m.end()) for r in rules for m in r.pattern.finditer(text)), key=lambda h: (h[1], -h[2])
+    )
+    out: list[tuple[ClaimRule, int, int]] = []
+    for h in hits:
+        if not any(o[1] <= h[1] and h[2] <= o[2] for o in out):
+            out.append(h)
+    return out
+
+
 class AuthenticityCheck(Check):
     """Flags facts an edit changed or made up, and creations that pose as existing products."""
 
@@ -206,9 +256,12 @@ class AuthenticityCheck(Check):
     settings: AuthenticitySettings
 
     def validate(self) -> None:
-        """Read the extra material lists."""
+        """Read the extra material, claim and brand lists."""
         for source in self.settings.materials:
             _rules.read_list(source)
+        for source in self.settings.brand_lists:
+            _rules.read_list(source)
+        load_claims(self.settings.claims)
 
     # ---- shared catalog indexes
     def _materials(self, ctx: CheckContext) -> re.Pattern[str]:
@@ -227,6 +280,35 @@ class AuthenticityCheck(Check):
 
         return ctx.cached(f"authenticity.materials.{tuple(s.materials)}.{tuple(s.material_keys)}", build)
 
+    def _claims(self, ctx: CheckContext) -> list[ClaimRule]:
+        return ctx.cached(
+            f"authenticity.claims.{tuple(self.settings.claims)}", lambda: load_claims(self.settings.claims)
+        )
+
+    def _all_brands(self, ctx: CheckContext) -> BrandLexicon:
+        """Every catalog brand plus the brands outside the catalog an edit may not name either (the protected list)."""
+
+        def build() -> BrandLexicon:
+            names: set[str] = set(brand_lexicon(ctx).brands)
+            for source in _rules.sources(["protected_brands.txt"], self.settings.brand_lists):
+                names.update(_rules.read_list(source))
+            return BrandLexicon(names)
+
+        return ctx.cached(f"authenticity.all_brands.{tuple(self.settings.brand_lists)}", build)
+
+    def _catalog_claims(self, ctx: CheckContext) -> dict[str, frozenset[str]]:
+        """The claim keys each catalog item makes (title, description and attributes)."""
+        rules = self._claims(ctx)
+
+        def build() -> dict[str, frozenset[str]]:
+            nz = normalizer(ctx)
+            return {
+                item_id: frozenset(r.key for r, _, _ in find_claims(nz.normalize(_support_text(rec)).text, rules))
+                for item_id, rec in ctx.catalog_records().items()
+            }
+
+        return ctx.cached(f"authenticity.catalog_claims.{tuple(self.settings.claims)}", build)
+
     def _titles(self, ctx: CheckContext) -> dict[str, str]:
         return ctx.cached(
             "catalog.titles", lambda: {norm(clean(r.get("title"))): i for i, r in ctx.catalog_records().items()}
@@ -242,9 +324,35 @@ class AuthenticityCheck(Check):
 
         return ctx.cached("authenticity.title_words", build)
 
+    def _specific_title(self, item_id: str, ctx: CheckContext) -> bool:
+        """A catalog title that names one product: it has a brand, or a word few other titles use.
+
+        "Sensitive Skin Face Wash" names a kind of product, so a creation may share it.
+        """
+        record = ctx.catalog_records().get(item_id) or {}
+        title = clean(record.get("title"))
+        lex = brand_lexicon(ctx)
+        own = lex.family(clean(record.get("brand")))
+        if own and own not in GENERIC_BRANDS and any(lex.family(m.brand) == own for m in lex.find(title, loose=True)):
+            return True  # the title names its own brand
+        index = self._title_index(ctx)
+        words = {t.text for t in tokens(title)}
+        return any(len(index.postings.get(w, ())) <= 5 for w in words if w not in index.stop)
+
+    def _by_category(self, ctx: CheckContext) -> dict[str, list[str]]:
+        def build() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for item_id, r in ctx.catalog_records().items():
+                for c in _as_list(r.get("categories")):
+                    if str(c).strip():
+                        out.setdefault(str(c).lower(), []).append(item_id)
+            return out
+
+        return ctx.cached("authenticity.by_category", build)
+
     # ---- the check
     def find(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
-        """Edits: facts versus the source item. Creations: posing as an existing product."""
+        """Edits: facts versus the source item. Creations: posing as an existing product or brand, claims."""
         prov = item.provenance
         if prov.kind == "create" or not prov.source_item_id:
             return self._creation(item, ctx)
@@ -259,25 +367,25 @@ class AuthenticityCheck(Check):
             return [f], {"source_found": False}
         return self._edit(item, source, ctx), {"source_found": True}
 
+    def _brand_mentions(self, n: Normalized, fld: str, ctx: CheckContext) -> list[BrandMention]:
+        return self._all_brands(ctx).find(n.original, title=fld == "title")
+
     def _edit(self, item: GeneratedItem, source: dict[str, Any], ctx: CheckContext) -> list[Finding]:
         s = self.settings
-        src_text = record_text(source)
-        raw_attrs = source.get("attributes")
-        attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
-        attr_text = " ; ".join(
-            f"{k} {v}" for k, vals in attrs.items() if _descriptive(k) for v in _as_list(vals) if isinstance(v, str)
-        )
-        cats = " ; ".join(str(c) for c in _as_list(source.get("categories")))
-        support_text = f"{src_text}\n{attr_text}\n{cats}"
+        nz = normalizer(ctx)
+        support_raw = _support_text(source)
+        support = nz.normalize(support_raw)
         findings: list[Finding] = []
-        src_brand = norm(clean(source.get("brand")))
+        lex = brand_lexicon(ctx)
+        src_brand = norm(nz.normalize(clean(source.get("brand"))).text)
         # brand field: a different brand, or a brand the brand-less source never names
-        new_brand = norm(item.brand or "")
+        new_brand = norm(nz.normalize(item.brand or "").text)
         if (
             new_brand
-            and new_brand != src_brand
+            and squash(new_brand) != squash(src_brand)
+            and lex.family(new_brand) != lex.family(src_brand)
             and new_brand not in GENERIC_BRANDS
-            and (src_brand not in GENERIC_BRANDS or f" {new_brand} " not in f" {norm(src_text)} ")
+            and (src_brand not in GENERIC_BRANDS or f" {new_brand} " not in f" {norm(support.text)} ")
         ):
             was = clean(source.get("brand")) or "no brand"
             findings.append(
@@ -290,59 +398,62 @@ class AuthenticityCheck(Check):
                     item.brand or "",
                 )
             )
-        # brands named in the text
-        lex = brand_lexicon(ctx)
-        src_brands = {m.brand for m in lex.find(support_text)} | {src_brand}
-        src_prices = extract_prices(support_text)
-        price_spans = {}
-        src_facts = extract_numbers(support_text, [(p.start, p.end) for p in src_prices])
+        # brands named in the text: any catalog or listed brand the source does not name
+        src_families = {lex.family(src_brand)} | {
+            lex.family(m.brand) for m in self._all_brands(ctx).find(support_raw, loose=True)
+        }
+        src_prices = extract_prices(support.text)
+        src_facts = extract_numbers(support.text, [(p.start, p.end) for p in src_prices])
         src_price = source.get("price")
         if isinstance(src_price, (int, float)) and src_price == src_price:
             src_prices.append(Fact(float(src_price), "price", 0, 0, ""))
             src_facts.append(Fact(float(src_price), "", 0, 0, ""))
-        src_sizes = {m.group(1) for m in _LETTER_SIZE.finditer(support_text)} | {
+        raw_attrs = source.get("attributes")
+        attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
+        src_sizes = {m.group(1) for m in _LETTER_SIZE.finditer(support.text)} | {
             str(v) for v in _as_list(attrs.get("size"))
         }
         materials = self._materials(ctx)
-        support_norm = f" {norm(support_text)} "
-        for fld, text in item_fields(item).items():
-            for m in lex.find(text):
-                if m.brand not in src_brands:
+        support_norm = f" {norm(support.text)} "
+        claims = self._claims(ctx)
+        src_claims = {r.key for r, _, _ in find_claims(support.text, claims)}
+        for fld, n in normalized_fields(item, ctx).items():
+            text = n.text
+            for m in self._brand_mentions(n, fld, ctx):
+                if lex.family(m.brand) not in src_families:
                     findings.append(
-                        span_finding(
+                        Finding(
                             "foreign_brand",
                             f"names brand {m.brand!r}, which the source does not",
                             fld,
-                            text,
                             m.start,
                             m.end,
+                            n.original[m.start : m.end],
                         )
                     )
             prices = extract_prices(text)
-            price_spans[fld] = [(p.start, p.end) for p in prices]
+            price_spans = [(p.start, p.end) for p in prices]
             for p in prices:
                 if not any(abs(p.value - q.value) <= s.price_tolerance * max(q.value, 1e-9) for q in src_prices):
                     findings.append(
-                        span_finding(
-                            "changed_price", f"price {p.text!r} is not the source's", fld, text, p.start, p.end
-                        )
+                        finding("changed_price", f"price {p.text!r} is not the source's", fld, n, p.start, p.end)
                     )
             personal = [(m.start, m.end) for m in find_structured(text)]  # a phone number is no product fact
-            for f in extract_numbers(text, price_spans[fld] + personal):
+            for f in extract_numbers(text, price_spans + personal):
+                if not f.unit and f.value <= 12 and n.changed("number_word", f.start, f.end):
+                    continue  # "two of the best": a small number word without a unit is no numeric claim
                 if not supported(f, src_facts):
                     findings.append(
-                        span_finding(
-                            "unsupported_number", f"{f.text!r} is not stated by the source", fld, text, f.start, f.end
-                        )
+                        finding("unsupported_number", f"{f.text!r} is not stated by the source", fld, n, f.start, f.end)
                     )
             for size in _LETTER_SIZE.finditer(text):
                 if size.group(1) not in src_sizes:
                     findings.append(
-                        span_finding(
+                        finding(
                             "unsupported_size",
                             f"size {size.group(1)!r} is not the source's",
                             fld,
-                            text,
+                            n,
                             size.start(1),
                             size.end(1),
                         )
@@ -350,14 +461,21 @@ class AuthenticityCheck(Check):
             for mat in materials.finditer(text):
                 if f" {norm(mat.group())} " not in support_norm:
                     findings.append(
-                        span_finding(
+                        finding(
                             "unsupported_material",
                             f"{mat.group()!r} is not in the source item",
                             fld,
-                            text,
+                            n,
                             mat.start(),
                             mat.end(),
                             0.8,
+                        )
+                    )
+            for rule, start, end in find_claims(text, claims):
+                if rule.key not in src_claims:
+                    findings.append(
+                        finding(
+                            "unsupported_claim", f"claims {rule.name}, which the source does not", fld, n, start, end
                         )
                     )
         if item.price is not None and isinstance(src_price, (int, float)) and src_price == src_price and src_price > 0:
@@ -376,20 +494,42 @@ class AuthenticityCheck(Check):
                 )
         return findings
 
+    def _kind_claims(self, item: GeneratedItem, ctx: CheckContext) -> tuple[set[str], int]:
+        """Claim keys that catalog items of the creation's kind make, and how many such items there are."""
+        s = self.settings
+        cats = [str(c).lower() for c in item.categories if str(c).strip()]
+        groups = self._by_category(ctx)
+        peers: list[str] = []
+        for cat in reversed(cats):  # the most specific category with enough items to say what its kind claims
+            peers = groups.get(cat, [])
+            if len(peers) >= _MIN_KIND:
+                break
+        if not peers:
+            near = self._title_index(ctx).query(item.title or "")
+            near.sort(key=lambda o: (-o.jaccard, o.key))
+            peers = [o.key for o in near[: s.claim_peers]]
+        made: dict[str, int] = {}
+        per_item = self._catalog_claims(ctx)
+        for item_id in peers:
+            for key in per_item.get(item_id, ()):
+                made[key] = made.get(key, 0) + 1
+        need = max(2.0, s.claim_min_share * len(peers))
+        return {k for k, c in made.items() if c >= need}, len(peers)
+
     def _creation(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
         findings: list[Finding] = []
-        title_norm = norm(item.title)
+        normed = normalized_fields(item, ctx)
+        title_n = normed["title"]
+        title_norm = norm(title_n.text)
         lex = brand_lexicon(ctx)
-        claimed, where = None, None
-        if item.brand and norm(item.brand) in lex.brands:
-            claimed, where = norm(item.brand), ("brand", 0, len(item.brand), item.brand)
-        else:
-            first = lex.find(item.title)
-            if first and first[0].start <= 2:
-                m = first[0]
-                claimed, where = m.brand, ("title", m.start, m.end, item.title[m.start : m.end])
+        claimed: list[tuple[str, str, int, int, str]] = []  # (brand, field, start, end, text)
+        if item.brand and lex.find(item.brand, title=True):
+            claimed.append((lex.find(item.brand, title=True)[0].brand, "brand", 0, len(item.brand), item.brand))
+        for fld, n in normed.items():
+            for m in lex.find(n.original, title=fld == "title"):
+                claimed.append((m.brand, fld, m.start, m.end, n.original[m.start : m.end]))
         same = self._titles(ctx).get(title_norm) if title_norm else None
-        if same is not None:
+        if same is not None and self._specific_title(same, ctx):
             findings.append(
                 Finding(
                     "claims_real_product",
@@ -404,9 +544,9 @@ class AuthenticityCheck(Check):
             # Without a catalog brand a title only poses as a real product when it is nearly the same words:
             # catalogs with templated titles share most words between distinct products.
             bar = self.settings.title_similarity if claimed else max(self.settings.title_similarity, 0.8)
-            near = self._title_index(ctx).query(item.title)
+            near = self._title_index(ctx).query(title_n.text)
             best = max(near, key=lambda o: (o.jaccard, o.key), default=None)
-            if best is not None and best.jaccard >= bar:
+            if best is not None and best.jaccard >= bar and self._specific_title(best.key, ctx):
                 findings.append(
                     Finding(
                         "claims_real_product",
@@ -418,13 +558,12 @@ class AuthenticityCheck(Check):
                         best.jaccard,
                     )
                 )
-        details: dict[str, Any] = {"claimed_brand": claimed}
-        if claimed and where:
-            fld, start, end, text = where
+        details: dict[str, Any] = {"claimed_brand": claimed[0][0] if claimed else None}
+        for brand, fld, start, end, text in claimed:
             findings.append(
                 Finding(
                     "claims_brand",
-                    f"presents itself as a product of catalog brand {claimed!r}",
+                    f"presents itself as a product of catalog brand {brand!r}",
                     fld,
                     start,
                     end,
@@ -432,12 +571,14 @@ class AuthenticityCheck(Check):
                     0.6,
                 )
             )
-            rest = _words(title_norm) - set(claimed.split())
+        if claimed:
+            brand = claimed[0][0]
+            rest = _words(title_norm) - set(brand.split())
             records = ctx.catalog_records()
             line_best: float = 0.0
             line_id = None
-            for item_id in items_by_brand(ctx).get(claimed, []):
-                other = _words(norm(clean(records[item_id].get("title")))) - set(claimed.split())
+            for item_id in items_by_brand(ctx).get(brand, []):
+                other = _words(norm(clean(records[item_id].get("title")))) - set(brand.split())
                 shared = len(rest & other)
                 sim = shared / len(rest) if rest and shared >= 2 else 0.0  # share of its words the brand's title has
                 if sim > line_best:
@@ -447,7 +588,7 @@ class AuthenticityCheck(Check):
                 findings.append(
                     Finding(
                         "claims_product_line",
-                        f"title matches {claimed!r} product {line_id} ({line_best:.0%} of its words)",
+                        f"title matches {brand!r} product {line_id} ({line_best:.0%} of its words)",
                         "title",
                         0,
                         len(item.title),
@@ -455,7 +596,81 @@ class AuthenticityCheck(Check):
                         line_best,
                     )
                 )
+        if not self.settings.allow_invented_brands:
+            findings += self._invented(item, normed, ctx, {c[0] for c in claimed})
+        allowed, peers = self._kind_claims(item, ctx)
+        details["kind_items"] = peers
+        for fld, n in normed.items():
+            for rule, start, end in find_claims(n.text, self._claims(ctx)):
+                if rule.key not in allowed:
+                    findings.append(
+                        finding(
+                            "unsupported_claim",
+                            f"claims {rule.name}, which no catalog item of its kind makes",
+                            fld,
+                            n,
+                            start,
+                            end,
+                        )
+                    )
         return findings, details
+
+    def _invented(
+        self, item: GeneratedItem, normed: dict[str, Normalized], ctx: CheckContext, catalog_brands: set[str]
+    ) -> list[Finding]:
+        """Brand names in no catalog: an unknown brand field, or a made-up name leading the title or after "by"."""
+        out: list[Finding] = []
+        known = catalog_words(ctx)
+        brand = item.brand or ""
+        if brand and not catalog_brands and norm(brand) not in GENERIC_BRANDS and not brand_lexicon(ctx).find(brand):
+            msg = f"carries brand {brand!r}, which no catalog item has"
+            return [Finding("invented_brand", msg, "brand", 0, len(brand), brand)]
+        for fld, n in normed.items():
+            rx = _LEADING_NAME if fld == "title" else _BY_NAME
+            for m in rx.finditer(n.text):
+                # the made-up words that open the name ("Velora" of "Velora Hydrating")
+                words = list(re.finditer(r"[A-Za-z]+", m.group("name")))
+                made = 0
+                while made < len(words) and _made_up(words[made].group(), known):
+                    made += 1
+                if made:
+                    start, end = m.start("name"), m.start("name") + words[made - 1].end()
+                    name = n.text[start:end]
+                    out.append(
+                        finding(
+                            "invented_brand",
+                            f"{name!r} reads as a brand name no catalog item has",
+                            fld,
+                            n,
+                            start,
+                            end,
+                            0.8,
+                        )
+                    )
+                    break
+        return out
+
+
+_MIN_KIND = 20
+_LEADING_NAME = re.compile(r"^\s*(?P<name>[A-Z][a-z]{3,}(?:\s+[A-Z][a-z]{3,})?)\b(?!')")
+_BY_NAME = re.compile(r"\b(?:from|by)\s+(?P<name>[A-Z][a-z]{3,}(?:\s+[A-Z][a-z]{3,})?)(?:'s)?\b")
+
+
+def _made_up(word: str, catalog: frozenset[str]) -> bool:
+    """A word in neither the English word list nor the catalog."""
+    w = word.lower()
+    return w not in catalog and english_words().get(w, 0) == 0
+
+
+def _support_text(record: dict[str, Any]) -> str:
+    """A catalog row's title, description, descriptive attributes and categories: what an edit may say."""
+    raw = record.get("attributes")
+    attrs: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    attr_text = " ; ".join(
+        f"{k} {v}" for k, vals in attrs.items() if _descriptive(k) for v in _as_list(vals) if isinstance(v, str)
+    )
+    cats = " ; ".join(str(c) for c in _as_list(record.get("categories")))
+    return f"{record_text(record)}\n{attr_text}\n{cats}"
 
 
 def _words(text: str) -> set[str]:

@@ -1,6 +1,8 @@
 """Bias: stereotyped or demeaning statements about groups, and the counterfactual instruction test.
 
-Statements are found with patterns over a maintained lexicon (``rules/identity_terms.toml`` and
+Every rule reads the normalised text (``genrec.textnorm``: lookalike letters, l33t, masks and
+spaced letters undone); findings point at the original span. Statements are found with patterns
+over a maintained lexicon (``rules/identity_terms.toml`` and
 ``rules/stereotypes.toml``, extendable through the policy's ``checks.bias.lexicons``): a group
 term next to a negative attribute, an incapability, "so easy even a ... can", "real men don't",
 and so on; and by the learned detector (``genrec.fidelity.learned``) for paraphrases the
@@ -20,7 +22,8 @@ import numpy as np
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity import _rules, learned
-from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
+from genrec.fidelity._norm import finding, normalized_fields, to_original
+from genrec.fidelity.base import Check, CheckContext, Finding
 from genrec.fidelity.policy import BiasSettings
 
 _PATTERN_CODES = ("stereotype", "demeaning", "generalisation")
@@ -182,17 +185,19 @@ class BiasCheck(Check):
     ) -> list[tuple[list[Finding], dict[str, Any]]]:
         """Patterns on each item; the learned detector on every sentence of every item in one batch."""
         compiled = self._compiled(ctx)
-        fields = [item_fields(item) for item in items]
+        normed = [normalized_fields(item, ctx) for item in items]
+        texts = [{fld: n.text for fld, n in nf.items()} for nf in normed]
         extra, details = learned.learned_findings(
-            self.name, fields, self.settings, {"stereotype": "stereotyped statement about a group"}, ctx.encoder
+            self.name, texts, self.settings, {"stereotype": "stereotyped statement about a group"}, ctx.encoder
         )
         out = []
-        for flds, more in zip(fields, extra):
+        for nf, more in zip(normed, extra):
             findings = [
-                span_finding(code, f"{name}", fld, text, start, end)
-                for fld, text in flds.items()
-                for code, name, start, end in find_bias(text, compiled)
+                finding(code, f"{name}", fld, n, start, end)
+                for fld, n in nf.items()
+                for code, name, start, end in find_bias(n.text, compiled)
             ]
+            more = [to_original(f, nf) for f in more]
             out.append((learned.merge(findings, more), dict(details)))
         return out
 

@@ -15,6 +15,7 @@ from genrec.fidelity.authenticity import AuthenticityCheck
 from genrec.fidelity.base import Check, CheckContext, CheckResult, FidelityReport, Finding, worst
 from genrec.fidelity.bias import BiasCheck
 from genrec.fidelity.identifiability import IdentifiabilityCheck
+from genrec.fidelity.integrity import IntegrityCheck
 from genrec.fidelity.legal import LegalCheck
 from genrec.fidelity.policy import Policy, load_policy
 from genrec.fidelity.privacy import PrivacyCheck
@@ -31,6 +32,7 @@ CHECKS.register("authenticity", AuthenticityCheck)
 CHECKS.register("legal", LegalCheck)
 CHECKS.register("identifiability", IdentifiabilityCheck)
 CHECKS.register("shilling", ShillingCheck)
+CHECKS.register("integrity", IntegrityCheck)
 
 
 class FidelityChecker:

@@ -1,9 +1,17 @@
 """Identifiability: the item says it is AI-generated, carries full provenance, and keeps its watermark.
 
+Provenance fields holding a placeholder ("n/a", "-", "N / A", "null", "unknown", invisible
+characters) count as missing, and ``created_at`` must be a timestamp. A text that claims a
+person wrote it or that no AI was involved ("100% human-written", "not AI-generated"; rules in
+``rules/authorship.toml``, read on the normalised text) is flagged ``claims_human``.
+
 When ``provenance.watermark`` records that a watermark was applied at sampling time, the detector
 registered in the context for ``provenance.generator`` (a callable text -> object with ``.z``,
 e.g. a ``genrec.fidelity.watermark.GreenListWatermark`` behind the generator's tokenizer) is
-run; a z-score below the policy threshold means the watermark is missing or was stripped.
+run. On a text long enough to tell (``watermark_min_tokens`` scored tokens) a z-score below
+``watermark_block_z`` means the watermark was stripped or never applied (``watermark_missing``,
+blocks); otherwise a z-score below ``watermark_z_threshold`` only warns (``watermark_weak``):
+short watermarked texts often score low.
 ``provenance.watermark["field"]`` ("title", "description" or "text", the default) says which
 text was sampled with the watermark.
 """
@@ -11,13 +19,56 @@ text was sampled with the watermark.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from genrec.data.generated import GENERATED_PREFIX, GeneratedItem
+from genrec.fidelity import _rules
+from genrec.fidelity._norm import finding, normalized_fields
 from genrec.fidelity.base import Check, CheckContext, Finding
 from genrec.fidelity.policy import IdentifiabilitySettings
+from genrec.textnorm import normalize
 
-_UNKNOWN = {"", "unknown", "none"}
+#: Provenance values that say nothing (compared after normalising and dropping everything but letters and digits).
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "na",
+        "none",
+        "null",
+        "nil",
+        "nan",
+        "unknown",
+        "unk",
+        "tbd",
+        "tba",
+        "todo",
+        "anonymous",
+        "anon",
+        "undefined",
+        "void",
+        "placeholder",
+        "unspecified",
+        "notapplicable",
+        "notavailable",
+        "nonegiven",
+        "xxx",
+        "x",
+    }
+)
+
+
+def placeholder(value: object) -> bool:
+    """True for an empty or placeholder provenance value ("n/a", "-", "N / A", "null", ...)."""
+    text = normalize(str(value if value is not None else "")).text.lower()
+    return re.sub(r"[^a-z0-9]", "", text) in PLACEHOLDERS
+
+
+def load_rules(extra: Sequence[Any] = ()) -> list[_rules.PatternRule]:
+    """The packaged authorship-claim rules plus operator files, validated."""
+    return _rules.load_pattern_rules("authorship.toml", extra, ("claims_human",), label="name")
 
 
 def watermarked_text(item: GeneratedItem) -> str:
@@ -31,10 +82,14 @@ def watermarked_text(item: GeneratedItem) -> str:
 
 
 class IdentifiabilityCheck(Check):
-    """Flags items not marked as AI-generated, with incomplete provenance, or whose watermark is gone."""
+    """Flags items not marked as AI-generated, with incomplete provenance, claiming a human author, or whose watermark is gone."""
 
     name = "identifiability"
     settings: IdentifiabilitySettings
+
+    def validate(self) -> None:
+        """Load the authorship-claim rules."""
+        load_rules(self.settings.rules)
 
     def find(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
         """AI flag, provenance fields and (when applied) the watermark z-score."""
@@ -59,9 +114,11 @@ class IdentifiabilityCheck(Check):
                 ("generator_version", prov.generator_version),
                 ("created_at", prov.created_at),
             )
-            if str(value or "").strip().lower() in _UNKNOWN
+            if placeholder(value)
         ]
-        if prov.kind == "edit" and not prov.source_item_id:
+        if "created_at" not in missing and not _timestamp(prov.created_at):
+            missing.append("created_at")
+        if prov.kind == "edit" and placeholder(prov.source_item_id):
             missing.append("source_item_id")
         if missing:
             findings.append(
@@ -72,6 +129,12 @@ class IdentifiabilityCheck(Check):
                     text=", ".join(missing),
                 )
             )
+        rules = ctx.cached(
+            f"identifiability.rules.{tuple(self.settings.rules)}", lambda: load_rules(self.settings.rules)
+        )
+        for fld, n in normalized_fields(item, ctx).items():
+            for rule, start, end in _rules.find_patterns(n.text, rules):
+                findings.append(finding(rule.code, rule.label, fld, n, start, end))
         if prov.watermark:
             detector = ctx.detectors.get(prov.generator)
             if detector is None:
@@ -84,19 +147,42 @@ class IdentifiabilityCheck(Check):
                     )
                 )
             else:
-                z = float(detector(watermarked_text(item)).z)
+                result = detector(watermarked_text(item))
+                z = float(result.z)
+                scored = getattr(result, "scored", None)
                 details["watermark_z"] = z
-                threshold = self.settings.watermark_z_threshold
-                if not math.isfinite(z) or z < threshold:
+                details["watermark_tokens"] = scored
+                s = self.settings
+                threshold = s.watermark_z_threshold
+                long_enough = scored is not None and int(scored) >= s.watermark_min_tokens
+                if long_enough and (not math.isfinite(z) or z < s.watermark_block_z):
+                    findings.append(
+                        Finding(
+                            "watermark_missing",
+                            f"watermark z-score {z:.2f} over {scored} tokens is below {s.watermark_block_z:g}: "
+                            "the watermark was stripped or never applied",
+                            "text",
+                        )
+                    )
+                elif not math.isfinite(z) or z < threshold:
                     gap = (
                         1.0 if not math.isfinite(z) else min(1.0, max(0.0, (threshold - z) / max(abs(threshold), 1.0)))
                     )
                     findings.append(
                         Finding(
                             "watermark_weak",
-                            f"watermark z-score {z:.2f} is below {threshold:g}: missing or stripped",
+                            f"watermark z-score {z:.2f} is below {threshold:g}: weak, missing or stripped",
                             "text",
                             score=gap,
                         )
                     )
         return findings, details
+
+
+def _timestamp(value: object) -> bool:
+    """True when ``value`` reads as an ISO 8601 date or time."""
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

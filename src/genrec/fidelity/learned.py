@@ -2,15 +2,16 @@
 
 Rules catch the phrasings someone thought of; this catches paraphrases. Each sentence of an
 item's title and description (long sentences also in overlapping word windows) is embedded with
-the MiniLM sentence encoder. A support-vector classifier (RBF kernel, probabilities from
-sigmoid calibration on 5-fold cross-validated scores) trained on a labelled bank of example sentences (``rules/examples_*.toml`` plus the policy's ``learned_examples`` files) gives each
+the MiniLM sentence encoder. A support-vector classifier (RBF kernel, no class weights, probabilities
+from sigmoid calibration on 5-fold cross-validated scores) trained on a labelled bank of example sentences (``rules/examples_*.toml`` plus the policy's ``learned_examples`` files) gives each
 sentence a probability per label: the fault labels (the finding codes stereotype, unsafe, adult,
 regulated_medical, regulated_health, regulated_financial) and "neutral" ordinary product text.
-A check flags a sentence when the probability of its own labels reaches ``learned_threshold``,
-the nearest bank example of the winning label has a cosine similarity of at least
-``learned_min_similarity`` with it, and the nearest neutral example is not more similar than that
-by over ``learned_neutral_lead``: the classifier alone extrapolates on text unlike any example,
-and one word ("nude", "stock") can sway it while a near-identical neutral example exists.
+A check flags a sentence when the probability of one of its labels reaches that label's threshold
+(``learned_thresholds``, chosen on a validation split; ``learned_threshold`` for labels without
+one) and the nearest bank example of that label has a cosine similarity of at least
+``learned_min_similarity`` with it (the classifier alone extrapolates on text unlike any
+example). There is no veto by neutral examples unless the policy sets ``learned_neutral_lead``:
+a harmless catalog-like sentence that happens to be nearer must not hide a harmful act.
 
 The bank's embeddings and the classifier are built once per process and bank; sentence scores
 are memoised (bounded), so the three checks embed each sentence once. If the encoder cannot
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from genrec import textnorm
 from genrec.fidelity import _rules
 from genrec.fidelity.base import Finding, span_finding
 
@@ -51,8 +53,9 @@ BANK_FILES: tuple[str, ...] = (
     "examples_safety.toml",
     "examples_legal.toml",
     "examples_neutral.toml",
+    "examples_varied.toml",
 )
-_SENTENCE = re.compile(r"(?:[^.!?;\n]|[.!?](?=[^\s.!?]))+[.!?]*")  # "0.5 oz" stays in one sentence
+_CLAUSE = re.compile(r";")
 _WORD = re.compile(r"\S+")
 
 
@@ -109,21 +112,25 @@ def load_bank(extra: Sequence[str | Path] = ()) -> ExampleBank:
 
 
 def sentence_spans(text: str, max_words: int = 40, window: int = 24) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``; sentences over ``max_words`` words also in half-overlapping windows."""
+    """Spans of the sentences (and ``;`` clauses) of ``text``; those over ``max_words`` words also in half-overlapping windows."""
     out: list[tuple[int, int]] = []
-    for m in _SENTENCE.finditer(text):
-        if not m.group().strip():
-            continue
-        a = m.start() + len(m.group()) - len(m.group().lstrip())
-        b = m.start() + len(m.group().rstrip())
-        out.append((a, b))
-        words = [(w.start() + m.start(), w.end() + m.start()) for w in _WORD.finditer(m.group())]
+    for s0, s1 in textnorm.sentence_spans(text):
+        start = s0
+        for m in _CLAUSE.finditer(text, s0, s1):
+            for a, b in textnorm.sentence_spans(text[start : m.start()]):
+                out.append((start + a, start + b))
+            start = m.end()
+        for a, b in textnorm.sentence_spans(text[start:s1]):
+            out.append((start + a, start + b))
+    windows: list[tuple[int, int]] = []
+    for a, b in out:
+        words = [(w.start() + a, w.end() + a) for w in _WORD.finditer(text[a:b])]
         if len(words) > max_words:
             step = max(1, window // 2)
             for i in range(0, len(words) - step, step):
                 chunk = words[i : i + window]
-                out.append((chunk[0][0], chunk[-1][1]))
-    return out
+                windows.append((chunk[0][0], chunk[-1][1]))
+    return out + windows
 
 
 @dataclass
@@ -135,8 +142,10 @@ class SentenceScore:
     nearest: np.ndarray
 
 
-#: Regularisation of the classifier (chosen on dev data, see docs/fidelity.md).
-REGULARISATION_C = 1.0
+#: Regularisation of the classifier (chosen on dev data, see docs/fidelity.md). No class weights: with
+#: "balanced" weights the few unsafe examples outweighed the many neutral ones and safety warnings
+#: ("Keep away from children while hot.") scored as unsafe even when they were bank examples.
+REGULARISATION_C = 4.0
 
 
 class SentenceScorer:
@@ -154,7 +163,7 @@ class SentenceScorer:
         self._vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         labels = np.array([LABELS.index(lab) for lab in bank.labels])
         self._members = [np.flatnonzero(labels == j) for j in range(len(LABELS))]
-        svc = SVC(C=REGULARISATION_C, kernel="rbf", class_weight="balanced")
+        svc = SVC(C=REGULARISATION_C, kernel="rbf")
         self._model = CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False).fit(self._vectors, labels)
         self._columns = [list(self._model.classes_).index(j) for j in range(len(LABELS))]
 
@@ -198,22 +207,34 @@ class Decision:
     """The detector's thresholds for one check."""
 
     codes: tuple[str, ...]
-    threshold: float  # probability of the check's labels together
-    min_similarity: float  # cosine to the nearest example of the winning label
-    neutral_lead: float = 0.15  # how much more similar the nearest neutral example may be
+    threshold: float  # probability a label needs when it has no threshold of its own
+    min_similarity: float  # cosine to the nearest example of the flagged label
+    neutral_lead: float | None = None  # optional veto: a neutral example this much more similar (off by default)
+    thresholds: tuple[tuple[str, float], ...] = ()  # per-label probability thresholds
+
+    def threshold_of(self, label: str) -> float:
+        """The probability that flags ``label``."""
+        return dict(self.thresholds).get(label, self.threshold)
 
 
 def decide(score: SentenceScore, decision: Decision) -> tuple[str, float, float] | None:
-    """(code, probability, similarity) when the sentence carries one of the check's labels, else None."""
-    own = [LABELS.index(c) for c in decision.codes]
-    prob = float(score.probs[own].sum())
-    if prob < decision.threshold:
-        return None
-    best = max(own, key=lambda j: score.probs[j])
-    sim = float(score.sims[best])
-    if sim < decision.min_similarity or float(score.sims[_NEUTRAL_INDEX]) - sim > decision.neutral_lead:
-        return None
-    return LABELS[best], prob, sim
+    """(code, probability, similarity) of the most probable of the check's labels whose threshold the sentence
+    reaches (and whose nearest example is similar enough), else None."""
+    best: tuple[str, float, float] | None = None
+    for code in decision.codes:
+        j = LABELS.index(code)
+        prob = float(score.probs[j])
+        if prob < decision.threshold_of(code):
+            continue
+        sim = float(score.sims[j])
+        if sim < decision.min_similarity:
+            continue
+        lead = decision.neutral_lead
+        if lead is not None and float(score.sims[_NEUTRAL_INDEX]) - sim > lead:
+            continue
+        if best is None or prob > best[1]:
+            best = (code, prob, sim)
+    return best
 
 
 def find_hits(fields: Sequence[dict[str, str]], scorer: SentenceScorer, decision: Decision) -> list[list[LearnedHit]]:
@@ -291,6 +312,17 @@ def get_scorer(extra: Sequence[str | Path] = (), encoder: Encoder | None = None)
 
 
 # ---- what the checks call ----------------------------------------------------------------------
+def decision_of(check: str, settings: Any) -> Decision:
+    """The thresholds of ``check`` from its policy settings."""
+    return Decision(
+        CHECK_LABELS[check],
+        settings.learned_threshold,
+        settings.learned_min_similarity,
+        settings.learned_neutral_lead,
+        tuple(sorted(settings.learned_thresholds.items())),
+    )
+
+
 def learned_findings(
     check: str,
     fields: Sequence[dict[str, str]],
@@ -310,9 +342,7 @@ def learned_findings(
         scorer = get_scorer(tuple(settings.learned_examples), encoder)
     except LearnedUnavailable as exc:
         return [[] for _ in fields], {"learned": f"skipped: {exc}"}
-    decision = Decision(
-        CHECK_LABELS[check], settings.learned_threshold, settings.learned_min_similarity, settings.learned_neutral_lead
-    )
+    decision = decision_of(check, settings)
     hits = find_hits(fields, scorer, decision)
     return [to_findings(h, f, describe or {}) for h, f in zip(hits, fields)], {}
 

@@ -17,10 +17,13 @@ from typing import Any
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity import _rules, learned
-from genrec.fidelity._catalog import GENERIC_BRANDS, BrandLexicon, brand_lexicon, items_by_brand, record_text
-from genrec.fidelity._text import ShingleIndex, clean, norm
+from genrec.fidelity._catalog import GENERIC_BRANDS, BrandLexicon, brand_lexicon, items_by_brand
+from genrec.fidelity._copies import CopyIndex
+from genrec.fidelity._norm import finding, normalized_fields, normalizer, to_original
+from genrec.fidelity._text import clean, norm
 from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
 from genrec.fidelity.policy import LegalSettings
+from genrec.textnorm import Normalized
 
 _CLAIM_CODES = ("regulated_health", "regulated_medical", "regulated_financial")
 _CLAIM_LABELS = {
@@ -49,17 +52,32 @@ class LegalCheck(Check):
         if self.settings.learned:
             learned.load_bank(self.settings.learned_examples)
 
-    def _index(self, ctx: CheckContext) -> ShingleIndex:
+    def _index(self, ctx: CheckContext) -> CopyIndex:
         s = self.settings
 
-        def build() -> ShingleIndex:
-            index = ShingleIndex(s.shingle_size)
-            for item_id, r in ctx.catalog_records().items():
-                index.add(item_id, record_text(r))
-            index.drop_common(s.max_df)
-            return index
+        def build() -> CopyIndex:
+            nz = normalizer(ctx)
+            docs = (
+                (
+                    item_id,
+                    nz.normalize(clean(r.get("title"))).text,
+                    nz.normalize(clean(r.get("description"))).text,
+                    "" if norm(clean(r.get("brand"))) in GENERIC_BRANDS else nz.normalize(clean(r.get("brand"))).text,
+                )
+                for item_id, r in ctx.catalog_records().items()
+            )
+            return CopyIndex(docs, s.shingle_size, s.max_df)
 
-        return ctx.cached(f"legal.index.{s.shingle_size}.{s.max_df}", build)
+        return ctx.cached(f"legal.copies.{s.shingle_size}.{s.max_df}", build)
+
+    def copied_items(self, text: str, ctx: CheckContext, exclude: set[str] | frozenset[str] = frozenset()) -> set[str]:
+        """Human items ``text`` copies or lightly paraphrases, by the policy's thresholds (``exclude`` left out)."""
+        s = self.settings
+        n = normalizer(ctx).normalize(text).text
+        hits, _, _ = self._index(ctx).best(
+            n, set(exclude), s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words
+        )
+        return {h.item_id for h in hits}
 
     def _protected(self, ctx: CheckContext) -> BrandLexicon:
         s = self.settings
@@ -68,13 +86,11 @@ class LegalCheck(Check):
             listed: set[str] = set()
             for source in _rules.sources(["protected_brands.txt"], s.brand_lists):
                 listed.update(norm(b) for b in _rules.read_list(source))
-            brands, distinctive = set(listed), set(listed)
+            brands = set(listed)
             if s.protected_brands == "catalog":
-                lex = brand_lexicon(ctx)
-                brands |= lex.brands
-                distinctive |= lex.distinctive
+                brands |= brand_lexicon(ctx).brands
             allowed = {norm(b) for b in s.allow_brands}
-            return BrandLexicon(brands - allowed, distinctive - allowed)
+            return BrandLexicon(brands - allowed)
 
         key = f"legal.protected.{s.protected_brands}.{tuple(s.brand_lists)}.{tuple(s.allow_brands)}"
         return ctx.cached(key, build)
@@ -86,13 +102,13 @@ class LegalCheck(Check):
         self, items: Sequence[GeneratedItem], ctx: CheckContext
     ) -> list[tuple[list[Finding], dict[str, Any]]]:
         """The rules on each item, plus the learned detector's regulated claims over all items in one batch."""
-        extra, details = learned.learned_findings(
-            self.name, [item_fields(i) for i in items], self.settings, _CLAIM_LABELS, ctx.encoder
-        )
+        normed = [normalized_fields(item, ctx) for item in items]
+        texts = [{fld: n.text for fld, n in nf.items()} for nf in normed]
+        extra, details = learned.learned_findings(self.name, texts, self.settings, _CLAIM_LABELS, ctx.encoder)
         out = []
-        for item, more in zip(items, extra):
+        for item, nf, more in zip(items, normed, extra):
             findings, own = self._find_rules(item, ctx)
-            out.append((learned.merge(findings, more), {**own, **details}))
+            out.append((learned.merge(findings, [to_original(f, nf) for f in more]), {**own, **details}))
         return out
 
     def find(self, item: GeneratedItem, ctx: CheckContext) -> tuple[list[Finding], dict[str, Any]]:
@@ -103,71 +119,70 @@ class LegalCheck(Check):
         """Near-duplicates, protected brands (creations only) and regulated claims by the rules."""
         findings: list[Finding] = []
         details: dict[str, Any] = {}
-        findings += self._copies(item, ctx, details)
+        normed = normalized_fields(item, ctx)
+        findings += self._copies(item, normed, ctx, details)
         if item.provenance.kind == "create" and self.settings.protected_brands != "off":
             findings += self._brands(item, ctx)
         rules = self._claims(ctx)
-        for fld, text in item_fields(item).items():
-            for rule, start, end in _rules.find_patterns(text, rules):
-                findings.append(span_finding(rule.code, rule.label, fld, text, start, end))
+        for fld, n in normed.items():
+            for rule, start, end in _rules.find_patterns(n.text, rules):
+                findings.append(finding(rule.code, rule.label, fld, n, start, end))
         return findings, details
 
-    def _copies(self, item: GeneratedItem, ctx: CheckContext, details: dict[str, Any]) -> list[Finding]:
+    def _copies(
+        self, item: GeneratedItem, normed: dict[str, Normalized], ctx: CheckContext, details: dict[str, Any]
+    ) -> list[Finding]:
         s = self.settings
         if ctx.catalog is None:
             return []
         exclude: set[str] = set()
         prov = item.provenance
+        index = self._index(ctx)
+        source = None
         if prov.kind != "create" and prov.source_item_id:
             exclude.add(str(prov.source_item_id))
             source = ctx.catalog_records().get(str(prov.source_item_id))
             brand = norm(clean(source.get("brand"))) if source else ""
             if s.same_brand_exempt and brand not in GENERIC_BRANDS:
                 exclude.update(items_by_brand(ctx).get(brand, []))
-        title, desc = item.title or "", item.description or ""
-        text = f"{title}\n{desc}"
-        index = self._index(ctx)
-        overlaps = index.query(text, exclude=exclude)
-        if overlaps and exclude:
+        title, desc = normed["title"], normed["description"]
+        text = f"{title.text}\n{desc.text}"
+        thresholds = (s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words)
+        hits, top_shingles, top_words = index.best(text, exclude, *thresholds)
+        details.update(max_similarity=round(top_shingles, 4), max_word_overlap=round(top_words, 4))
+        if hits and source is not None:
             # an edit may reuse text its source already shares with another item (listing duplicates)
-            source_text = record_text(ctx.catalog_records().get(str(prov.source_item_id)) or {})
-            twins = {
-                o.key
-                for o in index.query(source_text, exclude=exclude)
-                if max(o.jaccard, o.doc_containment) >= s.near_duplicate_threshold
-            }
-            overlaps = [o for o in overlaps if o.key not in twins]
-        if not overlaps:
-            details["max_similarity"] = 0.0
-            return []
-        best = max(overlaps, key=lambda o: (max(o.jaccard, o.doc_containment), o.key))
-        score = max(best.jaccard, best.doc_containment)
-        details.update(
-            max_similarity=round(score, 4),
-            most_similar=best.key,
-            jaccard=round(best.jaccard, 4),
-            containment=round(best.doc_containment, 4),
-        )
-        if score >= s.near_duplicate_threshold:
-            code = "near_duplicate"
-        elif s.similar_threshold is not None and score >= s.similar_threshold:
-            code = "similar"
+            nz = normalizer(ctx)
+            source_text = f"{nz.normalize(clean(source.get('title'))).text}\n{nz.normalize(clean(source.get('description'))).text}"
+            hits = [h for h in hits if not index.pair(source_text, h.item_id, *thresholds)]
+        if not hits:
+            if s.similar_threshold is None or top_shingles < s.similar_threshold:
+                return []
+            similar, _, _ = index.best(text, exclude, s.similar_threshold, 2.0, s.min_content_words)
+            if not similar:
+                return []
+            hit = similar[0]
+            code, msg = "similar", f"resembles human item {hit.item_id} (similarity {hit.score:.2f})"
         else:
-            return []
-        msg = f"copies human item {best.key} (similarity {score:.2f})"
+            hit = hits[0]
+            code = "near_duplicate"
+            what = "copies" if hit.how == "shingles" else "paraphrases"
+            measure = "shingle overlap" if hit.how == "shingles" else "of its rare words repeated"
+            msg = f"{what} human item {hit.item_id} ({hit.score:.2f} {measure})"
+        details["most_similar"] = hit.item_id
         out = []
-        for start, end in best.spans:
-            for fld, offset, length in (("title", 0, len(title)), ("description", len(title) + 1, len(desc))):
-                a, b = max(start, offset), min(end, offset + length)
+        offset = len(title.text) + 1
+        for start, end in index.spans(hit, text):
+            for fld, n, base in (("title", title, 0), ("description", desc, offset)):
+                a, b = max(start, base), min(end, base + len(n.text))
                 if a < b:
-                    field_text = title if fld == "title" else desc
-                    out.append(span_finding(code, msg, fld, field_text, a - offset, b - offset, score))
+                    out.append(finding(code, msg, fld, n, a - base, b - base, hit.score))
         return out
 
     def _brands(self, item: GeneratedItem, ctx: CheckContext) -> list[Finding]:
         lex = self._protected(ctx)
         out = []
-        if item.brand and norm(item.brand) in lex.brands:
+        if item.brand and lex.find(item.brand, title=True):
             out.append(
                 Finding(
                     "protected_brand",
@@ -179,7 +194,7 @@ class LegalCheck(Check):
                 )
             )
         for fld, text in item_fields(item).items():
-            for m in lex.find(text):
+            for m in lex.find(text, title=fld == "title"):
                 out.append(
                     span_finding(
                         "protected_brand", f"created item names protected brand {m.brand!r}", fld, text, m.start, m.end

@@ -22,6 +22,15 @@ class PolicyError(ValueError):
     """A policy file that cannot be read or does not validate; the message names the file and key."""
 
 
+#: Per-label thresholds of the learned detector, chosen on the validation sentences of
+#: benchmarks/data/learned_validation.jsonl (benchmarks/tune_learned.py; see docs/fidelity.md).
+LEARNED_THRESHOLDS: dict[str, dict[str, float]] = {
+    "bias": {"stereotype": 0.2},
+    "safety": {"unsafe": 0.15, "adult": 0.3},
+    "legal": {"regulated_medical": 0.2, "regulated_health": 0.25, "regulated_financial": 0.3},
+}
+
+
 class CheckSettings(BaseModel):
     """Settings every check has: whether it runs, whether it may block, and which findings block."""
 
@@ -54,16 +63,38 @@ class LearnedSettings(BaseModel):
     learned_min_similarity: float = Field(
         default=0.35, ge=-1.0, le=1.0, description="cosine to the label's nearest bank example a flag also needs"
     )
-    learned_neutral_lead: float = Field(
-        default=0.15, ge=0.0, le=2.0, description="how much more similar the nearest neutral example may be"
+    learned_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-label probability thresholds (label -> threshold); labels not listed use learned_threshold",
+    )
+    learned_neutral_lead: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="optional veto: skip a flag when the nearest neutral example is more similar by over this (off)",
     )
     learned_examples: list[Path] = Field(default_factory=list, description="extra example-bank TOML files")
+
+    learned_labels: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("learned_thresholds")
+    @classmethod
+    def _label_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if k not in cls.learned_labels]
+        if unknown:
+            raise ValueError(f"unknown label(s) {unknown}; known: {', '.join(cls.learned_labels)}")
+        bad = {k: v for k, v in value.items() if not 0.0 < v <= 1.0}
+        if bad:
+            raise ValueError(f"thresholds must be in (0, 1]: {bad}")
+        return value
 
 
 class BiasSettings(CheckSettings, LearnedSettings):
     """Stereotyped or demeaning statements about groups."""
 
     codes: ClassVar[tuple[str, ...]] = ("stereotype", "demeaning", "generalisation")
+    learned_labels: ClassVar[tuple[str, ...]] = ("stereotype",)
+    learned_thresholds: dict[str, float] = Field(default_factory=lambda: dict(LEARNED_THRESHOLDS["bias"]))
     block: list[str] = Field(default_factory=lambda: ["stereotype", "demeaning"])
     lexicons: list[Path] = Field(
         default_factory=list, description="extra lexicon TOML files (identity terms, patterns)"
@@ -108,6 +139,8 @@ class SafetySettings(CheckSettings, LearnedSettings):
     """Unsafe or age-inappropriate content."""
 
     codes: ClassVar[tuple[str, ...]] = ("unsafe", "adult", "profanity")
+    learned_labels: ClassVar[tuple[str, ...]] = ("unsafe", "adult")
+    learned_thresholds: dict[str, float] = Field(default_factory=lambda: dict(LEARNED_THRESHOLDS["safety"]))
     block: list[str] = Field(default_factory=lambda: ["unsafe", "adult", "profanity"])
     classifier: bool = Field(default=True, description="use the alt-profanity-check classifier")
     profanity_threshold: float = Field(default=0.9, gt=0.0, le=1.0, description="classifier probability that flags")
@@ -124,9 +157,11 @@ class AuthenticitySettings(CheckSettings):
         "changed_price",
         "unsupported_size",
         "unsupported_material",
+        "unsupported_claim",
         "claims_real_product",
         "claims_product_line",
         "claims_brand",
+        "invented_brand",
         "missing_source",
     )
     block: list[str] = Field(
@@ -137,9 +172,22 @@ class AuthenticitySettings(CheckSettings):
             "changed_price",
             "unsupported_size",
             "unsupported_material",
+            "unsupported_claim",
             "claims_real_product",
             "claims_product_line",
+            "invented_brand",
         ]
+    )
+    claims: list[Path] = Field(default_factory=list, description="extra claim / certification TOML files")
+    claim_peers: int = Field(
+        default=50, ge=1, description="a creation without categories: this many nearest catalog titles are its kind"
+    )
+    claim_min_share: float = Field(
+        default=0.02, ge=0.0, le=1.0, description="share of a creation's kind that must make a claim it makes"
+    )
+    brand_lists: list[Path] = Field(default_factory=list, description="extra brand lists edits may not name")
+    allow_invented_brands: bool = Field(
+        default=False, description="let created items carry brand names that are in no catalog"
     )
     price_tolerance: float = Field(default=0.01, ge=0.0, description="relative price change an edit may make")
     material_keys: list[str] = Field(
@@ -168,7 +216,10 @@ class AuthenticitySettings(CheckSettings):
 
 
 class LegalSettings(CheckSettings, LearnedSettings):
-    """Copies of human items, protected brands in creations, regulated claims."""
+    """Copies of human items, protected brands, regulated claims."""
+
+    learned_labels: ClassVar[tuple[str, ...]] = ("regulated_medical", "regulated_health", "regulated_financial")
+    learned_thresholds: dict[str, float] = Field(default_factory=lambda: dict(LEARNED_THRESHOLDS["legal"]))
 
     codes: ClassVar[tuple[str, ...]] = (
         "near_duplicate",
@@ -190,6 +241,13 @@ class LegalSettings(CheckSettings, LearnedSettings):
     shingle_size: int = Field(default=3, ge=1, le=12)
     max_df: int = Field(default=30, ge=1, description="shingles in more catalog items are boilerplate")
     near_duplicate_threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    paraphrase_threshold: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="share of a human item's content words (weighted by rarity) a text may reuse",
+    )
+    min_content_words: int = Field(default=6, ge=1, description="fewer content words: no paraphrase test")
     similar_threshold: float | None = Field(default=None, gt=0.0, le=1.0, description="warn tier; unset = off")
     same_brand_exempt: bool = Field(default=True, description="edits may reuse text of their source brand's items")
     protected_brands: Literal["catalog", "list", "off"] = Field(
@@ -209,9 +267,33 @@ class LegalSettings(CheckSettings, LearnedSettings):
 class IdentifiabilitySettings(CheckSettings):
     """AI flag, provenance, and the watermark when one was applied."""
 
-    codes: ClassVar[tuple[str, ...]] = ("not_flagged", "missing_provenance", "watermark_weak", "no_detector")
-    block: list[str] = Field(default_factory=lambda: ["not_flagged", "missing_provenance"])
+    codes: ClassVar[tuple[str, ...]] = (
+        "not_flagged",
+        "missing_provenance",
+        "claims_human",
+        "watermark_missing",
+        "watermark_weak",
+        "no_detector",
+    )
+    block: list[str] = Field(
+        default_factory=lambda: ["not_flagged", "missing_provenance", "claims_human", "watermark_missing"]
+    )
     watermark_z_threshold: float = Field(default=4.0, description="detector z-score below this warns")
+    watermark_block_z: float = Field(
+        default=2.0, description="z-score below this on a long enough text: the watermark is gone (blocks)"
+    )
+    watermark_min_tokens: int = Field(
+        default=40, ge=1, description="scored tokens a text needs before a missing watermark blocks"
+    )
+    rules: list[Path] = Field(default_factory=list, description="extra authorship-claim rule TOML files")
+
+
+class IntegritySettings(CheckSettings):
+    """Text addressed to a model or reviewer, role markers, markup and hidden text."""
+
+    codes: ClassVar[tuple[str, ...]] = ("injection", "role_marker", "markup", "hidden_text")
+    block: list[str] = Field(default_factory=lambda: ["injection", "role_marker", "markup", "hidden_text"])
+    rules: list[Path] = Field(default_factory=list, description="extra integrity rule TOML files")
 
 
 class ShillingSettings(CheckSettings):
@@ -237,6 +319,7 @@ class ChecksSettings(BaseModel):
     legal: LegalSettings = Field(default_factory=LegalSettings)
     identifiability: IdentifiabilitySettings = Field(default_factory=IdentifiabilitySettings)
     shilling: ShillingSettings = Field(default_factory=ShillingSettings)
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
 
 
 class Policy(BaseModel):

@@ -29,9 +29,11 @@ from typing import Any
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity import _rules
 from genrec.fidelity._catalog import record_text
+from genrec.fidelity._norm import finding, normalized_fields, normalizer
 from genrec.fidelity._text import ShingleIndex, clean, shingles, tokens
-from genrec.fidelity.base import Check, CheckContext, Finding, PrivateStore, item_fields, span_finding
+from genrec.fidelity.base import Check, CheckContext, Finding, PrivateStore
 from genrec.fidelity.policy import PrivacySettings
+from genrec.textnorm import english_words
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,16 @@ _STREET_LOWER = re.compile(  # lower-case spelling: full suffix words only, and 
     re.IGNORECASE,
 )
 _STRASSE = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|weg|platz|allee|gasse)\s+\d{1,4}[a-z]?\b")
+_STREET_INTL = re.compile(  # number before or after a street word of another language
+    r"\b\d{1,5}[a-z]?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|allee|impasse|quai|place|via|viale|piazza|corso|"
+    r"calle|avenida|plaza|paseo|rua|travessa|praca|straat|laan|gracht|weg|plein|ulica|ul\.|utca|gatan|gata|vej|katu)"
+    r"\s+(?:(?:de|des|du|la|le|di|del|della|da|do|dos|van|der)\s+)*[A-Z][\w'-]+"
+    r"|\b(?:rue|avenue|via|calle|avenida|rua|ulica|ul\.)\s+(?:(?:de|des|du|la|le|di|del|della|da|do)\s+)*[A-Z][\w'-]+"
+    r"(?:\s+[A-Z][\w'-]+)?,?\s+\d{1,5}\b",
+)
+_POSTCODE_CITY = re.compile(r"(?<=,\s)\d{4,5}\s+[A-Z][a-z]{2,}(?:[\s-][A-Z][a-z]+)?\b")
+_JP_ADDRESS = re.compile(r"\b\d{1,2}-\d{1,2}-\d{1,3},?\s+[A-Z][a-z]+(?:-ku)?\b")
+_SPACED_DIGITS = re.compile(r"(?<![\w.])\d(?:[\s,.-]{1,3}\d){6,14}(?![\w]|[.,]\d)")
 _PO_BOX = re.compile(r"\bP\.?\s?O\.?\s+Box\s+\d{1,6}\b", re.IGNORECASE)
 _US_STATES = [
     "AL",
@@ -209,6 +221,11 @@ def find_structured(text: str) -> list[Match]:
         s, e = m.span(1)
         if _phone_digits_ok(m.group(1)) and not _overlaps(s, e, taken):
             out.append(Match("phone", s, e, m.group(1), "phone number after a contact cue"))
+    taken = [(c.start, c.end) for c in out]
+    for m in _SPACED_DIGITS.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 7 <= len(digits) <= 15 and len(set(digits)) > 2 and not _overlaps(m.start(), m.end(), taken):
+            out.append(Match("phone", m.start(), m.end(), m.group(), "phone number spelled digit by digit"))
     for m in _IPV4.finditer(text):
         if _VERSION_CUE.search(text[max(0, m.start() - 12) : m.start()]):
             continue
@@ -230,8 +247,13 @@ def find_structured(text: str) -> list[Match]:
         (_PO_BOX, "post-office box"),
         (_CITY_STATE_ZIP, "city, state and ZIP code"),
         (_UK_POSTCODE, "UK postcode"),
+        (_STREET_INTL, "street address"),
+        (_POSTCODE_CITY, "postcode and city"),
+        (_JP_ADDRESS, "street address"),
     ):
         for m in rx.finditer(text):
+            if rx is _POSTCODE_CITY and english_words().get(m.group().split()[-1].lower(), 0) >= 200:
+                continue  # "2000 Watts", "1200 Pieces": a number and a common word, not a postcode and a city
             out.append(Match("postal_address", m.start(), m.end(), m.group(), what))
     return _dedupe(out)
 
@@ -254,10 +276,26 @@ def _dedupe(matches: list[Match]) -> list[Match]:
 # ---- person names ---------------------------------------------------------------------------
 _CAP = r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?"
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame)\.?\s+(" + _CAP + r")(?:\s+(" + _CAP + r"))?")
+_PARTICLE = r"(?:(?:van|von|der|de|del|della|di|da|du|le|la|ni|nic|mac|mc|o|al|el|bin|binti|ben|ter|ten)\s+)?"
+_NAME = _CAP + r"\s+(?:[A-Z]\.\s+)?" + _PARTICLE + r"(?:" + _CAP + r"|[A-Z][a-z]*[A-Z][a-z]+)"
+# The cue is case-insensitive, the name is not: "call five five" or "our human" are no names.
 _NAME_CUE = re.compile(
-    r"\b(?:contact|call|ask for|e-?mail|message|my name is|name is|named|dear|signed|written by|reviewed by|"
-    r"regards|sincerely|cheers|owner|customer)[:,]?\s+(" + _CAP + r"\s+(?:[A-Z]\.\s+)?" + _CAP + r")",
-    re.IGNORECASE,
+    r"(?i:\b(?:contact|call|text|ask\s+for|e-?mail|message|write\s+to|reach|ping|my\s+name\s+is|name\s+is|named|"
+    r"dear|signed|written\s+by|reviewed\s+by|regards|sincerely|cheers|owner|customer|thanks|thank\s+you|"
+    r"made\s+by|designed\s+by|formulated\s+by|blended\s+by|created\s+by|tested\s+by|endorsed\s+by|"
+    r"recommended\s+by|loved\s+by|used\s+by|approved\s+by|developed\s+by|handmade\s+by|curated\s+by)"
+    r"(?:\s+(?:our|my|the|your|a|beauty|head|chief|resident|personal|regular))*"
+    r"(?:\s+(?:friend|neighbou?r|sister|brother|mother|mum|mom|father|dad|wife|husband|partner|daughter|son|"
+    r"aunt|uncle|cousin|grandma|grandpa|grandmother|grandfather|colleague|boss|chemist|founder|owner|maker|"
+    r"coach|editor|doctor|nurse|stylist|designer|artist|trainer|therapist|barista|chef|customer|client|"
+    r"regular|teacher|manager|dermatologist|expert|reviewer))?)[:,]?\s+(" + _NAME + r")"
+)
+_ROLE_NAME = re.compile(  # "my neighbour Radomir Kestrel", "coach Kwabena Asante-Mensah"
+    r"(?i:\b(?:my|our|your|his|her|their)\s+(?:\w+\s+)?(?:friend|neighbou?r|sister|brother|mother|mum|mom|father|"
+    r"dad|wife|husband|partner|daughter|son|aunt|uncle|cousin|grandma|grandpa|colleague|boss|chemist|founder|maker|"
+    r"coach|editor|doctor|nurse|stylist|designer|trainer|therapist|barista|chef|customer|client|regular|teacher|"
+    r"manager|landlord|tenant|flatmate|roommate)|\b(?:coach|editor|chemist|doctor|dr|nurse|stylist|designer|"
+    r"founder|chef|professor|prof|mr|mrs|ms|miss|mx|sir|dame|captain|officer))\.?[:,]?\s+(" + _NAME + r")"
 )
 _NAME_BEFORE_VERB = re.compile(
     r"\b(" + _CAP + r"\s+(?:[A-Z]\.\s+)?" + _CAP + r")\s+(?:recommends|recommended|says|said|loves|loved|swears\s+by|"
@@ -312,7 +350,11 @@ class NameFinder:
             end = m.end(2) if m.group(2) and m.group(2).lower() not in self.common else m.end(1)
             if m.group(1).lower() not in self.common:
                 out.append(Match("person_name", m.start(), end, text[m.start() : end], "name after a title"))
-        for rx, what in ((_NAME_CUE, "name after a contact cue"), (_NAME_BEFORE_VERB, "name before a personal verb")):
+        for rx, what in (
+            (_NAME_CUE, "name after a contact cue"),
+            (_ROLE_NAME, "name after a role"),
+            (_NAME_BEFORE_VERB, "name before a personal verb"),
+        ):
             for m in rx.finditer(text):
                 words = re.findall(r"[A-Za-z'’-]+", m.group(1))
                 if not any(w.lower() in self.common for w in words):
@@ -412,8 +454,13 @@ class PrivacyCheck(Check):
         s = self.settings
 
         def build() -> PrivateIndex:
-            public = (record_text(r) for r in ctx.catalog_records().values())
-            return PrivateIndex(ctx.private, public, s.shingle_size, s.max_user_df)
+            nz = normalizer(ctx)
+            public = (nz.normalize(record_text(r)).text for r in ctx.catalog_records().values())
+            private = PrivateStore(
+                {u: [nz.normalize(x).text for x in names] for u, names in ctx.private.names.items()},
+                {u: [nz.normalize(x).text for x in texts] for u, texts in ctx.private.texts.items()},
+            )
+            return PrivateIndex(private, public, s.shingle_size, s.max_user_df)
 
         return ctx.cached(f"privacy.index.{s.shingle_size}.{s.max_user_df}", build)
 
@@ -428,24 +475,25 @@ class PrivacyCheck(Check):
         allowed = [f"{record_text(source)} {clean(source.get('brand'))}"] if source else []
         findings: list[Finding] = []
         leaked_users: set[str] = set()
-        for fld, text in item_fields(item).items():
+        for fld, n in normalized_fields(item, ctx).items():
+            text = n.text
             if not text:
                 continue
             for m in find_structured(text):
-                findings.append(span_finding(m.code, m.message, fld, text, m.start, m.end))
+                findings.append(finding(m.code, m.message, fld, n, m.start, m.end))
             user_spans = []
             for user, start, end in index.find_names(text):
                 own = user == requester
                 code = "own_name" if own else "other_user_name"
                 msg = "the requesting user's name" if own else "the name of another user in the store"
-                findings.append(span_finding(code, msg, fld, text, start, end))
+                findings.append(finding(code, msg, fld, n, start, end))
                 user_spans.append((start, end))
                 if not own:
                     leaked_users.add(user)
             if s.person_names:
                 for m in self._finder(ctx).find(text, allowed):
                     if not _overlaps(m.start, m.end, user_spans):
-                        findings.append(span_finding(m.code, m.message, fld, text, m.start, m.end, 0.8))
+                        findings.append(finding(m.code, m.message, fld, n, m.start, m.end, 0.8))
             for ov in index.texts.query(text, min_shared=s.min_shared_shingles):
                 own = ov.key == requester
                 code = "own_text" if own else "other_user_text"
@@ -455,7 +503,7 @@ class PrivacyCheck(Check):
                         f"{'the requesting user' if own else 'another user'}'s private text "
                         f"({ov.shared} shared {s.shingle_size}-word shingles)"
                     )
-                    findings.append(span_finding(code, msg, fld, text, start, end, min(1.0, 0.5 + share)))
+                    findings.append(finding(code, msg, fld, n, start, end, min(1.0, 0.5 + share)))
                 if not own:
                     leaked_users.add(ov.key)
         return findings, {"users_leaked": sorted(leaked_users)}

@@ -1,6 +1,8 @@
 """Safety: unsafe or age-inappropriate content, by a rules engine and the alt-profanity-check classifier.
 
-The rules (``rules/unsafe.toml`` plus the policy's extra files) are case-insensitive regular
+Everything reads the normalised text (``genrec.textnorm``: "c0ke", "k i l l", "f*cking" and
+lookalike letters undone); findings point at the original span. The rules (``rules/unsafe.toml``
+plus the policy's extra files) are case-insensitive regular
 expressions grouped by category (self-harm, violence, weapons, drugs, dangerous use, sexual
 content, age-restricted goods). The classifier (a linear model over character n-grams, offline,
 scikit-learn) scores each field; when a field passes the threshold, the word or sentence with
@@ -16,11 +18,12 @@ from typing import Any
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity import _rules, learned
-from genrec.fidelity.base import Check, CheckContext, Finding, item_fields, span_finding
+from genrec.fidelity._norm import finding, normalized_fields, to_original
+from genrec.fidelity.base import Check, CheckContext, Finding
 from genrec.fidelity.policy import SafetySettings
+from genrec.textnorm import sentence_spans
 
 _RULE_CODES = ("unsafe", "adult")
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s.!?]))+[.!?]*")  # "0.5 oz" stays in one sentence
 _WORD = re.compile(r"[^\W_]+(?:['’*][^\W_]+)*")
 
 
@@ -49,7 +52,7 @@ def _worst_span(text: str, predict: Callable[[list[str]], Any]) -> tuple[int, in
         best = int(probs.argmax())
         if probs[best] >= 0.5:
             return words[best][0], words[best][1], float(probs[best])
-    sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip()]
+    sentences = sentence_spans(text)
     if not sentences:
         return 0, len(text), 0.0
     probs = predict([text[s:e] for s, e in sentences])
@@ -82,26 +85,26 @@ class SafetyCheck(Check):
         """Rules on each item; the classifier on every sentence of every item in one batch."""
         rules = self._rule_list(ctx)
         out: list[tuple[list[Finding], dict[str, Any]]] = []
-        fields = [item_fields(item) for item in items]
+        normed = [normalized_fields(item, ctx) for item in items]
+        fields = [{fld: n.text for fld, n in nf.items()} for nf in normed]
         extra, details = learned.learned_findings(
             self.name, fields, self.settings, {"unsafe": "unsafe content", "adult": "adult content"}, ctx.encoder
         )
-        for flds, more in zip(fields, extra):
+        for nf, more in zip(normed, extra):
             findings = []
-            for fld, text in flds.items():
-                for rule, start, end in _rules.find_patterns(text, rules):
-                    findings.append(span_finding(rule.code, f"{rule.label} content", fld, text, start, end))
-            out.append((learned.merge(findings, more), dict(details)))
+            for fld, n in nf.items():
+                for rule, start, end in _rules.find_patterns(n.text, rules):
+                    findings.append(finding(rule.code, f"{rule.label} content", fld, n, start, end))
+            out.append((learned.merge(findings, [to_original(f, nf) for f in more]), dict(details)))
         if not self.settings.classifier or not items:
             return out
         predict = profanity_model()
         # score sentence by sentence: one offensive sentence in a long description must not be diluted
         flat = [
-            (i, fld, text, m.start(), m.end())
+            (i, fld, text, a, b)
             for i, flds in enumerate(fields)
             for fld, text in flds.items()
-            for m in _SENTENCE.finditer(text)
-            if m.group().strip()
+            for a, b in sentence_spans(text)
         ]
         probs = predict([text[a:b] for _, _, text, a, b in flat]) if flat else []
         best: dict[tuple[int, str], tuple[float, str, int, int]] = {}
@@ -113,8 +116,14 @@ class SafetyCheck(Check):
         for (i, fld), (p, text, a, b) in best.items():
             start, end, _ = _worst_span(text[a:b], predict)
             out[i][0].append(
-                span_finding(
-                    "profanity", f"offensive language (classifier p={p:.2f})", fld, text, a + start, a + end, p
+                finding(
+                    "profanity",
+                    f"offensive language (classifier p={p:.2f})",
+                    fld,
+                    normed[i][fld],
+                    a + start,
+                    a + end,
+                    p,
                 )
             )
         return out

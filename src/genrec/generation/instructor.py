@@ -14,7 +14,7 @@ import re
 from abc import ABC
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -22,867 +22,89 @@ from genrec.config import EncoderConfig, InstructorConfig
 from genrec.data.dataset import Dataset
 from genrec.data.generated import GENERATED_PREFIX
 from genrec.encoders.text import TextEncoder
+from genrec.generation.declines import declined_kind
 from genrec.generation.intent import Action, Constraints, Feedback, Guidance, Intent, Turn
-from genrec.generation.vocabulary import STOP_WORDS, CatalogVocabulary, Match, Token, normalise, tokenize
+from genrec.generation.prices import PriceMention, find_prices
+from genrec.generation.vocabulary import (
+    STOP_WORDS,
+    CatalogVocabulary,
+    Entry,
+    Match,
+    Token,
+    english_zipf,
+    normalise,
+    tokenize,
+)
+from genrec.generation.words import word_list
+from genrec.vectors import unit
 
 
-# ---- cue phrases ------------------------------------------------------------------------------
+# ---- word lists (generation/data/words.toml) ---------------------------------------------------
 def _phrases(*texts: str) -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(normalise(t).split()) for t in texts if normalise(t))
 
 
-CREATE_CUES = _phrases(
-    "make me",
-    "make a",
-    "make an",
-    "make one",
-    "make something",
-    "make us",
-    "design",
-    "generate",
-    "invent",
-    "create",
-    "come up with",
-    "dream up",
-    "craft",
-    "build me",
-    "build a",
-    "imagine",
-    "concoct",
-    "whip up",
-    "cook up",
-    "brand new",
-    "does not exist",
-    "doesn't exist",
-    "from scratch",
-    "custom made",
-    "bespoke",
-    "devise",
-    "conceive",
-    "write me a new",
-    "draft a new",
-)
-EDIT_CUES = _phrases(
-    "rewrite",
-    "re-write",
-    "rework",
-    "personalise",
-    "personalize",
-    "personalised",
-    "personalized",
-    "adapt",
-    "tailor",
-    "tweak",
-    "modify",
-    "change it",
-    "change this",
-    "change that",
-    "edit",
-    "adjust",
-    "customise",
-    "customize",
-    "redo",
-    "rephrase",
-    "revise",
-    "reword",
-    "alter",
-    "remix",
-    "reimagine",
-    "redesign",
-    "make it",
-    "make this",
-    "make that",
-    "make them",
-    "turn it",
-    "turn this",
-    "version of this",
-    "version of it",
-    "version of that",
-)
+def _listed(section: str, key: str) -> frozenset[tuple[str, ...]]:
+    return _phrases(*word_list(section, key))
+
+
+def _words(section: str, key: str) -> frozenset[str]:
+    return frozenset(w for t in word_list(section, key) for w in [normalise(t)] if w and " " not in w)
+
+
+CREATE_CUES = _listed("cues", "create")
+EDIT_CUES = _listed("cues", "edit")
 #: Edit cues that name an existing item, so they win over a create cue ("make a version of this").
-STRONG_EDIT_CUES = _phrases(
-    "version of this",
-    "version of it",
-    "version of that",
-    "take on this",
-    "variant of this",
-    "variation of this",
-)
-RETRIEVE_CUES = _phrases(
-    "show",
-    "find",
-    "recommend",
-    "search",
-    "look for",
-    "looking for",
-    "suggest",
-    "get me",
-    "give me",
-    "browse",
-    "list",
-    "any",
-    "do you have",
-    "want",
-    "need",
-    "something like",
-    "more like",
-    "similar",
-    "shop",
-    "buy",
-    "fetch",
-    "pull up",
-    "what about",
-    "how about",
-    "alternative",
-    "option",
-    "see",
-    "interested in",
-    "in the market for",
-    "hunting for",
-    "after",
-    "anything",
-    "other",
-    "else",
-)
+STRONG_EDIT_CUES = _listed("cues", "strong_edit")
+#: Words for an item's text ("the title of that cream") and verbs that change it: with a pointer, an edit.
+EDIT_FIELDS = _listed("cues", "edit_fields")
+EDIT_VERBS = _listed("cues", "edit_verbs")
+RETRIEVE_CUES = _listed("cues", "retrieve")
+#: Asking for recommendations as such ("surprise me", "what fits me"): without constraints, from the history.
+REQUEST_CUES = _listed("cues", "request")
 #: Negations that apply to what follows them.
-NEG_PRE = _phrases(
-    "not",
-    "no",
-    "non",
-    "without",
-    "except",
-    "excluding",
-    "exclude",
-    "anything but",
-    "everything but",
-    "all but",
-    "anything except",
-    "other than",
-    "apart from",
-    "aside from",
-    "instead of",
-    "rather than",
-    "avoid",
-    "never",
-    "nothing",
-    "none",
-    "don't want",
-    "do not want",
-    "don't like",
-    "do not like",
-    "don't need",
-    "do not need",
-    "don't show",
-    "do not show",
-    "don't give",
-    "don't recommend",
-    "no more",
-    "skip",
-    "hate",
-    "dislike",
-    "can't stand",
-    "cannot stand",
-    "tired of",
-    "sick of",
-    "done with",
-    "fed up with",
-    "allergic to",
-    "stay away from",
-    "keep away from",
-    "leave out",
-    "minus",
-    "nor",
-    "neither",
-    "free of",
-    "free from",
-    "but not",
-    "not from",
-    "not by",
-    "no longer",
-    "omit",
-    "ban",
-    "steer clear of",
-    "away from",
-    "w/o",
-    "so over",
-    "i'm over",
-    "enough",
-    "enough of",
-    "aren't",
-    "isn't",
-    "doesn't",
-    "don't",
-    "won't",
-    "wasn't",
-    "weren't",
-    "can't",
-    "cannot",
-    "shouldn't",
-    "wouldn't",
-    "had my fill of",
-    "had enough of",
-)
+NEG_PRE = _listed("negation", "before")
 #: Negations that apply to what precedes them ("Norvik is not for me", "fragrance-free").
-NEG_POST = _phrases(
-    "not for me",
-    "no thanks",
-    "no thank you",
-    "is out",
-    "are out",
-    "is a no",
-    "off the table",
-    "not my thing",
-    "not my style",
-    "not my taste",
-    "isn't for me",
-    "aren't for me",
-    "free",
-    "away from me",
-)
+NEG_POST = _listed("negation", "after")
+#: "I don't care about the brand": no negation, no constraint.
+INDIFFERENT = _listed("negation", "indifferent")
+_INDIFFERENT_TAIL = _words("negation", "indifferent_tail")
 #: Words that end a negation's reach before anything was negated.
-_RESET = frozenset(
-    normalise(w)
-    for w in (
-        "but",
-        "however",
-        "though",
-        "although",
-        "instead",
-        "rather",
-        "just",
-        "only",
-        "prefer",
-        "want",
-        "need",
-        "show",
-        "find",
-        "give",
-        "looking",
-        "love",
-        "like",
-        "please",
-        "i",
-        "we",
-        "also",
-        "yet",
-    )
-)
+_RESET = _words("negation", "reset")
 #: Words a negation may run through from one negated value to the next ("no X or Y").
-_FILLER = frozenset(
-    normalise(w)
-    for w in (
-        "the",
-        "a",
-        "an",
-        "any",
-        "anything",
-        "from",
-        "by",
-        "brand",
-        "brands",
-        "product",
-        "products",
-        "item",
-        "items",
-        "stuff",
-        "thing",
-        "things",
-        "of",
-        "made",
-        "either",
-        "more",
-        "category",
-        "categories",
-        "kind",
-        "type",
-        "sort",
-        "other",
-        "else",
-        "at",
-        "all",
-        "or",
-        "and",
-        "nor",
-        "their",
-        "its",
-        "any",
-    )
-)
+_FILLER = _words("negation", "filler")
 #: Words that are the conversation, not the request; never style words.
-CHAT_WORDS = frozenset(
-    normalise(w)
-    for w in (
-        "show",
-        "find",
-        "recommend",
-        "search",
-        "look",
-        "looking",
-        "suggest",
-        "get",
-        "give",
-        "want",
-        "need",
-        "like",
-        "love",
-        "prefer",
-        "please",
-        "thanks",
-        "thank",
-        "hi",
-        "hello",
-        "hey",
-        "something",
-        "anything",
-        "stuff",
-        "item",
-        "product",
-        "thing",
-        "one",
-        "kind",
-        "sort",
-        "type",
-        "really",
-        "maybe",
-        "just",
-        "new",
-        "nice",
-        "good",
-        "great",
-        "cool",
-        "buy",
-        "shop",
-        "purchase",
-        "bought",
-        "ok",
-        "okay",
-        "hmm",
-        "idk",
-        "yeah",
-        "yes",
-        "sure",
-        "lol",
-        "pls",
-        "plz",
-        "mean",
-        "think",
-        "guess",
-        "know",
-        "dunno",
-        "well",
-        "um",
-        "uh",
-        "option",
-        "idea",
-        "recommendation",
-        "suggestion",
-        "pick",
-        "choice",
-        "similar",
-        "today",
-        "now",
-        "time",
-        "bit",
-        "lot",
-        "let",
-        "try",
-        "see",
-        "got",
-        "going",
-        "check",
-        "interested",
-        "fan",
-        "mood",
-        "feel",
-        "feeling",
-        "fancy",
-        "possibly",
-        "perhaps",
-        "kinda",
-        "whatever",
-        "brand",
-        "price",
-        "cost",
-        "cheap",
-        "cheaper",
-        "expensive",
-        "budget",
-        "affordable",
-        "dollar",
-        "buck",
-        "money",
-        "spend",
-        "pay",
-        "items",
-        "products",
-        "things",
-        "different",
-        "another",
-        "same",
-        "last",
-        "recent",
-        "previous",
-        "order",
-        "ordered",
-        "version",
-        "suit",
-        "suits",
-        "taste",
-        "style",
-        "me",
-        "make",
-        "made",
-        "costs",
-        "priced",
-        "range",
-        "max",
-        "tops",
-        "less",
-        "lower",
-        "higher",
-        "more",
-        "still",
-        "already",
-        "okay",
-        "help",
-        "would",
-        "could",
-        "can",
-        "will",
-        "should",
-        "am",
-        "im",
-        "ive",
-        "id",
-        "dont",
-        "do",
-        "did",
-        "use",
-        "surprise",
-        "sell",
-        "carry",
-        "stock",
-        "big",
-        "mind",
-        "point",
-        "spin",
-        "fit",
-        "better",
-        "wallet",
-        "easier",
-        "enjoy",
-        "enjoyed",
-        "great",
-        "awful",
-        "loved",
-        "comparable",
-        "vein",
-        "lines",
-        "spirit",
-        "ideally",
-        "come",
-        "wont",
-        "didnt",
-        "doesnt",
-        "isnt",
-        "sure",
-        "available",
-        "found",
-        "hope",
-        "wish",
-        "currently",
-        "maybe",
-        "somewhere",
-        "around",
-        "usual",
-        "something",
-        "exactly",
-        "instead",
-        "preference",
-        "preferences",
-        "showed",
-        "shown",
-        "recently",
-        "just",
-        "lately",
-        "right",
-        "returned",
-        "result",
-        "results",
-    )
-)
-_ARTICLES = frozenset({"a", "an", "the", "my", "this", "that", "these", "those", "some", "any"})
-_HISTORY_HEAD = frozenset(
-    normalise(w)
-    for w in (
-        "last",
-        "latest",
-        "recent",
-        "recently",
-        "previous",
-        "prior",
-        "earlier",
-        "lately",
-    )
-)
-_HISTORY_NOUN = frozenset(
-    normalise(w)
-    for w in (
-        "purchase",
-        "order",
-        "bought",
-        "buy",
-        "got",
-        "ordered",
-        "item",
-        "pick",
-        "thing",
-        "product",
-        "one",
-        "liked",
-        "like",
-        "get",
-    )
-)
-_POINTERS = frozenset(
-    normalise(w)
-    for w in (
-        "this",
-        "that",
-        "it",
-        "these",
-        "those",
-        "them",
-        "above",
-        "previous",
-        "you",
-        "showed",
-        "shown",
-        "suggested",
-        "recommended",
-        "suggestion",
-    )
-)
-_POINTER_PHRASE = (
-    _POINTERS
-    | _ARTICLES
-    | frozenset(
-        normalise(w)
-        for w in (
-            "one",
-            "item",
-            "product",
-            "thing",
-            "just",
-            "i",
-            "you",
-            "showed",
-            "shown",
-            "suggested",
-            "recommended",
-            "above",
-            "here",
-            "me",
-            "earlier",
-            "before",
-            "last",
-        )
-    )
-)
-LIKE_CUES = _phrases(
-    "like",
-    "more like",
-    "something like",
-    "similar to",
-    "similar",
-    "resembling",
-    "in the style of",
-    "same as",
-    "along the lines of",
-    "akin to",
-    "comparable to",
-    "reminiscent of",
-    "inspired by",
-    "in the vein of",
-    "close to",
-    "same style as",
-    "the likes of",
-)
+CHAT_WORDS = _words("words", "chat")
+_ARTICLES = _words("references", "articles")
+_HISTORY_HEAD = _words("references", "history_head")
+_HISTORY_NOUN = _words("references", "history_noun")
+_POINTERS = _words("references", "pointers")
+_POINTER_PHRASE = _POINTERS | _ARTICLES | _words("references", "pointer_phrase")
+LIKE_CUES = _listed("references", "like")
 #: Cues that point at the current item by themselves ("along those lines").
-SELF_LIKE_CUES = _phrases(
-    "along those lines",
-    "along these lines",
-    "in that vein",
-    "in the same vein",
-    "more of these",
-    "more of those",
-    "more of that",
-    "more of this",
-    "same vein as this",
-    "in the same vein as this",
-    "more like this",
-    "more like that",
-    "similar ones",
-    "similar items",
-    "similar stuff",
-    "similar products",
-)
-UNLIKE_CUES = _phrases(
-    "unlike",
-    "different from",
-    "different than",
-    "different to",
-    "nothing like",
-    "not like",
-    "anything but",
-    "other than",
-    "don't like",
-    "do not like",
-    "not similar to",
-    "dissimilar to",
-)
-_NEGATORS = frozenset(
-    normalise(w)
-    for w in (
-        "not",
-        "no",
-        "nothing",
-        "don't",
-        "never",
-        "dont",
-        "avoid",
-        "away",
-        "without",
-        "except",
-        "skip",
-        "unlike",
-        "hate",
-        "less",
-        "didn't",
-        "doesn't",
-        "won't",
-        "isn't",
-        "aren't",
-    )
-)
+SELF_LIKE_CUES = _listed("references", "self_like")
+UNLIKE_CUES = _listed("references", "unlike")
+_NEGATORS = _words("negation", "negators")
 #: Words that speak badly of an item mentioned near them.
-_NEGATIVE = _NEGATORS | frozenset(
-    normalise(w)
-    for w in (
-        "awful",
-        "terrible",
-        "hated",
-        "disliked",
-        "bad",
-        "worst",
-        "disappointing",
-        "disappointed",
-        "returned",
-        "regret",
-        "horrible",
-        "poor",
-        "meh",
-        "broke",
-        "broken",
-        "useless",
-        "overrated",
-        "nope",
-    )
-)
+_NEGATIVE = _NEGATORS | _words("negation", "negative")
 #: What may follow "similar" when it points at the current item ("show me similar items").
-_GENERIC_OBJECT = frozenset(
-    normalise(w)
-    for w in (
-        "item",
-        "items",
-        "one",
-        "ones",
-        "product",
-        "products",
-        "stuff",
-        "thing",
-        "things",
-        "please",
-        "option",
-        "options",
-        "pick",
-        "picks",
-        "suggestion",
-        "suggestions",
-        "too",
-        "as",
-        "well",
-    )
-)
-_BRAND_WORDS = frozenset(
-    normalise(w)
-    for w in (
-        "brand",
-        "maker",
-        "label",
-        "company",
-        "manufacturer",
-        "competitor",
-        "someone",
-        "somebody",
-    )
-)
-_OTHER_WORDS = frozenset(
-    normalise(w)
-    for w in (
-        "another",
-        "different",
-        "other",
-        "new",
-        "else",
-        "switch",
-        "change",
-        "alternative",
-        "diff",
-    )
-)
+_GENERIC_OBJECT = _words("references", "generic_object")
+_BRAND_WORDS = _words("brands", "brand_words")
+_OTHER_WORDS = _words("brands", "other_words")
 _BRAND_LEADS = _OTHER_WORDS | _NEGATORS | {"same", "this", "that", "their"}
-_CHEAPER = _phrases(
-    "cheaper",
-    "less expensive",
-    "lower price",
-    "more affordable",
-    "lower priced",
-    "cost less",
-    "costs less",
-    "less pricey",
-    "cheaper than",
-)
-_PRICIER = _phrases(
-    "pricier", "more expensive", "higher end", "higher priced", "more upscale", "more expensive than", "pricier than"
-)
-_WEAK_CONTEXT = frozenset(normalise(w) for w in ("from", "by", "brand", "of", "made"))
+_CHEAPER = _listed("prices", "cheaper")
+_PRICIER = _listed("prices", "pricier")
+_CHEAPEST = _listed("prices", "cheapest")
+_PRICIEST = _listed("prices", "priciest")
+_WEAK_CONTEXT = _words("brands", "weak_context")
+#: English adjective endings ("scented", "glittery", "oily"): such words describe, they name no category.
+_ADJECTIVE = re.compile(r"(?:ed|y|ish|ful|less|ous|ive|able|ible)$")
+#: Edits and creations may be steered by English words the catalog lacks, up to this frequency
+#: (Zipf scale): "glittery" (2.7) and "woody" (3.8) yes, "printed" (4.3) and "named" (4.9) no.
+GENERATIVE_ZIPF = 4.2
 _ACTION_PROTOTYPES: dict[str, tuple[str, ...]] = {
-    "retrieve": (
-        "show me some products",
-        "find me something to buy",
-        "recommend items for me",
-        "I am looking for a product",
-        "what do you have in stock",
-    ),
-    "edit": (
-        "change this item so it suits me",
-        "rewrite this product for me",
-        "adapt it to my taste",
-        "make this one better for me",
-        "give this one a personal touch",
-        "could this one fit me better",
-    ),
-    "create": (
-        "make me a brand new product",
-        "design something new that does not exist yet",
-        "invent a new item for me",
-    ),
+    action: tuple(word_list("action_prototypes", action)) for action in ("retrieve", "edit", "create")
 }
-
-# ---- prices -----------------------------------------------------------------------------------
-_CUR = r"(?:\$|€|£|usd|eur|gbp)"
-_CUR_WORD = r"(?:dollars?|bucks?|usd|euros?|eur|pounds?|gbp|quid)"
-_NUM = r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s?k\b)?"
-
-
-def _amount(name: str) -> str:
-    return rf"(?:{_CUR}\s?)?(?P<{name}>{_NUM})(?:\s?(?:{_CUR_WORD}\b|\$|€|£))?"
-
-
-_A, _B = _amount("a"), _amount("b")
-_PRICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(p, re.I))
-    for kind, p in (
-        ("range", rf"\b(?:between|from)\s+{_A}\s*(?:and|to|-|–|—)\s*{_B}"),
-        ("range", rf"{_A}\s*(?:-|–|—|to)\s*{_B}"),
-        (
-            "max",
-            rf"(?:\b(?:under|below|beneath|less than|lower than|cheaper than|no more than|not more than|"
-            rf"not over|not above|no higher than|not exceeding|at most|max(?:imum)?(?: of)?|up to|within|"
-            rf"budget(?: of| is)?|tops|no pricier than)|<=?)\s*{_A}",
-        ),
-        ("max", rf"{_A}\s*(?:or less|or under|or below|or cheaper|or lower|max(?:imum)?|tops|at most)\b"),
-        (
-            "min",
-            rf"(?:\b(?:over|above|more than|at least|min(?:imum)?(?: of)?|no less than|not less than|"
-            rf"starting (?:at|from)|upwards of|pricier than|more expensive than|higher than|beyond)|>=?)"
-            rf"\s*{_A}",
-        ),
-        ("min", rf"{_A}\s*(?:or more|and up|and above|or above|or higher|plus|\+|minimum|min\b)"),
-        ("around", rf"(?:\b(?:around|about|roughly|approximately|approx\.?|circa|close to)|~)\s*{_A}"),
-        ("bare", rf"{_CUR}\s?(?P<x>{_NUM})|(?P<y>{_NUM})\s?(?:{_CUR_WORD}\b|\$|€|£)"),
-    )
-)
-_UNITS = re.compile(
-    r"\s*(?:ml|g|gr|gram|grams|oz|ounces?|fl|kg|l|liters?|litres?|cm|mm|inch|inches|in|pack|packs|pcs|"
-    r"pieces?|count|ct|servings?|hours?|hrs?|minutes?|mins?|days?|years?|yrs?|%|percent|x|eu|size|"
-    r"watts?|w|mah|gb|tb|people|persons?|cups?|items?|stars?)\b",
-    re.I,
-)
-_NEGATED_BEFORE = re.compile(r"(?:\bnot|n't|\bnever|\bno)\b[\w\s]{0,15}$", re.I)
-_PRICE_WORDS = re.compile(r"\b(?:price|priced|cost|costs|costing|budget|spend|pay|range|dollars?|bucks?)\b", re.I)
-
-
-@dataclass(frozen=True)
-class PriceMention:
-    """A price bound read from the text: kind ('min', 'max', 'range'), bounds and character span."""
-
-    kind: str
-    low: float | None
-    high: float | None
-    start: int
-    end: int
-
-
-def _to_number(text: str) -> float:
-    text = text.strip().lower().replace(" ", "")
-    mult = 1000.0 if text.endswith("k") else 1.0
-    text = text.rstrip("k")
-    if re.fullmatch(r"\d+,\d{2}", text):  # European decimal comma: 29,99
-        text = text.replace(",", ".")
-    return float(text.replace(",", "")) * mult
-
-
-def find_prices(text: str) -> list[PriceMention]:
-    """Price bounds in ``text``: "under $30", "between 10 and 20 dollars", "€15-25", "at least 40 USD", ..."""
-    found: list[PriceMention] = []
-    taken: list[tuple[int, int]] = []
-    has_price_word = bool(_PRICE_WORDS.search(text))
-    for kind, pattern in _PRICE_PATTERNS:
-        for m in pattern.finditer(text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
-                continue
-            span = m.group(0)
-            currency = bool(re.search(rf"{_CUR}|\b{_CUR_WORD}\b|[$€£]", span, re.I))
-            if not currency and _UNITS.match(text, m.end()):
-                continue  # "under 500 ml" is a size
-            if (
-                kind == "range"
-                and not currency
-                and not has_price_word
-                and not span.lower().startswith(("between", "from"))
-            ):
-                continue
-            if kind == "min" and not currency and not has_price_word:
-                continue  # "for women over 40"
-            groups = {k: v for k, v in m.groupdict().items() if v}
-            nums = [_to_number(groups[k]) for k in ("a", "b", "x", "y") if k in groups]
-            if not nums:
-                continue
-            if kind == "min" and _NEGATED_BEFORE.search(text[max(0, m.start() - 25) : m.start()]):
-                kind = "max"  # "won't cost more than $20", "not more than"
-            if kind == "range":
-                low, high = sorted(nums[:2])
-            elif kind == "max" or kind == "bare":
-                low, high = None, nums[0]
-            elif kind == "min":
-                low, high = nums[0], None
-            else:  # around: +-20 %
-                low, high = round(nums[0] * 0.8, 2), round(nums[0] * 1.2, 2)
-            found.append(PriceMention("max" if kind == "bare" else kind, low, high, m.start(), m.end()))
-            taken.append((m.start(), m.end()))
-    return sorted(found, key=lambda p: p.start)
 
 
 # ---- references -------------------------------------------------------------------------------
@@ -1009,7 +231,7 @@ class Instructor(ABC):  # noqa: B024 - subclasses give read() or override unders
         if emb.ndim != 2 or emb.shape[0] != len(self.vocab.item_ids):
             raise ValueError(f"catalog_embeddings must be [n_items={len(self.vocab.item_ids)}, d], got {emb.shape}")
         text = (instruction or "").strip()
-        inst = _unit(self.embed([text])[0]) if text else None
+        inst = unit(self.embed([text])[0]) if text else None
         if inst is not None and inst.shape[0] != emb.shape[1]:
             raise ValueError(f"catalog_embeddings have dimension {emb.shape[1]}, the encoder {inst.shape[0]}")
         liked = self._mean_of(feedback.likes or feedback.clicks, emb)
@@ -1018,7 +240,7 @@ class Instructor(ABC):  # noqa: B024 - subclasses give read() or override unders
             user = np.asarray(user_vector, dtype=np.float32).reshape(-1)
             if user.shape[0] != emb.shape[1]:
                 raise ValueError(f"user_vector has dimension {user.shape[0]}, catalog_embeddings {emb.shape[1]}")
-            user = _unit(user)
+            user = unit(user)
         extras = {}
         disliked = self._mean_of(feedback.dislikes, emb)
         if disliked is not None:
@@ -1027,7 +249,7 @@ class Instructor(ABC):  # noqa: B024 - subclasses give read() or override unders
 
     def _mean_of(self, item_ids: Iterable[str], emb: np.ndarray) -> np.ndarray | None:
         rows = [r for r in (self.vocab.row(i) for i in item_ids) if r is not None]
-        return _unit(emb[rows].mean(axis=0)) if rows else None
+        return unit(emb[rows].mean(axis=0)) if rows else None
 
 
 def user_vector_from_scores(
@@ -1058,14 +280,8 @@ def user_vector_from_scores(
         best = finite[np.argpartition(-row[finite], k - 1)[:k]]
         z = row[best] / temperature
         w = np.exp(z - z.max())
-        out[b] = _unit((w / w.sum()) @ emb[best])
+        out[b] = unit((w / w.sum()) @ emb[best])
     return out[0] if s.ndim == 1 else out
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
 
 
 # ---- the rule-based instructor ----------------------------------------------------------------
@@ -1089,6 +305,7 @@ class _State:
     last_item: str | None = None  # the item the instruction itself named last ("X was great, more like it")
     compared_current: bool = False  # "cheaper" said of the current item ("can this be more affordable?")
     anchor: str | None = None  # the item "another brand" / "cheaper" compare with
+    edit_at: int | None = None  # where an edit request starts ("rewrite", "the title of that ...")
     notes: list[str] = field(default_factory=list)
 
     def use(self, start: int, end: int) -> None:
@@ -1107,7 +324,7 @@ class RuleInstructor(Instructor):
         config: InstructorConfig | None = None,
         encoder: TextEncoder | None = None,
         use_encoder: bool = True,
-        category_threshold: float = 0.65,
+        category_threshold: float = 0.75,
     ) -> None:
         super().__init__(vocabulary, config, encoder)
         self.use_encoder = use_encoder
@@ -1132,19 +349,23 @@ class RuleInstructor(Instructor):
         text = instruction.strip()
         tokens = tokenize(text)
         st = _State(tokens, _breaks(text, tokens))
+        _use_phrases(st, INDIFFERENT, _INDIFFERENT_TAIL)  # "I don't care about the brand"
         self._prices(text, st)
-        edit_cue = bool(_find(st.tokens, EDIT_CUES, st.used))
-        if edit_cue and not refs.explicit:
+        self._price_order(st)
+        st.edit_at = _edit_request(st)
+        if st.edit_at is not None and not refs.explicit:
             self._mention(st)
         self._comparisons(st, refs, than=True)  # "cheaper than my last purchase" before it reads as a like
         self._references(st, refs)
         self._another_brand(st, refs)
         self._comparisons(st, refs, than=False)
-        matches = self._entities(st)
+        self._free_forms(st)
+        matches = self._refine(self._entities(st))
         neg = _negation_scope(st, matches)
         self._apply(st, matches, neg)
-        generative = bool(edit_cue or _find(st.tokens, CREATE_CUES, st.used))
+        generative = st.edit_at is not None or bool(_find(st.tokens, CREATE_CUES, st.used))
         self._unknown_words(st, neg, keep_unknown=generative)
+        _prune_ancestors(self.vocab, st.constraints)
         return self._decide(text, st, feedback, refs)
 
     def _prices(self, text: str, st: _State) -> None:
@@ -1157,6 +378,31 @@ class RuleInstructor(Instructor):
             _use_chars(st, p.start, p.end)
         if c.price_min is not None and c.price_max is not None and c.price_min > c.price_max:
             c.price_min, c.price_max = c.price_max, c.price_min
+
+    def _price_order(self, st: _State) -> None:
+        """ "cheapest", "least expensive" (cheapest first) and "priciest", "most expensive" (priciest first)."""
+        for phrases, order in ((_CHEAPEST, "asc"), (_PRICIEST, "desc")):
+            for start, end, _ in _find(st.tokens, phrases, st.used):
+                if st.constraints.price_order is None:
+                    st.constraints.price_order = cast(Literal["asc", "desc"], order)
+                st.use(start, end)
+
+    def _free_forms(self, st: _State) -> None:
+        """ "fragrance-free", "free of sulfates": a wanted property (a soft style word), not an exclusion."""
+        toks = st.tokens
+        for i, t in enumerate(toks):
+            if t.norm != "free" or i in st.used:
+                continue
+            if i > 0 and i - 1 not in st.used and not st.breaks[i] and toks[i - 1].norm not in STOP_WORDS:
+                word = toks[i - 1]
+            elif i + 2 < len(toks) and toks[i + 1].norm in ("of", "from") and i + 2 not in st.used:
+                word = toks[i + 2]
+            else:
+                continue
+            if not word.norm.isalpha() or word.norm in CHAT_WORDS:
+                continue
+            _add(st.constraints.style_words, f"{word.text.lower()}-free")
+            st.use(min(i, toks.index(word)), max(i, toks.index(word)) + 1)
 
     def _references(self, st: _State, refs: References) -> None:
         """Items the instruction points at, read left to right so "that" can mean an item named before.
@@ -1194,11 +440,20 @@ class RuleInstructor(Instructor):
             if text[:1].isupper() or text[:1].isdigit():
                 hit = self._title_in(st.tokens, i, _title_end(st, i))
                 if hit is not None:
-                    self._refer(st, hit[0], _negative_around(st, i, hit[1]))
-                    st.use(i, hit[1])
+                    start = self._brand_before(st, i, hit[0])
+                    self._refer(st, hit[0], _negative_around(st, start, hit[1]))
+                    st.use(start, hit[1])
                     i = hit[1]
                     continue
             i += 1
+
+    def _brand_before(self, st: _State, start: int, item: str) -> int:
+        """Where a quoted title starts when the item's brand stands just before the words that matched
+        ("the Maybelline | Pulse Perfection ... Mascara" for "Maybelline New York Pulse ...")."""
+        brand = normalise(self.vocab.brand(item) or "").split()
+        lo = start - len(brand)
+        fits = brand and lo >= 0 and [t.norm for t in st.tokens[lo:start]] == brand
+        return lo if fits and not any(j in st.used for j in range(lo, start)) else start
 
     def _cue_reference(
         self, st: _State, refs: References, start: int, end: int, phrase: tuple[str, ...], unlike: bool
@@ -1350,33 +605,88 @@ class RuleInstructor(Instructor):
                 st.use(start, end)
 
     def _entities(self, st: _State) -> list[Match]:
-        """Brands, categories and attribute values named in the unused tokens (weak brands need context)."""
-        out = []
-        for m in self.vocab.match(st.tokens, skip=st.used):
-            span = st.tokens[m.start : m.end]
-            if all(t.norm in STOP_WORDS for t in span):
-                continue
-            if m.entry.weak and not self._brand_context(st.tokens, m):
-                continue
-            out.append(m)
+        """Brands, categories and attribute values named in the unused tokens (weak brands need context);
+        misspelt words no English or catalog vocabulary knows are matched fuzzily ("maskara", "nail polsh")."""
+        found = [
+            m
+            for m in self.vocab.match(st.tokens, skip=st.used)
+            if not all(t.norm in STOP_WORDS for t in st.tokens[m.start : m.end])
+        ]
+        starts = {m.start: m for m in found}
+        out = [m for m in found if not m.entry.weak or self._brand_context(st.tokens, m, starts.get(m.end))]
         taken = set(st.used) | {i for m in out for i in range(m.start, m.end)}
-        for i, t in enumerate(st.tokens):  # typos: a fuzzy match of unknown longer words
-            if i in taken or len(t.norm) < 5 or not t.norm.isalpha() or t.norm in STOP_WORDS:
+        for i, t in enumerate(st.tokens):
+            if i in taken or not _misspelt(self.vocab, t):
                 continue
-            if t.norm in CHAT_WORDS or self.vocab.known_word(t.norm):
+            hit = self._typo(st, i, taken)
+            if hit is None:
                 continue
-            hits = [h for h in (self.vocab.fuzzy(t.norm, k, 88.0) for k in ("brand", "category")) if h]
-            if hits:
-                entry, score = max(hits, key=lambda h: h[1])
-                out.append(Match(entry, i, i + 1, score))
+            out = [m for m in out if m.end <= hit.start or m.start >= hit.end]
+            out.append(hit)
+            taken.update(range(hit.start, hit.end))
         return sorted(out, key=lambda m: m.start)
 
-    @staticmethod
-    def _brand_context(tokens: Sequence[Token], m: Match) -> bool:
+    def _typo(self, st: _State, i: int, taken: set[int]) -> Match | None:
+        """A fuzzy catalog match of misspelt token ``i``, with a neighbour when the pair is a known
+        two-word value ("nail polsh"), else alone; brands and categories only."""
+        toks = st.tokens
+        spans = [(i - 1, i + 1), (i, i + 2), (i, i + 1)]
+        for lo, hi in spans:
+            if (
+                lo < 0
+                or hi > len(toks)
+                or any(j in st.used for j in range(lo, hi))
+                or st.breaks[lo + 1 : hi].count(".")
+            ):
+                continue
+            if any(j in taken and j != i for j in range(lo, hi)) and hi - lo == 1:
+                continue
+            key = " ".join(t.norm for t in toks[lo:hi])
+            cutoff = 88.0 if hi - lo > 1 else (85.0 if len(key) >= 6 else 90.0)
+            hits = [h for h in (self.vocab.fuzzy(key, k, cutoff) for k in ("brand", "category")) if h]
+            hits = [h for h in hits if len(h[0].value.split()) == hi - lo or hi - lo == 1]
+            if hits:
+                entry, score = max(hits, key=lambda h: h[1])
+                return Match(entry, lo, hi, score)
+        return None
+
+    def _brand_context(self, tokens: Sequence[Token], m: Match, following: Match | None = None) -> bool:
+        """A brand spelled like an everyday word counts after "from" / "by", before "brand", when
+        capitalised inside a sentence, or right before a category ("dove body wash")."""
         before = tokens[m.start - 1].norm if m.start > 0 else ""
         after = tokens[m.end].norm if m.end < len(tokens) else ""
         capital = m.start > 0 and tokens[m.start].text[:1].isupper()
-        return before in _WEAK_CONTEXT or after in {"brand", "product"} or capital
+        return (
+            before in _WEAK_CONTEXT
+            or after in {"brand", "product"}
+            or capital
+            or (following is not None and following.kind == "category" and self.vocab.owns_word(m.value))
+        )
+
+    def _refine(self, matches: list[Match]) -> list[Match]:
+        """A category word before a product word names the category below the first that the second
+        does ("face" + "cream" -> "Creams & Moisturizers", "body" + "lotion" -> "Lotions")."""
+        out: list[Match] = []
+        for m in matches:
+            prev = out[-1] if out else None
+            if (
+                prev is not None
+                and prev.kind == "category"
+                and m.kind == "category"
+                and prev.end == m.start
+                and prev.value not in self.vocab.ancestors(m.value)
+                and m.value not in self.vocab.ancestors(prev.value)
+            ):
+                below = self.vocab.descendant_named(prev.value, normalise(m.value).split()[0]) or (
+                    self.vocab.descendant_named(prev.value, " ".join(normalise(m.value).split()[:1]))
+                )
+                if below is not None:
+                    out[-1] = Match(
+                        Entry("category", below, None, self.vocab.category_counts[below]), prev.start, m.end
+                    )
+                    continue
+            out.append(m)
+        return out
 
     def _apply(self, st: _State, matches: list[Match], neg: list[bool]) -> None:
         c = st.constraints
@@ -1386,7 +696,12 @@ class RuleInstructor(Instructor):
             if e.kind == "brand":
                 _add(c.exclude_brands if negated else c.brands, e.value)
             elif e.kind == "category":
-                _add(c.exclude_categories if negated else c.categories, e.value)
+                if negated and not self.vocab.full_name(m, st.tokens):
+                    # "without glitter": a word from a compound category's name is a word to avoid,
+                    # not the whole category ("Glitter & Shimmer")
+                    _add(c.exclude_words, " ".join(t.text.lower() for t in st.tokens[m.start : m.end]))
+                else:
+                    _add(c.exclude_categories if negated else c.categories, e.value)
             else:
                 target = c.exclude_attributes if negated else c.attributes
                 _add(target.setdefault(e.name or "value", []), e.value)
@@ -1399,27 +714,46 @@ class RuleInstructor(Instructor):
                 c.categories.remove(value)
 
     def _unknown_words(self, st: _State, neg: list[bool], keep_unknown: bool) -> None:
-        """Words no rule used: a product word close to a catalog category, else a style word.
+        """Words no rule used: a product word the catalog's titles or the encoder tie to a category,
+        else a style word.
 
-        Style words the catalog never uses are kept only for edits and creations (where they
-        steer the writer) and for exclusions; for retrieval they would match nothing.
+        A style word must describe items: a word the catalog's titles use far more than English does
+        (``CatalogVocabulary.style_word``; "matte", "waterproof", not "wife" or "matter"); edits and
+        creations (where style words steer the writer) may also use rarer English words the catalog
+        lacks ("glittery"). A negated word becomes an exclusion (a hard filter) only when it is such
+        a catalog word, and only the first of a run ("no coconut scent" excludes "coconut"); when
+        the catalog writes it as "<word>-free" the request is for that property ("without sulfates"
+        -> "sulfate-free", soft).
         """
         c = st.constraints
         for run in _content_runs(st):
-            negated = any(neg[i] for i in run)
-            mapped = self._nearest_categories(st.tokens, run) if self.use_encoder else []
+            if any(neg[i] for i in run):
+                first = st.tokens[run[0]]
+                if self.vocab.free_form(first.norm):
+                    _add(c.style_words, f"{first.text.lower()}-free")
+                elif self.vocab.style_word(first.norm):
+                    _add(c.exclude_words, first.text.lower())
+                continue
             covered: set[int] = set()
-            for idx, category in mapped:
-                _add(c.exclude_categories if negated else c.categories, category)
-                covered.update(idx)
-            words = [
-                i
-                for i in run
-                if i not in covered and (negated or keep_unknown or self.vocab.known_word(st.tokens[i].norm))
-            ]
+            for i in run:
+                product = self.vocab.product_category(st.tokens[i].norm)
+                if product is not None:
+                    _add(c.categories, product)
+                    covered.add(i)
+            rest = [i for i in run if i not in covered and not _ADJECTIVE.search(st.tokens[i].norm)]
+            if rest and self.use_encoder:
+                for idx, category in self._nearest_categories(st.tokens, rest):
+                    _add(c.categories, category)
+                    covered.update(idx)
+            words = [i for i in run if i not in covered and self._describes(st.tokens[i].norm, keep_unknown)]
             for group in _groups(words):
-                phrase = " ".join(st.tokens[i].text.lower() for i in group)
-                _add(c.exclude_words if negated else c.style_words, phrase)
+                _add(c.style_words, " ".join(st.tokens[i].text.lower() for i in group))
+
+    def _describes(self, norm: str, generative: bool) -> bool:
+        """True when a word can describe an item (see ``_unknown_words``)."""
+        if self.vocab.style_word(norm):
+            return True
+        return generative and 0 < english_zipf(norm) <= GENERATIVE_ZIPF
 
     def _nearest_categories(self, tokens: Sequence[Token], run: list[int]) -> list[tuple[list[int], str]]:
         """Catalog categories the encoder finds for a run of unknown words (whole run, else single words)."""
@@ -1444,21 +778,25 @@ class RuleInstructor(Instructor):
 
     # ---- the action --------------------------------------------------------------------------
     def _decide(self, text: str, st: _State, feedback: Feedback, refs: References) -> Parse:
+        """The action: cues first, then the constraints, then the prototypes; a request with no signal
+        (no constraint, no reference, no ask for recommendations) gets the clarifying question, whatever
+        the history; requests to decline keep the action asked for, with ``Intent.declined`` set."""
         c = st.constraints
         has_feedback = bool(feedback.likes or feedback.clicks or feedback.dislikes or feedback.skips)
         tokens = st.tokens
-        edit = _find(tokens, EDIT_CUES, set())
         create = _find(tokens, CREATE_CUES, set())
         retrieve = _find(tokens, RETRIEVE_CUES, set())
+        request = bool(_find(tokens, REQUEST_CUES, set()))
         pointer = any(t.norm in {"it", "this", "that", "them", "these", "those"} for t in tokens)
         action, source, confidence = None, "cue", 1.0
         strong_edit = bool(_find(tokens, STRONG_EDIT_CUES, set()))  # "a cheaper version of this"
-        create_first = bool(create) and not strong_edit and (not edit or create[0][0] < edit[0][0])
-        if edit and not create_first and (pointer or refs.explicit or st.mentioned or not create):
+        edit_at = st.edit_at
+        create_first = bool(create) and not strong_edit and (edit_at is None or create[0][0] < edit_at)
+        if edit_at is not None and not create_first and (pointer or refs.explicit or st.mentioned or not create):
             action = "edit"
         elif create:
             action = "create"
-        elif retrieve:
+        elif retrieve or request:
             action = "retrieve"
         elif st.compared_current and pointer and refs.current:
             action = "edit"
@@ -1469,16 +807,21 @@ class RuleInstructor(Instructor):
             source = "prototype"
             if confidence < self.config.min_confidence:
                 action = None
-        vague = c.is_empty() and action in (None, "retrieve", "create")
+        declined = declined_kind(text, generative=action in ("edit", "create"))
+        if declined == "other_users_data":
+            action, source = "retrieve", "declined"
+        elif declined == "copy":
+            action, source = "create", "declined"
+        vague = c.is_empty() and action in (None, "retrieve", "create") and not declined
         reason = f"instruction ({source})"
         if not text:
             action, source, vague = ("retrieve" if has_feedback else None), "empty", True
             reason = "empty instruction: recommend from the history" if has_feedback else ""
         elif vague and action != "create":
-            if has_feedback:
-                action, reason = "retrieve", "vague instruction: recommend from the history"
+            if request and has_feedback:
+                action, reason = "retrieve", "asked for recommendations: from the history"
             else:
-                action = None
+                action, source = None, "vague"
         elif vague and action == "create" and not has_feedback:
             action = None
         target = None
@@ -1486,7 +829,9 @@ class RuleInstructor(Instructor):
             target = refs.explicit[-1] if refs.explicit else st.mentioned or refs.shown or refs.last_liked
             if target is None:
                 action, source = None, "no-target"
-        if feedback.rejections >= self.config.rejection_threshold and action in (None, "retrieve"):
+            else:
+                self._drop_target_names(c, target)
+        if feedback.rejections >= self.config.rejection_threshold and action in (None, "retrieve") and not declined:
             action, source = "create", "rejections"
             reason = (
                 f"{feedback.rejections} rejected lists in a row (threshold "
@@ -1498,15 +843,27 @@ class RuleInstructor(Instructor):
                 action="clarify",
                 constraints=c,
                 question=question,
-                reason="instruction too vague to act on and no feedback to fall back on"
+                reason="the request names nothing to act on"
                 if source != "no-target"
                 else "edit requested but no item to edit",
             )
             return Parse(intent, confidence if source == "prototype" else 0.0, source, vague=True)
         if st.notes:
             reason += "; " + "; ".join(st.notes)
-        intent = Intent(action=cast(Action, action), constraints=c, target_item=target, reason=reason)
+        if declined:
+            reason += f"; declined: {declined}"
+        intent = Intent(
+            action=cast(Action, action), constraints=c, target_item=target, reason=reason, declined=cast(Any, declined)
+        )
         return Parse(intent, confidence, source, vague=vague)
+
+    def _drop_target_names(self, c: Constraints, target: str) -> None:
+        """Categories and the brand that only name the item to edit ("tailor this serum's text") are no constraints."""
+        own = set(self.vocab.categories(target))
+        own |= {a for cat in own for a in self.vocab.ancestors(cat)}
+        c.categories = [cat for cat in c.categories if cat not in own]
+        c.brands = [b for b in c.brands if b != self.vocab.brand(target)]
+        c.like_items = [i for i in c.like_items if i != target]
 
     def _prototype_action(self, text: str) -> tuple[str, float]:
         if self._prototypes is None:
@@ -1526,6 +883,44 @@ class RuleInstructor(Instructor):
         )
 
 
+def action_cues(text: str) -> set[str]:
+    """The actions ``text`` has cue words for: "edit" ("rewrite this", "the title of that one"),
+    "create" ("design", "make me a"), "request" ("surprise me")."""
+    tokens = tokenize(text)
+    st = _State(tokens, _breaks(text, tokens))
+    cues = set()
+    if _edit_request(st) is not None:
+        cues.add("edit")
+    if _find(tokens, CREATE_CUES, set()):
+        cues.add("create")
+    if _find(tokens, REQUEST_CUES, set()):
+        cues.add("request")
+    return cues
+
+
+def asks_for_recommendations(text: str) -> bool:
+    """True when ``text`` asks for recommendations as such ("surprise me", "what fits me?")."""
+    return bool(_find(tokenize(text), REQUEST_CUES, set()))
+
+
+def negated(text: str, value: str) -> bool | None:
+    """Whether ``value`` (a brand, a category) is negated where ``text`` names it ("nothing by Suave");
+    None when the text does not name it. Uses the rule instructor's negation scope."""
+    tokens = tokenize(text)
+    want = normalise(value).split()
+    if not want:
+        return None
+    norms = [t.norm for t in tokens]
+    at = next((i for i in range(len(norms) - len(want) + 1) if norms[i : i + len(want)] == want), None)
+    if at is None:
+        return None
+    st = _State(tokens, _breaks(text, tokens))
+    _use_phrases(st, INDIFFERENT, _INDIFFERENT_TAIL)
+    match = Match(Entry("brand", value), at, at + len(want))
+    neg = _negation_scope(st, [match])
+    return any(neg[at : at + len(want)])
+
+
 # ---- token helpers ----------------------------------------------------------------------------
 def _find(
     tokens: Sequence[Token], phrases: frozenset[tuple[str, ...]], used: Iterable[int]
@@ -1541,6 +936,44 @@ def _find(
                 out.append((s, s + n, tuple(norms[s : s + n])))
                 taken.update(range(s, s + n))
     return sorted(out)
+
+
+def _use_phrases(st: _State, phrases: frozenset[tuple[str, ...]], tail: frozenset[str] = frozenset()) -> None:
+    """Mark ``phrases`` (and the ``tail`` words right after them) as read."""
+    for start, end, _ in _find(st.tokens, phrases, st.used):
+        stop = end
+        while stop < len(st.tokens) and st.tokens[stop].norm in tail and not st.breaks[stop]:
+            stop += 1
+        st.use(start, stop)
+
+
+def _edit_request(st: _State) -> int | None:
+    """Where an edit request starts: an edit cue ("rewrite", "shorten"), or a word for an item's text
+    next to a pointer ("the title of that cream", "give this one a description")."""
+    cue = _find(st.tokens, EDIT_CUES, st.used)
+    if cue:
+        return cue[0][0]
+    pointer = any(t.norm in {"this", "that", "these", "those", "it"} for t in st.tokens)
+    fields = _find(st.tokens, EDIT_FIELDS, st.used)
+    return fields[0][0] if fields and pointer else None
+
+
+def _misspelt(vocab: CatalogVocabulary, t: Token) -> bool:
+    """True for a word worth a fuzzy catalog lookup: long, alphabetic, and unknown to the catalog and to English."""
+    return (
+        len(t.norm) >= 4
+        and t.norm.isalpha()
+        and t.norm not in STOP_WORDS
+        and t.norm not in CHAT_WORDS
+        and not vocab.known_word(t.norm)
+        and english_zipf(t.norm) < 2.5
+    )
+
+
+def _prune_ancestors(vocab: CatalogVocabulary, c: Constraints) -> None:
+    """Drop a wanted category another wanted one lies below ("Hair Care" with "Conditioners")."""
+    below = {a for cat in c.categories for a in vocab.ancestors(cat)}
+    c.categories = [cat for cat in c.categories if cat not in below]
 
 
 def _use_chars(st: _State, start: int, end: int) -> None:
@@ -1704,8 +1137,11 @@ __all__ = [
     "PriceMention",
     "References",
     "RuleInstructor",
+    "action_cues",
+    "asks_for_recommendations",
     "find_prices",
     "last_shown_item",
+    "negated",
     "resolve_references",
     "user_vector_from_scores",
 ]

@@ -1,16 +1,22 @@
 """The LLM instructor (a chat model fills a small JSON form), its validation, and rules + LLM combined.
 
 The model sees the catalog's vocabulary (most frequent categories and brands, the price range)
-and a few worked examples, including negations, and answers with an ``IntentDraft``. Nothing
-it says is trusted: categories and brands must name catalog values (exactly, by a fuzzy match or,
-for categories, by embedding similarity) and must be grounded in the instruction's own words;
-prices must be sane; references and "another brand" are resolved against the user's feedback in
-code. The same action policy as the rules (clarify only without feedback, generation after
-repeated rejections, edits need a target) is applied afterwards.
+and a few worked examples, including negations, and answers with an ``IntentDraft``. By default
+the answer is decoded under the form's grammar (``genrec.llm.grammar``: keys and punctuation are
+fixed, each value keeps its type, the action is one of four), so a small local model always gives
+JSON that parses; backends that cannot constrain decoding are asked through ``structured``.
+Nothing it says is trusted: categories and brands must name catalog values (exactly, by a fuzzy
+match or, for categories, by embedding similarity) and must be grounded in the instruction's own
+words; a wanted brand or category the instruction negates ("nothing by Suave") becomes an
+exclusion; prices must be written in the instruction; references and "another brand" are
+resolved against the user's feedback in code. The rules' action policy (a request with no signal
+gets the clarifying question, generation after repeated rejections, edits need a target) and
+their recognition of requests to decline are applied afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any, cast
@@ -21,15 +27,21 @@ from rapidfuzz import fuzz
 
 from genrec.config import InstructorConfig, LLMConfig
 from genrec.encoders.text import TextEncoder
+from genrec.generation.declines import declined_kind
 from genrec.generation.instructor import (
     Instructor,
     Parse,
     References,
     RuleInstructor,
+    action_cues,
+    asks_for_recommendations,
+    find_prices,
+    negated,
 )
 from genrec.generation.intent import ACTIONS, Action, Constraints, Feedback, Intent, Turn
 from genrec.generation.vocabulary import CatalogVocabulary, normalise
 from genrec.llm.base import LLMBackend, Message, StructuredOutputError
+from genrec.llm.grammar import schema_grammar
 
 
 class IntentDraft(BaseModel):
@@ -79,10 +91,11 @@ class IntentDraft(BaseModel):
 
 
 #: Worked examples, the vague one first: small models tend to repeat the last answer they saw.
+#: Each answer is shown whole, in the form's key order, as grammar decoding writes it.
 _EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("hmm", {"action": "clarify"}),
     ("show me {cat0} under $30", {"action": "retrieve", "categories": ["{cat0}"], "price_max": 30}),
-    ("{cat1} but not from {brand0}", {"action": "retrieve", "categories": ["{cat1}"], "not_brands": ["{brand0}"]}),
+    ("{cat1} but nothing by {brand0}", {"action": "retrieve", "categories": ["{cat1}"], "not_brands": ["{brand0}"]}),
     (
         "something like my last purchase but another brand",
         {"action": "retrieve", "like": "last purchase", "other_brand": True},
@@ -116,6 +129,7 @@ class LLMInstructor(Instructor):
         attempts: int = 2,
         max_new_tokens: int = 80,
         backend_structured: bool = False,
+        grammar: bool = True,
     ) -> None:
         super().__init__(vocabulary, config, encoder)
         self.backend = backend
@@ -123,9 +137,15 @@ class LLMInstructor(Instructor):
         self.category_threshold = category_threshold
         self.attempts, self.max_new_tokens = attempts, max_new_tokens
         self.backend_structured = backend_structured
+        self.grammar = grammar
+        # every key written: SmolLM2 closes a compact object right after "action" (measured on the
+        # hand-written dev split), while with the whole form it fills in the fields it can
+        self._form = schema_grammar(IntentDraft, {"action": list(ACTIONS)}, max_chars=60, max_items=3, optional=False)
         self._drafts: dict[str, IntentDraft | None] = {}  # greedy answers repeat: ask once per text
         self._category_matrix: np.ndarray | None = None
-        self.failures = 0  # instructions the LLM gave no valid answer for
+        self.asked = 0  # instructions the LLM was asked about
+        self.failures = 0  # ... and gave no valid answer for
+        self.last_output = ""  # the raw answer to the last instruction
         self._system = self._system_prompt()
 
     # ---- prompting ---------------------------------------------------------------------------
@@ -156,32 +176,48 @@ class LLMInstructor(Instructor):
                 k: ([v.format(**slots) for v in val] if isinstance(val, list) else val) for k, val in answer.items()
             }
             out.append(Message("user", text.format(**slots)))
-            out.append(Message("assistant", _compact_json(filled)))
+            out.append(Message("assistant", _compact_json(IntentDraft.model_validate(filled).model_dump())))
         out.append(Message("user", instruction.strip() or "(no words)"))
         return out
 
     def draft(self, instruction: str) -> IntentDraft | None:
-        """The LLM's raw answer, or None when it gave no valid JSON.
+        """The LLM's answer, or None when it gave no valid JSON.
 
-        By default the interface's own ``LLMBackend.structured`` (chat, parse, retry with the error)
-        is used even when a backend overrides it: the few-shot answers already show the format, and
-        an override that lists every key (TransformersBackend's) made SmolLM2 fill in every key.
+        With ``grammar`` (the default) the answer is decoded under the form's grammar when the
+        backend can (``LLMBackend.grammar_json``); otherwise, or when the grammar answer does not
+        validate, the interface's own ``LLMBackend.structured`` (chat, parse, retry with the error)
+        is used, even when a backend overrides it (unless ``backend_structured``): the few-shot
+        answers already show the format, and an override that lists every key made SmolLM2 ramble.
         """
         key = instruction.strip()
         if key in self._drafts:
             return self._drafts[key]
-        ask = (
-            self.backend.structured
-            if self.backend_structured
-            else (lambda *a, **k: LLMBackend.structured(self.backend, *a, **k))
-        )
-        try:
-            answer: IntentDraft | None = ask(
-                self.messages(instruction), IntentDraft, attempts=self.attempts, max_new_tokens=self.max_new_tokens
+        self.asked += 1
+        answer: IntentDraft | None = None
+        messages = self.messages(instruction)
+        done = False
+        if self.grammar:
+            made = self.backend.grammar_json(messages, self._form, max_new_tokens=self.max_new_tokens + 60)
+            if made is not None:
+                done = True
+                self.last_output = made.text
+                try:
+                    answer = IntentDraft.model_validate(json.loads(made.text))
+                except ValueError:
+                    answer = None
+        if not done:
+            ask = (
+                self.backend.structured
+                if self.backend_structured
+                else (lambda *a, **k: LLMBackend.structured(self.backend, *a, **k))
             )
-        except StructuredOutputError:
+            try:
+                answer = ask(messages, IntentDraft, attempts=self.attempts, max_new_tokens=self.max_new_tokens)
+            except StructuredOutputError as exc:
+                self.last_output = exc.last_output
+                answer = None
+        if answer is None:
             self.failures += 1
-            answer = None
         if len(self._drafts) >= 4096:
             self._drafts.clear()
         self._drafts[key] = answer
@@ -209,6 +245,18 @@ class LLMInstructor(Instructor):
                 entry = self.vocab.lookup(value, "brand") if _grounded(value, instruction) else None
                 if entry and entry.value not in target:
                     target.append(entry.value)
+        # the instruction decides polarity: "nothing by Suave" is no wish for Suave, whatever the model said
+        for wanted, unwanted in ((c.categories, c.exclude_categories), (c.brands, c.exclude_brands)):
+            for value in list(wanted):
+                if negated(instruction, value) or _negated_fuzzy(instruction, value):
+                    wanted.remove(value)
+                    if value not in unwanted:
+                        unwanted.append(value)
+            for value in list(unwanted):
+                if negated(instruction, value) is False and not _negated_fuzzy(instruction, value):
+                    unwanted.remove(value)  # named, but not negated: a wish, kept as a wish
+                    if value not in wanted:
+                        wanted.append(value)
         c.categories = [v for v in c.categories if v not in c.exclude_categories]
         c.brands = [v for v in c.brands if v not in c.exclude_brands]
         c.price_min, c.price_max = self._prices(draft, instruction)
@@ -239,12 +287,21 @@ class LLMInstructor(Instructor):
         return values[best] if sims[best] >= self.category_threshold else None
 
     def _prices(self, draft: IntentDraft, instruction: str) -> tuple[float | None, float | None]:
-        """Prices must be positive, written in the instruction, and no more than 10x the catalog's top."""
+        """Bounds the instruction states: where the price reader finds any ("under ten bucks"), its
+        reading wins; else the model's, if positive, written in the instruction, no more than 10x the
+        catalog's top price, and not the same number as both bounds."""
+        found = find_prices(instruction)
+        if found:
+            lows = [p.low for p in found if p.low is not None]
+            highs = [p.high for p in found if p.high is not None]
+            return (max(lows) if lows else None), (min(highs) if highs else None)
         top = self.vocab.price_range[1] * 10 if self.vocab.price_range else float("inf")
         numbers = {float(n.replace(",", "")) for n in re.findall(r"\d+(?:[.,]\d+)?", instruction)}
         lo, hi = (
             p if p is not None and 0 <= p <= top and p in numbers else None for p in (draft.price_min, draft.price_max)
         )
+        if lo is not None and hi is not None and lo == hi:
+            return None, None
         if lo is not None and hi is not None and lo > hi:
             lo, hi = hi, lo
         return lo, hi
@@ -268,9 +325,18 @@ class LLMInstructor(Instructor):
         source: str,
         draft: IntentDraft | None = None,
     ) -> Parse:
-        """Apply the action policy: valid action, edit needs a target, clarify only without feedback."""
+        """The rules' action policy: a valid action; an edit needs a target; a request with no signal
+        gets the clarifying question whatever the history (asking for recommendations as such is
+        answered from the history); generation after repeated rejections; requests to decline."""
         has_feedback = bool(feedback.likes or feedback.clicks or feedback.dislikes or feedback.skips)
         act = action if action in ACTIONS else None
+        if act in ("edit", "create") and act not in action_cues(instruction):
+            act = "retrieve"  # a small model's guess: nothing in the request asks to change or make an item
+        declined = declined_kind(instruction, generative=act in ("edit", "create"))
+        if declined == "other_users_data":
+            act = "retrieve"
+        elif declined == "copy":
+            act = "create"
         target = None
         if act == "edit":
             target = refs.current
@@ -278,12 +344,12 @@ class LLMInstructor(Instructor):
                 c.like_items = []  # "this" named the item to edit, not one to imitate
             if target is None:
                 act = None
-        if act == "create" and c.is_empty() and not has_feedback:
+        if act == "create" and c.is_empty() and not has_feedback and not declined:
             act = None
-        if act in (None, "clarify", "retrieve") and c.is_empty():
-            act = "retrieve" if has_feedback else None  # vague: recommend from the history, else ask
-        reason = source
-        if feedback.rejections >= self.config.rejection_threshold and act in (None, "retrieve"):
+        if act in (None, "clarify", "retrieve") and c.is_empty() and not declined:
+            act = "retrieve" if has_feedback and asks_for_recommendations(instruction) else None
+        reason = source + (f"; declined: {declined}" if declined else "")
+        if feedback.rejections >= self.config.rejection_threshold and act in (None, "retrieve") and not declined:
             act = "create"
             reason = (
                 f"{feedback.rejections} rejected lists in a row (threshold "
@@ -303,7 +369,9 @@ class LLMInstructor(Instructor):
             )
             return Parse(intent, 0.0, source, vague=True)
         return Parse(
-            Intent(action=cast(Action, act), constraints=c, target_item=target, reason=reason),
+            Intent(
+                action=cast(Action, act), constraints=c, target_item=target, reason=reason, declined=cast(Any, declined)
+            ),
             1.0,
             source,
             vague=c.is_empty(),
@@ -337,7 +405,7 @@ class CombinedInstructor(Instructor):
     ) -> Intent:
         """The first reader's intent, gaps filled by the second."""
         ruled = self.rules.parse(instruction, feedback, dialogue, references)
-        sure = ruled.action_source in ("cue", "constraints", "rejections", "empty") and not ruled.vague
+        sure = ruled.action_source in ("cue", "constraints", "rejections", "empty", "declined") and not ruled.vague
         if self.order == "rules_first" and sure:
             return ruled.intent
         self.llm_calls += 1
@@ -368,6 +436,20 @@ def _merge(first: Intent, second: Intent) -> Intent:
     return first.model_copy(update=update)
 
 
+def _negated_fuzzy(instruction: str, value: str) -> bool:
+    """True when the instruction's words closest to ``value`` (a typo, a plural) are negated."""
+    words = instruction.split()
+    n = max(1, len(value.split()))
+    best, at = 0.0, -1
+    for i in range(len(words) - n + 1):
+        score = fuzz.ratio(normalise(" ".join(words[i : i + n])), normalise(value))
+        if score > best:
+            best, at = score, i
+    if best < 85 or at < 0:
+        return False
+    return bool(negated(instruction, " ".join(words[at : at + n])))
+
+
 def _grounded(value: str, instruction: str) -> bool:
     """True when the words of ``value`` appear (fuzzily) in the instruction: the LLM did not invent it."""
     key, text = normalise(value), normalise(instruction)
@@ -375,8 +457,6 @@ def _grounded(value: str, instruction: str) -> bool:
 
 
 def _compact_json(obj: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(obj, separators=(", ", ": "))
 
 

@@ -10,6 +10,25 @@ from pydantic import BaseModel, Field
 
 Action = Literal["retrieve", "edit", "create", "clarify"]
 ACTIONS: tuple[str, ...] = ("retrieve", "edit", "create", "clarify")
+#: Requests the loop declines (and says so): another person's data, a copy of an item, personal data in an item.
+Declined = Literal["other_users_data", "copy", "personal_data"]
+DECLINES: tuple[str, ...] = ("other_users_data", "copy", "personal_data")
+#: Constraint fields retrieval applies as filters (an item that violates one is never shown); the
+#: others are soft (a boost in the ranking). A wrong hard constraint hides every item it wrongly
+#: matches, a wrong soft one only reorders the list, so the instructor sets hard ones more carefully.
+HARD_FIELDS = frozenset(
+    {
+        "exclude_categories",
+        "exclude_brands",
+        "exclude_attributes",
+        "exclude_words",
+        "price_min",
+        "price_max",
+        "unlike_items",
+    }
+)
+SOFT_FIELDS = frozenset({"categories", "brands", "attributes", "style_words", "like_items", "price_order"})
+PRICE_ORDERS: tuple[str, ...] = ("asc", "desc")
 
 
 class Constraints(BaseModel):
@@ -27,6 +46,9 @@ class Constraints(BaseModel):
     exclude_words: list[str] = Field(default_factory=list, description="free words the user does not want")
     like_items: list[str] = Field(default_factory=list, description="item ids: 'more like X'")
     unlike_items: list[str] = Field(default_factory=list, description="item ids: 'not like Y'")
+    price_order: Literal["asc", "desc"] | None = Field(
+        default=None, description="'asc': the cheapest first ('cheapest'), 'desc': the priciest first (a soft boost)"
+    )
 
     def is_empty(self) -> bool:
         """True when nothing was understood."""
@@ -41,6 +63,9 @@ class Intent(BaseModel):
     target_item: str | None = Field(default=None, description="item id an edit applies to")
     question: str | None = Field(default=None, description="the clarifying question when action is 'clarify'")
     reason: str = Field(default="", description="what triggered the action (instruction, repeated rejections, ...)")
+    declined: Declined | None = Field(
+        default=None, description="what the loop must decline and say so (the action is what was asked)"
+    )
 
 
 @dataclass

@@ -24,19 +24,21 @@ import pandas as pd
 
 from genrec.config import PipelineConfig
 from genrec.data.dataset import Dataset
-from genrec.data.generated import GeneratedItem
+from genrec.data.generated import GeneratedItem, Provenance
 from genrec.data.generated_store import GeneratedStore
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
+from genrec.generation.declines import MESSAGES, redact
 from genrec.generation.editor import Catalog, Creator, Editor, ItemScorer
 from genrec.generation.identity import IdentityGuard
 from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
 from genrec.generation.repair import check_and_repair
 from genrec.generation.retrieval import InstructedRetriever
-from genrec.generation.selection import FLOORS
 from genrec.generation.textgen import item_corpus
-from genrec.generation.writers import Writer, has_descriptions
+from genrec.generation.vocabulary import english_zipf
+from genrec.generation.writers import Writer, has_descriptions, resolve_rewrite
+from genrec.models.base import GrowingRecommender
 
 WORD = re.compile(r"[a-z]+")
 
@@ -110,16 +112,6 @@ class GenerativePipeline:
     ) -> None:
         self.dataset = dataset
         self.config = config or PipelineConfig()
-        if self.config.rank_drafts not in ("recommender", "guidance"):
-            raise ValueError(
-                f"pipeline.rank_drafts must be 'recommender' or 'guidance', not {self.config.rank_drafts!r}"
-            )
-        if self.config.selection_floor not in FLOORS:
-            raise ValueError(f"pipeline.selection_floor must be one of {FLOORS}, not {self.config.selection_floor!r}")
-        if self.config.edit_vs_source not in SOURCE_RULES:
-            raise ValueError(
-                f"pipeline.edit_vs_source must be one of {SOURCE_RULES}, not {self.config.edit_vs_source!r}"
-            )
         self.recommender = recommender
         self.catalog = Catalog(dataset.items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
@@ -130,12 +122,15 @@ class GenerativePipeline:
         self.creator = Creator(writer, self.catalog, self.emb)
         self.checker = checker
         self.context = context
-        if writer.watermark is not None:
+        if writer.watermark_key:
             self.context.detectors = {**dict(self.context.detectors), writer.name: writer.detector()}
         self.store = store
         self.human_ids = set(self.catalog.row)
         self.vocabulary = corpus_vocabulary(dataset.items)
         self.need_description = has_descriptions(dataset.items)  # a catalog of bare titles asks for none
+        # on such a catalog an edit is a new title or nothing: can this writer write one?
+        modes = set(resolve_rewrite(self.config.rewrite, dataset.items).split("+"))
+        self.rewrites_titles = self.config.generator != "textgen" or bool(modes & TITLE_MODES)
         self.corpus = item_corpus(dataset)
         self.identity = IdentityGuard(
             self.corpus,
@@ -161,7 +156,13 @@ class GenerativePipeline:
         return Session(user_id, [int(i) for i in history])
 
     def respond(self, session: Session, instruction: str) -> Response:
-        """Understand the instruction, act, check, and answer with one list."""
+        """Understand the instruction, act, check, and answer with one list.
+
+        Requests to decline (another user's data, a copy of a listing) are answered with a message
+        that says so and no list; personal data in the request is redacted before anything is
+        written or stored (the generated items' provenance keeps the redacted request), and the
+        message says it was left out.
+        """
         dialogue = list(session.dialogue)
         if session.focus:
             dialogue.append(Turn("system", f"Showing [{session.focus}]"))
@@ -175,25 +176,47 @@ class GenerativePipeline:
                 clicks=[self.catalog.items["item_id"].iloc[i] for i in session.history[-5:]],
             )
         intent = self.instructor.understand(instruction, fb, dialogue, ())
-        session.dialogue.append(Turn("user", instruction))
-        if intent.action == "clarify":
+        text = self.redact(instruction, session.user_id)
+        session.dialogue.append(Turn("user", text))
+        if intent.declined in ("other_users_data", "copy"):
+            response = Response(intent, MESSAGES[intent.declined])
+        elif intent.action == "clarify":
             response = Response(intent, intent.question or "Could you say a little more about what you want?")
         else:
-            guidance = self._guidance(session, instruction, fb)
+            guidance = self._guidance(session, text, fb)
             if intent.action == "retrieve":
                 response = Response(intent, "Here is what I found.", self._retrieve(session, intent, guidance))
             else:
-                response = self._generate(session, instruction, intent, guidance, fb)
+                response = self._generate(session, text, intent, guidance, fb)
+            if intent.declined == "personal_data" or text != instruction:
+                response.message = MESSAGES["personal_data"] + " " + response.message
         session.shown = [e.item_id for e in response.entries]
         if response.entries:
             session.focus = response.entries[0].item_id
         session.dialogue.append(Turn("system", response.message))
         return response
 
+    def redact(self, text: str, user_id: str | None = None) -> str:
+        """``text`` with the personal data the fidelity privacy check finds in it replaced ("[email]", ...)."""
+        check = next((c for c in self.checker.checks if c.name == "privacy"), None)
+        spans: list[tuple[int, int, str]] = []
+        if check is not None and text.strip():
+            probe = GeneratedItem(
+                text, "", None, [], None, provenance=Provenance("create", "request", "0", user_id=user_id)
+            )
+            findings, _ = check.find(probe, dataclasses.replace(self.context, user_id=user_id))
+            spans = [
+                (f.start, f.end, f.code)
+                for f in findings
+                if f.field == "title" and f.start is not None and f.end is not None
+            ]
+        return redact(text, spans)
+
     # ---- actions ----------------------------------------------------------------------------------
     def _guidance(self, session: Session, instruction: str, fb: Feedback) -> Guidance:
         scores = self.recommender.score([np.asarray(session.history, dtype=np.int64)])[0][: len(self.emb)]
-        user = user_vector_from_scores(scores, self.emb) if np.isfinite(scores).any() else None
+        emb = self.emb[: len(scores)]  # a recommender that cannot add items scores the human catalog only
+        user = user_vector_from_scores(scores, emb) if np.isfinite(scores).any() else None
         return self.instructor.guidance(instruction, fb, self.emb[: len(self.human_ids)], user)
 
     def _retrieve(
@@ -240,6 +263,8 @@ class GenerativePipeline:
                     )
             if target is None or target not in self.catalog.row:
                 return Response(intent, "Which item should I rewrite? Pick one from a list first.")
+            if not self.need_description and not self.rewrites_titles:
+                return self._title_only(session, intent, guidance, target)
             drafts = self.editor.rewrite(
                 target, session.user_id, liked, instruction, guidance, intent.constraints, n=cfg.drafts, seed=seed
             )
@@ -249,8 +274,17 @@ class GenerativePipeline:
             )
         scorer = self.scorer(session)
         passed, blocked = self._check_and_store(drafts, session.user_id)
+        titles_only = intent.action == "edit" and not self.need_description
+        if titles_only and target is not None:  # only a new title changes an item of a titles-only catalog
+            source_title = str(self.catalog.record(target)["title"]).strip()
+            passed = [p for p in passed if p.title.strip() != source_title]
+            if not passed:
+                return self._title_only(session, intent, guidance, target, blocked)
         compared = intent.action == "edit" and cfg.edit_vs_source != "off"
-        passed, better = self.rank(passed, guidance, scorer, source_id=target if compared else None)
+        # on a titles-only catalog an edit that keeps the product ties the source on the recommender's
+        # score, so closeness to the user (Cosine@10) decides which edit is shown
+        rule = "closest" if titles_only else None
+        passed, better = self.rank(passed, guidance, scorer, source_id=target if compared else None, rule=rule)
         why = intent.reason or ("you asked for it" if intent.action in ("edit", "create") else "")
         if passed and intent.action == "create" and intent.constraints.categories:
             passed = self.prefer_asked_type(passed, intent.constraints.categories)
@@ -294,12 +328,24 @@ class GenerativePipeline:
 
     # ---- post-processing ------------------------------------------------------------------------
     def scorer(self, session: Session) -> ItemScorer | None:
-        """The recommender's prospective scores of item records for this session's user (None if it
-        cannot score items outside its catalog)."""
-        if not hasattr(self.recommender, "score_new"):
-            return None
+        """The recommender's prospective scores of item records for this session's user; a recommender
+        that cannot score items outside its catalog (``GrowingRecommender``) is stood in for by the text
+        encoder: cosine of the record's text to the user's history (None without a history)."""
         history = [np.asarray(session.history, dtype=np.int64)]
-        return lambda records: self.recommender.score_new(history, pd.DataFrame(records))[0]
+        if isinstance(self.recommender, GrowingRecommender):
+            recommender = self.recommender
+            return lambda records: recommender.score_new(history, pd.DataFrame(records))[0]
+        rows = [i for i in session.history if 0 <= i < len(self.human_ids)]
+        if not rows:
+            return None
+        user = self.emb[rows].mean(axis=0)
+        user = user / (np.linalg.norm(user) or 1.0)
+
+        def by_text(records: list[dict[str, Any]]) -> np.ndarray:
+            texts = [f"{r.get('title') or ''}\n{r.get('description') or ''}" for r in records]
+            return np.asarray(self.encoder.encode(texts), dtype=np.float64) @ user
+
+        return by_text
 
     def post_process(
         self, drafts: list[GeneratedItem], user_id: str, guidance: Guidance, scorer: ItemScorer | None = None
@@ -335,12 +381,37 @@ class GenerativePipeline:
                 passed.append(item)
         return passed, blocked
 
+    def _title_only(
+        self,
+        session: Session,
+        intent: Intent,
+        guidance: Guidance,
+        target: str,
+        blocked: list[dict[str, Any]] | None = None,
+    ) -> Response:
+        """The answer to an edit on a catalog whose items are titles only and no new title passed: said
+        plainly, with the item as it is (not flagged: nothing was generated) and catalog items."""
+        title = str(self.catalog.record(target)["title"])
+        human = self._retrieve(
+            session,
+            Intent(action="retrieve", constraints=intent.constraints),
+            guidance,
+            k=self.config.list_size - 1,
+            skip={target},
+        )
+        message = (
+            f"This catalog describes its items by their title only, so there is nothing to personalise beyond the title: "
+            f'"{title}" is shown as it is, followed by catalog items.'
+        )
+        return Response(intent, message, [self._entry(target, float("nan"))] + human, blocked or [])
+
     def rank(
         self,
         passed: list[GeneratedItem],
         guidance: Guidance,
         scorer: ItemScorer | None = None,
         source_id: str | None = None,
+        rule: str | None = None,
     ) -> tuple[list[GeneratedItem], int]:
         """Passing drafts best first: by the recommender's score for the user (``scorer``, when
         ``rank_drafts="recommender"``), ties by closeness to the guidance. With ``source_id`` (an edit's
@@ -364,7 +435,7 @@ class GenerativePipeline:
         )
         n = len(passed)
         source = (float(scores[n]), float(closeness[n])) if compare else None
-        order, better = order_drafts(scores[:n], closeness[:n], source, self.config.edit_vs_source)
+        order, better = order_drafts(scores[:n], closeness[:n], source, rule or self.config.edit_vs_source)
         return [passed[i] for i in order], int(better.sum()) if compare else 0
 
     def prefer_asked_type(self, passed: list[GeneratedItem], categories: list[str]) -> list[GeneratedItem]:
@@ -383,8 +454,8 @@ class GenerativePipeline:
         if item.blocked or item.item_id in self.generated:
             return
         frame = pd.DataFrame([item.record()])
-        if hasattr(self.recommender, "add_items"):
-            self.recommender.add_items(frame)
+        if isinstance(self.recommender, GrowingRecommender):
+            self.recommender.add_items(frame)  # else the retriever scores it by text (never a shape error)
         emb = self.encoder.encode([f"{item.title}\n{item.description}"])
         self.emb = np.concatenate([self.emb, emb.astype(np.float32)])
         self.retriever = InstructedRetriever(
@@ -426,6 +497,8 @@ class GenerativePipeline:
 
 
 SOURCE_RULES = ("rank", "closest", "both", "off")
+#: Rewrite modes that write a new title (the others keep the source's title verbatim).
+TITLE_MODES = frozenset({"anchored", "full"})
 
 
 def beats_source(
@@ -508,7 +581,8 @@ def quality_problem(
 ) -> str:
     """Why a draft is not fit to show ('' if it is): too short (a description is asked for only
     when ``need_description``: the catalog's items have them), broken characters, repeated words,
-    or too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus)."""
+    too few words the catalog itself uses (``vocabulary``: lower-case words of the corpus), or, for
+    a creation, any word that is neither the catalog's nor English (``non_words``)."""
     words = item.title.split()
     if len(words) < 2:
         return "title too short"
@@ -523,7 +597,21 @@ def quality_problem(
         known = sum(t in vocabulary for t in tokens) / max(len(tokens), 1)
         if known < min_known:
             return f"only {known:.0%} of its words are words the catalog uses"
+        if item.provenance.kind == "create":
+            odd = non_words(item.text, vocabulary)
+            if odd:
+                return "words that are neither the catalog's nor English: " + ", ".join(repr(w) for w in odd[:4])
     return ""
+
+
+def non_words(text: str, vocabulary: set[str]) -> list[str]:
+    """Words of ``text`` (3+ letters) that no catalog text uses and English does not know: the near-words
+    a small generator makes up ("OCmer Enute Therapy Tea Moisturizer")."""
+    out = []
+    for word in dict.fromkeys(WORD.findall(text.lower())):
+        if len(word) >= 3 and word not in vocabulary and english_zipf(word) <= 0:
+            out.append(word)
+    return out
 
 
 def corpus_vocabulary(items: pd.DataFrame) -> set[str]:

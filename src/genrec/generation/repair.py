@@ -9,19 +9,14 @@ sentences holding those spans are dropped and the shorter text is checked again 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
+from genrec.textnorm import sentence_spans  # keeps "5.3" and "$6.45" whole
 
-_SENTENCE = re.compile(r"[^.!?\s][^.!?]*(?:[.!?]+|$)\s*")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text``, trailing spaces included."""
-    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+__all__ = ["check_and_repair", "cut_flagged_sentences", "sentence_spans"]
 
 
 def cut_flagged_sentences(item: GeneratedItem) -> GeneratedItem | None:
@@ -41,7 +36,7 @@ def cut_flagged_sentences(item: GeneratedItem) -> GeneratedItem | None:
         return None
     text = item.description
     kept = [text[a:b] for a, b in sentence_spans(text) if not any(s < b and a < e for s, e in spans)]
-    description = "".join(kept).strip()
+    description = " ".join(kept).strip()
     if not description or description == text.strip():
         return None
     return dataclasses.replace(item, description=description, item_id="", fidelity=None)

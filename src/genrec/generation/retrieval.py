@@ -7,9 +7,14 @@ For a user history h and an understood instruction (an ``Intent``), every catalo
 where rec is the trained recommender's score, z standardises over the catalog and clips to
 [-3, 3] (so recommenders with different score scales and heavy tails combine the same way), q is the instruction's embedding, e_i the
 item's text embedding, r the "more like" reference items and m(i) the number of wanted
-constraints (brand, category, attribute, style word) the item meets. Hard constraints (excluded
-brands, categories, attribute values, words, the price range, "not like" items) set s(i) to
--inf: such an item never appears. Without an instruction s is the recommender's ranking.
+constraints (brand, category, attribute, style word) the item meets; for "cheapest" / "priciest"
+the 30 best items that meet the most of them come first, ordered by price. Hard constraints
+(excluded brands, categories, attribute values, words, the price range, "not like" items) set s(i)
+to -inf: such an item never appears, so a wrong hard constraint hides items while a wrong soft one
+only reorders them. Without an instruction s is the recommender's ranking.
+
+Items past the recommender's catalog (generated items of a model that cannot add items) get a
+recommender-scale score from the text encoder (``text_scores``), never a shape error.
 """
 
 from __future__ import annotations
@@ -85,6 +90,21 @@ class CatalogIndex:
                 ok[self.position[item]] = False
         return ok
 
+    def order_by_price(self, scores: np.ndarray, order: str, soft: np.ndarray, pool: int) -> np.ndarray:
+        """Scores with the ``pool`` best items that meet the most wanted constraints (and have a price)
+        first, cheapest first ("asc") or priciest first ("desc"): "the cheapest mascara" lists the
+        cheapest of the mascaras that fit the user, not the cheapest item of the catalog."""
+        out = scores.astype(np.float64).copy()
+        fits = np.isfinite(out) & np.isfinite(self.price) & (soft == soft.max())
+        cand = np.flatnonzero(fits)
+        if len(cand) == 0:
+            return out
+        best = cand[np.argsort(-out[cand], kind="stable")[:pool]]
+        by_price = best[np.argsort(self.price[best] if order == "asc" else -self.price[best], kind="stable")]
+        top = np.nanmax(np.where(np.isfinite(out), out, np.nan))
+        out[by_price] = top + 1.0 + np.arange(len(by_price), 0, -1, dtype=np.float64)
+        return out
+
     def soft_matches(self, c: Constraints) -> np.ndarray:
         """How many wanted constraints each item meets."""
         m = np.zeros(self.n)
@@ -117,6 +137,7 @@ class InstructedRetriever:
         self.index = CatalogIndex(items)
         self.emb = np.asarray(item_embeddings, dtype=np.float32)
         self.weights = weights or RetrievalWeights()
+        self.order_pool = 30  # "cheapest": the best this many matching items, ordered by price
 
     def scores(
         self,
@@ -129,6 +150,8 @@ class InstructedRetriever:
             raise ValueError("give one Constraints (or None) per history")
         w = self.weights
         rec = self.recommender.score(histories)[:, : self.index.n]
+        if rec.shape[1] < self.index.n:  # items the recommender cannot score (it cannot add items)
+            rec = np.concatenate([rec, self.text_scores(histories, rec)], axis=1)
         total = w.rec * standardise(rec)
         if queries is not None:
             q = np.asarray(queries, dtype=np.float32)
@@ -141,9 +164,33 @@ class InstructedRetriever:
             refs = [self.index.position[x] for x in c.like_items if x in self.index.position]
             if refs:
                 total[row] += w.like * standardise((self.emb[refs] @ self.emb.T).max(axis=0))
-            total[row] += w.soft * self.index.soft_matches(c)
+            soft = self.index.soft_matches(c)
+            total[row] += w.soft * soft
             total[row, ~self.index.hard_mask(c)] = -np.inf
+            if c.price_order:
+                total[row] = self.index.order_by_price(total[row], c.price_order, soft, self.order_pool)
         return total.astype(np.float32)
+
+    def text_scores(self, histories: Sequence[np.ndarray], rec: np.ndarray) -> np.ndarray:
+        """Recommender-scale scores of the items past the recommender's catalog, from the text encoder.
+
+        Each such item gets the recommender score of the human item at the same rank by cosine to
+        the user's history (mean embedding of the history's items): as close to the user as the
+        item the recommender ranks k-th, so it is scored as that item is.
+        """
+        n_rec = rec.shape[1]
+        out = np.zeros((len(histories), self.index.n - n_rec), dtype=np.float64)
+        for b, history in enumerate(histories):
+            rows = [int(i) for i in np.asarray(history).reshape(-1) if 0 <= int(i) < n_rec]
+            finite = np.sort(rec[b][np.isfinite(rec[b])])
+            if not rows or not len(finite):
+                out[b] = np.median(finite) if len(finite) else 0.0
+                continue
+            user = self.emb[rows].mean(axis=0)
+            cos = self.emb @ (user / (np.linalg.norm(user) or 1.0))
+            rank = np.searchsorted(np.sort(cos[:n_rec]), cos[n_rec:]) / n_rec  # share of human items below
+            out[b] = finite[np.clip((rank * len(finite)).astype(int), 0, len(finite) - 1)]
+        return out.astype(np.float32)
 
     def recommend(
         self,

@@ -7,6 +7,7 @@ values are matched as token n-grams, longest first; typos are caught by a fuzzy 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -19,8 +20,10 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from wordfreq import zipf_frequency
 
 from genrec.data.dataset import Dataset
+from genrec.generation.words import word_list
 
 KINDS = ("brand", "category", "attribute")
 _WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*|&", re.UNICODE)
@@ -30,38 +33,7 @@ NO_BRAND = frozenset({"", "unknown", "n a", "na", "none", "nan", "generic", "unb
 #: Attribute fields that are identifiers, ranks or source bookkeeping, never something a user asks for.
 SKIP_ATTRIBUTES = ("asin", "sku", "sales_type", "sales_rank", "attribute_ids", "s3rec_attributes", "product_type")
 #: Words dropped from the end of a brand to form a shorter alias ("e.l.f. Cosmetics" -> "elf").
-_BRAND_TAILS = frozenset(
-    [
-        "cosmetic",
-        "beauty",
-        "paris",
-        "professional",
-        "pro",
-        "inc",
-        "co",
-        "company",
-        "corp",
-        "lab",
-        "laboratory",
-        "usa",
-        "international",
-        "product",
-        "brand",
-        "skincare",
-        "care",
-        "collection",
-        "london",
-        "ny",
-        "llc",
-        "ltd",
-        "group",
-        "store",
-        "shop",
-        "nail",
-        "art",
-        "hair",
-    ]
-)
+_BRAND_TAILS = frozenset(word_list("vocabulary", "brand_tails"))
 _ARTICLES = ("a", "an", "the")
 
 
@@ -136,67 +108,15 @@ def tokenize(text: str) -> list[Token]:
 #: English stop words, normalised.
 STOP_WORDS = frozenset(normalise_word(w) for w in ENGLISH_STOP_WORDS)
 #: Everyday words of requests; a brand spelled only with them needs context to count as the brand.
-COMMON_WORDS = frozenset(
-    normalise_word(w)
-    for w in (
-        "just",
-        "me",
-        "want",
-        "like",
-        "love",
-        "need",
-        "please",
-        "new",
-        "good",
-        "best",
-        "great",
-        "nice",
-        "real",
-        "simply",
-        "pure",
-        "fresh",
-        "enjoy",
-        "better",
-        "one",
-        "yes",
-        "hey",
-        "hello",
-        "thanks",
-        "show",
-        "find",
-        "give",
-        "surprise",
-        "something",
-        "anything",
-        "stuff",
-        "item",
-        "product",
-        "thing",
-        "different",
-        "other",
-        "another",
-        "same",
-        "similar",
-        "cheap",
-        "cheaper",
-        "budget",
-        "more",
-        "less",
-        "make",
-        "design",
-        "create",
-        "style",
-        "look",
-        "looking",
-        "try",
-        "easy",
-        "perfect",
-        "ultimate",
-        "classic",
-        "basic",
-        "everyday",
-    )
-)
+COMMON_WORDS = frozenset(normalise_word(w) for w in word_list("vocabulary", "common_words"))
+#: A word this frequent in English (Zipf scale: log10 of uses per billion words) is an everyday word.
+EVERYDAY_ZIPF = 3.5
+
+
+@functools.cache
+def english_zipf(word: str) -> float:
+    """How common a word is in English on the Zipf scale (0: unknown; 3: a word per million; 6: "the")."""
+    return float(zipf_frequency(word, "en"))
 
 
 def normalise(text: str) -> str:
@@ -227,6 +147,8 @@ class CatalogVocabulary:
     _postings: dict[str, list[int]] = field(default_factory=dict, repr=False)
     _idf: dict[str, float] = field(default_factory=dict, repr=False)
     _by_kind: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _title_words: int = field(default=0, repr=False)
+    _products: dict[str, str] | None = field(default=None, repr=False)
 
     # ---- construction --------------------------------------------------------------------
     @classmethod
@@ -277,6 +199,7 @@ class CatalogVocabulary:
         return vocab
 
     def _build(self, descriptions: Iterable[str] = ()) -> None:
+        parents = self.category_parents
         self._index = {item: i for i, item in enumerate(self.item_ids)}
         self._index_titles(descriptions)
         keys: dict[str, list[Entry]] = defaultdict(list)
@@ -295,11 +218,25 @@ class CatalogVocabulary:
                 continue
             for part in re.split(r"\s*(?:&|,|/|\band\b)\s*", value):
                 key = normalise(part)
-                if key and key != normalise(value) and key not in category_keys and len(key) >= 3:
+                if key and key != normalise(value) and len(key) >= 3:
                     parts[key].append(Entry("category", value, None, n))
         for key, entries in parts.items():
-            best = max(entries, key=lambda e: e.count)
-            keys[key].append(best)
+            # a part names the most frequent category whose name holds it as whole words
+            # ("hair" -> "Hair Care", not the "Hair & Scalp Treatments" it was split from)
+            holders = [
+                Entry("category", v, None, n)
+                for v, n in self.category_counts.items()
+                if v not in self.generic_categories and f" {key} " in f" {normalise(v)} "
+            ]
+            part = max(holders or entries, key=lambda e: e.count)
+            exact = [e for e in keys.get(key, []) if e.kind == "category"]
+            if not exact:
+                keys[key].append(part)
+            elif all(
+                part.count >= 5 * e.count and part.value not in self._ancestors_of(e.value, parents) for e in exact
+            ):
+                # "serum": "Oils & Serums" (154 items) over the small "Serums" of the eye care (11)
+                keys[key] = [e for e in keys[key] if e.kind != "category"] + [part]
         for name, counter in self.attribute_counts.items():
             for value, n in counter.items():
                 key = normalise(value)
@@ -317,7 +254,7 @@ class CatalogVocabulary:
         aliases: dict[str, set[str]] = defaultdict(set)
         for key, value in brand_keys.items():
             for alias in _brand_aliases(key):
-                if alias in category_keys or self._common(alias, value):
+                if alias in category_keys:
                     continue
                 small = brand_keys.get(alias)  # "L'Oreal" (1 item) is mostly "L'Oreal Paris" (291)
                 if small is None or self.brand_counts[value] >= 5 * self.brand_counts[small]:
@@ -327,17 +264,28 @@ class CatalogVocabulary:
         for alias, values in aliases.items():
             if len(values) == 1:  # an alias two brands share is no alias
                 value = next(iter(values))
-                keys[alias].append(Entry("brand", value, None, self.brand_counts[value]))
+                keys[alias].append(Entry("brand", value, None, self.brand_counts[value], self._common(alias, value)))
         self.keys = {k: _dedupe(v) for k, v in keys.items()}
         self.max_key_tokens = min(8, max((len(k.split()) for k in self.keys), default=1))
         self._by_kind = {
             kind: sorted({k for k, es in self.keys.items() if any(e.kind == kind for e in es)}) for kind in KINDS
         }
 
+    @staticmethod
+    def _ancestors_of(category: str, parents: dict[str, set[str]]) -> set[str]:
+        out: set[str] = set()
+        todo = list(parents.get(category, ()))
+        while todo:
+            p = todo.pop()
+            if p not in out:
+                out.add(p)
+                todo.extend(parents.get(p, ()))
+        return out
+
     def _common(self, key: str, brand: str) -> bool:
-        """True when a brand is spelled with everyday words ("Just For Me") or its words occur in many
-        more titles than the brand has items ("Fresh")."""
-        if all(w in STOP_WORDS or w in COMMON_WORDS for w in key.split()):
+        """True when a brand is spelled with everyday words ("Just For Me", "Dove", "Trim") or its words
+        occur in many more titles than the brand has items ("Fresh")."""
+        if all(w in STOP_WORDS or w in COMMON_WORDS or english_zipf(w) >= EVERYDAY_ZIPF for w in key.split()):
             return True
         sets = [set(self._postings.get(w, ())) for w in key.split()]
         df = len(set.intersection(*sets)) if sets else 0
@@ -516,8 +464,91 @@ class CatalogVocabulary:
         """True when a normalised word occurs in some catalog title or description."""
         return norm in self._words
 
+    def keyness(self, norm: str) -> float:
+        """How much more the catalog's titles use a normalised word than English does (log10 of the
+        ratio of its share of title words to its English frequency); -inf when no title uses it."""
+        df = len(self._postings.get(norm, ()))
+        if not df:
+            return -math.inf
+        if not self._title_words:
+            self._title_words = sum(len(t.split()) for t in self._norm_titles)
+        zipf = english_zipf(norm)
+        return math.log10(df / self._title_words) - (zipf - 9.0 if zipf > 0 else 0.0)
+
+    def style_word(self, norm: str, min_keyness: float = 0.5, min_items: int = 2) -> bool:
+        """True when the catalog's titles use a word much more than English does ("matte", "argan",
+        "waterproof"), so it can describe items; everyday words ("wife", "matter", "work") cannot."""
+        return len(self._postings.get(norm, ())) >= min_items and self.keyness(norm) >= min_keyness
+
+    def free_form(self, norm: str) -> bool:
+        """True when some title says "<word>-free" ("sulfate-free"): excluding the word would hide those."""
+        return any(f" {norm} free " in self._norm_titles[i] for i in self._postings.get(norm, ()))
+
+    def product_category(self, norm: str, share: float = 0.7, min_items: int = 5, head: float = 0.5) -> str | None:
+        """The most specific category a title word names as a product ("straightener" -> "Flattening
+        Irons"): at least ``share`` of the ``min_items``+ titles with it are in that category, and in at
+        least ``head`` of them it ends a name (a comma, "with", a number or the end follows), so
+        modifiers ("vintage", "scented") do not count."""
+        if self._products is None:
+            self._products = self._product_words(share, min_items, head)
+        return self._products.get(norm)
+
+    def _product_words(self, share: float, min_items: int, head: float) -> dict[str, str]:
+        out: dict[str, str] = {}
+        leaves = [
+            next((c for c in reversed(cs) if c not in self.generic_categories), None) for cs in self.categories_of
+        ]
+        for word, rows in self._postings.items():
+            if len(rows) < min_items or not word.isalpha() or word in STOP_WORDS or word in self.keys:
+                continue
+            counts: Counter[str] = Counter(leaf for r in rows if (leaf := leaves[r]))
+            if not counts:
+                continue
+            top, n = counts.most_common(1)[0]
+            if n < share * len(rows):
+                continue
+            heads = sum(_ends_name(self.titles[r], word) for r in rows)
+            if heads >= head * len(rows):
+                out[word] = top
+        return out
+
+    def ancestors(self, category: str) -> set[str]:
+        """Every category above ``category`` in the catalog's paths."""
+        return self._ancestors_of(category, self.category_parents)
+
+    def owns_word(self, brand: str) -> bool:
+        """True when the titles that use a brand's words are mostly that brand's ("Dove"), so the word
+        names the brand even without a capital letter; False for "Organic" or "Clear"."""
+        words = normalise(brand).split()
+        sets = [set(self._postings.get(w, ())) for w in words]
+        df = len(set.intersection(*sets)) if sets else 0
+        return df <= 2 * self.brand_counts.get(brand, 0) + 2
+
+    def full_name(self, match: Match, tokens: Sequence[Token]) -> bool:
+        """True when a category match spells the category's whole name (not a part of a compound one)."""
+        said = " ".join(t.norm for t in tokens[match.start : match.end])
+        return said == normalise(match.value)
+
+    def descendant_named(self, category: str, part: str) -> str | None:
+        """The most frequent category below ``category`` whose name holds the normalised word(s) ``part``
+        ("Face" + "cream" -> "Creams & Moisturizers")."""
+        below = [c for c in self.category_counts if category in self.ancestors(c)]
+        named = [c for c in below if f" {part} " in f" {normalise(c)} "]
+        return max(named, key=lambda c: self.category_counts[c]) if named else None
+
 
 # ---- helpers -------------------------------------------------------------------------------
+_NAME_END = re.compile(r"\s*(?:$|[,;:(\[/|]|-\s|\d|\b(?:with|for|by|in|and|to)\b)", re.I)
+
+
+def _ends_name(title: str, word: str) -> bool:
+    """True when ``word`` (normalised) ends a name in ``title``: punctuation, a number, "with" or the end follows."""
+    for m in _WORD.finditer(title):
+        if normalise_word(m.group()) == word:
+            return bool(_NAME_END.match(title, m.end()))
+    return False
+
+
 def _clean_brand(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return None if normalise(text) in NO_BRAND else text

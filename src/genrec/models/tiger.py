@@ -63,10 +63,12 @@ from torch import nn
 from genrec.config import EncoderConfig, SemanticIdConfig, TigerConfig
 from genrec.data.dataset import Dataset
 from genrec.decoding import PrefixTrie, constrained_beam_search
+from genrec.decoding.trie_softmax import trie_log_softmax
 from genrec.models.base import Histories, Recommendations, Recommender, check_recommend_args
 from genrec.models.registry import register_model
 from genrec.nn import Block, Sequences, bucketed_batches, history_mask, last_hidden, set_threads
 from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
+from genrec.semantic_ids.collaborative import collaborative_item_vectors
 from genrec.train import Step, Trainer, TrainLoop, TrainResult
 from genrec.vectors import unit
 
@@ -74,6 +76,9 @@ if TYPE_CHECKING:
     from genrec.train import Validator
 
 logger = logging.getLogger(__name__)
+
+#: How a catalog without item text gets its IDs when ``collab`` is "none" (chosen on validation).
+NO_TEXT_COLLAB = "svd"
 
 
 # ---- the network ----------------------------------------------------------------------
@@ -287,10 +292,16 @@ class Tiger(Recommender):
         return self._text_encoder
 
     def _encode_texts(self, dataset: Dataset) -> tuple[np.ndarray, dict[str, Any]]:
-        """Unit text embeddings of the dataset's items and how many came from the cache."""
-        from genrec.encoders import item_texts, text_key
+        """Unit text embeddings of the dataset's items and how many came from the cache.
+
+        A catalog with no item text in ``encoder.fields`` (e.g. LastFM: artist ids only) gets [n, 0]:
+        its semantic IDs then come from collaborative vectors alone (``_collab_vectors``).
+        """
+        from genrec.encoders import has_item_text, item_texts, text_key
 
         enc_cfg = self._encoder_config()
+        if not has_item_text(dataset, enc_cfg.fields, enc_cfg.template or None):
+            return np.zeros((dataset.n_items, 0), dtype=np.float32), {"encode_seconds": 0.0, "item_text": False}
         texts = item_texts(dataset, enc_cfg.fields, enc_cfg.template or None)
         encoder = self._encoder()
         hits = 0
@@ -307,19 +318,28 @@ class Tiger(Recommender):
         return cfg.sid.replace(threads=cfg.threads, progress=cfg.progress)
 
     def _collab_vectors(self, dataset: Dataset, text: np.ndarray) -> np.ndarray | None:
-        """Truncated-SVD item vectors of the training item-user matrix; cold items imputed from text."""
+        """Collaborative item vectors of the training log (``collab``: "svd" or "cooc"), or None.
+
+        With item text, cold items are imputed from their text neighbours. Without (``text`` is
+        [n, 0]) the IDs come from these vectors alone, by ``NO_TEXT_COLLAB`` when ``collab`` is "none".
+        """
         cfg = self.config
-        if cfg.collab == "none" or cfg.collab_weight <= 0.0:
+        method = cfg.collab
+        if text.shape[1] == 0:
+            method = NO_TEXT_COLLAB if method == "none" else method
+        elif method == "none" or cfg.collab_weight <= 0.0:
             return None
-        collab = unit(svd_item_vectors(dataset, cfg.collab_dim, cfg.seed))
+        collab = unit(collaborative_item_vectors(dataset, method, cfg.collab_dim, cfg.seed))
         warm = np.bincount(dataset.interactions.item, minlength=dataset.n_items) > 0
-        if (~warm).any() and warm.any():
+        if (~warm).any() and warm.any() and text.shape[1]:
             collab[~warm] = impute_from_neighbors(text[~warm], text[warm], collab[warm], cfg.impute_neighbors)
         return collab
 
     def _mixed(self, text: np.ndarray, collab: np.ndarray | None) -> np.ndarray:
         if collab is None:
             return text
+        if text.shape[1] == 0:
+            return collab
         return mix_embeddings(text, collab, self.config.collab_weight)
 
     # ---- training -----------------------------------------------------------------------
@@ -394,21 +414,59 @@ class Tiger(Recommender):
         out_items = np.full((n, k), -1, dtype=np.int64)
         out_scores = np.full((n, k), -np.inf, dtype=np.float32)
         states = self.user_states(histories)
-
-        def step(level: int, prefix: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return self._log_probs(level, h, prefix), h
-
         with torch.inference_mode():
+            step = self._decode_step()
             for lo in range(0, n, batch_size):
                 hi = min(lo + batch_size, n)
                 drop = None
                 if exclude is not None:
                     source = histories if isinstance(exclude, str) else exclude
                     drop = [np.asarray(x, dtype=np.int64) for x in source[lo:hi]]
-                items, scores = constrained_beam_search(step, trie, hi - lo, beam, k, exclude=drop, state=states[lo:hi])
+                root = torch.zeros(hi - lo, dtype=torch.long)
+                start = (states[lo:hi], root)
+                items, scores = constrained_beam_search(step, trie, hi - lo, beam, k, exclude=drop, state=start)
                 out_items[lo:hi] = items.numpy()
                 out_scores[lo:hi] = scores.numpy()
         return Recommendations(out_items, out_scores)
+
+    def _decode_step(self) -> Callable[[int, torch.Tensor, _StepState], tuple[torch.Tensor, _StepState]]:
+        """The beam search's step: log p(c_l | h, prefix) per (user, beam) row; the state is (h, node).
+
+        ``node`` is each row's trie node, extended by one token per level (no walk from the root).
+        With ``trie_softmax`` and ``fast_decoding`` (config) only the trie edges are scored, by
+        ``trie_log_softmax`` over per-node output vectors O_l[token] + N_l[node] built once per call;
+        otherwise every code is scored and masked (``_log_probs``, the reference).
+        """
+        net, trie = self._require()
+        tables = self._child_tables() if self.config.trie_softmax and self.config.fast_decoding else None
+
+        def step(level: int, prefix: torch.Tensor, state: _StepState) -> tuple[torch.Tensor, _StepState]:
+            h, parent = state
+            if tables is None:
+                return self._log_probs(level, h, prefix), state
+            node = parent if level == 0 else trie.child(level - 1, parent, prefix[:, -1])
+
+            def query(rows: torch.Tensor) -> torch.Tensor:
+                return net.head.query(level, h.index_select(0, rows), prefix.index_select(0, rows))
+
+            return trie_log_softmax(trie, level, node, query, *tables[level]), (h, node)
+
+        return step
+
+    def _child_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per level: the output vector O_l[token] (+ N_l[node]) and bias b_l[token] of every trie node below it."""
+        net, trie = self._require()
+        stable = self._index().stable
+        tables = []
+        for level in range(trie.n_levels):
+            token = trie.token(level, torch.arange(trie.n_nodes(level + 1)))
+            emb = cast(nn.Embedding, (net.out_emb if net.out_emb is not None else net.code_emb)[level])
+            vectors = emb.weight.index_select(0, token)
+            if net.node_emb is not None and level > 0:
+                node_emb = cast(nn.Embedding, net.node_emb[level])
+                vectors = vectors + node_emb.weight.index_select(0, stable[level])
+            tables.append((vectors, net.head.bias[level].index_select(0, token)))
+        return tables
 
     def score(
         self, histories: Histories, chunk: int = 1 << 16, items: Sequence[int] | np.ndarray | None = None
@@ -440,6 +498,35 @@ class Tiger(Recommender):
                     logp = logp.view(len(h), len(prefixes), -1)
                     total[lo : lo + per] += logp[:, inverse, codes[:, level]]
         return total.numpy()
+
+    def item_log_probs(self, histories: Histories, items: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+        """Exact log p(item | history) [batch, m] of per-user candidates ``items`` [batch, m]; -1 -> -inf.
+
+        What ``score`` gives for those entries, at the cost of (L + 1) head evaluations per candidate
+        (used to re-score another model's candidates, ``genrec.models.fusion``).
+        """
+        self._require()
+        assert self.codes is not None
+        items = np.asarray(items, dtype=np.int64)
+        if items.ndim != 2 or len(items) != len(histories):
+            raise ValueError(f"items must be [batch={len(histories)}, m], got shape {items.shape}")
+        if (items >= self.n_items).any():
+            raise IndexError(f"items must be internal ids in [0, {self.n_items}) or -1")
+        out = np.full(items.shape, -np.inf, dtype=np.float32)
+        rows, cols = np.nonzero(items >= 0)
+        if not len(rows):
+            return out
+        states = self.user_states(histories).index_select(0, torch.from_numpy(rows))
+        codes = torch.from_numpy(self.codes[items[rows, cols]])
+        total = torch.zeros(len(rows))
+        with torch.inference_mode():
+            for lo in range(0, len(rows), chunk):
+                h, c = states[lo : lo + chunk], codes[lo : lo + chunk]
+                for level in range(c.shape[1]):
+                    logp = self._log_probs(level, h, c[:, :level])
+                    total[lo : lo + chunk] += logp.gather(1, c[:, level : level + 1])[:, 0]
+        out[rows, cols] = total.numpy()
+        return out
 
     def _log_probs(self, level: int, h: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
         """log p(c_l = v | h, prefix) [N, V_l]; with ``trie_softmax`` only over v continuing the prefix."""
@@ -500,6 +587,8 @@ class Tiger(Recommender):
         assert self.tokenizer is not None and self.codes is not None and self.text_emb is not None
         if len(items) == 0:
             return []
+        if self.text_emb.shape[1] == 0:
+            raise ValueError("this tiger model was trained without item text: new items cannot get a semantic ID")
         new = Dataset.catalog_only("new-items", items)
         ext = [str(x) for x in new.items["item_id"]]
         clash = sorted(set(ext) & set(self.item_ids)) or sorted({x for x in ext if ext.count(x) > 1})
@@ -671,23 +760,7 @@ def impute_from_neighbors(
     return unit(out)
 
 
-def svd_item_vectors(dataset: Dataset, dim: int, seed: int) -> np.ndarray:
-    """Rows U_i S of a rank-``dim`` truncated SVD  A ~ U S V^T  of the binary item-user matrix A."""
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import svds
-
-    inter = dataset.interactions
-    a = sp.csr_matrix(
-        (np.ones(len(inter), dtype=np.float32), (inter.item, inter.user)),
-        shape=(dataset.n_items, max(dataset.n_users, 1)),
-    )
-    a.data[:] = 1.0  # repeated interactions count once
-    k = min(dim, min(a.shape) - 1)
-    if k < 1:
-        return np.asarray(a.todense(), dtype=np.float32)
-    v0 = np.random.default_rng(seed).standard_normal(min(a.shape))
-    u, s, _ = svds(a, k=k, v0=v0)
-    return (u * s).astype(np.float32)
+_StepState = tuple[torch.Tensor, torch.Tensor]  # (h [rows, D], trie node [rows]) during beam search
 
 
 class _TrieIndex(NamedTuple):

@@ -1,0 +1,119 @@
+"""The fidelity section for BENCHMARKS.md, from the result files of run_fidelity (both catalogs, pooled).
+
+``markdown()`` returns the section; ``python -m benchmarks.fidelity_report`` writes it to
+``docs/benchmarks/fidelity.md``. Every number comes from ``benchmarks/results/<dataset>/fidelity.json``
+(and ``fidelity_before.json``, the unchanged checks of the commit before issue 21, where present).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS
+from benchmarks.fidelity_cases import CHECKS, summarise
+
+DATASETS = ("synthetic", "amazon-beauty")
+OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "fidelity.md"
+TARGETS = "recall >= 0.90 per check on the held-out hand-written cases, >= 0.85 on disguised spellings, <= 1% of human items and <= 2% of clean paraphrases flagged"
+
+
+def _load(name: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for ds in DATASETS:
+        path = RESULTS / ds / f"{name}.json"
+        if path.exists():
+            out[ds] = json.loads(path.read_text())
+    return out
+
+
+def _f(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
+
+
+def _frac(rows: list[dict[str, Any]], check: str, **where: str) -> str:
+    part = [r for r in rows if check in r["expect"] and all(r[k] == v for k, v in where.items())]
+    hit = sum(check in r["flagged_by"] for r in part)
+    return f"{hit / len(part):.3f} ({hit}/{len(part)})" if part else "-"
+
+
+def markdown() -> str:
+    """The section, from the result files on disk."""
+    now, before = _load("fidelity"), _load("fidelity_before")
+    if not now:
+        return (
+            "No fidelity result files yet: run `python -m benchmarks.run_fidelity --dataset synthetic|amazon-beauty`.\n"
+        )
+    rows = [r for ds in now.values() for r in ds["handwritten"]["outcomes"]]
+    old_rows = [r for ds in before.values() for r in ds.get("handwritten", {}).get("outcomes", [])]
+    pooled = summarise(rows)
+    lines = [
+        "## Fidelity checks",
+        "",
+        "Hand-written cases (`benchmarks/data/fidelity/`, written for issue 21 before any check changed; every third",
+        "case per file and style held out and never looked at while tuning), both catalogs pooled. A check *flags* a",
+        "case when it warns or blocks. Targets: " + TARGETS + ".",
+        "",
+        "| check | held-out recall | dev recall | held-out plain | held-out disguised | all disguised | before (held-out) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for check in CHECKS:
+        lines.append(
+            f"| {check} | {_frac(rows, check, split='heldout')} | {_frac(rows, check, split='dev')} | "
+            f"{_frac(rows, check, split='heldout', style='plain')} | {_frac(rows, check, split='heldout', style='disguised')} | "
+            f"{_frac(rows, check, style='disguised')} | {_frac(old_rows, check, split='heldout') if old_rows else '-'} |"
+        )
+    clean = [r for r in rows if not r["expect"]]
+    flagged = [r for r in clean if r["verdict"] != "pass"]
+    lines += [
+        "",
+        f"Clean hand-written cases (paraphrased edits and creations, many of them hard negatives) flagged: "
+        f"{len(flagged)}/{len(clean)} ({_f(len(flagged) / max(1, len(clean)), True)}); held-out "
+        f"{sum(r['split'] == 'heldout' for r in flagged)}/{sum(r['split'] == 'heldout' for r in clean)}. Faulty cases no "
+        f"check flagged: {pooled['faulty']['unflagged_by_any_check']}/{pooled['faulty']['n']}.",
+        "",
+        "| catalog | human items | any check flags | any blocks | untouched half flags | ms / item | templated set recall (bias / privacy / safety / authenticity / legal / identifiability) | commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for ds, r in now.items():
+        h = r["human"]
+        tmpl = " / ".join(
+            _f(r["redteam"]["checks"][c]["recall"])
+            for c in ("bias", "privacy", "safety", "authenticity", "legal", "identifiability")
+        )
+        lines.append(
+            f"| {ds} | {h['items']} | {_f(h['any_flag'], True)} | {_f(h['any_block'], True)} | "
+            f"{_f(h['untouched_half']['any_flag'], True)} | {r['timing']['ms_per_item']} | {tmpl} | `{r['commit'][:10]}` |"
+        )
+    if before:
+        lines += ["", "Before issue 21 (same harness, unchanged checks):", ""]
+        lines += ["| catalog | human items flagged | ms / item | commit |", "|---|---|---|---|"]
+        for ds, r in before.items():
+            lines.append(
+                f"| {ds} | {_f(r['human']['any_flag'], True)} | {r['timing']['ms_per_item']} | `{r['commit'][:10]}` |"
+            )
+    lines += ["", "Per check on human items (flag rate, all items / untouched half):", ""]
+    lines += ["| check | " + " | ".join(now) + " |", "|---|" + "---|" * len(now)]
+    for check in now[next(iter(now))]["checks"]:
+        cells = []
+        for r in now.values():
+            c = r["human"]["checks"].get(check, {})
+            cells.append(f"{_f(c.get('fpr'), True)} / {_f(c.get('fpr_untouched_half'), True)}")
+        lines.append(f"| {check} | " + " | ".join(cells) + " |")
+    wall = ", ".join(f"{ds} {r['wall_seconds']} s, peak {r['peak_rss_mb']} MiB" for ds, r in now.items())
+    lines += ["", f"Wall time and peak memory of the runs: {wall}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Write docs/benchmarks/fidelity.md."""
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("<!-- generated by python -m benchmarks.fidelity_report; do not edit -->\n" + markdown())
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
