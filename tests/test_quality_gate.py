@@ -34,3 +34,29 @@ def test_the_gate_names_repeated_words_and_foreign_vocabulary() -> None:
     assert quality_problem(_item("Acme Blush Pink", "A soft matte finish."), vocabulary) == ""
     odd = quality_problem(_item("Zorp Qlix Vrem", "Blorf snarg wibble."), vocabulary)
     assert odd.startswith("only 0% of its words"), odd
+
+
+def test_a_creation_blocked_for_made_up_words_comes_back_respelled() -> None:
+    """A small generator drops a letter ('mudy', 'recled'): the draft stays blocked, and a copy with the
+    catalog's words ('muddy', 'recycled') is checked instead; a word with no near catalog word is not guessed."""
+    from genrec.data.generated import GeneratedItem, Provenance
+    from genrec.generation.pipeline import non_words, quality_problem
+    from genrec.generation.repair import respell
+
+    vocabulary = {"breathable", "walking", "shoes", "for", "muddy", "trails", "made", "from", "recycled", "mesh"}
+    prov = Provenance("create", "textgen", "1", user_id="u")
+    draft = GeneratedItem(
+        title="Breathable Walking Shoes for Mudy trails",
+        description="Made from recled mesh for muddy trails.",
+        brand=None,
+        categories=["shoes"],
+        price=50.0,
+        provenance=prov,
+    )
+    assert "neither the catalog's nor English" in quality_problem(draft, vocabulary)
+    fixed = respell(draft, non_words(draft.text, vocabulary), sorted(vocabulary))
+    assert fixed is not None and fixed.item_id != draft.item_id and fixed.fidelity is None
+    assert fixed.title == "Breathable Walking Shoes for Muddy trails"
+    assert fixed.description == "Made from recycled mesh for muddy trails."
+    assert quality_problem(fixed, vocabulary) == ""
+    assert respell(draft, ["zqxw"], sorted(vocabulary)) is None

@@ -155,7 +155,10 @@ def test_a_turn_retrieves_edits_and_creates_with_generated_items_flagged(
         for e in recs(server, alice, k=20)
         for c in call(server, "GET", f"/v1/items/{e['item_id']}", alice).json()["categories"][-1:]
     }
-    made = turn(server, alice, sid, f"make me a new one: {sorted(cats)[0]}")
+    for _ in range(4):  # the tiny test generator may misspell every draft of a turn (the quality gate blocks them)
+        made = turn(server, alice, sid, f"make me a new one: {sorted(cats)[0]}")
+        if any(e["generated"] for e in made["entries"]):
+            break
     assert made["action"] == "create", dump(made)
     created = [e for e in made["entries"] if e["generated"]]
     assert created and made["entries"][0]["generated"], dump(made)
@@ -170,7 +173,8 @@ def test_a_turn_retrieves_edits_and_creates_with_generated_items_flagged(
     assert all(a["verdict"] == "block" and a["reasons"] for a in audit)
     # the conversation is stored, and the generated item is the user's
     stored = call(server, "GET", f"/v1/sessions/{sid}", alice).json()["turns"]
-    assert [t["turn"] for t in stored] == [1, 2, 3] and stored[2]["result"]["entries"][0]["item_id"] == first["item_id"]
+    assert [t["turn"] for t in stored] == list(range(1, len(stored) + 1))
+    assert stored[-1]["result"]["entries"][0]["item_id"] == first["item_id"]
     mine = {g["item_id"] for g in call(server, "GET", "/v1/me/generated", alice).json()}
     assert first["item_id"] in mine
     assert call(server, "GET", f"/v1/items/{first['item_id']}", alice).json()["provenance"]["instruction"]

@@ -141,10 +141,18 @@ def test_ask_for_a_new_item_and_see_it_flagged_with_its_verdict(
     first = httpx.post(server.url + "/v1/recommendations", json={"k": 1}, headers=bearer(user_keys["carol"])).json()
     category = first["items"][0]["categories"][-1]
     page = sign_in(browser, server, user_keys["carol"])
-    page.fill("#instruction", f"make me a new one: {category}")
-    page.click("[data-testid=ask]")
+    # the test's tiny generator (80 epochs on 150 items) sometimes misspells every draft of a turn, and the quality
+    # gate blocks them all ("Nothing I generated passed the checks"): ask again, as a person would, up to 4 times
+    turns = page.locator("[data-testid=turn]")
+    before = turns.count()
+    for attempt in range(4):
+        page.fill("#instruction", f"make me a new one: {category}")
+        page.click("[data-testid=ask]")
+        turns.nth(before + attempt).wait_for(timeout=300_000)
+        if page.locator("[data-testid=generated-entry]").count():
+            break
     entry = page.locator("[data-testid=generated-entry]").first
-    entry.wait_for(timeout=300_000)
+    entry.wait_for(timeout=5_000)
     assert entry.locator("[data-testid=ai-badge]").inner_text() == "AI-generated"
     assert entry.locator("[data-testid=verdict]").inner_text() in ("Checks passed", "Passed with warnings")
     entry.locator("summary", has_text="Why this verdict?").click()

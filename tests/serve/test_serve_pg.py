@@ -57,20 +57,25 @@ def test_two_servers_share_one_postgres_store(pg_db: str, serve_home: Path, serv
             again = httpx.post(
                 pool.url + "/v1/recommendations", json={"k": 50, "exclude_history": False}, headers=bearer(me)
             )
+            assert again.status_code == 200, again.text
             assert disliked not in {i["item_id"] for i in again.json()["items"]}
 
         # a turn on the loop server; its item is the owner's on every process, and nobody else's
         sid = httpx.post(loop.url + "/v1/sessions", json={}, headers=bearer(me)).json()["session_id"]
         category = first[1]["categories"][-1]
-        job = httpx.post(
-            loop.url + f"/v1/sessions/{sid}/turns",
-            json={"instruction": f"make me a new one: {category}", "wait_seconds": 60},
-            headers=bearer(me),
-            timeout=120,
-        ).json()
-        while job["status"] in ("queued", "running"):
-            job = httpx.get(loop.url + f"/v1/jobs/{job['job_id']}?wait=20", headers=bearer(me), timeout=60).json()
-        made = [e for e in job["result"]["entries"] if e["generated"]]
+        made: list = []
+        for _ in range(4):  # the tiny test generator may misspell every draft of a turn (the quality gate blocks them)
+            job = httpx.post(
+                loop.url + f"/v1/sessions/{sid}/turns",
+                json={"instruction": f"make me a new one: {category}", "wait_seconds": 60},
+                headers=bearer(me),
+                timeout=120,
+            ).json()
+            while job["status"] in ("queued", "running"):
+                job = httpx.get(loop.url + f"/v1/jobs/{job['job_id']}?wait=20", headers=bearer(me), timeout=60).json()
+            made = [e for e in job["result"]["entries"] if e["generated"]]
+            if made:
+                break
         assert made, job
         item = made[0]["item_id"]
         assert httpx.get(pool.url + f"/v1/items/{item}", headers=bearer(me)).status_code == 200

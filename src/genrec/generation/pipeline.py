@@ -33,7 +33,7 @@ from genrec.generation.editor import Catalog, Creator, Editor, ItemScorer
 from genrec.generation.identity import IdentityGuard
 from genrec.generation.instructor import Instructor, user_vector_from_scores
 from genrec.generation.intent import Feedback, Guidance, Intent, Turn
-from genrec.generation.repair import check_and_repair
+from genrec.generation.repair import check_and_repair, respell
 from genrec.generation.retrieval import InstructedRetriever
 from genrec.generation.textgen import item_corpus
 from genrec.generation.vocabulary import english_zipf
@@ -553,14 +553,21 @@ def screen_and_check(
     need_description: bool = True,
 ) -> list[GeneratedItem]:
     """Block drafts unfit to show (quality, then identity for edits), check the rest with the
-    fidelity checks and repair; returns the repaired copies (screened and checked too)."""
+    fidelity checks and repair; returns the repaired copies, screened and checked too (a creation
+    blocked only for made-up words, respelled to the catalog's words; an edit cut of its unsupported
+    sentences)."""
+    respelled = []
     for item in drafts:
         problem = quality_problem(item, vocabulary, need_description=need_description)
         if problem:
             item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
+            odd = non_words(item.text, vocabulary) if item.provenance.kind == "create" else []
+            fixed = respell(item, odd, sorted(vocabulary)) if odd else None
+            if fixed is not None and not quality_problem(fixed, vocabulary, need_description=need_description):
+                respelled.append(fixed)  # the blocked draft stays stored with its reason
     _screen_identity([d for d in drafts if d.fidelity is None], identity)
-    to_check = [d for d in drafts if d.fidelity is None]
-    repaired = check_and_repair(checker, to_check, ctx)[len(to_check) :]
+    to_check = [d for d in drafts if d.fidelity is None] + respelled
+    repaired = respelled + check_and_repair(checker, to_check, ctx)[len(to_check) :]
     _screen_identity([r for r in repaired if not r.blocked], identity)
     return repaired
 

@@ -1,4 +1,5 @@
-"""Repair an edit the authenticity check blocked: cut the description sentences its findings point at.
+"""Repair a blocked draft: cut the description sentences an edit's authenticity findings point at, or
+respell the near-words a small generator made up in a creation.
 
 A sampled description may state a material, number or brand its source does not support. When
 every blocking finding of an edit is an authenticity finding inside the description, the
@@ -9,14 +10,18 @@ sentences holding those spans are dropped and the shorter text is checked again 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
 from genrec.textnorm import sentence_spans  # keeps "5.3" and "$6.45" whole
 
-__all__ = ["check_and_repair", "cut_flagged_sentences", "sentence_spans"]
+__all__ = ["check_and_repair", "cut_flagged_sentences", "respell", "sentence_spans"]
 
 
 def cut_flagged_sentences(item: GeneratedItem) -> GeneratedItem | None:
@@ -51,3 +56,30 @@ def check_and_repair(
     if repaired:
         checker.check_many(repaired, ctx)
     return [*items, *repaired]
+
+
+def respell(item: GeneratedItem, odd: Iterable[str], vocabulary: Sequence[str]) -> GeneratedItem | None:
+    """The draft with each made-up word of ``odd`` replaced by the catalog word one edit away (two for words
+    of six letters or more): "mudy" -> "muddy"; None when some word has no such neighbour."""
+    fixes = {}
+    for word in odd:
+        best = process.extractOne(
+            word, vocabulary, scorer=Levenshtein.distance, score_cutoff=2 if len(word) >= 6 else 1
+        )
+        if best is None:
+            return None
+        fixes[word] = best[0]
+    if not fixes:
+        return None
+
+    def swap(text: str) -> str:
+        def keep_case(m: re.Match[str]) -> str:
+            new = fixes[m.group().lower()]
+            return new.capitalize() if m.group()[0].isupper() else new
+
+        pattern = r"\b(" + "|".join(re.escape(w) for w in fixes) + r")\b"
+        return re.sub(pattern, keep_case, text, flags=re.IGNORECASE)
+
+    return dataclasses.replace(
+        item, title=swap(item.title), description=swap(item.description), item_id="", fidelity=None
+    )
