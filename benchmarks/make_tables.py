@@ -572,7 +572,38 @@ def headline_reliability() -> str:
             f"| full disk during a save | {sum(disk['outcomes'].values())} | "
             f"{sum(v for k, v in disk['outcomes'].items() if k not in ('ok', 'clear_error'))} | "
             f"{disk['datasets_lost_or_half_written']} |",
+            *_kill9_row(),
         ]
+    )
+
+
+def _kill9_row() -> list[str]:
+    """kill -9 of `genrec serve` (DuckDB, PostgreSQL) and `genrec chat` after acknowledged feedback."""
+    path = RESULTS / "synthetic" / "serve_kill9.json"
+    if not path.exists():
+        return []
+    r = json.loads(path.read_text())
+    total, rounds = r["total"], r["rounds"]
+    kinds = ", ".join(sorted({f"{x['process']} ({x['backend']})" for x in rounds}))
+    return [
+        f"| kill -9 of {kinds} after acknowledged feedback: {len(rounds)} kills | "
+        f"{total['acknowledged']:,} acknowledged events | – | {total['lost']} lost |"
+    ]
+
+
+def headline_serving() -> str:
+    """p50 / p99 latency of the recommendations endpoint per model and rate (Amazon Beauty)."""
+    path = RESULTS / "amazon-beauty" / "serve_load.json"
+    if not path.exists():
+        return ""
+    from benchmarks.serve_load import markdown_recs
+
+    r = json.loads(path.read_text())
+    table = markdown_recs(r).split("\n", 2)[2]  # without its heading
+    return (
+        f"`POST /v1/recommendations` (k=10) on the Amazon Beauty catalog ({r['catalog_items']:,} items), one "
+        "`genrec serve` process, an open-loop client on loopback; target: p99 <= 100 ms at 200 req/s with sasrec, "
+        f"0 errors ([details](docs/benchmarks/serving.md)).\n\n{table}"
     )
 
 
@@ -609,6 +640,9 @@ def headline(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             "",
             fidelity,
         ]
+    serving = headline_serving()
+    if serving:
+        parts += ["", "## Serving", "", serving]
     reliability = headline_reliability()
     if reliability:
         parts += [
@@ -656,6 +690,9 @@ def main() -> None:
     fill(
         APPENDIX / "fidelity.md", "\n".join([fidelity_report.markdown(), *extra_sections("fidelity", fidelity_section)])
     )
+    from benchmarks import serve_load
+
+    fill(APPENDIX / "serving.md", serve_load.section())
     rel = RESULTS / "reliability" / "reliability.json"
     if rel.exists():
         fill(APPENDIX / "reliability.md", reliability.markdown(json.loads(rel.read_text())))
