@@ -34,7 +34,8 @@ def _f(x: float | None, pct: bool = False) -> str:
     return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
 
 
-def _frac(rows: list[dict[str, Any]], check: str, **where: str) -> str:
+def recall_cell(rows: list[dict[str, Any]], check: str, **where: str) -> str:
+    """Recall of ``check`` on the hand-written outcome rows matching ``where``, as "0.941 (16/17)"."""
     part = [r for r in rows if check in r["expect"] and all(r[k] == v for k, v in where.items())]
     hit = sum(check in r["flagged_by"] for r in part)
     return f"{hit / len(part):.3f} ({hit}/{len(part)})" if part else "-"
@@ -62,9 +63,9 @@ def markdown() -> str:
     ]
     for check in CHECKS:
         lines.append(
-            f"| {check} | {_frac(rows, check, split='heldout')} | {_frac(rows, check, split='dev')} | "
-            f"{_frac(rows, check, split='heldout', style='plain')} | {_frac(rows, check, split='heldout', style='disguised')} | "
-            f"{_frac(rows, check, style='disguised')} | {_frac(old_rows, check, split='heldout') if old_rows else '-'} |"
+            f"| {check} | {recall_cell(rows, check, split='heldout')} | {recall_cell(rows, check, split='dev')} | "
+            f"{recall_cell(rows, check, split='heldout', style='plain')} | {recall_cell(rows, check, split='heldout', style='disguised')} | "
+            f"{recall_cell(rows, check, style='disguised')} | {recall_cell(old_rows, check, split='heldout') if old_rows else '-'} |"
         )
     clean = [r for r in rows if not r["expect"]]
     flagged = [r for r in clean if r["verdict"] != "pass"]

@@ -477,17 +477,13 @@ def headline_fidelity() -> str:
     """Per check: recall on the hand-written held-out cases (pooled over both catalogs), on their disguised
     spellings, and the share of all human catalog items each check flags."""
     from benchmarks.fidelity_cases import CHECKS
+    from benchmarks.fidelity_report import recall_cell
 
     found = {p.parent.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*/fidelity.json"))}
     if not found:
         return ""
     names = sorted(found)
     rows = [r for n in names for r in found[n].get("handwritten", {}).get("outcomes", [])]
-
-    def recall(check: str, **where: str) -> str:
-        part = [r for r in rows if check in r["expect"] and all(r[k] == v for k, v in where.items())]
-        hit = sum(check in r["flagged_by"] for r in part)
-        return f"{hit / len(part):.3f} ({hit}/{len(part)})" if part else "–"
 
     lines = [
         "| check | hand-written held-out recall | held-out, disguised spellings | "
@@ -501,9 +497,8 @@ def headline_fidelity() -> str:
             fpr = found[n]["human"]["checks"].get(check, {}).get("fpr")
             cells.append("–" if fpr is None else f"{100 * fpr:.2f}%")
         lines.append(
-            f"| {check} | {recall(check, split='heldout')} | {recall(check, split='heldout', style='disguised')} | "
-            + " | ".join(cells)
-            + " |"
+            f"| {check} | {recall_cell(rows, check, split='heldout')} | "
+            f"{recall_cell(rows, check, split='heldout', style='disguised')} | " + " | ".join(cells) + " |"
         )
     any_flag = " / ".join(f"{100 * found[n]['human']['any_flag']:.2f}%" for n in names)
     clean = [r for r in rows if not r["expect"]]

@@ -139,9 +139,10 @@ def _command(
             "feedback": ("skip", None, list(session.shown)),
         }
     if command == "user":
-        if arg not in set(pipeline.dataset.users["user_id"].astype(str)):
-            return {"error": f":user: unknown user {arg!r} in dataset {pipeline.dataset.name!r}"}
-        return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
+        try:
+            return {"note": f"now chatting as {arg}", "session": pipeline.session(arg)}
+        except KeyError as err:  # pipeline.session names the unknown user and the dataset
+            return {"error": f":user: {err.args[0]}"}
     if command == "audit":
         log = pipeline.store.audit(dataset=pipeline.dataset.name)
         return {

@@ -557,12 +557,14 @@ def screen_and_check(
     blocked only for made-up words, respelled to the catalog's words; an edit cut of its unsupported
     sentences)."""
     respelled = []
+    choices: list[str] = []  # the vocabulary sorted, once, when a draft needs respelling
     for item in drafts:
         problem = quality_problem(item, vocabulary, need_description=need_description)
         if problem:
             item.fidelity = {"verdict": "block", "reasons": [f"quality: {problem}"], "checks": {}}
             odd = non_words(item.text, vocabulary) if item.provenance.kind == "create" else []
-            fixed = respell(item, odd, sorted(vocabulary)) if odd else None
+            choices = choices or (sorted(vocabulary) if odd else [])
+            fixed = respell(item, odd, choices) if odd else None
             if fixed is not None and not quality_problem(fixed, vocabulary, need_description=need_description):
                 respelled.append(fixed)  # the blocked draft stays stored with its reason
     _screen_identity([d for d in drafts if d.fidelity is None], identity)
