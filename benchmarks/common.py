@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genrec.config import ModelSettings, load_settings
+from genrec.config import EvalConfig, ModelSettings, load_settings
 from genrec.data.dataset import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +63,16 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 #: The datasets ``--dataset all`` runs (amazon-beauty-desc needs a file the shared folder lacks).
 SUITE = ("amazon-beauty", "ml-1m")
+
+
+def protocol(exclude_history: bool = False) -> EvalConfig:
+    """The benchmarks' evaluation: k = 5, 10, 20, history kept unless ``exclude_history`` (the HSTU protocol)."""
+    return EvalConfig(ks=(5, 10, 20), exclude_history=exclude_history)
+
+
+def result_stem(model: str, exclude_history: bool) -> str:
+    """A result file's stem: ``<model>``, or ``<model>_exclude_history`` under the history-excluded protocol."""
+    return f"{model}_exclude_history" if exclude_history else model
 
 
 def settings_file(dataset: str) -> Path:

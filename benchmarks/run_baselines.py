@@ -43,10 +43,12 @@ from benchmarks.common import (
     machine,
     model_settings,
     peak_rss_mb,
+    protocol,
+    result_stem,
     settings_file,
     write_result,
 )
-from genrec.config import EvalConfig, config_to_dict
+from genrec.config import config_to_dict
 from genrec.data.split import leave_one_out
 from genrec.eval.evaluator import evaluate
 from genrec.models.registry import get_model_class
@@ -54,10 +56,9 @@ from genrec.protocol import fit_protocol, model_config
 from genrec.train import refit_overrides
 
 MODELS = ("popularity", "itemknn", "sasrec")
-EVAL = EvalConfig(ks=(5, 10, 20), exclude_history=False)
 
 
-def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
+def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bool = False) -> Path:
     """Select a config on validation, refit it if it trains for epochs, evaluate it on test, write the result."""
     start = time.perf_counter()
     ds = load_benchmark_dataset(dataset)
@@ -69,7 +70,7 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
         table.settings,
         table.grid,
         extra,
-        eval_config=EVAL,
+        eval_config=protocol(exclude_history),
         test_before_refit=True,
         log=lambda message: print(f"[{dataset}] {message}", flush=True),
     )
@@ -103,7 +104,7 @@ def run_one(dataset: str, model_name: str, extra: list[str]) -> Path:
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
     }
-    out = write_result(dataset, model_name, payload)
+    out = write_result(dataset, result_stem(model_name, exclude_history), payload)
     m = result.test.metrics
     print(
         f"[{dataset}/{model_name}] TEST Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
@@ -128,7 +129,7 @@ def refit_only(dataset: str, model_name: str, extra: list[str]) -> Path:
     with Timer() as t:
         model.fit(split.train_valid, None)
     print(f"[{dataset}/{model_name}] refit on train+valid for {epochs} epochs: {t.seconds:.0f}s", flush=True)
-    test = evaluate(model, split.test, split.train_valid, EVAL, desc="test (refit)")
+    test = evaluate(model, split.test, split.train_valid, protocol(), desc="test (refit)")
     wall = time.perf_counter() - start
     payload = {
         **previous,
@@ -171,6 +172,7 @@ def main() -> None:
         action="store_true",
         help="reuse the selection in the existing result file; only refit on train+valid and test",
     )
+    parser.add_argument("--exclude-history", action="store_true", help="remove history items from the ranking (HSTU)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     datasets = list(SUITE) if args.dataset == "all" else [args.dataset]
@@ -179,12 +181,14 @@ def main() -> None:
         if args.refit_only:
             refit_only(datasets[0], models[0], args.set)
         else:
-            run_one(datasets[0], models[0], args.set)
+            run_one(datasets[0], models[0], args.set, args.exclude_history)
         return
     for dataset, model in itertools.product(datasets, models):
         cmd = [sys.executable, "-m", "benchmarks.run_baselines", "--dataset", dataset, "--model", model]
         for s in args.set:
             cmd += ["--set", s]
+        if args.exclude_history:
+            cmd.append("--exclude-history")
         subprocess.run(cmd, check=True)
 
 

@@ -2,7 +2,8 @@
 
 Protocol as run_baselines.py: leave-one-out, full ranking over the whole catalog (a generative
 model is ranked by its beam-search top-k list; misses and invalid ids count as misses), history
-items NOT excluded, metrics at 5/10/20. Early stopping uses validation NDCG@10 (on a fixed random
+items kept in the ranking (``--exclude-history``: removed, the HSTU protocol, for selection and
+test alike; the result file then ends in ``_exclude_history``), metrics at 5/10/20. Early stopping uses validation NDCG@10 (on a fixed random
 subset of validation users when ``valid_users`` is set); the test split is evaluated once.
 
 Model selection: ``--valid-only`` runs fit a configuration and score it on the full validation
@@ -45,13 +46,13 @@ from benchmarks.common import (
     machine,
     model_settings,
     peak_rss_mb,
+    protocol,
+    result_stem,
     write_result,
 )
-from genrec.config import EvalConfig, config_to_dict, parse_assignments
+from genrec.config import config_to_dict, parse_assignments
 from genrec.data.split import leave_one_out
 from genrec.protocol import fit_protocol
-
-EVAL = EvalConfig(ks=(5, 10, 20), exclude_history=False)
 
 
 def trials_file(dataset: str) -> Path:
@@ -60,7 +61,14 @@ def trials_file(dataset: str) -> Path:
 
 
 def run(
-    dataset: str, overrides: list[str], valid_only: bool, cold_encode: bool, save: str, threads: int, refit: bool
+    dataset: str,
+    overrides: list[str],
+    valid_only: bool,
+    cold_encode: bool,
+    save: str,
+    threads: int,
+    refit: bool,
+    exclude_history: bool = False,
 ) -> None:
     """Fit tiger, evaluate on validation (and test once unless ``valid_only``), write the result."""
     import torch
@@ -86,7 +94,7 @@ def run(
         split,
         chosen,
         overrides=extra,
-        eval_config=EVAL,
+        eval_config=protocol(exclude_history),
         test=not valid_only,
         test_before_refit=True,
         refit=refit and not valid_only,
@@ -108,6 +116,7 @@ def run(
     if valid_only:
         trial = {
             "overrides": overrides,
+            "exclude_history": exclude_history,
             "config": config,
             "valid_metrics": vm,
             "fit_info": {k: v for k, v in info.items() if k != "history"},
@@ -141,6 +150,8 @@ def run(
     if trials_file(dataset).exists():
         for line in trials_file(dataset).read_text().splitlines():
             rec = json.loads(line)
+            if rec.get("exclude_history", False) != exclude_history:
+                continue
             trials.append(
                 {
                     "overrides": rec.get("effective_overrides", rec["overrides"]),
@@ -176,7 +187,7 @@ def run(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
     }
-    out = write_result(dataset, "tiger", payload)
+    out = write_result(dataset, result_stem("tiger", exclude_history), payload)
     m = result.test.metrics
     print(
         f"[{dataset}/tiger] TEST Recall@5={m['Recall@5']:.4f} NDCG@5={m['NDCG@5']:.4f} "
@@ -196,10 +207,20 @@ def main() -> None:
     parser.add_argument("--save", default="", help="save the trained model to this directory")
     parser.add_argument("--no-refit", action="store_true", help="evaluate the early-stopped model on test")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the config's)")
+    parser.add_argument("--exclude-history", action="store_true", help="remove history items from the ranking (HSTU)")
     args = parser.parse_args()
     logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
     logging.getLogger("genrec").setLevel(logging.INFO)
-    run(args.dataset, args.set, args.valid_only, args.cold_encode, args.save, args.threads, not args.no_refit)
+    run(
+        args.dataset,
+        args.set,
+        args.valid_only,
+        args.cold_encode,
+        args.save,
+        args.threads,
+        not args.no_refit,
+        args.exclude_history,
+    )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@ from benchmarks.common import (
     load_benchmark_dataset,
     machine,
     peak_rss_mb,
+    protocol,
+    result_stem,
     write_result,
 )
-from genrec.config import EvalConfig, TransitionConfig, config_to_dict
+from genrec.config import TransitionConfig, config_to_dict
 from genrec.data.split import leave_one_out
 from genrec.protocol import fit_protocol
 
@@ -54,7 +56,7 @@ def run(dataset: str, exclude_history: bool, passes: int) -> None:
     ds = load_benchmark_dataset(dataset)
     split = leave_one_out(ds)
     assert split.train_valid is not None
-    eval_cfg = EvalConfig(ks=(5, 10, 20), exclude_history=exclude_history)
+    eval_cfg = protocol(exclude_history)
     scored: dict[tuple[tuple[str, Any], ...], float] = {}
     trials: list[dict[str, Any]] = []
 
@@ -110,8 +112,7 @@ def run(dataset: str, exclude_history: bool, passes: int) -> None:
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
     }
-    name = "transition_exclude_history" if exclude_history else "transition"
-    out = write_result(dataset, name, payload)
+    out = write_result(dataset, result_stem("transition", exclude_history), payload)
     m = test.metrics
     print(
         f"[{dataset}/transition] chosen {best}: TEST Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
