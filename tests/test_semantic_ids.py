@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from genrec.config import SemanticIdConfig, apply_overrides
-from genrec.semantic_ids import RQVAE, RQKMeans, SemanticIdTokenizer, create_tokenizer, mix_embeddings
+from genrec.semantic_ids import (
+    RQVAE,
+    RQKMeans,
+    SemanticIdTokenizer,
+    codebook_size_for,
+    create_tokenizer,
+    mix_embeddings,
+)
 from genrec.semantic_ids.base import TOKENIZERS
 
 
@@ -174,3 +181,20 @@ def test_spill_keeps_ids_unique_with_one_level(method):
     assert len({tuple(r) for r in ids.tolist()}) == len(x)
     assert ids[:, 0].max() < 16 and ids[:, 1].max() < 60
     assert tok.stats()["spilled"] > 0
+
+
+@pytest.mark.parametrize(
+    ("n_items", "size"),
+    # 2 * sqrt(n): 220.0 -> 256 (Beauty), 121.8 -> 128 (MovieLens-1M), 89.4 -> 64, 14.1 -> 16, cap 256, n at most
+    [(12101, 256), (3706, 128), (2000, 64), (50, 16), (1_000_000, 256), (3, 3), (1, 1)],
+)
+def test_codebook_size_scales_with_the_catalog(n_items, size):
+    assert codebook_size_for(n_items) == size
+
+
+def test_a_zero_codebook_size_is_sized_at_fit_and_saved_as_a_number(tmp_path):
+    tok = RQKMeans(kmeans_config(codebook_size=0)).fit(clustered(200))
+    assert tok.config.codebook_size == 32  # 2 * sqrt(200) = 28.3 -> 32
+    tok.assign(clustered(200))
+    assert tok.vocab_sizes[:2] == [32, 32]
+    assert SemanticIdTokenizer.load(tok.save(tmp_path / "tok")).config.codebook_size == 32

@@ -20,6 +20,7 @@ from genrec.models.base import Recommender, top_k  # noqa: E402
 from genrec.models.popularity import Popularity  # noqa: E402
 from genrec.models.registry import create_model, model_names  # noqa: E402
 from genrec.models.tiger import Tiger, alone_rounds  # noqa: E402
+from genrec.semantic_ids import codebook_size_for  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -334,3 +335,12 @@ def test_alone_rounds_separate_items_whose_attach_node_is_on_another_path() -> N
     assert alone_rounds(catalog, new).tolist() == [0, 1, 0, 2, 3]
     assert alone_rounds(catalog, new[[0, 2]]).tolist() == [0, 0]
     assert alone_rounds(catalog, new[:0]).tolist() == []
+
+
+def test_default_codebook_size_follows_the_catalog_and_is_saved(cache_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    items = family_items()
+    model = Tiger(small_config(cache_dir, **{"sid.codebook_size": 0}, epochs=1)).fit(family_dataset(items))
+    n = len(items)
+    assert model.config.sid.codebook_size == codebook_size_for(n) < n  # a number, never the 0 it was given
+    assert model.tokenizer is not None and model.tokenizer.vocab_sizes[0] == codebook_size_for(n)
+    assert Recommender.load(model.save(tmp_path / "m")).config.sid.codebook_size == codebook_size_for(n)

@@ -165,7 +165,7 @@ class SemanticIdConfig(Config):
 
     method: Literal["rq_kmeans", "rq_vae"] = "rq_kmeans"
     levels: int = Field(3, ge=1)
-    codebook_size: int = Field(256, ge=2)
+    codebook_size: int = Field(0, ge=0)  # 0: scale with the catalog (semantic_ids.codebook_size_for)
     max_collisions: int = Field(256, ge=1)  # vocabulary of the extra disambiguating code
     overflow: Literal["error", "spill"] = "error"  # more items on one raw code than max_collisions
     seed: int = 42

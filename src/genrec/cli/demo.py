@@ -45,16 +45,7 @@ def run_demo(
         "popularity": create_model("popularity"),
         "itemknn": create_model("itemknn", {"recency_decay": 0.7}),
         "sasrec": create_model("sasrec", {"epochs": sasrec_epochs, "patience": 5, "time_budget_seconds": 150.0}),
-        # 64 codes per level suit a catalog of a few thousand items (64^3 possible IDs)
-        "tiger": create_model(
-            "tiger",
-            {
-                "epochs": tiger_epochs,
-                "patience": 5,
-                "time_budget_seconds": 150.0,
-                "sid.codebook_size": min(64, ds.n_items // 2),
-            },
-        ),
+        "tiger": create_model("tiger", {"epochs": tiger_epochs, "patience": 5, "time_budget_seconds": 150.0}),
     }
     results: dict[str, dict[str, float]] = {}
     for name, model in models.items():

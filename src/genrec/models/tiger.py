@@ -67,7 +67,7 @@ from genrec.decoding.trie_softmax import trie_log_softmax
 from genrec.models.base import Histories, Recommendations, Recommender, check_recommend_args
 from genrec.models.registry import register_model
 from genrec.nn import Block, Sequences, bucketed_batches, history_mask, last_hidden, set_threads
-from genrec.semantic_ids import SemanticIdTokenizer, create_tokenizer, mix_embeddings
+from genrec.semantic_ids import SemanticIdTokenizer, codebook_size_for, create_tokenizer, mix_embeddings
 from genrec.semantic_ids.collaborative import collaborative_item_vectors
 from genrec.train import Step, Trainer, TrainLoop, TrainResult
 from genrec.vectors import unit
@@ -344,6 +344,8 @@ class Tiger(Recommender):
 
     # ---- training -----------------------------------------------------------------------
     def _fit(self, dataset: Dataset, valid: Validator | None) -> None:
+        if self.config.sid.codebook_size == 0:  # sized to the catalog, and saved as the number it became
+            self.config = self.config.replace(**{"sid.codebook_size": codebook_size_for(dataset.n_items)})
         cfg = self.config
         set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)

@@ -9,6 +9,7 @@ with that prefix, in item order (TIGER). ``assign`` builds this item <-> ID map 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -80,8 +81,10 @@ class SemanticIdTokenizer:
         return self.dim is not None
 
     def fit(self, embeddings: np.ndarray) -> SemanticIdTokenizer:
-        """Train the codebooks on ``embeddings`` [n, d]."""
+        """Train the codebooks on ``embeddings`` [n, d] (a ``codebook_size`` of 0 is sized to them first)."""
         x = _check(embeddings)
+        if self.config.codebook_size == 0:
+            self.config = self.config.replace(codebook_size=codebook_size_for(len(x)))
         self.dim = x.shape[1]
         start = time.perf_counter()
         self._fit(x)
@@ -241,6 +244,23 @@ class SemanticIdTokenizer:
             else:
                 raise ValueError(f"item {i}: every last-level code under its prefix is full")
         return ids
+
+
+#: The codebook size of the largest catalog here (Amazon Beauty, 12,101 items) and of TIGER: the cap.
+MAX_CODEBOOK = 256
+
+
+def codebook_size_for(n_items: int) -> int:
+    """Codes per level for a catalog of ``n_items``: the power of two nearest 2 * sqrt(n), at most 256.
+
+    With three levels this keeps the first level's cells at a few dozen items whatever the catalog's
+    size (Beauty: 256 codes, 47 items a cell; MovieLens-1M: 128, 29), and never asks k-means for
+    more centroids than there are items.
+    """
+    if n_items < 1:
+        raise ValueError(f"a catalog needs at least one item, got {n_items}")
+    size = 2 ** round(math.log2(2.0 * math.sqrt(n_items)))
+    return max(1, min(size, MAX_CODEBOOK, n_items))
 
 
 def create_tokenizer(config: SemanticIdConfig | None = None) -> SemanticIdTokenizer:
