@@ -61,6 +61,7 @@ MODELS = ("popularity", "itemknn", "sasrec")
 def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bool = False) -> Path:
     """Select a config on validation, refit it if it trains for epochs, evaluate it on test, write the result."""
     start = time.perf_counter()
+    code = commit()  # the code that runs is the code at the start (the tree may change during a long run)
     ds = load_benchmark_dataset(dataset)
     split = leave_one_out(ds)
     table = model_settings(dataset, model_name)
@@ -99,7 +100,7 @@ def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bo
         "fit_seconds": result.fit_seconds,
         "wall_seconds": time.perf_counter() - start,
         "peak_rss_mb": peak_rss_mb(),
-        "commit": commit(),
+        "commit": code,
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),

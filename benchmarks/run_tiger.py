@@ -76,6 +76,7 @@ def run(
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()
+    code = commit()  # the code that runs is the code at the start (the tree may change during a long run)
     stages: dict[str, float] = {}
     with Timer() as t:
         ds = load_benchmark_dataset(dataset)
@@ -182,7 +183,7 @@ def run(
         "cold_encode": bool(cold_encode),
         "wall_seconds": wall,
         "peak_rss_mb": peak_rss_mb(),
-        "commit": commit(),
+        "commit": code,
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
