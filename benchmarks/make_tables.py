@@ -22,7 +22,10 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEAD_START, HEAD_END = "<!-- headline:start -->", "<!-- headline:end -->"
 HEADLINE = ["Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
 DATASET_TITLES = {"amazon-beauty": "Amazon Beauty", "ml-1m": "MovieLens-1M", "lastfm": "LastFM"}
-MODEL_ORDER = ["popularity", "itemknn", "transition", "transition (history excluded)", "sasrec", "tiger"]
+MODEL_ORDER = ["popularity", "itemknn", "transition", "sasrec", "tiger"]
+#: Datasets with a headline table on BENCHMARKS.md's first screen (the others: docs/benchmarks/accuracy.md).
+HEADLINE_DATASETS = ("amazon-beauty", "ml-1m")
+EXCLUDED = " (history excluded)"
 ACCURACY = ["Recall@5", "NDCG@5", "Recall@10", "NDCG@10", "Recall@20", "NDCG@20", "MRR@10"]
 BEYOND = ["Coverage@10", "ILD@10", "Novelty@10", "ARP@10", "Gini@10"]
 
@@ -99,7 +102,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
     """Markdown for one dataset: accuracy table, beyond-accuracy table, provenance."""
-    names = sorted(runs, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
+    names = _ordered(runs)
     first = runs[names[0]]
     stats = first.get("dataset_stats", {})
     lines = [f"### {dataset}", ""]
@@ -354,16 +357,20 @@ def extra_sections(name: str, render: Any) -> list[str]:
 
 # ---- the headline (first screen of BENCHMARKS.md) ---------------------------------------------
 def _ordered(runs: dict[str, dict[str, Any]]) -> list[str]:
-    return sorted(runs, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
+    """Table rows in model order, each model's history-excluded row after its history-kept one."""
+
+    def key(name: str) -> tuple[int, str]:
+        base = name.removesuffix(EXCLUDED)
+        return (MODEL_ORDER.index(base) if base in MODEL_ORDER else 99, name)
+
+    return sorted(runs, key=key)
 
 
-def headline_accuracy(results: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """One accuracy table per benchmark dataset: genrec's models, then published rows."""
+def accuracy_table(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
+    """One dataset's accuracy table (history kept): genrec's models, best in bold, then published rows."""
+    runs = {name: r for name, r in runs.items() if not name.endswith(EXCLUDED)}
     lines: list[str] = []
-    for dataset in ("amazon-beauty", "ml-1m", *sorted(set(results) - {"amazon-beauty", "ml-1m"})):
-        runs = results.get(dataset)
-        if not runs:
-            continue
+    if runs:
         stats = next(iter(runs.values())).get("dataset_stats", {})
         title = DATASET_TITLES.get(dataset, dataset)
         lines += [
@@ -385,10 +392,67 @@ def headline_accuracy(results: dict[str, dict[str, dict[str, Any]]]) -> str:
                 + f" | {_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} |"
             )
         for label, figures, _cite in PUBLISHED.get(dataset, []):
-            cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in HEADLINE]
-            lines.append(f"| *{label}* | " + " | ".join(cells) + " | | |")
+            if EXCLUDED.strip(" ()") not in label:
+                cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in HEADLINE]
+                lines.append(f"| *{label}* | " + " | ".join(cells) + " | | |")
         lines.append("")
     return "\n".join(lines)
+
+
+def protocols_table(runs: dict[str, dict[str, Any]], published: list[tuple[str, dict[str, float], str]]) -> str:
+    """Recall@10 / NDCG@10 of every model with history kept and excluded side by side (the HSTU rows are
+    history-excluded figures)."""
+    models = [n for n in _ordered(runs) if not n.endswith(EXCLUDED)]
+    lines = [
+        "| model | kept: Recall@10 | kept: NDCG@10 | excluded: Recall@10 | excluded: NDCG@10 | wall s (kept / excl.) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    best = {
+        (excl, k): max((r["metrics"].get(k, 0.0) for n, r in runs.items() if n.endswith(EXCLUDED) == excl), default=0)
+        for excl in (False, True)
+        for k in ("Recall@10", "NDCG@10")
+    }
+
+    def cell(r: dict[str, Any] | None, excl: bool, k: str) -> str:
+        if r is None:
+            return "–"
+        value = r["metrics"].get(k)
+        return f"**{_fmt(value)}**" if value == best[(excl, k)] else _fmt(value)
+
+    for name in models:
+        kept, excl = runs[name], runs.get(name + EXCLUDED)
+        walls = " / ".join(_fmt(r.get("wall_seconds"), 0) if r else "–" for r in (kept, excl))
+        lines.append(
+            f"| {name} | {cell(kept, False, 'Recall@10')} | {cell(kept, False, 'NDCG@10')} | "
+            f"{cell(excl, True, 'Recall@10')} | {cell(excl, True, 'NDCG@10')} | {walls} |"
+        )
+    for label, figures, _cite in published:
+        recall, ndcg = _fmt(figures.get("Recall@10", figures.get("HR@10"))), _fmt(figures.get("NDCG@10"))
+        excluded = EXCLUDED.strip(" ()") in label
+        name = label.replace(EXCLUDED, "")
+        cells = f"– | – | {recall} | {ndcg}" if excluded else f"{recall} | {ndcg} | – | –"
+        lines.append(f"| *{name}* | {cells} | |")
+    return "\n".join(lines) + "\n"
+
+
+def headline_accuracy(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The headline datasets' tables; a dataset with history-excluded runs gets the two protocols side by side."""
+    parts = []
+    for dataset in HEADLINE_DATASETS:
+        runs = results.get(dataset)
+        if not runs:
+            continue
+        if any(n.endswith(EXCLUDED) for n in runs):
+            stats = next(iter(runs.values())).get("dataset_stats", {})
+            parts.append(
+                f"**{DATASET_TITLES.get(dataset, dataset)}** ({stats.get('users', '?'):,} users, "
+                f"{stats.get('items', '?'):,} items; test on the last item; history items kept in the ranking, and "
+                "excluded from it as in the HSTU paper, each protocol used for selection and test alike)\n\n"
+                + protocols_table(runs, PUBLISHED.get(dataset, []))
+            )
+        else:
+            parts.append(accuracy_table(dataset, runs))
+    return "\n".join(parts)
 
 
 def headline_decoding() -> str:
@@ -515,91 +579,87 @@ def headline_fidelity() -> str:
 
 
 def headline_instructor() -> str:
-    """The instructors on the hand-written held-out requests of both catalogs, pooled, against the targets."""
+    """One sentence: the instructors on the hand-written held-out requests of both catalogs, pooled."""
     from benchmarks.run_instructor import TARGETS, pooled
 
     results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*/instructor.json"))]
-    if not results:
+    rules, llm = pooled(results, "rules"), pooled(results, "llm")
+    if not results or not rules:
         return ""
-    lines = [
-        "| instructor | held-out requests | action accuracy | constraint precision | constraint F1 | hard-filter "
-        "precision | declines right |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for method in ("rules", "llm", "combined"):
-        p = pooled(results, method)
-        if p:
-            lines.append(
-                f"| {method} | {p['n']} | {p['action_accuracy']:.3f} | {p['constraint_precision']:.3f} | "
-                f"{p['constraint_f1']:.3f} | {p['hard_precision']:.3f} | {p['decline_accuracy']:.3f} |"
-            )
-    catalogs = ", ".join(DATASET_TITLES.get(r["dataset"], r["dataset"]) for r in results)
-    lines += [
-        "",
-        f"Hand-written requests ({catalogs}; a split fixed before any tuning, held-out never tuned on). Targets for the "
-        f"default (rules): action accuracy >= {TARGETS['action_accuracy']}, constraint precision >= "
-        f"{TARGETS['constraint_precision']}, F1 >= {TARGETS['constraint_f1']}.",
-    ]
-    return "\n".join(lines)
+    line = (
+        f"**Instructor** on {rules['n']} hand-written held-out requests (never tuned on), the default (rules): "
+        f"action accuracy {rules['action_accuracy']:.3f}, constraint precision {rules['constraint_precision']:.3f}, "
+        f"F1 {rules['constraint_f1']:.3f} (targets {TARGETS['action_accuracy']}, {TARGETS['constraint_precision']}, "
+        f"{TARGETS['constraint_f1']})"
+    )
+    if llm:
+        line += (
+            f"; the LLM instructor {llm['action_accuracy']:.3f}, {llm['constraint_precision']:.3f}, "
+            f"{llm['constraint_f1']:.3f}"
+        )
+    return line + " ([details](docs/benchmarks/loop.md))."
 
 
 def headline_reliability() -> str:
-    """One line per family of the reliability benchmark: inputs tried, tracebacks, data lost."""
+    """One sentence: hostile inputs tried, failures, data lost (the table: docs/benchmarks/reliability.md)."""
     path = RESULTS / "reliability" / "reliability.json"
     if not path.exists():
         return ""
     r = json.loads(path.read_text())
     inputs = sum(v["inputs"] for part in r["loaders"].values() for v in part.values())
     failures = sum(len(v.get("failures", [])) for part in r["loaders"].values() for v in part.values())
-    changed = sum(v.get("store_changed_on_failure", 0) for part in r["loaders"].values() for v in part.values())
-    kill = r["kill_convert"]
-    conc = r["concurrent"]
-    disk = r["full_disk"]
-    return "\n".join(
-        [
-            "| what was tried | how many | failures (traceback, unnamed error, store changed) | data lost or half-written |",
-            "|---|---|---|---|",
-            f"| malformed input files through the loaders and `genrec data convert` | {inputs:,} | {failures} "
-            f"({changed} store changes) | 0 |",
-            f"| kill -9 during `genrec data convert` | {kill['kill_points']} | – | {kill['datasets_lost_or_changed']} |",
-            f"| concurrent CLI processes on one store | {conc['processes']} | "
-            f"{conc['processes'] - conc['outcomes'].get('ok', 0)} | 0 |",
-            f"| full disk during a save | {sum(disk['outcomes'].values())} | "
-            f"{sum(v for k, v in disk['outcomes'].items() if k not in ('ok', 'clear_error'))} | "
-            f"{disk['datasets_lost_or_half_written']} |",
-            *_kill9_row(),
-        ]
-    )
-
-
-def _kill9_row() -> list[str]:
-    """kill -9 of `genrec serve` (DuckDB, PostgreSQL) and `genrec chat` after acknowledged feedback."""
-    path = RESULTS / "synthetic" / "serve_kill9.json"
-    if not path.exists():
-        return []
-    r = json.loads(path.read_text())
-    total, rounds = r["total"], r["rounds"]
-    kinds = ", ".join(sorted({f"{x['process']} ({x['backend']})" for x in rounds}))
-    return [
-        f"| kill -9 of {kinds} after acknowledged feedback: {len(rounds)} kills | "
-        f"{total['acknowledged']:,} acknowledged events | – | {total['lost']} lost |"
+    kill, conc, disk = r["kill_convert"], r["concurrent"], r["full_disk"]
+    parts = [
+        f"{inputs:,} malformed input files, {failures} tracebacks or unnamed errors",
+        f"{kill['kill_points']} kill -9s during `genrec data convert`, {kill['datasets_lost_or_changed']} datasets lost",
+        f"{conc['processes']} concurrent CLI processes, {conc['processes'] - conc['outcomes'].get('ok', 0)} failed",
+        f"a full disk at {sum(disk['outcomes'].values())} sizes, {disk['datasets_lost_or_half_written']} half-written",
     ]
+    kill9 = RESULTS / "synthetic" / "serve_kill9.json"
+    if kill9.exists():
+        k = json.loads(kill9.read_text())
+        parts.append(
+            f"{len(k['rounds'])} kill -9s of `genrec serve` / `genrec chat`, {k['total']['lost']} of "
+            f"{k['total']['acknowledged']:,} acknowledged feedback events lost"
+        )
+    return "**Reliability**: " + "; ".join(parts) + " ([details](docs/benchmarks/reliability.md))."
 
 
 def headline_serving() -> str:
-    """p50 / p99 latency of the recommendations endpoint per model and rate (Amazon Beauty)."""
+    """One sentence: p99 latency of the recommendations endpoint at the highest rate, per model (Amazon Beauty)."""
     path = RESULTS / "amazon-beauty" / "serve_load.json"
     if not path.exists():
         return ""
-    from benchmarks.serve_load import markdown_recs
-
     r = json.loads(path.read_text())
-    table = markdown_recs(r).split("\n", 2)[2]  # without its heading
+    cells = []
+    load = [run for run in r["runs"] if "target_rps" in run]  # the other rows describe the served models
+    for model in dict.fromkeys(run["model"] for run in load):
+        top = max((run for run in load if run["model"] == model), key=lambda run: run["target_rps"])
+        cells.append(f"{model} p99 {top['p99_ms']:.1f} ms at {top['target_rps']:.0f} req/s, {top['errors']} errors")
     return (
-        f"`POST /v1/recommendations` (k=10) on the Amazon Beauty catalog ({r['catalog_items']:,} items), one "
-        "`genrec serve` process, an open-loop client on loopback; target: p99 <= 100 ms at 200 req/s with sasrec, "
-        f"0 errors ([details](docs/benchmarks/serving.md)).\n\n{table}"
+        f"**Serving** `POST /v1/recommendations` on the Amazon Beauty catalog ({r['catalog_items']:,} items), one "
+        f"process, open-loop load on loopback: {'; '.join(cells)}; target p99 <= 100 ms at 200 req/s "
+        "([details](docs/benchmarks/serving.md))."
     )
+
+
+def headline_other_datasets(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One sentence per dataset outside the headline tables: its best row and tiger's."""
+    lines = []
+    for dataset in sorted(set(results) - set(HEADLINE_DATASETS)):
+        runs = {n: r for n, r in results[dataset].items() if not n.endswith(EXCLUDED)}
+        if not runs:
+            continue
+        best = max(runs, key=lambda n: runs[n]["metrics"].get("NDCG@10", 0.0))
+        shown = [best] + [n for n in ("tiger", "sasrec") if n in runs and n != best]
+        cells = ", ".join(
+            f"{n} {_fmt(runs[n]['metrics']['Recall@10'])} / {_fmt(runs[n]['metrics']['NDCG@10'])}" for n in shown
+        )
+        lines.append(
+            f"**{DATASET_TITLES.get(dataset, dataset)}**, Recall@10 / NDCG@10, same protocol: {cells} "
+            "([all rows](docs/benchmarks/accuracy.md))."
+        )
+    return "\n\n".join(lines)
 
 
 def headline(results: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -608,46 +668,33 @@ def headline(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         "## Next-item accuracy",
         "",
         "Leave-one-out split, full ranking over the whole catalog, ties ranked pessimistically, history items "
-        "kept in the ranking, settings and epochs chosen on validation only, test evaluated once; a generative "
-        "model's list is its beam-search top-k and an item it does not generate is a miss "
-        "([protocol](docs/evaluation.md)). Best genrec figure in bold; *italic* rows are published figures, "
+        "kept in the ranking unless a column says otherwise, settings and epochs chosen on validation only, test "
+        "evaluated once; a generative model's list is its beam-search top-k and an item it does not generate is a "
+        "miss ([protocol](docs/evaluation.md)). Best genrec figure in bold; *italic* rows are published figures, "
         "quoted, not measured here.",
         "",
         headline_accuracy(results),
-        headline_decoding(),
     ]
+    parts += [x + "\n" for x in (headline_other_datasets(results), headline_decoding()) if x]
     loop = headline_loop()
     if loop:
-        parts += ["", "## The generative loop", "", loop]
-    instructor = headline_instructor()
-    if instructor:
-        parts += ["", "### Instructor on hand-written requests", "", instructor]
+        parts += ["## The generative loop", "", loop, ""]
     fidelity = headline_fidelity()
     if fidelity:
         parts += [
-            "",
             "## Fidelity checks",
             "",
             "Recall on hand-written faulty generated items (written before the checks were changed; every third "
             "case held out and never tuned on; a check flags a case when it warns or blocks); share of all human "
-            "catalog items flagged, each checked as an AI edit of itself. The templated red-team set is in the "
-            "[appendix](docs/benchmarks/fidelity.md).",
+            "catalog items flagged, each checked as an AI edit of itself ([appendix](docs/benchmarks/fidelity.md): "
+            "the templated red-team set, per-split figures).",
             "",
             fidelity,
+            "",
         ]
-    serving = headline_serving()
-    if serving:
-        parts += ["", "## Serving", "", serving]
-    reliability = headline_reliability()
-    if reliability:
-        parts += [
-            "",
-            "## Reliability",
-            "",
-            "Hostile input and interrupted work ([details](docs/benchmarks/reliability.md)).",
-            "",
-            reliability,
-        ]
+    lines = [x for x in (headline_instructor(), headline_serving(), headline_reliability()) if x]
+    if lines:
+        parts += ["## Instructor, serving, reliability", "", "\n\n".join(lines)]
     return "\n".join(parts) + "\n"
 
 
