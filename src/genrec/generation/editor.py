@@ -20,6 +20,7 @@ from genrec.data.generated import GeneratedItem, Provenance
 from genrec.generation.intent import Constraints, Guidance
 from genrec.generation.selection import Segment, as_generated, select_segment, split_segments
 from genrec.generation.writers import Draft, Writer
+from genrec.vectors import unit
 
 #: Scores item records (``GeneratedItem.record()``-shaped) for one user: higher = more likely liked.
 ItemScorer = Callable[[list[dict[str, Any]]], np.ndarray]
@@ -157,9 +158,7 @@ class Creator:
         rows = self.catalog.rows_in(cons.categories) if cons.categories else []
         if rows and self.emb is not None:
             centre = self.emb[rows].mean(axis=0)
-            guidance = dataclasses.replace(
-                guidance, extras={**guidance.extras, "category": centre / (np.linalg.norm(centre) or 1.0)}
-            )
+            guidance = dataclasses.replace(guidance, extras={**guidance.extras, "category": unit(centre)})
             wanted = set(cons.categories)
             if not any(wanted & set(e.get("categories") or []) for e in examples):
                 near = np.asarray(rows)[np.argsort(-(self.emb[rows] @ guidance.extras["category"]))[:3]]

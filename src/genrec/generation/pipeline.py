@@ -39,6 +39,7 @@ from genrec.generation.textgen import item_corpus
 from genrec.generation.vocabulary import english_zipf
 from genrec.generation.writers import Writer, has_descriptions, resolve_rewrite
 from genrec.models.base import GrowingRecommender
+from genrec.vectors import unit
 
 WORD = re.compile(r"[a-z]+")
 
@@ -339,7 +340,7 @@ class GenerativePipeline:
         if not rows:
             return None
         user = self.emb[rows].mean(axis=0)
-        user = user / (np.linalg.norm(user) or 1.0)
+        user = unit(user)
 
         def by_text(records: list[dict[str, Any]]) -> np.ndarray:
             texts = [f"{r.get('title') or ''}\n{r.get('description') or ''}" for r in records]
@@ -638,8 +639,7 @@ def _target(g: Guidance) -> np.ndarray | None:
     parts = [v for v in (g.instruction, g.user, g.liked) if v is not None]
     if not parts:
         return None
-    v = np.mean(parts, axis=0)
-    return v / (np.linalg.norm(v) or 1.0)
+    return unit(np.mean(parts, axis=0))
 
 
 def _reasons(report: dict[str, Any]) -> list[str]:

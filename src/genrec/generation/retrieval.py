@@ -29,6 +29,7 @@ import pandas as pd
 from genrec.data.dataset import is_missing
 from genrec.generation.intent import Constraints
 from genrec.models.base import Recommendations, Recommender, mask_items, top_k
+from genrec.vectors import unit
 
 
 @dataclass
@@ -187,7 +188,7 @@ class InstructedRetriever:
                 out[b] = np.median(finite) if len(finite) else 0.0
                 continue
             user = self.emb[rows].mean(axis=0)
-            cos = self.emb @ (user / (np.linalg.norm(user) or 1.0))
+            cos = self.emb @ unit(user)
             rank = np.searchsorted(np.sort(cos[:n_rec]), cos[n_rec:]) / n_rec  # share of human items below
             out[b] = finite[np.clip((rank * len(finite)).astype(int), 0, len(finite) - 1)]
         return out.astype(np.float32)
