@@ -425,6 +425,13 @@ _NUMBER_RUN = re.compile(
     r"(?:(?:[\s-]+|\s+and\s+)(?:" + _NUMBER_WORD + r")\b)*",
     re.IGNORECASE,
 )
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
+#: "one point seven", "five point three", "2 point 5": a decimal read out (the fraction digit by digit).
+_DECIMAL_WORDS = re.compile(
+    r"\b(?P<int>\d+|(?:" + _NUMBER_WORD + r")(?:[\s-]+(?:" + _NUMBER_WORD + r"))*)\s+point\s+"
+    r"(?P<frac>" + _DIGIT_WORD + r"(?:\s+" + _DIGIT_WORD + r")*)\b",
+    re.IGNORECASE,
+)
 _DIGIT_WORDS = re.compile(
     r"(?<![A-Za-z])(?:\d|zero|one|two|three|four|five|six|seven|eight|nine)+(?![A-Za-z])", re.IGNORECASE
 )
@@ -618,6 +625,14 @@ class Normalizer:
                 token,
             )
             edits.append((m.start(), m.end(), digits, "number_word"))
+        b.rewrite(edits)
+        edits = []
+        for m in _DECIMAL_WORDS.finditer(b.text):
+            whole = [int(m.group("int"))] if m.group("int").isdigit() else number_value(m.group("int"))
+            if len(whole) != 1:
+                continue  # "five five point one": digits read out, not one decimal
+            frac = "".join(w if w.isdigit() else str(_UNITS_WORDS.get(w.lower(), 0)) for w in m.group("frac").split())
+            edits.append((m.start(), m.end(), f"{whole[0]}.{frac}", "number_word"))
         b.rewrite(edits)
         text = b.text
         edits = []
