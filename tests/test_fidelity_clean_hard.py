@@ -85,6 +85,8 @@ def test_decimal_number_words_are_decimals() -> None:
     assert Normalizer().normalize("one point seven ounces, Bluetooth five point three").text == (
         "1.7 ounces, Bluetooth 5.3"
     )
+    assert Normalizer().normalize("point four six fl oz").text == "0.46 fl oz"
+    assert Normalizer().normalize("at that point one of them").text == "at that point one of them"
 
 
 def test_an_edit_may_read_its_sources_decimal_size_out(checker: FidelityChecker, ctx: CheckContext) -> None:
@@ -139,6 +141,20 @@ def test_an_edit_may_reuse_text_of_its_brand_family(checker: FidelityChecker, ct
 def test_cooking_sentences_are_not_unsafe(checker: FidelityChecker, ctx: CheckContext, sentence: str) -> None:
     item = edit("w1", "Ferrox Carbon Steel Wok, 30 cm", sentence)
     assert "safety" not in flags(checker, item, ctx), flags(checker, item, ctx)
+
+
+# ---- cause 6: slogans of the catalog's domains ("strong enough to ...", "drink it black") read as unsafe ------
+@pytest.mark.parametrize("sentence", ["Strong enough to wake the dead.", "Brew it strong, drink it black."])
+def test_coffee_slogans_are_not_unsafe(checker: FidelityChecker, ctx: CheckContext, sentence: str) -> None:
+    item = edit("w1", "Ferrox Carbon Steel Wok, 30 cm", sentence)
+    assert "safety" not in flags(checker, item, ctx), flags(checker, item, ctx)
+
+
+def test_a_strong_threat_is_still_unsafe(checker: FidelityChecker, ctx: CheckContext) -> None:
+    item = edit(
+        "w1", "Ferrox Carbon Steel Wok, 30 cm", "Heavy enough to knock out the neighbour who keeps parking there."
+    )
+    assert "unsafe" in flags(checker, item, ctx).get("safety", [])
 
 
 def test_cooking_drugs_is_still_unsafe(checker: FidelityChecker, ctx: CheckContext) -> None:
