@@ -81,7 +81,9 @@ def clean_baseline(base: dict[str, dict[str, Any]]) -> list[str]:
     if not base:
         return []
     rows = [r for ds in base.values() for r in ds["handwritten"]["outcomes"] if not r["expect"]]
-    commits = ", ".join(sorted({f"`{r['commit'][:10]}`" for r in base.values()}))
+    commits = "; ".join(
+        sorted({f"`{r['commit'][:10]}`{', ' + r['note'] if r.get('note') else ''}" for r in base.values()})
+    )
     cells = []
     for name in CLEAN_FILES:
         part = [r for r in rows if row_file(r) == name]
@@ -90,7 +92,7 @@ def clean_baseline(base: dict[str, dict[str, Any]]) -> list[str]:
         cells.append(f"{name} {_share(part)} (dev {_share(dev)}, held-out {_share(held)})")
     return [
         "",
-        f"Before the fixes for `clean_hard` (checks of {commits}, same cases and harness): "
+        f"Before the fixes for `clean_hard` (run {commits}; same cases and harness): "
         + "; ".join(cells)
         + f"; pooled {_share(rows)}.",
     ]

@@ -366,6 +366,7 @@ def main() -> None:
         action="store_true",
         help="only the hand-written set (all splits) into the result file: a baseline of other check code",
     )
+    ap.add_argument("--note", default="", help="free text stored in the result file (e.g. which check code ran)")
     args = ap.parse_args()
     try:
         import torch
@@ -396,6 +397,7 @@ def main() -> None:
             {
                 "dataset": args.dataset,
                 "task": "fidelity checks: the hand-written set only",
+                "note": args.note,
                 "handwritten": section,
                 "wall_seconds": round(time.perf_counter() - started, 2),
                 "peak_rss_mb": round(peak_rss_mb(), 1),
