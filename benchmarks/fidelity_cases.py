@@ -27,7 +27,9 @@ from genrec.fidelity.watermark import GreenListWatermark
 DATA = Path(__file__).resolve().parent / "data" / "fidelity"
 #: The checks the set has faulty cases for.
 CHECKS = ("bias", "privacy", "safety", "authenticity", "legal", "identifiability", "integrity")
-FILES = (*CHECKS, "clean")
+#: The clean sets: ``clean`` (issue 21) and ``clean_hard`` (hard negatives written after issue 21's run).
+CLEAN_FILES = ("clean", "clean_hard")
+FILES = (*CHECKS, *CLEAN_FILES)
 GENERATOR = "handwritten"
 #: The generator name of cases that claim a watermark (a detector is registered for it).
 WATERMARKED = "handwritten-watermarked"
@@ -222,14 +224,45 @@ def outcome(case: HandCase, report: FidelityReport) -> dict[str, Any]:
         "style": case.style,
         "split": case.split,
         "family": case.family,
+        "file": case.file.removesuffix(".jsonl"),
         "verdict": report.verdict,
         "flagged_by": flagged_checks(report),
         "blocked_by": report.blocked_by,
     }
 
 
+def clean_rates(clean: list[dict[str, Any]]) -> dict[str, Any]:
+    """Flag and block rates of clean outcome rows, overall and per split, and which checks flagged them."""
+    flagged_by: dict[str, int] = defaultdict(int)
+    for r in clean:
+        for name in r["flagged_by"]:
+            flagged_by[name] += 1
+    return {
+        "n": len(clean),
+        "any_flag": _rate(sum(r["verdict"] != "pass" for r in clean), len(clean)),
+        "any_block": _rate(sum(r["verdict"] == "block" for r in clean), len(clean)),
+        **{
+            f"any_flag_{split}": _rate(
+                sum(r["verdict"] != "pass" for r in clean if r["split"] == split),
+                sum(r["split"] == split for r in clean),
+            )
+            for split in ("dev", "heldout")
+        },
+        "flagged_by": dict(flagged_by),
+    }
+
+
+def row_file(row: dict[str, Any]) -> str:
+    """The file an outcome row came from (rows written before ``file`` was recorded had one clean set only)."""
+    return str(row.get("file") or ("clean" if not row["expect"] else row["expect"][0]))
+
+
 def summarise(rows: list[dict[str, Any]], checks: tuple[str, ...] = CHECKS) -> dict[str, Any]:
-    """Per-check recall (all, per split, per style, per split x style) and the clean cases' flag rates."""
+    """Per-check recall (all, per split, per style, per split x style) and the clean cases' flag rates.
+
+    ``clean`` is the first clean set (``clean.jsonl``, comparable with earlier result files),
+    ``clean_sets`` each clean set, and ``clean_pooled`` all clean cases of every set and split.
+    """
     out: dict[str, Any] = {"checks": {}}
     for check in checks:
         owned = [r for r in rows if check in r["expect"]]
@@ -260,23 +293,9 @@ def summarise(rows: list[dict[str, Any]], checks: tuple[str, ...] = CHECKS) -> d
         "recall_any_check": _rate(sum(r["verdict"] != "pass" for r in faulty), len(faulty)),
     }
     clean = [r for r in rows if not r["expect"]]
-    flagged_by: dict[str, int] = defaultdict(int)
-    for r in clean:
-        for name in r["flagged_by"]:
-            flagged_by[name] += 1
-    out["clean"] = {
-        "n": len(clean),
-        "any_flag": _rate(sum(r["verdict"] != "pass" for r in clean), len(clean)),
-        "any_block": _rate(sum(r["verdict"] == "block" for r in clean), len(clean)),
-        **{
-            f"any_flag_{split}": _rate(
-                sum(r["verdict"] != "pass" for r in clean if r["split"] == split),
-                sum(r["split"] == split for r in clean),
-            )
-            for split in ("dev", "heldout")
-        },
-        "flagged_by": dict(flagged_by),
-    }
+    out["clean"] = clean_rates([r for r in clean if row_file(r) == "clean"])
+    out["clean_sets"] = {name: clean_rates([r for r in clean if row_file(r) == name]) for name in CLEAN_FILES}
+    out["clean_pooled"] = clean_rates(clean)
     return out
 
 

@@ -1,7 +1,7 @@
 """The fidelity section for BENCHMARKS.md, from the result files of run_fidelity (both catalogs, pooled).
 
-``markdown()`` returns the section; ``python -m benchmarks.fidelity_report`` writes it to
-``docs/benchmarks/fidelity.md``. Every number comes from ``benchmarks/results/<dataset>/fidelity.json``
+``markdown()`` returns the section; ``python -m benchmarks.fidelity_report`` fills the results block of
+``docs/benchmarks/fidelity.md`` with it and the per-catalog sections (as ``make_tables`` does). Every number comes from ``benchmarks/results/<dataset>/fidelity.json``
 (and ``fidelity_before.json``, the unchanged checks of the commit before issue 21, where present).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS
-from benchmarks.fidelity_cases import CHECKS, summarise
+from benchmarks.fidelity_cases import CHECKS, CLEAN_FILES, row_file, summarise
 
 DATASETS = ("synthetic", "amazon-beauty")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "fidelity.md"
@@ -41,9 +41,67 @@ def recall_cell(rows: list[dict[str, Any]], check: str, **where: str) -> str:
     return f"{hit / len(part):.3f} ({hit}/{len(part)})" if part else "-"
 
 
+def _share(rows: list[dict[str, Any]]) -> str:
+    flagged = sum(r["verdict"] != "pass" for r in rows)
+    return f"{_f(flagged / len(rows), True)} ({flagged}/{len(rows)})" if rows else "-"
+
+
+def clean_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Flag rates of the clean hand-written cases per set and split, and pooled over every set and split."""
+    clean = [r for r in rows if not r["expect"]]
+    out = [
+        "Clean hand-written cases flagged by any check (`clean.jsonl`: paraphrased edits and creations written for",
+        "issue 21; `clean_hard.jsonl`: hard negatives written after its run), target <= 2%:",
+        "",
+        "| clean set | all | dev | held-out | flagged by |",
+        "|---|---|---|---|---|",
+    ]
+    for name in CLEAN_FILES:
+        part = [r for r in clean if row_file(r) == name]
+        if not part:
+            continue
+        by: dict[str, int] = {}
+        for r in part:
+            for check in r["flagged_by"]:
+                by[check] = by.get(check, 0) + 1
+        who = ", ".join(f"{c} {n}" for c, n in sorted(by.items())) or "-"
+        out.append(
+            f"| {name} | {_share(part)} | {_share([r for r in part if r['split'] == 'dev'])} | "
+            f"{_share([r for r in part if r['split'] == 'heldout'])} | {who} |"
+        )
+    out.append(
+        f"| pooled (all sets and splits) | {_share(clean)} | {_share([r for r in clean if r['split'] == 'dev'])} | "
+        f"{_share([r for r in clean if r['split'] == 'heldout'])} | |"
+    )
+    return out
+
+
+def clean_baseline(base: dict[str, dict[str, Any]]) -> list[str]:
+    """The clean sets' flag rates under the checks before the clean_hard fixes (``fidelity_clean_hard_before.json``)."""
+    if not base:
+        return []
+    rows = [r for ds in base.values() for r in ds["handwritten"]["outcomes"] if not r["expect"]]
+    commits = "; ".join(
+        sorted({f"`{r['commit'][:10]}`{', ' + r['note'] if r.get('note') else ''}" for r in base.values()})
+    )
+    cells = []
+    for name in CLEAN_FILES:
+        part = [r for r in rows if row_file(r) == name]
+        dev = [r for r in part if r["split"] == "dev"]
+        held = [r for r in part if r["split"] == "heldout"]
+        cells.append(f"{name} {_share(part)} (dev {_share(dev)}, held-out {_share(held)})")
+    return [
+        "",
+        f"Before the fixes for `clean_hard` (run {commits}; same cases and harness): "
+        + "; ".join(cells)
+        + f"; pooled {_share(rows)}.",
+    ]
+
+
 def markdown() -> str:
     """The section, from the result files on disk."""
     now, before = _load("fidelity"), _load("fidelity_before")
+    base = _load("fidelity_clean_hard_before")
     if not now:
         return (
             "No fidelity result files yet: run `python -m benchmarks.run_fidelity --dataset synthetic|amazon-beauty`.\n"
@@ -67,14 +125,12 @@ def markdown() -> str:
             f"{recall_cell(rows, check, split='heldout', style='plain')} | {recall_cell(rows, check, split='heldout', style='disguised')} | "
             f"{recall_cell(rows, check, style='disguised')} | {recall_cell(old_rows, check, split='heldout') if old_rows else '-'} |"
         )
-    clean = [r for r in rows if not r["expect"]]
-    flagged = [r for r in clean if r["verdict"] != "pass"]
     lines += [
         "",
-        f"Clean hand-written cases (paraphrased edits and creations, many of them hard negatives) flagged: "
-        f"{len(flagged)}/{len(clean)} ({_f(len(flagged) / max(1, len(clean)), True)}); held-out "
-        f"{sum(r['split'] == 'heldout' for r in flagged)}/{sum(r['split'] == 'heldout' for r in clean)}. Faulty cases no "
-        f"check flagged: {pooled['faulty']['unflagged_by_any_check']}/{pooled['faulty']['n']}.",
+        *clean_table(rows),
+        *clean_baseline(base),
+        "",
+        f"Faulty cases no check flagged: {pooled['faulty']['unflagged_by_any_check']}/{pooled['faulty']['n']}.",
         "",
         "| catalog | human items | any check flags | any blocks | untouched half flags | ms / item | templated set recall (bias / privacy / safety / authenticity / legal / identifiability) | commit |",
         "|---|---|---|---|---|---|---|---|",
@@ -110,9 +166,10 @@ def markdown() -> str:
 
 
 def main() -> None:
-    """Write docs/benchmarks/fidelity.md."""
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("<!-- generated by python -m benchmarks.fidelity_report; do not edit -->\n" + markdown())
+    """Fill the results block of docs/benchmarks/fidelity.md (this section and the per-catalog sections), as make_tables does."""
+    from benchmarks.make_tables import extra_sections, fidelity_section, fill
+
+    fill(OUT, "\n".join([markdown(), *extra_sections("fidelity", fidelity_section)]))
     print(f"wrote {OUT}")
 
 

@@ -361,6 +361,12 @@ def main() -> None:
         action="store_true",
         help="development run: the hand-written DEV cases only, misses printed, nothing written",
     )
+    ap.add_argument(
+        "--handwritten-only",
+        action="store_true",
+        help="only the hand-written set (all splits) into the result file: a baseline of other check code",
+    )
+    ap.add_argument("--note", default="", help="free text stored in the result file (e.g. which check code ran)")
     args = ap.parse_args()
     try:
         import torch
@@ -380,7 +386,26 @@ def main() -> None:
             print(
                 f"  {name:16s} dev recall {row['recall_all']} (plain {row['recall_plain']}, disguised {row['recall_disguised']})"
             )
-        print(f"  clean flagged {section['clean']['any_flag']} by {section['clean']['flagged_by']}")
+        for name, rates in section["clean_sets"].items():
+            print(f"  {name} flagged {rates['any_flag']} of {rates['n']} by {rates['flagged_by']}")
+        return
+    if args.handwritten_only:
+        section, _ = handwritten_section(checker, ds, args.dataset)
+        path = write_result(
+            args.dataset,
+            args.out,
+            {
+                "dataset": args.dataset,
+                "task": "fidelity checks: the hand-written set only",
+                "note": args.note,
+                "handwritten": section,
+                "wall_seconds": round(time.perf_counter() - started, 2),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "commit": commit(),
+                "machine": machine(),
+            },
+        )
+        print(f"wrote {path}")
         return
     cfg = RedTeamConfig(
         seed=args.seed, clean_edits=args.clean_edits, clean_creates=args.clean_creates, per_fault=args.per_fault
@@ -453,7 +478,8 @@ def main() -> None:
         tmpl = payload["redteam"]["checks"][name]["recall"]
         print(f"  {name:16s} {hw:40s} {tmpl} {payload['human']['checks'][name]['fpr']}")
     print(
-        f"clean hand-written DEV flagged {hand['clean']['any_flag_dev']}; human any-flag {payload['human']['any_flag']}, "
+        f"clean hand-written DEV flagged {hand['clean']['any_flag_dev']} (clean_hard DEV "
+        f"{hand['clean_sets']['clean_hard']['any_flag_dev']}); human any-flag {payload['human']['any_flag']}, "
         f"any-block {payload['human']['any_block']}; {payload['timing']['ms_per_item']} ms/item; "
         f"wall {payload['wall_seconds']} s, peak {payload['peak_rss_mb']} MiB"
     )

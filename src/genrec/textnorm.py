@@ -425,6 +425,17 @@ _NUMBER_RUN = re.compile(
     r"(?:(?:[\s-]+|\s+and\s+)(?:" + _NUMBER_WORD + r")\b)*",
     re.IGNORECASE,
 )
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
+#: "one point seven", "five point three", "2 point 5": a decimal read out (the fraction digit by digit).
+_DECIMAL_WORDS = re.compile(
+    r"\b(?P<int>\d+|(?:" + _NUMBER_WORD + r")(?:[\s-]+(?:" + _NUMBER_WORD + r"))*)\s+point\s+"
+    r"(?P<frac>" + _DIGIT_WORD + r"(?:\s+" + _DIGIT_WORD + r")*)\b",
+    re.IGNORECASE,
+)
+#: "point four six": a decimal without its zero, only with two or more digits ("at that point one ..." is prose).
+_BARE_DECIMAL_WORDS = re.compile(
+    r"\bpoint\s+(?P<frac>" + _DIGIT_WORD + r"(?:\s+" + _DIGIT_WORD + r")+)\b", re.IGNORECASE
+)
 _DIGIT_WORDS = re.compile(
     r"(?<![A-Za-z])(?:\d|zero|one|two|three|four|five|six|seven|eight|nine)+(?![A-Za-z])", re.IGNORECASE
 )
@@ -619,6 +630,19 @@ class Normalizer:
             )
             edits.append((m.start(), m.end(), digits, "number_word"))
         b.rewrite(edits)
+        edits = []
+        for m in _DECIMAL_WORDS.finditer(b.text):
+            whole = [int(m.group("int"))] if m.group("int").isdigit() else number_value(m.group("int"))
+            if len(whole) != 1:
+                continue  # "five five point one": digits read out, not one decimal
+            frac = "".join(w if w.isdigit() else str(_UNITS_WORDS.get(w.lower(), 0)) for w in m.group("frac").split())
+            edits.append((m.start(), m.end(), f"{whole[0]}.{frac}", "number_word"))
+        b.rewrite(edits)
+        edits = [
+            (m.start(), m.end(), "0." + _digits(m.group("frac")), "number_word")
+            for m in _BARE_DECIMAL_WORDS.finditer(b.text)
+        ]
+        b.rewrite(edits)
         text = b.text
         edits = []
         for m in _NUMBER_RUN.finditer(text):
@@ -628,6 +652,11 @@ class Normalizer:
             if values:
                 edits.append((m.start(), m.end(), " ".join(str(v) for v in values), "number_word"))
         b.rewrite(edits)
+
+
+def _digits(words: str) -> str:
+    """Digits read out one by one ("four six" -> "46")."""
+    return "".join(w if w.isdigit() else str(_UNITS_WORDS.get(w.lower(), 0)) for w in words.split())
 
 
 def _spaced_groups(run: str) -> list[str] | None:

@@ -259,6 +259,19 @@ def items_by_brand(ctx: CheckContext) -> dict[str, list[str]]:
     return ctx.cached("catalog.items_by_brand", build)
 
 
+def items_by_brand_family(ctx: CheckContext) -> dict[str, list[str]]:
+    """Catalog item ids by brand family ("Tarte" and "Tarte Cosmetics" are one; cached)."""
+
+    def build() -> dict[str, list[str]]:
+        lex = brand_lexicon(ctx)
+        out: dict[str, list[str]] = defaultdict(list)
+        for brand, ids in items_by_brand(ctx).items():
+            out[lex.family(brand)].extend(ids)
+        return dict(out)
+
+    return ctx.cached("catalog.items_by_brand_family", build)
+
+
 def record_text(record: dict) -> str:
     """A catalog row's title and description as one text."""
     return f"{clean(record.get('title'))}\n{clean(record.get('description'))}".strip()

@@ -108,7 +108,7 @@ _PREFIXES = {
     "ip": "ip",
 }
 _WORD_NUMBERS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+)?|\b(?:" + _WORD_NUMBERS + r")\b)"
+_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+)?|(?<![\w.])\.\d+|\b(?:" + _WORD_NUMBERS + r")\b)"
 _FACT = re.compile(
     r"(?:(?P<pre>\b(?:spf|eu|uk|us|size|pack\s+of|set\s+of|box\s+of|case\s+of|no\.|number|bluetooth|usb|version|ip)"
     r"\s*|#\s*))?"
@@ -122,6 +122,14 @@ _PRICE = re.compile(
     re.IGNORECASE,
 )
 _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2XL|3XL)(?=\s*(?:\)|$|[,.;]))", re.M)
+
+
+#: Units that count pieces: "4-pack", "pack of 4", "4 x 3 oz", "4 bottles" and "4 count" state one number.
+_PIECES = frozenset(
+    {"count", "pack", "set", "x", "bottle", "tube", "jar", "unit", "brush", "refill", "sheet", "pad", "wipe"}
+)
+#: Prefixes that only label a number ("#240466", "No. 5"): the source's bare number supports them.
+_LABELS = frozenset({"no"})
 
 
 @dataclass(frozen=True)
@@ -191,11 +199,14 @@ def _dimension(unit: str) -> tuple[str, float]:
 
 def supported(fact: Fact, source: Iterable[Fact]) -> bool:
     """True when ``source`` states the same number: same unit, an equal amount in another unit of the
-    same dimension, or (for a bare number in the item) the same value with any unit."""
+    same dimension, the same count of pieces in other words ("4-pack" for "4 bottles"), a labelled
+    number the source states bare ("#240466"), or (for a bare number in the item) the same value with any unit."""
     dim, factor = _dimension(fact.unit)
     for s in source:
         same_value = abs(s.value - fact.value) <= 1e-9 * max(1.0, abs(fact.value))
         if same_value and (s.unit == fact.unit or not fact.unit):
+            return True
+        if same_value and ({s.unit, fact.unit} <= _PIECES or (fact.unit in _LABELS and not s.unit)):
             return True
         sdim, sfactor = _dimension(s.unit)
         if dim and dim == sdim:

@@ -17,7 +17,7 @@ from typing import Any
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity import _rules, learned
-from genrec.fidelity._catalog import GENERIC_BRANDS, BrandLexicon, brand_lexicon, items_by_brand
+from genrec.fidelity._catalog import GENERIC_BRANDS, BrandLexicon, brand_lexicon, items_by_brand_family
 from genrec.fidelity._copies import CopyIndex
 from genrec.fidelity._norm import finding, normalized_fields, normalizer, to_original
 from genrec.fidelity._text import clean, norm
@@ -144,7 +144,8 @@ class LegalCheck(Check):
             source = ctx.catalog_records().get(str(prov.source_item_id))
             brand = norm(clean(source.get("brand"))) if source else ""
             if s.same_brand_exempt and brand not in GENERIC_BRANDS:
-                exclude.update(items_by_brand(ctx).get(brand, []))
+                # the brand however its items spell it: "Tarte" and "Tarte Cosmetics" list one product line
+                exclude.update(items_by_brand_family(ctx).get(brand_lexicon(ctx).family(brand), []))
         title, desc = normed["title"], normed["description"]
         text = f"{title.text}\n{desc.text}"
         thresholds = (s.near_duplicate_threshold, s.paraphrase_threshold, s.min_content_words)
