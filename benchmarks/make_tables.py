@@ -96,6 +96,19 @@ def _commit(sha: str) -> str:
     return sha[:12] + (" + uncommitted changes" if sha.endswith("-dirty") else "")
 
 
+def cost(r: dict[str, Any]) -> tuple[float, float, Any]:
+    """Wall seconds, peak MiB and torch threads of a run; a fusion's include training its components."""
+    parts = [r, *r.get("components", {}).get("results", {}).values()] if r.get("model") == "fusion" else [r]
+    threads = (
+        r.get("torch_threads") or (r.get("config") or {}).get("threads") or r.get("machine", {}).get("torch_threads")
+    )
+    return (
+        sum(float(x.get("wall_seconds") or 0.0) for x in parts),
+        max(float(x.get("peak_rss_mb") or 0.0) for x in parts),
+        threads or "?",
+    )
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
 
@@ -115,20 +128,21 @@ def dataset_section(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
     )
     lines += [
         "",
-        "| model | " + " | ".join(ACCURACY) + " | fit s | wall s | peak MiB |",
-        "|---" * (len(ACCURACY) + 4) + "|",
+        "| model | " + " | ".join(ACCURACY) + " | fit s | wall s | peak MiB | threads |",
+        "|---" * (len(ACCURACY) + 5) + "|",
     ]
     for name in names:
         r = runs[name]
         m = r["metrics"]
+        wall, peak, threads = cost(r)
         lines.append(
             f"| {name} | "
             + " | ".join(_fmt(m.get(k)) for k in ACCURACY)
-            + f" | {_fmt(r.get('fit_seconds'), 0)} | {_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} |"
+            + f" | {_fmt(r.get('fit_seconds'), 0)} | {_fmt(wall, 0)} | {_fmt(peak, 0)} | {threads} |"
         )
     for label, figures, _cite in PUBLISHED.get(dataset, []):
         cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in ACCURACY]
-        lines.append(f"| *published: {label}* | " + " | ".join(cells) + " | | | | ")
+        lines.append(f"| *published: {label}* | " + " | ".join(cells) + " | | | | |")
     cites = [f"{label}: {cite}" for label, _, cite in PUBLISHED.get(dataset, [])]
     if cites:
         lines += ["", "Published rows are quoted for comparison, not measured here: " + "; ".join(cites) + "."]
@@ -376,8 +390,8 @@ def accuracy_table(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
         lines += [
             f"**{title}** ({stats.get('users', '?'):,} users, {stats.get('items', '?'):,} items; test on the last item)",
             "",
-            "| model | " + " | ".join(HEADLINE) + " | wall s | peak MiB |",
-            "|---" + "|---:" * (len(HEADLINE) + 2) + "|",
+            "| model | " + " | ".join(HEADLINE) + " | wall s | peak MiB | threads |",
+            "|---" + "|---:" * (len(HEADLINE) + 3) + "|",
         ]
         best = {k: max((r["metrics"].get(k, 0.0) for r in runs.values()), default=0.0) for k in HEADLINE}
         for name in _ordered(runs):
@@ -386,15 +400,12 @@ def accuracy_table(dataset: str, runs: dict[str, dict[str, Any]]) -> str:
                 f"**{_fmt(r['metrics'].get(k))}**" if r["metrics"].get(k) == best[k] else _fmt(r["metrics"].get(k))
                 for k in HEADLINE
             ]
-            lines.append(
-                f"| {name} | "
-                + " | ".join(cells)
-                + f" | {_fmt(r.get('wall_seconds'), 0)} | {_fmt(r.get('peak_rss_mb'), 0)} |"
-            )
+            wall, peak, threads = cost(r)
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {_fmt(wall, 0)} | {_fmt(peak, 0)} | {threads} |")
         for label, figures, _cite in PUBLISHED.get(dataset, []):
             if EXCLUDED.strip(" ()") not in label:
                 cells = [_fmt(figures.get(k, figures.get(k.replace("Recall", "HR")))) for k in HEADLINE]
-                lines.append(f"| *{label}* | " + " | ".join(cells) + " | | |")
+                lines.append(f"| *{label}* | " + " | ".join(cells) + " | | | |")
         lines.append("")
     return "\n".join(lines)
 
@@ -421,7 +432,7 @@ def protocols_table(runs: dict[str, dict[str, Any]], published: list[tuple[str, 
 
     for name in models:
         kept, excl = runs[name], runs.get(name + EXCLUDED)
-        walls = " / ".join(_fmt(r.get("wall_seconds"), 0) if r else "–" for r in (kept, excl))
+        walls = " / ".join(_fmt(cost(r)[0], 0) if r else "–" for r in (kept, excl))
         lines.append(
             f"| {name} | {cell(kept, False, 'Recall@10')} | {cell(kept, False, 'NDCG@10')} | "
             f"{cell(excl, True, 'Recall@10')} | {cell(excl, True, 'NDCG@10')} | {walls} |"
@@ -670,8 +681,9 @@ def headline(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         "Leave-one-out split, full ranking over the whole catalog, ties ranked pessimistically, history items "
         "kept in the ranking unless a column says otherwise, settings and epochs chosen on validation only, test "
         "evaluated once; a generative model's list is its beam-search top-k and an item it does not generate is a "
-        "miss ([protocol](docs/evaluation.md)). Best genrec figure in bold; *italic* rows are published figures, "
-        "quoted, not measured here.",
+        "miss ([protocol](docs/evaluation.md)). Wall time is the whole run (selection, refit, test; a fusion's "
+        "includes training its components) on this 2-core CPU with the torch threads shown. Best genrec figure in "
+        "bold; *italic* rows are published figures, quoted, not measured here.",
         "",
         headline_accuracy(results),
     ]
