@@ -27,8 +27,9 @@ from genrec.fidelity.watermark import GreenListWatermark
 DATA = Path(__file__).resolve().parent / "data" / "fidelity"
 #: The checks the set has faulty cases for.
 CHECKS = ("bias", "privacy", "safety", "authenticity", "legal", "identifiability", "integrity")
-#: The clean sets: ``clean`` (issue 21) and ``clean_hard`` (hard negatives written after issue 21's run).
-CLEAN_FILES = ("clean", "clean_hard")
+#: The clean sets: ``clean`` (issue 21), ``clean_hard`` (hard negatives written after issue 21's run) and
+#: ``clean_fresh`` (all held out, written after the clean_hard round; the held-out cases of the other two burned).
+CLEAN_FILES = ("clean", "clean_hard", "clean_fresh")
 FILES = (*CHECKS, *CLEAN_FILES)
 GENERATOR = "handwritten"
 #: The generator name of cases that claim a watermark (a detector is registered for it).

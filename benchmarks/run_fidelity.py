@@ -479,7 +479,9 @@ def main() -> None:
         print(f"  {name:16s} {hw:40s} {tmpl} {payload['human']['checks'][name]['fpr']}")
     print(
         f"clean hand-written DEV flagged {hand['clean']['any_flag_dev']} (clean_hard DEV "
-        f"{hand['clean_sets']['clean_hard']['any_flag_dev']}); human any-flag {payload['human']['any_flag']}, "
+        f"{hand['clean_sets']['clean_hard']['any_flag_dev']}; clean_fresh HELD-OUT "
+        f"{hand['clean_sets']['clean_fresh']['any_flag_heldout']}; pooled {hand['clean_pooled']['any_flag']}); "
+        f"human any-flag {payload['human']['any_flag']}, "
         f"any-block {payload['human']['any_block']}; {payload['timing']['ms_per_item']} ms/item; "
         f"wall {payload['wall_seconds']} s, peak {payload['peak_rss_mb']} MiB"
     )

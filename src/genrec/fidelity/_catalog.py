@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from genrec.fidelity._text import clean, norm
@@ -93,6 +93,31 @@ _CUE_BEFORE = re.compile(
 )
 _CUE_AFTER = re.compile(r"(?i)^\s*(?:-|\s)?(?:style|inspired|type|dupe|alternative|approved|grade|quality)\b")
 _CAMEL = re.compile(r"[A-Z][a-z]{2,}")
+_LINE_WORD = re.compile(r"[a-z]{3,}")
+#: Words every kind of product title carries (packaging, units): sharing one says nothing about a product line.
+_LINE_STOP = frozenset(
+    [
+        "and",
+        "with",
+        "for",
+        "the",
+        "set",
+        "kit",
+        "pack",
+        "oz",
+        "ounce",
+        "ounces",
+        "fluid",
+        "count",
+        "piece",
+        "pieces",
+        "size",
+        "inch",
+        "inches",
+        "new",
+        "each",
+    ]
+)
 
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
@@ -120,9 +145,15 @@ class BrandLexicon:
     """
 
     def __init__(
-        self, brands: Iterable[str], distinctive: Iterable[str] = (), common_words: Iterable[str] = ()
+        self,
+        brands: Iterable[str],
+        distinctive: Iterable[str] = (),
+        common_words: Iterable[str] = (),
+        lines: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.brands = frozenset(b for b in (norm(x) for x in brands) if b not in GENERIC_BRANDS)
+        #: per brand, the words its catalog titles use besides its name (its product line); empty: unknown
+        self.lines: dict[str, frozenset[str]] = {b: frozenset(w) for b, w in (lines or {}).items()}
         self.distinctive = self.brands
         self.keys: dict[str, str] = {}  # squashed form -> brand
         self.ambiguous: set[str] = set()  # keys that are everyday words
@@ -169,8 +200,10 @@ class BrandLexicon:
                 if brand is None:
                     continue
                 a, b = toks[i].start, toks[i + size - 1].end
-                if key in self.ambiguous and not loose and not self._as_name(n.text, a, b, i, title):
-                    continue
+                if key in self.ambiguous and not loose:
+                    how = self._as_name(n.text, a, b, i, title)
+                    if how is None or (how == "title-start" and not self._in_line(brand, n.text[b:])):
+                        continue
                 hit = (brand, a, b, size)
                 break
             if hit:
@@ -183,17 +216,30 @@ class BrandLexicon:
             i += 1
         return out
 
-    def _as_name(self, text: str, start: int, end: int, index: int, title: bool) -> bool:
-        """An everyday-word brand at ``start`` reads as a name: capitalised, and first in a title, capitalised
-        mid-sentence elsewhere, or anywhere after "by", "inspired by", "like", ... or before "-style", "dupe"."""
+    def _as_name(self, text: str, start: int, end: int, index: int, title: bool) -> str | None:
+        """Why an everyday-word brand at ``start`` reads as a name (None: it does not): capitalised, and
+        after "by", "inspired by", "like", ... or before "-style", "dupe" ("cue"), first in a title
+        ("title-start"), or capitalised mid-sentence elsewhere ("mid-sentence")."""
         if not text[start : start + 1].isupper():
-            return False
+            return None
         if _CUE_BEFORE.search(text[max(0, start - 24) : start]) or _CUE_AFTER.match(text[end : end + 16]):
-            return True
+            return "cue"
         if title:
-            return index == 0
+            return "title-start" if index == 0 else None
         before = text[:start].rstrip()
-        return bool(before) and before[-1] not in ".!?:\n"  # capitalised mid-sentence, not a sentence start
+        # capitalised mid-sentence, not a sentence start
+        return "mid-sentence" if before and before[-1] not in ".!?:\n" else None
+
+    def _in_line(self, brand: str, rest: str) -> bool:
+        """Whether the words after an everyday-word brand that starts a title belong to the brand's product line.
+
+        Every title word is capitalised, so "Crackle Effect Top Coat" or "Red Carpet Glam Eyeliner" looks
+        like a brand name by its case alone; it counts as one when the title also shares a word with the
+        brand's own catalog titles, or says nothing else (a bare name), or the brand's line is unknown.
+        """
+        line = self.lines.get(brand)
+        words = {_stem(w) for w in _LINE_WORD.findall(rest.lower()) if w not in _LINE_STOP}
+        return not line or not words or bool(words & line)
 
     def _merged(self, text: str, tok: Token, n: Normalized) -> list[BrandMention]:
         """Two catalog brands run together in one word ("PellwickTorvik", "Pellwicktorvik")."""
@@ -224,15 +270,39 @@ class BrandLexicon:
         return out
 
 
+def _stem(word: str) -> str:
+    """A crude plural fold ("polishes" ~ "polish", "coats" ~ "coat") for product-line words."""
+    return word[:-2] if word.endswith("es") and len(word) > 5 else word[:-1] if word.endswith("s") else word
+
+
+def product_lines(rows: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """Per brand, the words of its items' titles besides its own name; a brand that extends another ("red carpet
+    manicure" extends "red carpet") lends its words and its extra name words to the shorter one. ``rows``: normalised (title, brand)."""
+    lines: dict[str, set[str]] = defaultdict(set)
+    for title, brand in rows:
+        if brand and brand not in GENERIC_BRANDS:
+            own = set(brand.split())
+            lines[brand].update(_stem(w) for w in _LINE_WORD.findall(title) if w not in own and w not in _LINE_STOP)
+    names = sorted(lines)
+    for i, brand in enumerate(names):  # sorted: the brands extending ``brand`` follow it
+        for longer in names[i + 1 :]:
+            if not longer.startswith(brand):
+                break
+            if longer.startswith(brand + " "):
+                extra = longer[len(brand) :].split()
+                lines[brand] |= lines[longer] | {_stem(w) for w in extra if _LINE_WORD.fullmatch(w)}
+    return dict(lines)
+
+
 def build_brand_lexicon(titles_brands: Iterable[tuple[str, str]], max_other: int = 2) -> BrandLexicon:
-    """Brands from (title, brand) pairs; words in many titles mark everyday-word brands (``max_other`` is unused, kept
-    for callers of the first version)."""
+    """Brands from (title, brand) pairs; words in many titles mark everyday-word brands, the other words of a
+    brand's titles its product line (``max_other`` is unused, kept for callers of the first version)."""
     rows = [(norm(title or ""), norm(brand or "")) for title, brand in titles_brands]
     df: Counter[str] = Counter()  # titles using a word that is not part of their own brand's name
     for title, brand in rows:
         df.update(set(title.split()) - set(brand.split()))
     common = {w for w, n in df.items() if n >= _CATALOG_COMMON}
-    return BrandLexicon({b for _, b in rows if b}, common_words=common)
+    return BrandLexicon({b for _, b in rows if b}, common_words=common, lines=product_lines(rows))
 
 
 def brand_lexicon(ctx: CheckContext) -> BrandLexicon:

@@ -56,6 +56,13 @@ BANK_FILES: tuple[str, ...] = (
     "examples_varied.toml",
 )
 _CLAUSE = re.compile(r";")
+#: A section label of product copy that opens a sentence ("Instructions: steep for ..."): scored without it,
+#: since the label carries no content but moved harmless steps next to the unsafe how-to examples.
+#: Warnings stay in: "Warning:" and "Caution:" are part of what a safety sentence says.
+_LABEL = re.compile(
+    r"(?i)\s*(?:instructions?|directions?|tips?|note|usage|how\s+to\s+use|to\s+use|method|preparation|"
+    r"serving\s+suggestions?|storage|care|step\s+\d+)\s*:\s*(?=\S)"
+)
 _WORD = re.compile(r"\S+")
 
 
@@ -112,7 +119,8 @@ def load_bank(extra: Sequence[str | Path] = ()) -> ExampleBank:
 
 
 def sentence_spans(text: str, max_words: int = 40, window: int = 24) -> list[tuple[int, int]]:
-    """Spans of the sentences (and ``;`` clauses) of ``text``; those over ``max_words`` words also in half-overlapping windows."""
+    """Spans of the sentences (and ``;`` clauses) of ``text``, each without an opening section label ("Tip:");
+    those over ``max_words`` words also in half-overlapping windows."""
     out: list[tuple[int, int]] = []
     for s0, s1 in textnorm.sentence_spans(text):
         start = s0
@@ -122,6 +130,7 @@ def sentence_spans(text: str, max_words: int = 40, window: int = 24) -> list[tup
             start = m.end()
         for a, b in textnorm.sentence_spans(text[start:s1]):
             out.append((start + a, start + b))
+    out = [_unlabelled(text, a, b) for a, b in out]
     windows: list[tuple[int, int]] = []
     for a, b in out:
         words = [(w.start() + a, w.end() + a) for w in _WORD.finditer(text[a:b])]
@@ -131,6 +140,12 @@ def sentence_spans(text: str, max_words: int = 40, window: int = 24) -> list[tup
                 chunk = words[i : i + window]
                 windows.append((chunk[0][0], chunk[-1][1]))
     return out + windows
+
+
+def _unlabelled(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span ``start:end`` of ``text`` without a section label that opens it ("Tip: ...")."""
+    m = _LABEL.match(text, start, end)
+    return (m.end(), end) if m else (start, end)
 
 
 @dataclass

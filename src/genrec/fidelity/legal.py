@@ -90,7 +90,8 @@ class LegalCheck(Check):
             if s.protected_brands == "catalog":
                 brands |= brand_lexicon(ctx).brands
             allowed = {norm(b) for b in s.allow_brands}
-            return BrandLexicon(brands - allowed)
+            lines = brand_lexicon(ctx).lines if ctx.catalog is not None else {}
+            return BrandLexicon(brands - allowed, lines=lines)
 
         key = f"legal.protected.{s.protected_brands}.{tuple(s.brand_lists)}.{tuple(s.allow_brands)}"
         return ctx.cached(key, build)
