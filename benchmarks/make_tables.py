@@ -430,8 +430,16 @@ def protocols_table(runs: dict[str, dict[str, Any]], published: list[tuple[str, 
         value = r["metrics"].get(k)
         return f"**{_fmt(value)}**" if value == best[(excl, k)] else _fmt(value)
 
+    stale = False
     for name in models:
         kept, excl = runs[name], runs.get(name + EXCLUDED)
+        if (
+            excl is not None
+            and "best_epoch" in excl.get("fit_info", {})
+            and "early_stopping_exclude_history" not in excl
+        ):
+            stale = True
+            name += " †"
         walls = " / ".join(_fmt(cost(r)[0], 0) if r else "–" for r in (kept, excl))
         lines.append(
             f"| {name} | {cell(kept, False, 'Recall@10')} | {cell(kept, False, 'NDCG@10')} | "
@@ -443,6 +451,12 @@ def protocols_table(runs: dict[str, dict[str, Any]], published: list[tuple[str, 
         name = label.replace(EXCLUDED, "")
         cells = f"– | – | {recall} | {ndcg}" if excluded else f"{recall} | {ndcg} | – | –"
         lines.append(f"| *{name}* | {cells} | |")
+    if stale:
+        lines += [
+            "",
+            "† Run before early stopping followed the protocol: its epoch count was chosen on the history-kept "
+            "validation NDCG@10, the rest (test, and any grid) with history excluded.",
+        ]
     return "\n".join(lines) + "\n"
 
 

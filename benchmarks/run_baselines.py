@@ -90,6 +90,7 @@ def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bo
         "model": model_name,
         "split": split.describe(),
         "protocol": result.test.protocol,
+        "early_stopping_exclude_history": exclude_history,  # the validator follows the protocol
         "metrics": result.test.metrics,
         "valid_metrics": result.valid_metrics,
         "config": config_to_dict(result.model.config),

@@ -168,6 +168,7 @@ def run(
         "model": "tiger",
         "split": split.describe(),
         "protocol": result.test.protocol,
+        "early_stopping_exclude_history": exclude_history,  # the validator follows the protocol
         "metrics": result.test.metrics,
         "valid_metrics": vm,
         "config": config,

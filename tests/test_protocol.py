@@ -80,3 +80,16 @@ def test_overrides_win_over_the_grid_and_the_refit_over_both(split) -> None:  # 
 def test_bad_settings_fail_before_any_training(split) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=r"neighbors: Input should be greater than or equal to 1 \(got 0\)"):
         fit_protocol("itemknn", split, {}, {"neighbors": [10, 0]}, progress=False)
+
+
+def test_validation_follows_the_tests_protocol_when_history_is_excluded(split) -> None:  # type: ignore[no-untyped-def]
+    excluded = EvalConfig(ks=(5, 10, 20), exclude_history=True)
+    popularity = create_model("popularity").fit(split.train)
+    by_evaluate = evaluate(popularity, split.valid, split.train, excluded, beyond_accuracy=False, progress=False)
+    assert ranking_validator(split.valid, exclude_history=True)(popularity) == pytest.approx(
+        by_evaluate.metrics["NDCG@10"]
+    )
+    # early stopping scores epochs under the protocol the result reports
+    result = fit_protocol("sasrec", split, SASREC, eval_config=excluded, progress=False, test=False, refit=False)
+    assert result.valid_metrics["NDCG@10"] == pytest.approx(result.selection_fit_info["best_valid_ndcg10"])
+    assert ranking_validator(split.valid)(result.model) != pytest.approx(result.valid_metrics["NDCG@10"])

@@ -138,7 +138,7 @@ def fit_protocol(
 
     trials: list[dict[str, Any]] = []
     best: tuple[float, Recommender, dict[str, Any], dict[str, float], float] | None = None
-    valid = ranking_validator(split.valid)
+    valid = ranking_validator(split.valid, exclude_history=eval_cfg.exclude_history)  # the test's protocol
     for point, config in zip(points, configs):
         chosen = {**settings, **point}
         selected = cls(config)

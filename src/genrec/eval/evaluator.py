@@ -21,6 +21,7 @@ from genrec.config import EvalConfig, config_to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.split import EvalCases
 from genrec.eval import metrics as M
+from genrec.eval.validation import history_minus_target
 from genrec.models.base import Recommender, mask_items, top_k
 
 
@@ -94,7 +95,7 @@ def evaluate(
         hi = min(lo + config.batch_size, len(cases))
         hist = cases.histories[lo:hi]
         targets = cases.targets[lo:hi]
-        exclude = _history_minus_target(hist, targets) if config.exclude_history else None
+        exclude = history_minus_target(hist, targets) if config.exclude_history else None
         if full_scores:
             scores = model.score(hist)
             if exclude is not None:
@@ -131,11 +132,6 @@ def evaluate(
         "novelty_and_arp_popularity": "distinct training users per item",
     }
     return EvalResult(metrics, protocol, len(cases), time.perf_counter() - start)
-
-
-def _history_minus_target(histories: list[np.ndarray], targets: np.ndarray) -> list[np.ndarray]:
-    """History items to exclude: all of them except the target itself (a repeat stays rankable)."""
-    return [h[h != t] for h, t in zip(histories, targets)]
 
 
 def evaluation_config_dict(config: EvalConfig) -> dict[str, Any]:

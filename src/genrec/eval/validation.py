@@ -1,8 +1,9 @@
 """Validation metrics for early stopping: callables the trainer calls with the model being trained.
 
 ``ranking_validator(split.valid)`` scores NDCG@10 exactly as ``evaluate`` would on the same cases
-(full ranking over the catalog, history kept, ties pessimistic; generative models by their top-k
-list), so models need not import this package to stop early.
+(full ranking over the catalog, ties pessimistic; generative models by their top-k list; history
+items kept in the ranking, or removed with ``exclude_history`` as ``EvalConfig.exclude_history``
+does), so models need not import this package to stop early.
 """
 
 from __future__ import annotations
@@ -14,17 +15,29 @@ import numpy as np
 
 from genrec.data.split import EvalCases
 from genrec.eval import metrics as M
+from genrec.models.base import mask_items
 
 
-def target_ranks(model: Any, cases: EvalCases, k: int, batch_size: int = 1024) -> np.ndarray:
+def history_minus_target(histories: list[np.ndarray], targets: np.ndarray) -> list[np.ndarray]:
+    """History items to exclude: all of them except the target itself (a repeat stays rankable)."""
+    return [h[h != t] for h, t in zip(histories, targets)]
+
+
+def target_ranks(
+    model: Any, cases: EvalCases, k: int, batch_size: int = 1024, exclude_history: bool = False
+) -> np.ndarray:
     """0-based rank of every case's target: by the model's scores in batches, or by its top-``k`` list."""
+    exclude = history_minus_target(cases.histories, cases.targets) if exclude_history else None
     if getattr(model, "full_scores", True):
         ranks = np.zeros(len(cases), dtype=np.int64)
         for lo in range(0, len(cases), batch_size):
             hi = min(lo + batch_size, len(cases))
-            ranks[lo:hi] = M.pessimistic_rank(model.score(cases.histories[lo:hi]), cases.targets[lo:hi])
+            scores = model.score(cases.histories[lo:hi])
+            if exclude is not None:
+                mask_items(scores, exclude[lo:hi])
+            ranks[lo:hi] = M.pessimistic_rank(scores, cases.targets[lo:hi])
         return ranks
-    lists = model.recommend(cases.histories, k=k).items
+    lists = model.recommend(cases.histories, k=k, exclude=exclude).items
     return M.rank_in_lists(lists, cases.targets, model.n_items)
 
 
@@ -35,6 +48,7 @@ class RankingValidator:
     cases: EvalCases
     k: int = 10
     batch_size: int = 1024  # histories scored at once by full-scoring models
+    exclude_history: bool = False  # history items (but the target) removed from the ranking
 
     @property
     def name(self) -> str:
@@ -43,7 +57,8 @@ class RankingValidator:
 
     def __call__(self, model: Any) -> float:
         """NDCG@k of ``model``."""
-        return M.rank_metrics(target_ranks(model, self.cases, self.k, self.batch_size), (self.k,))[f"NDCG@{self.k}"]
+        ranks = target_ranks(model, self.cases, self.k, self.batch_size, self.exclude_history)
+        return M.rank_metrics(ranks, (self.k,))[f"NDCG@{self.k}"]
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -54,6 +69,6 @@ class RankingValidator:
         return replace(self, cases=self.cases.subset(np.sort(pick)))
 
 
-def ranking_validator(cases: EvalCases | None, k: int = 10) -> RankingValidator | None:
+def ranking_validator(cases: EvalCases | None, k: int = 10, exclude_history: bool = False) -> RankingValidator | None:
     """The early-stopping metric on ``cases`` (None when there are none)."""
-    return RankingValidator(cases, k) if cases is not None and len(cases) else None
+    return RankingValidator(cases, k, exclude_history=exclude_history) if cases is not None and len(cases) else None
