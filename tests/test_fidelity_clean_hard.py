@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tests.fidelity_probe import edit_of, flags
 
-from genrec.data.generated import GeneratedItem, Provenance
+from genrec.data.generated import GeneratedItem
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
 from genrec.textnorm import Normalizer
@@ -70,14 +71,7 @@ def ctx() -> CheckContext:
 
 
 def edit(item_id: str, title: str, description: str) -> GeneratedItem:
-    row = CATALOG.set_index("item_id").loc[item_id]
-    prov = Provenance("edit", "textgen", "1", user_id="u1", source_item_id=item_id)
-    return GeneratedItem(title, description, str(row["brand"]), [], float(row["price"]), provenance=prov)
-
-
-def flags(checker: FidelityChecker, item: GeneratedItem, ctx: CheckContext) -> dict[str, list[str]]:
-    report = checker.check(item, ctx, attach=False)
-    return {name: [f.code for f in r.findings] for name, r in report.checks.items() if r.verdict != "pass"}
+    return edit_of(CATALOG, item_id, title, description)
 
 
 # ---- cause 1: a decimal read out ("one point seven") was read as its last digit ("7 ounces") -----------

@@ -1,0 +1,22 @@
+"""Helpers of the fidelity false-positive tests: an edit of a catalog item, and what each check flagged."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from genrec.data.generated import GeneratedItem, Provenance
+from genrec.fidelity.base import CheckContext
+from genrec.fidelity.checker import FidelityChecker
+
+
+def edit_of(catalog: pd.DataFrame, item_id: str, title: str, description: str) -> GeneratedItem:
+    """An AI edit of ``item_id`` (its brand and price kept) with a new title and description."""
+    row = catalog.set_index("item_id").loc[item_id]
+    prov = Provenance("edit", "textgen", "1", user_id="u1", source_item_id=item_id)
+    return GeneratedItem(title, description, str(row["brand"]), [], float(row["price"]), provenance=prov)
+
+
+def flags(checker: FidelityChecker, item: GeneratedItem, ctx: CheckContext) -> dict[str, list[str]]:
+    """Finding codes of every check that did not pass."""
+    report = checker.check(item, ctx, attach=False)
+    return {name: [f.code for f in r.findings] for name, r in report.checks.items() if r.verdict != "pass"}
