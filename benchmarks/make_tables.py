@@ -83,7 +83,7 @@ def load_results() -> dict[str, dict[str, dict[str, Any]]]:
     found: dict[str, dict[str, dict[str, Any]]] = {}
     for path in sorted(RESULTS.glob("*/*.json"), key=lambda p: (p.parent.name, p.stem.startswith("fusion_component"))):
         data = json.loads(path.read_text())
-        if "metrics" in data and "model" in data and "protocol" in data:
+        if "metrics" in data and "model" in data and "protocol" in data and "variant" not in data:
             runs = found.setdefault(path.parent.name, {})
             name = _row_name(path, data)
             if name not in runs:

@@ -58,8 +58,12 @@ from genrec.train import refit_overrides
 MODELS = ("popularity", "itemknn", "sasrec")
 
 
-def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bool = False) -> Path:
-    """Select a config on validation, refit it if it trains for epochs, evaluate it on test, write the result."""
+def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bool = False, variant: str = "") -> Path:
+    """Select a config on validation, refit it if it trains for epochs, evaluate it on test, write the result.
+
+    A ``variant`` (e.g. ``2threads``) writes ``<stem>_variant_<variant>.json``: a cost run shown in the cost
+    tables but not in the accuracy tables, whose rows stay the main run's.
+    """
     start = time.perf_counter()
     code = commit()  # the code that runs is the code at the start (the tree may change during a long run)
     ds = load_benchmark_dataset(dataset)
@@ -105,8 +109,10 @@ def run_one(dataset: str, model_name: str, extra: list[str], exclude_history: bo
         "machine": machine(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),
+        **({"variant": variant} if variant else {}),
     }
-    out = write_result(dataset, result_stem(model_name, exclude_history), payload)
+    stem = result_stem(model_name, exclude_history) + (f"_variant_{variant}" if variant else "")
+    out = write_result(dataset, stem, payload)
     m = result.test.metrics
     print(
         f"[{dataset}/{model_name}] TEST Recall@10={m['Recall@10']:.4f} NDCG@10={m['NDCG@10']:.4f} "
@@ -175,6 +181,7 @@ def main() -> None:
         help="reuse the selection in the existing result file; only refit on train+valid and test",
     )
     parser.add_argument("--exclude-history", action="store_true", help="remove history items from the ranking (HSTU)")
+    parser.add_argument("--variant", default="", help="write <model>_variant_<name>.json (a cost run, not a table row)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     datasets = list(SUITE) if args.dataset == "all" else [args.dataset]
@@ -183,7 +190,7 @@ def main() -> None:
         if args.refit_only:
             refit_only(datasets[0], models[0], args.set)
         else:
-            run_one(datasets[0], models[0], args.set, args.exclude_history)
+            run_one(datasets[0], models[0], args.set, args.exclude_history, args.variant)
         return
     for dataset, model in itertools.product(datasets, models):
         cmd = [sys.executable, "-m", "benchmarks.run_baselines", "--dataset", dataset, "--model", model]
@@ -191,6 +198,8 @@ def main() -> None:
             cmd += ["--set", s]
         if args.exclude_history:
             cmd.append("--exclude-history")
+        if args.variant:
+            cmd += ["--variant", args.variant]
         subprocess.run(cmd, check=True)
 
 
