@@ -123,7 +123,12 @@ def goals_section() -> str:
                 f"CPU-second, {run['users_per_s']:,.0f} users/s wall at load {run['load_average_1min_before']:.1f} | "
                 f"{'yes' if run['users_per_s'] >= DECODING_TARGET else 'per CPU-second only' if run['users_per_cpu_s'] >= DECODING_TARGET else 'no'} |"
             )
-    for model, name in (("tiger", "tiger"), ("sasrec", "sasrec"), ("sasrec", "fusion_component_sasrec"), ("sasrec", "sasrec_variant_2threads")):
+    for model, name in (
+        ("tiger", "tiger"),
+        ("sasrec", "sasrec"),
+        ("sasrec", "fusion_component_sasrec"),
+        ("sasrec", "sasrec_variant_2threads"),
+    ):
         path = RESULTS / "amazon-beauty" / f"{name}.json"
         if path.exists():
             r = json.loads(path.read_text())
