@@ -565,7 +565,7 @@ def headline_loop() -> str:
 def headline_fidelity() -> str:
     """Per check: recall on the hand-written held-out cases (pooled over both catalogs), on their disguised
     spellings, and the share of all human catalog items each check flags."""
-    from benchmarks.fidelity_cases import CHECKS
+    from benchmarks.fidelity_cases import CHECKS, FRESH_FAULTY, NEWEST_CLEAN
     from benchmarks.fidelity_report import recall_cell
 
     found = {p.parent.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*/fidelity.json"))}
@@ -575,10 +575,10 @@ def headline_fidelity() -> str:
     rows = [r for n in names for r in found[n].get("handwritten", {}).get("outcomes", [])]
 
     lines = [
-        "| check | hand-written held-out recall | held-out, disguised spellings | "
+        "| check | hand-written held-out recall | fresh faulty set, written blind | held-out, disguised spellings | "
         + " | ".join(f"{DATASET_TITLES.get(n, n)} human items flagged" for n in names)
         + " |",
-        "|---" * (3 + len(names)) + "|",
+        "|---" * (4 + len(names)) + "|",
     ]
     for check in CHECKS:
         cells = []
@@ -586,13 +586,13 @@ def headline_fidelity() -> str:
             fpr = found[n]["human"]["checks"].get(check, {}).get("fpr")
             cells.append("–" if fpr is None else f"{100 * fpr:.2f}%")
         lines.append(
-            f"| {check} | {recall_cell(rows, check, split='heldout')} | "
+            f"| {check} | {recall_cell(rows, check, split='heldout')} | {recall_cell(rows, check, file=FRESH_FAULTY)} | "
             f"{recall_cell(rows, check, split='heldout', style='disguised')} | " + " | ".join(cells) + " |"
         )
     any_flag = " / ".join(f"{100 * found[n]['human']['any_flag']:.2f}%" for n in names)
     clean = [r for r in rows if not r["expect"]]
     flagged = sum(r["verdict"] != "pass" for r in clean)
-    fresh = [r for r in clean if r.get("file") == "clean_fresh"]
+    fresh = [r for r in clean if r.get("file") == NEWEST_CLEAN]
     fresh_flagged = sum(r["verdict"] != "pass" for r in fresh)
     missed = sum(1 for r in rows if r["expect"] and not r["flagged_by"])
     faulty = sum(1 for r in rows if r["expect"])

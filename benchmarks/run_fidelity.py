@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import RESULTS, Timer, commit, load_benchmark_dataset, machine, peak_rss_mb, write_result
-from benchmarks.fidelity_cases import handwritten_context, load_cases, score_cases
+from benchmarks.fidelity_cases import NEWEST_CLEAN, handwritten_context, load_cases, score_cases
 from benchmarks.redteam import RedTeamConfig, RedTeamSet, build_redteam
 from genrec.config import SyntheticConfig
 from genrec.data.dataset import Dataset
@@ -479,8 +479,8 @@ def main() -> None:
         print(f"  {name:16s} {hw:40s} {tmpl} {payload['human']['checks'][name]['fpr']}")
     print(
         f"clean hand-written DEV flagged {hand['clean']['any_flag_dev']} (clean_hard DEV "
-        f"{hand['clean_sets']['clean_hard']['any_flag_dev']}; clean_fresh HELD-OUT "
-        f"{hand['clean_sets']['clean_fresh']['any_flag_heldout']}; pooled {hand['clean_pooled']['any_flag']}); "
+        f"{hand['clean_sets']['clean_hard']['any_flag_dev']}; {NEWEST_CLEAN} HELD-OUT "
+        f"{hand['clean_sets'][NEWEST_CLEAN]['any_flag_heldout']}; pooled {hand['clean_pooled']['any_flag']}); "
         f"human any-flag {payload['human']['any_flag']}, "
         f"any-block {payload['human']['any_block']}; {payload['timing']['ms_per_item']} ms/item; "
         f"wall {payload['wall_seconds']} s, peak {payload['peak_rss_mb']} MiB"

@@ -1,4 +1,4 @@
-"""Helpers of the fidelity false-positive tests: an edit of a catalog item, and what each check flagged."""
+"""Helpers of the fidelity false-positive tests: a small catalog, an edit of one of its items, what each check flagged."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ import pandas as pd
 from genrec.data.generated import GeneratedItem, Provenance
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
+
+
+def catalog_of(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """A catalog of ``rows`` (item_id, brand, title, price, optional description), without categories."""
+    catalog = pd.DataFrame(rows)
+    if "description" not in catalog:
+        catalog["description"] = ""
+    catalog["description"] = catalog["description"].fillna("")
+    catalog["categories"] = [[] for _ in range(len(catalog))]
+    return catalog
 
 
 def edit_of(catalog: pd.DataFrame, item_id: str, title: str, description: str) -> GeneratedItem:

@@ -7,9 +7,8 @@ still find.
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
-from tests.fidelity_probe import edit_of, flags
+from tests.fidelity_probe import catalog_of, edit_of, flags
 
 from genrec.data.generated import GeneratedItem, Provenance
 from genrec.fidelity._catalog import product_lines
@@ -17,7 +16,7 @@ from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.learned import sentence_spans
 
-CATALOG = pd.DataFrame(
+CATALOG = catalog_of(
     [
         # an everyday-word brand whose only item is another brand's product ("Crackle" names the finish)
         {"item_id": "c1", "brand": "Crackle", "title": "Lacquera Crackle Shatter 6 Bottle Set", "price": 12.0},
@@ -28,8 +27,6 @@ CATALOG = pd.DataFrame(
         {"item_id": "k1", "brand": "Brewvik", "title": "Brewvik Cold Brew Coffee Maker, 1.5 l", "price": 29.0},
     ]
 )
-CATALOG["description"] = ""
-CATALOG["categories"] = [[] for _ in range(len(CATALOG))]
 
 
 @pytest.fixture(scope="module")

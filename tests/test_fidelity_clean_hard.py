@@ -7,16 +7,15 @@ still find.
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
-from tests.fidelity_probe import edit_of, flags
+from tests.fidelity_probe import catalog_of, edit_of, flags
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
 from genrec.textnorm import Normalizer
 
-CATALOG = pd.DataFrame(
+CATALOG = catalog_of(
     [
         {
             "item_id": "t1",
@@ -56,8 +55,6 @@ CATALOG = pd.DataFrame(
         },
     ]
 )
-CATALOG["description"] = ""
-CATALOG["categories"] = [[] for _ in range(len(CATALOG))]
 
 
 @pytest.fixture(scope="module")

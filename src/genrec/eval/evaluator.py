@@ -21,8 +21,8 @@ from genrec.config import EvalConfig, config_to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.split import EvalCases
 from genrec.eval import metrics as M
-from genrec.eval.validation import history_minus_target
-from genrec.models.base import Recommender, mask_items, top_k
+from genrec.eval.validation import rank_batch
+from genrec.models.base import Recommender
 
 
 @dataclass
@@ -93,21 +93,11 @@ def evaluate(
     bar = tqdm(total=len(cases), desc=desc, unit="user", disable=not progress, leave=False)
     for lo in range(0, len(cases), config.batch_size):
         hi = min(lo + config.batch_size, len(cases))
-        hist = cases.histories[lo:hi]
-        targets = cases.targets[lo:hi]
-        exclude = history_minus_target(hist, targets) if config.exclude_history else None
-        if full_scores:
-            scores = model.score(hist)
-            if exclude is not None:
-                mask_items(scores, exclude)
-            ranks[lo:hi] = M.pessimistic_rank(scores, targets)
-            lists[lo:hi] = top_k(scores, lists.shape[1])[0]
-        else:
-            recs = model.recommend(hist, k=lists.shape[1], exclude=exclude)
-            valid = (recs.items >= 0) & (recs.items < n_items)
-            rec_items = np.where(valid, recs.items, -1)
-            ranks[lo:hi] = M.rank_in_lists(rec_items, targets, n_items)
-            lists[lo:hi] = np.where(valid, recs.items, 0)
+        batch_ranks, batch_lists = rank_batch(
+            model, cases.histories[lo:hi], cases.targets[lo:hi], lists.shape[1], n_items, config.exclude_history
+        )
+        ranks[lo:hi] = batch_ranks
+        lists[lo:hi] = np.maximum(batch_lists, 0)  # a missing or invalid id counts as a miss, shown as item 0
         bar.update(hi - lo)
     bar.close()
 

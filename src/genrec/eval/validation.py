@@ -15,7 +15,7 @@ import numpy as np
 
 from genrec.data.split import EvalCases
 from genrec.eval import metrics as M
-from genrec.models.base import mask_items
+from genrec.models.base import mask_items, top_k
 
 
 def history_minus_target(histories: list[np.ndarray], targets: np.ndarray) -> list[np.ndarray]:
@@ -23,22 +23,36 @@ def history_minus_target(histories: list[np.ndarray], targets: np.ndarray) -> li
     return [h[h != t] for h, t in zip(histories, targets)]
 
 
+def rank_batch(
+    model: Any, histories: list[np.ndarray], targets: np.ndarray, k: int, n_items: int, exclude_history: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """0-based pessimistic rank of each target (``n_items`` when a top-k list misses it) and each case's
+    top-``k`` list (-1 where a generative model's list is short or holds an id outside the catalog).
+
+    Full-scoring models rank by their scores; generative ones by the list they return, so invalid
+    generated ids count as misses. With ``exclude_history`` the history (but the target) is removed.
+    """
+    exclude = history_minus_target(histories, targets) if exclude_history else None
+    if getattr(model, "full_scores", True):
+        scores = model.score(histories)
+        if exclude is not None:
+            mask_items(scores, exclude)
+        return M.pessimistic_rank(scores, targets), top_k(scores, min(k, n_items))[0]
+    items = model.recommend(histories, k=k, exclude=exclude).items
+    lists = np.where((items >= 0) & (items < n_items), items, -1)
+    return M.rank_in_lists(lists, targets, n_items), lists
+
+
 def target_ranks(
     model: Any, cases: EvalCases, k: int, batch_size: int = 1024, exclude_history: bool = False
 ) -> np.ndarray:
-    """0-based rank of every case's target: by the model's scores in batches, or by its top-``k`` list."""
-    exclude = history_minus_target(cases.histories, cases.targets) if exclude_history else None
-    if getattr(model, "full_scores", True):
-        ranks = np.zeros(len(cases), dtype=np.int64)
-        for lo in range(0, len(cases), batch_size):
-            hi = min(lo + batch_size, len(cases))
-            scores = model.score(cases.histories[lo:hi])
-            if exclude is not None:
-                mask_items(scores, exclude[lo:hi])
-            ranks[lo:hi] = M.pessimistic_rank(scores, cases.targets[lo:hi])
-        return ranks
-    lists = model.recommend(cases.histories, k=k, exclude=exclude).items
-    return M.rank_in_lists(lists, cases.targets, model.n_items)
+    """0-based rank of every case's target, batch by batch (see ``rank_batch``)."""
+    ranks = np.zeros(len(cases), dtype=np.int64)
+    for lo in range(0, len(cases), batch_size):
+        hi = min(lo + batch_size, len(cases))
+        batch = cases.histories[lo:hi]
+        ranks[lo:hi] = rank_batch(model, batch, cases.targets[lo:hi], k, model.n_items, exclude_history)[0]
+    return ranks
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2X
 _PIECES = frozenset(
     {"count", "pack", "set", "x", "bottle", "tube", "jar", "unit", "brush", "refill", "sheet", "pad", "wipe"}
 )
+#: Prefixes that name what the number is (a version, a rating, a label): a unit word after it is not its unit.
+_NAMING = frozenset({"bluetooth", "usb", "version", "ip", "spf", "no"})
 #: Prefixes that only label a number ("#240466", "No. 5"): the source's bare number supports them.
 _LABELS = frozenset({"no"})
 
@@ -165,10 +167,13 @@ def extract_numbers(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[Fac
         if value is None:
             continue
         unit = ""
-        if m.group("unit"):
+        prefix = _PREFIXES.get(re.sub(r"\s+", " ", m.group("pre").strip().lower()), "") if m.group("pre") else ""
+        if prefix in _NAMING:
+            unit = prefix  # "Bluetooth 5.3 pairs fast": the number is Bluetooth's version, not a count of pairs
+        elif m.group("unit"):
             unit = _UNITS[re.sub(r"\s+", " ", m.group("unit").lower())][0]
-        elif m.group("pre"):
-            unit = _PREFIXES.get(re.sub(r"\s+", " ", m.group("pre").strip().lower()), "")
+        else:
+            unit = prefix
         out.append(Fact(value, unit, m.start(), m.end(), m.group()))
     return out
 
@@ -188,6 +193,37 @@ def extract_prices(text: str) -> list[Fact]:
             )
         )
     return out
+
+
+#: Words before a price that make it a bound or an estimate ("under $6", "about 13 dollars"), not a price.
+_PRICE_QUALIFIER = re.compile(
+    r"(?P<upper>under|below|less\s+than|no\s+more\s+than|not\s+more\s+than|up\s+to|at\s+most|within|cheaper\s+than)"
+    r"|(?P<lower>over|above|more\s+than|at\s+least|from|starting\s+at)"
+    r"|(?P<about>about|around|roughly|approximately|approx\.?|nearly|almost|close\s+to|some|circa|~)",
+    re.IGNORECASE,
+)
+#: How far an estimated price ("about $13") may be from the source's.
+ESTIMATE_TOLERANCE = 0.10
+
+
+def price_supported(price: Fact, text: str, source_prices: Sequence[float], tolerance: float) -> bool:
+    """True when a price the item states agrees with one of the source's: the same amount (within
+    ``tolerance``), or a bound or estimate the source's price satisfies ("under six dollars" for 5.45)."""
+    before = text[max(0, price.start - 24) : price.start].rstrip().lower()
+    qualifier = None
+    for m in _PRICE_QUALIFIER.finditer(before):
+        if m.end() == len(before):
+            qualifier = m.lastgroup
+    for q in source_prices:
+        if abs(price.value - q) <= tolerance * max(q, 1e-9):
+            return True
+        if qualifier == "upper" and q <= price.value:
+            return True
+        if qualifier == "lower" and q >= price.value:
+            return True
+        if qualifier == "about" and abs(price.value - q) <= ESTIMATE_TOLERANCE * max(q, 1e-9):
+            return True
+    return False
 
 
 def _dimension(unit: str) -> tuple[str, float]:
@@ -445,7 +481,7 @@ class AuthenticityCheck(Check):
             prices = extract_prices(text)
             price_spans = [(p.start, p.end) for p in prices]
             for p in prices:
-                if not any(abs(p.value - q.value) <= s.price_tolerance * max(q.value, 1e-9) for q in src_prices):
+                if not price_supported(p, text, [q.value for q in src_prices], s.price_tolerance):
                     findings.append(
                         finding("changed_price", f"price {p.text!r} is not the source's", fld, n, p.start, p.end)
                     )
@@ -555,7 +591,7 @@ class AuthenticityCheck(Check):
             # Without a catalog brand a title only poses as a real product when it is nearly the same words:
             # catalogs with templated titles share most words between distinct products.
             bar = self.settings.title_similarity if claimed else max(self.settings.title_similarity, 0.8)
-            near = self._title_index(ctx).query(title_n.text)
+            near = self._title_index(ctx).query(title_n.text, min_shared=2)  # one shared word is no claim
             best = max(near, key=lambda o: (o.jaccard, o.key), default=None)
             if best is not None and best.jaccard >= bar and self._specific_title(best.key, ctx):
                 findings.append(
@@ -667,10 +703,25 @@ _LEADING_NAME = re.compile(r"^\s*(?P<name>[A-Z][a-z]{3,}(?:\s+[A-Z][a-z]{3,})?)\
 _BY_NAME = re.compile(r"\b(?:from|by)\s+(?P<name>[A-Z][a-z]{3,}(?:\s+[A-Z][a-z]{3,})?)(?:'s)?\b")
 
 
+#: How common (pyspellchecker frequency) both halves of a closed compound must be ("Stove|top").
+COMPOUND_PART_FREQUENCY = 1000
+
+
 def _made_up(word: str, catalog: frozenset[str]) -> bool:
-    """A word in neither the English word list nor the catalog."""
+    """A word in neither the English word list nor the catalog, nor a compound of two common English words."""
     w = word.lower()
-    return w not in catalog and english_words().get(w, 0) == 0
+    if w in catalog or english_words().get(w, 0) > 0:
+        return False
+    return not _compound(w)
+
+
+def _compound(word: str) -> bool:
+    """True for a closed compound of two common English words of three letters or more ("stovetop")."""
+    known = english_words()
+    return any(
+        known.get(word[:i], 0) >= COMPOUND_PART_FREQUENCY and known.get(word[i:], 0) >= COMPOUND_PART_FREQUENCY
+        for i in range(3, len(word) - 2)
+    )
 
 
 def _support_text(record: dict[str, Any]) -> str:

@@ -10,8 +10,9 @@ A check flags a sentence when the probability of one of its labels reaches that 
 (``learned_thresholds``, chosen on a validation split; ``learned_threshold`` for labels without
 one) and the nearest bank example of that label has a cosine similarity of at least
 ``learned_min_similarity`` with it (the classifier alone extrapolates on text unlike any
-example). There is no veto by neutral examples unless the policy sets ``learned_neutral_lead``:
-a harmless catalog-like sentence that happens to be nearer must not hide a harmful act.
+example). A neutral example vetoes a flag only when the policy sets ``learned_neutral_lead`` and it is
+more similar than the flagged label's nearest example by over that lead (the default policy sets
+0.10 for safety alone: a harmless sentence merely a little nearer must not hide a harmful act).
 
 The bank's embeddings and the classifier are built once per process and bank; sentence scores
 are memoised (bounded), so the three checks embed each sentence once. If the encoder cannot
@@ -54,6 +55,7 @@ BANK_FILES: tuple[str, ...] = (
     "examples_legal.toml",
     "examples_neutral.toml",
     "examples_varied.toml",
+    "examples_usage.toml",
 )
 _CLAUSE = re.compile(r";")
 #: A section label of product copy that opens a sentence ("Instructions: steep for ..."): scored without it,
