@@ -137,6 +137,9 @@ class BrandMention:
     end: int
 
 
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+
+
 class BrandLexicon:
     """Catalog brands (normalised), the keys that find them in text, and a finder.
 
@@ -190,6 +193,8 @@ class BrandLexicon:
         n = self.normalizer.normalize(text)
         toks = tokens(n.text)
         squashed = [squash(t.text) for t in toks]
+        # the possessive of a brand names it ("Sony's lab"); a brand that ends in 's ("Kiehl's") matches as written
+        bare = [squash(_POSSESSIVE.sub("", t.text)) for t in toks]
         out: list[BrandMention] = []
         i = 0
         while i < len(toks):
@@ -197,6 +202,9 @@ class BrandLexicon:
             for size in range(min(_MAX_NGRAM, len(toks) - i), 0, -1):
                 key = "".join(squashed[i : i + size])
                 brand = self.keys.get(key)
+                if brand is None:
+                    key = "".join(squashed[i : i + size - 1]) + bare[i + size - 1]
+                    brand = self.keys.get(key)
                 if brand is None:
                     continue
                 a, b = toks[i].start, toks[i + size - 1].end

@@ -128,6 +128,13 @@ _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2X
 _PIECES = frozenset(
     {"count", "pack", "set", "x", "bottle", "tube", "jar", "unit", "brush", "refill", "sheet", "pad", "wipe"}
 )
+#: Prefixes that label a size ("EU 42", "size 42", "UK 8"): the same number under another of them is the same size.
+_SIZE_LABELS = frozenset({"eu", "uk", "us", "size"})
+#: Words that state a count of pieces without a digit ("Twin Pack", "Duo").
+_COUNT_WORDS = {"twin": 2.0, "duo": 2.0, "double": 2.0, "trio": 3.0, "triple": 3.0}
+_COUNT_WORD = re.compile(r"\b(twin|duo|double|trio|triple)\s*[-\s]?\s*(?:pack|set)\b|\b(duo|trio)\b", re.IGNORECASE)
+#: A number that opens a list item ("1. Shampoo", "2) Rinse"): an ordinal, no product fact.
+_LIST_MARKER = re.compile(r"(?:^|(?<=[:.;!?\n])\s*|\s(?=\d{1,2}[.)]\s+[A-Z]))\s*(\d{1,2})[.)](?=\s+[A-Za-z])")
 #: Prefixes that name what the number is (a version, a rating, a label): a unit word after it is not its unit.
 _NAMING = frozenset({"bluetooth", "usb", "version", "ip", "spf", "no"})
 #: Prefixes that only label a number ("#240466", "No. 5"): the source's bare number supports them.
@@ -238,10 +245,14 @@ def supported(fact: Fact, source: Iterable[Fact]) -> bool:
     same dimension, the same count of pieces in other words ("4-pack" for "4 bottles"), a labelled
     number the source states bare ("#240466"), or (for a bare number in the item) the same value with any unit."""
     dim, factor = _dimension(fact.unit)
+    if fact.unit in _PIECES and fact.value == 1:
+        return True  # "one pack", "1 bottle": a single piece needs no support
     for s in source:
         same_value = abs(s.value - fact.value) <= 1e-9 * max(1.0, abs(fact.value))
         if same_value and (s.unit == fact.unit or not fact.unit):
             return True
+        if same_value and ({s.unit, fact.unit} <= _SIZE_LABELS or {s.unit, fact.unit} == {"oz", "floz"}):
+            return True  # "EU size 42" for "EU 42"; catalogs write fluid ounces as "Ounce"
         if same_value and ({s.unit, fact.unit} <= _PIECES or (fact.unit in _LABELS and not s.unit)):
             return True
         sdim, sfactor = _dimension(s.unit)
@@ -250,6 +261,40 @@ def supported(fact: Fact, source: Iterable[Fact]) -> bool:
             if abs(a - b) <= 0.03 * max(abs(a), abs(b)):
                 return True
     return False
+
+
+_TOTAL_CUE = re.compile(r"\b(?:in\s+total|total|altogether|in\s+all|combined|overall|all\s+told)\b", re.IGNORECASE)
+
+
+def derived_total(fact: Fact, source: Sequence[Fact], text: str = "") -> bool:
+    """True when ``fact`` is a count of pieces times an amount the source states, said as a total: a count
+    of pieces ("6 x 40" -> "240 sponges") or an amount with "in total" near it ("Twin Pack, 6 fl oz" ->
+    "12 fl oz in total"); "1 fl oz (Pack of 2)" for a pack of two 0.5 fl oz is a changed size."""
+    near = text[max(0, fact.start - 30) : fact.end + 30]
+    if fact.unit not in _PIECES and not _TOTAL_CUE.search(near):
+        return False
+    counts = [s for s in source if s.unit in _PIECES or not s.unit]
+    for c in counts:
+        for s in source:
+            if s is c or c.value <= 1:
+                continue
+            same_unit = s.unit == fact.unit or not fact.unit or fact.unit in _PIECES
+            if same_unit and abs(c.value * s.value - fact.value) <= 1e-6 * max(1.0, fact.value):
+                return True
+    return False
+
+
+def count_words(text: str) -> list[Fact]:
+    """Counts stated as words ("Twin Pack" = 2, "Trio" = 3) as bare facts."""
+    return [
+        Fact(_COUNT_WORDS[(m.group(1) or m.group(2)).lower()], "", m.start(), m.end(), m.group())
+        for m in _COUNT_WORD.finditer(text)
+    ]
+
+
+def list_markers(text: str) -> list[tuple[int, int]]:
+    """Spans of the numbers that open list items ("1. Shampoo ... 2. Rinse")."""
+    return [(m.start(1), m.end(1)) for m in _LIST_MARKER.finditer(text)]
 
 
 def _materials_regex(words: Iterable[str]) -> re.Pattern[str]:
@@ -450,7 +495,7 @@ class AuthenticityCheck(Check):
             lex.family(m.brand) for m in self._all_brands(ctx).find(support_raw, loose=True)
         }
         src_prices = extract_prices(support.text)
-        src_facts = extract_numbers(support.text, [(p.start, p.end) for p in src_prices])
+        src_facts = extract_numbers(support.text, [(p.start, p.end) for p in src_prices]) + count_words(support.text)
         src_price = source.get("price")
         if isinstance(src_price, (int, float)) and src_price == src_price:
             src_prices.append(Fact(float(src_price), "price", 0, 0, ""))
@@ -486,10 +531,10 @@ class AuthenticityCheck(Check):
                         finding("changed_price", f"price {p.text!r} is not the source's", fld, n, p.start, p.end)
                     )
             personal = [(m.start, m.end) for m in find_structured(text)]  # a phone number is no product fact
-            for f in extract_numbers(text, price_spans + personal):
+            for f in extract_numbers(text, price_spans + personal + list_markers(text)):
                 if not f.unit and f.value <= 12 and n.changed("number_word", f.start, f.end):
                     continue  # "two of the best": a small number word without a unit is no numeric claim
-                if not supported(f, src_facts):
+                if not supported(f, src_facts) and not derived_total(f, src_facts, text):
                     findings.append(
                         finding("unsupported_number", f"{f.text!r} is not stated by the source", fld, n, f.start, f.end)
                     )
@@ -605,6 +650,21 @@ class AuthenticityCheck(Check):
                         best.jaccard,
                     )
                 )
+        catalog_brands = set(lex.brands)
+        for fld, n in normed.items():  # a real-world brand outside the catalog ("co-engineered with Sony")
+            for m in self._all_brands(ctx).find(n.original):
+                if m.brand not in catalog_brands:
+                    findings.append(
+                        Finding(
+                            "claims_brand",
+                            f"credits itself to brand {m.brand!r}, which no catalog item has (protected list)",
+                            fld,
+                            m.start,
+                            m.end,
+                            n.original[m.start : m.end],
+                            0.6,
+                        )
+                    )
         details: dict[str, Any] = {"claimed_brand": claimed[0][0] if claimed else None}
         for brand, fld, start, end, text in claimed:
             findings.append(

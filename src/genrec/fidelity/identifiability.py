@@ -66,6 +66,18 @@ def placeholder(value: object) -> bool:
     return re.sub(r"[^a-z0-9]", "", text) in PLACEHOLDERS
 
 
+#: Generator names that say a person made the item: a generated item's provenance must name its model.
+_HUMAN_GENERATOR = re.compile(
+    r"(?:^|[^a-z])(?:human|person|people|manual(?:ly)?|staff|editor|writer|copywriter|"
+    r"employee|owner|founder|not[\s_-]?ai|no[\s_-]?ai)(?:$|[^a-z])"
+)
+
+
+def human_generator(name: str) -> bool:
+    """True when a provenance generator name says a person (not a model) made the item ("human", "staff-editor")."""
+    return bool(_HUMAN_GENERATOR.search(normalize(name).text.lower()))
+
+
 def load_rules(extra: Sequence[Any] = ()) -> list[_rules.PatternRule]:
     """The packaged authorship-claim rules plus operator files, validated."""
     return _rules.load_pattern_rules("authorship.toml", extra, ("claims_human",), label="name")
@@ -116,6 +128,15 @@ class IdentifiabilityCheck(Check):
             )
             if placeholder(value)
         ]
+        if not placeholder(prov.generator) and human_generator(str(prov.generator)):
+            findings.append(
+                Finding(
+                    "missing_provenance",
+                    f"provenance names a person as the generator ({prov.generator!r}) of an AI-generated item",
+                    "provenance",
+                    text=str(prov.generator),
+                )
+            )
         if "created_at" not in missing and not _timestamp(prov.created_at):
             missing.append("created_at")
         if prov.kind == "edit" and placeholder(prov.source_item_id):

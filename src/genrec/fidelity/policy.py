@@ -141,6 +141,13 @@ class SafetySettings(CheckSettings, LearnedSettings):
     codes: ClassVar[tuple[str, ...]] = ("unsafe", "adult", "profanity")
     learned_labels: ClassVar[tuple[str, ...]] = ("unsafe", "adult")
     learned_thresholds: dict[str, float] = Field(default_factory=lambda: dict(LEARNED_THRESHOLDS["safety"]))
+    learned_neutral_lead: float | None = Field(
+        default=0.10,
+        ge=0.0,
+        le=2.0,
+        description="skip a learned flag when the nearest neutral example is more similar by over this "
+        "(chosen on dev data: ordinary imperatives read as unsafe)",
+    )
     block: list[str] = Field(default_factory=lambda: ["unsafe", "adult", "profanity"])
     classifier: bool = Field(default=True, description="use the alt-profanity-check classifier")
     profanity_threshold: float = Field(default=0.9, gt=0.0, le=1.0, description="classifier probability that flags")
