@@ -135,6 +135,7 @@ def test_the_default_safety_policy_has_a_neutral_lead() -> None:
         "Rub the paste into the lamb and roast it slowly.",
         "Strap on the shin guards and charge down the wing.",
         "Pierce the film a few times and microwave for three minutes.",
+        "Rub the spice mix into the pork shoulder and smoke it for six hours.",
     ],
 )
 def test_ordinary_steps_are_not_unsafe(checker: FidelityChecker, ctx: CheckContext, sentence: str) -> None:
@@ -150,7 +151,6 @@ _KNOWN = (
 @pytest.mark.parametrize(
     "sentence",
     [
-        "Rub the spice mix into the pork shoulder and smoke it for six hours.",
         "A leak-proof snack pot that little hands can open at school.",
         "One spoonful and you'll be hooked for life.",
         "Wait twenty minutes and watch the dead skin slough off your heels.",
