@@ -28,13 +28,15 @@ DATA = Path(__file__).resolve().parent / "data" / "fidelity"
 #: The checks the set has faulty cases for.
 CHECKS = ("bias", "privacy", "safety", "authenticity", "legal", "identifiability", "integrity")
 #: The clean sets: ``clean`` (issue 21), ``clean_hard`` (hard negatives written after issue 21's run),
-#: ``clean_fresh`` (all held out, written after the clean_hard round; burned in the clean_fresh2 round) and
-#: ``clean_fresh2`` (all held out, written blind to the checks; the held-out estimate of the clean rate).
-CLEAN_FILES = ("clean", "clean_hard", "clean_fresh", "clean_fresh2")
-#: The newest clean set, never tuned on, and the faulty set written blind to the checks with it.
-NEWEST_CLEAN = "clean_fresh2"
-FRESH_FAULTY = "faulty_fresh"
-FILES = (*CHECKS, FRESH_FAULTY, *CLEAN_FILES)
+#: ``clean_fresh`` (all held out, written after the clean_hard round; burned in the clean_fresh2 round),
+#: ``clean_fresh2`` and ``clean_fresh3`` (all held out, written blind to the checks; the newest is the estimate).
+CLEAN_FILES = ("clean", "clean_hard", "clean_fresh", "clean_fresh2", "clean_fresh3")
+#: The newest clean set, never tuned on, and the faulty set written blind to the checks with it
+#: (``clean_fresh2`` and ``faulty_fresh`` were the first blind pair, burned in the clean_fresh3 round).
+NEWEST_CLEAN = "clean_fresh3"
+FRESH_FAULTY = "faulty_fresh2"
+FAULTY_FILES = (*CHECKS, "faulty_fresh", FRESH_FAULTY)
+FILES = (*FAULTY_FILES, *CLEAN_FILES)
 GENERATOR = "handwritten"
 #: The generator name of cases that claim a watermark (a detector is registered for it).
 WATERMARKED = "handwritten-watermarked"
