@@ -45,7 +45,7 @@ def worker(dataset: str, n_items: int, batch: int) -> dict[str, Any]:
     items = []
     for r in ds.items.to_dict("records"):
         price = r.get("price")
-        prov = Provenance("edit", "human-catalog", "0", user_id="u-speed", source_item_id=str(r["item_id"]))
+        prov = Provenance("edit", "catalog-passthrough", "0", user_id="u-speed", source_item_id=str(r["item_id"]))
         items.append(
             GeneratedItem(
                 str(r.get("title") or ""),

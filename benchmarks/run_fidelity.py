@@ -87,9 +87,11 @@ def human_items(ds: Dataset, users: list[str], seed: int) -> list[GeneratedItem]
     out = []
     for r in ds.items.to_dict("records"):
         price = r.get("price")
+        # the generator names the harness, not a person: "human-..." would be a person named as the generator
+        # of an item marked AI-generated, which the identifiability check flags
         prov = Provenance(
             "edit",
-            "human-catalog",
+            "catalog-passthrough",
             "0",
             user_id=str(users[int(rng.integers(len(users)))]),
             source_item_id=str(r["item_id"]),
