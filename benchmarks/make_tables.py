@@ -718,8 +718,9 @@ def headline(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         parts += [
             "## Fidelity checks",
             "",
-            "Recall on hand-written faulty generated items (written before the checks were changed; every third "
-            "case held out and never tuned on; a check flags a case when it warns or blocks); share of all human "
+            "Recall on hand-written faulty generated items (every third case held out and never tuned on; the "
+            "blind set: 10 cases per check written by someone who never saw the checks, measured once; a check "
+            "flags a case when it warns or blocks); share of all human "
             "catalog items flagged, each checked as an AI edit of itself ([appendix](docs/benchmarks/fidelity.md): "
             "the templated red-team set, per-split figures).",
             "",
