@@ -1,8 +1,13 @@
-"""Helpers of the fidelity false-positive tests: a small catalog, an edit of one of its items, what each check flagged."""
+"""Helpers of the fidelity false-positive tests: a small catalog with its checker and context fixtures, an edit
+of one of its items or a creation, and what each check flagged."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
+import pytest
 
 from genrec.data.generated import GeneratedItem, Provenance
 from genrec.fidelity.base import CheckContext
@@ -17,6 +22,27 @@ def catalog_of(rows: list[dict[str, object]]) -> pd.DataFrame:
     catalog["description"] = catalog["description"].fillna("")
     catalog["categories"] = [[] for _ in range(len(catalog))]
     return catalog
+
+
+def probe_fixtures(catalog: pd.DataFrame) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """Module-scoped ``checker`` (the default policy) and ``ctx`` (``catalog``, user u1) fixtures for a test module:
+    ``checker, ctx = probe_fixtures(CATALOG)``."""
+
+    @pytest.fixture(scope="module")
+    def checker() -> FidelityChecker:
+        return FidelityChecker()
+
+    @pytest.fixture(scope="module")
+    def ctx() -> CheckContext:
+        return CheckContext(catalog=catalog, user_id="u1")
+
+    return checker, ctx
+
+
+def creation(title: str, description: str = "", brand: str | None = None, generator: str = "textgen") -> GeneratedItem:
+    """An AI creation for user u1 (no source, categories or price)."""
+    prov = Provenance("create", generator, "1", user_id="u1")
+    return GeneratedItem(title, description, brand, [], None, provenance=prov)
 
 
 def edit_of(catalog: pd.DataFrame, item_id: str, title: str, description: str) -> GeneratedItem:

@@ -8,9 +8,10 @@ still find.
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags
+from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import creation as create
 
-from genrec.data.generated import GeneratedItem, Provenance
+from genrec.data.generated import GeneratedItem
 from genrec.fidelity._catalog import product_lines
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
@@ -29,19 +30,7 @@ CATALOG = catalog_of(
 )
 
 
-@pytest.fixture(scope="module")
-def checker() -> FidelityChecker:
-    return FidelityChecker()
-
-
-@pytest.fixture(scope="module")
-def ctx() -> CheckContext:
-    return CheckContext(catalog=CATALOG, user_id="u1")
-
-
-def create(title: str, description: str = "", brand: str | None = None) -> GeneratedItem:
-    prov = Provenance("create", "textgen", "1", user_id="u1")
-    return GeneratedItem(title, description, brand, [], None, provenance=prov)
+checker, ctx = probe_fixtures(CATALOG)
 
 
 def edit(item_id: str, title: str, description: str) -> GeneratedItem:

@@ -7,9 +7,9 @@ flagged before the fix; a control next to it shows the fault the check must stil
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags
+from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import creation as create
 
-from genrec.data.generated import GeneratedItem, Provenance
 from genrec.fidelity.authenticity import _made_up, extract_numbers, extract_prices, price_supported
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
@@ -41,19 +41,7 @@ CATALOG = catalog_of(
 )
 
 
-@pytest.fixture(scope="module")
-def checker() -> FidelityChecker:
-    return FidelityChecker()
-
-
-@pytest.fixture(scope="module")
-def ctx() -> CheckContext:
-    return CheckContext(catalog=CATALOG, user_id="u1")
-
-
-def create(title: str, description: str = "") -> GeneratedItem:
-    prov = Provenance("create", "textgen", "1", user_id="u1")
-    return GeneratedItem(title, description, None, [], None, provenance=prov)
+checker, ctx = probe_fixtures(CATALOG)
 
 
 # ---- cause 1: a unit word after a version number ("Bluetooth 5.3 pairs") made it a count of pairs -------

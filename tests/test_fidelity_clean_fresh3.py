@@ -7,9 +7,10 @@ control next to it shows what the check must still find (or must still let pass)
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags
+from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import creation as create
 
-from genrec.data.generated import GeneratedItem, Provenance
+from genrec.data.generated import GeneratedItem
 from genrec.fidelity.authenticity import derived_total, extract_numbers, list_markers
 from genrec.fidelity.base import CheckContext
 from genrec.fidelity.checker import FidelityChecker
@@ -25,19 +26,7 @@ CATALOG = catalog_of(
 )
 
 
-@pytest.fixture(scope="module")
-def checker() -> FidelityChecker:
-    return FidelityChecker()
-
-
-@pytest.fixture(scope="module")
-def ctx() -> CheckContext:
-    return CheckContext(catalog=CATALOG, user_id="u1")
-
-
-def create(title: str, description: str = "", generator: str = "textgen") -> GeneratedItem:
-    prov = Provenance("create", generator, "1", user_id="u1")
-    return GeneratedItem(title, description, None, [], None, provenance=prov)
+checker, ctx = probe_fixtures(CATALOG)
 
 
 def auth(checker: FidelityChecker, item: GeneratedItem, ctx: CheckContext) -> list[str]:

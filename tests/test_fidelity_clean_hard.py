@@ -8,7 +8,7 @@ still find.
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags
+from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
 
 from genrec.data.generated import GeneratedItem
 from genrec.fidelity.base import CheckContext
@@ -57,14 +57,7 @@ CATALOG = catalog_of(
 )
 
 
-@pytest.fixture(scope="module")
-def checker() -> FidelityChecker:
-    return FidelityChecker()
-
-
-@pytest.fixture(scope="module")
-def ctx() -> CheckContext:
-    return CheckContext(catalog=CATALOG, user_id="u1")
+checker, ctx = probe_fixtures(CATALOG)
 
 
 def edit(item_id: str, title: str, description: str) -> GeneratedItem:
