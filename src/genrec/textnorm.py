@@ -28,6 +28,7 @@ imports nothing from genrec: every layer may use it.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import html
 import json
@@ -164,6 +165,13 @@ def sensitive_words() -> frozenset[str]:
     """Words that spelling tricks hide (profanity, slurs, drugs, harm), from textnorm_data/."""
     text = resources.files("genrec").joinpath("textnorm_data/sensitive_words.txt").read_text(encoding="utf-8")
     return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+@functools.cache
+def _maskable() -> frozenset[str]:
+    """The sensitive words and their plurals ("sp*cs"): what a masked word may be restored to."""
+    words = sensitive_words()
+    return words | {w + "s" for w in words if not w.endswith("s")}
 
 
 # ---- per-character mapping ---------------------------------------------------------------------
@@ -380,7 +388,8 @@ _UNIT_TOKEN = re.compile(
     r"khz|mp|p|yr|yrs|am|pm)",
     re.IGNORECASE,
 )
-_MASKED = re.compile(r"(?<![\w*#])[A-Za-z]+[*#]+[A-Za-z]*(?![\w*#])|(?<![\w*#])[A-Za-z]*[*#]+[A-Za-z]+(?![\w*#])")
+#: A word with one or more letters masked ("f*ck", "*ss", "w*tb*cks").
+_MASKED = re.compile(r"(?<![\w*#])(?=[*#]*[A-Za-z])[A-Za-z]*(?:[*#]+[A-Za-z]*)+(?<=[A-Za-z*#])(?![\w*#])")
 _SINGLE = r"[A-Za-z0-9@$!|]"
 _SPLIT_WORD = re.compile(r"(?<![\w.@])([A-Za-z]{2,})[._·]([A-Za-z]{2,})(?![\w@]|\.\w)")
 _SPACED = re.compile(r"(?<![\w@$!|])" + _SINGLE + r"(?:(?: {1,3}|[.\-_*·/] ?)" + _SINGLE + r"){2,}\.?(?![\w@$!|])")
@@ -424,6 +433,10 @@ _NUMBER_RUN = re.compile(
     r"\b(?:(?:a|an)\s+(?=(?:hundred|thousand|million)\b))?(?:" + _NUMBER_WORD + r")\b"
     r"(?:(?:[\s-]+|\s+and\s+)(?:" + _NUMBER_WORD + r")\b)*",
     re.IGNORECASE,
+)
+#: "seventeen and a half", "2 and a half": a whole number and a half.
+_AND_A_HALF = re.compile(
+    r"\b(?P<int>\d+|(?:" + _NUMBER_WORD + r")(?:[\s-]+(?:" + _NUMBER_WORD + r"))*)\s+and\s+a\s+half\b", re.IGNORECASE
 )
 _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d)"
 #: "one point seven", "five point three", "2 point 5": a decimal read out (the fraction digit by digit).
@@ -515,7 +528,10 @@ class Normalizer:
         if re.search(r"[A-Za-z][0-9@$!|]|[0-9@$!|][A-Za-z]", b.text):
             self._leet(b)
         if re.search(
-            r"(?i)\b(?:" + _NUMBER_WORD + r")\b|\d(?:zero|one|two|three|four|five|six|seven|eight|nine)", b.text
+            r"(?i)\b(?:"
+            + _NUMBER_WORD
+            + r")\b|\d(?:zero|one|two|three|four|five|six|seven|eight|nine)|\band\s+a\s+half\b",
+            b.text,
         ):
             self._numbers(b)
         return Normalized(text, b.text, tuple(b.starts), tuple(b.ends), tuple(b.changes))
@@ -576,7 +592,7 @@ class Normalizer:
         for m in _MASKED.finditer(b.text):
             word = m.group()
             rx = re.compile("^" + re.sub(r"[*#]+", lambda s: f"[a-z]{{1,{len(s.group()) + 1}}}", word.lower()) + "$")
-            fits = sorted(w for w in sensitive_words() if rx.match(w))
+            fits = sorted(w for w in _maskable() if rx.match(w))
             if not fits:
                 continue
             same = [w for w in fits if len(w) == len(word)]
@@ -642,6 +658,12 @@ class Normalizer:
             (m.start(), m.end(), "0." + _digits(m.group("frac")), "number_word")
             for m in _BARE_DECIMAL_WORDS.finditer(b.text)
         ]
+        b.rewrite(edits)
+        edits = []
+        for m in _AND_A_HALF.finditer(b.text):
+            whole = [int(m.group("int"))] if m.group("int").isdigit() else number_value(m.group("int"))
+            if len(whole) == 1:
+                edits.append((m.start(), m.end(), f"{whole[0]}.5", "number_word"))
         b.rewrite(edits)
         text = b.text
         edits = []

@@ -13,6 +13,7 @@ in their normalised form (``genrec.textnorm``), so lookalike letters and l33t ("
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -87,7 +88,8 @@ BRAND_SUFFIXES = frozenset(
 )
 _MAX_NGRAM = 4
 _COMMON = 100  # an English word this frequent (pyspellchecker's counts) is an everyday word, not (only) a brand
-_CATALOG_COMMON = 20  # ... and so is a word in this many catalog titles
+_CATALOG_COMMON = 20
+_PHRASE_USES = 5  # a two-word phrase in this many titles of other brands is an everyday phrase  # ... and so is a word in this many catalog titles
 _CUE_BEFORE = re.compile(
     r"(?i)\b(?:by|from|inspired\s+by|like|style\s+of|dupe\s+(?:of|for)|vs\.?|versus|than|same\s+as|as\s+used\s+by|made\s+by)\s*$"
 )
@@ -153,8 +155,11 @@ class BrandLexicon:
         distinctive: Iterable[str] = (),
         common_words: Iterable[str] = (),
         lines: Mapping[str, Iterable[str]] | None = None,
+        phrases: Iterable[str] = (),
     ) -> None:
         self.brands = frozenset(b for b in (norm(x) for x in brands) if b not in GENERIC_BRANDS)
+        #: two-word phrases other brands' items use ("shea butter", "salon quality"): a brand word inside one is that word
+        self.phrases = frozenset(phrases)
         #: per brand, the words its catalog titles use besides its name (its product line); empty: unknown
         self.lines: dict[str, frozenset[str]] = {b: frozenset(w) for b, w in (lines or {}).items()}
         self.distinctive = self.brands
@@ -209,6 +214,8 @@ class BrandLexicon:
                     continue
                 a, b = toks[i].start, toks[i + size - 1].end
                 if key in self.ambiguous and not loose:
+                    if self._in_phrase(squashed, i, size):
+                        continue
                     how = self._as_name(n.text, a, b, i, title)
                     if how is None or (how == "title-start" and not self._in_line(brand, n.text[b:])):
                         continue
@@ -224,6 +231,14 @@ class BrandLexicon:
             i += 1
         return out
 
+    def _in_phrase(self, words: list[str], i: int, size: int) -> bool:
+        """Whether a one-word brand at ``i`` is part of a phrase the catalog uses ("Shea Butter", "Salon quality")."""
+        if size != 1:
+            return False
+        before = f"{words[i - 1]} {words[i]}" if i else ""
+        after = f"{words[i]} {words[i + 1]}" if i + 1 < len(words) else ""
+        return before in self.phrases or after in self.phrases
+
     def _as_name(self, text: str, start: int, end: int, index: int, title: bool) -> str | None:
         """Why an everyday-word brand at ``start`` reads as a name (None: it does not): capitalised, and
         after "by", "inspired by", "like", ... or before "-style", "dupe" ("cue"), first in a title
@@ -234,6 +249,11 @@ class BrandLexicon:
             return "cue"
         if title:
             return "title-start" if index == 0 else None
+        sentence_start = max(text.rfind(c, 0, start) for c in ".!?:\n") + 1
+        sentence_end = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text))
+        if _title_case(text[sentence_start:sentence_end]):
+            # Title Case Prose Capitalises Every Word: only a sentence's first words can read as a name
+            return "title-start" if not text[sentence_start:start].strip() else None
         before = text[:start].rstrip()
         # capitalised mid-sentence, not a sentence start
         return "mid-sentence" if before and before[-1] not in ".!?:\n" else None
@@ -278,6 +298,15 @@ class BrandLexicon:
         return out
 
 
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def _title_case(sentence: str) -> bool:
+    """Whether a sentence capitalises (nearly) every word of three letters or more."""
+    words = _WORD.findall(sentence)
+    return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
 def _stem(word: str) -> str:
     """A crude plural fold ("polishes" ~ "polish", "coats" ~ "coat") for product-line words."""
     return word[:-2] if word.endswith("es") and len(word) > 5 else word[:-1] if word.endswith("s") else word
@@ -310,7 +339,15 @@ def build_brand_lexicon(titles_brands: Iterable[tuple[str, str]], max_other: int
     for title, brand in rows:
         df.update(set(title.split()) - set(brand.split()))
     common = {w for w, n in df.items() if n >= _CATALOG_COMMON}
-    return BrandLexicon({b for _, b in rows if b}, common_words=common, lines=product_lines(rows))
+    lex = BrandLexicon({b for _, b in rows if b}, common_words=common, lines=product_lines(rows))
+    single = lex.ambiguous  # everyday-word brand keys; a one-word form's key is the word itself
+    uses: Counter[str] = Counter()  # items of other brands using a two-word phrase with such a word
+    for title, brand in rows:
+        words = [squash(w) for w in title.split()]
+        own = {squash(w) for w in brand.split()}
+        uses.update({f"{a} {b}" for a, b in itertools.pairwise(words) if ({a, b} & single) - own})
+    lex.phrases = frozenset(p for p, n in uses.items() if n >= _PHRASE_USES)
+    return lex
 
 
 def brand_lexicon(ctx: CheckContext) -> BrandLexicon:

@@ -112,13 +112,13 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+)?|(?<![\w.])\.\d
 _FACT = re.compile(
     r"(?:(?P<pre>\b(?:spf|eu|uk|us|size|pack\s+of|set\s+of|box\s+of|case\s+of|no\.|number|bluetooth|usb|version|ip)"
     r"\s*|#\s*))?"
-    r"(?<![\d.,])(?P<num>" + _NUM + r")(?![\d])"
+    r"(?<![\d.])(?<!\d,)(?P<num>" + _NUM + r")(?![\d])"
     r"(?:\s*-?\s*(?P<unit>" + _rules.alternation(_UNITS) + r")(?![\w]))?",
     re.IGNORECASE,
 )
 _PRICE = re.compile(
     r"(?P<cur>[$£€])\s?(?P<amt>\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
-    r"|(?P<amt2>\d+(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars|euros)\b",
+    r"|(?P<amt2>\d+(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|bucks?)\b",
     re.IGNORECASE,
 )
 _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2XL|3XL)(?=\s*(?:\)|$|[,.;]))", re.M)
@@ -213,14 +213,24 @@ _PRICE_QUALIFIER = re.compile(
 ESTIMATE_TOLERANCE = 0.10
 
 
-def price_supported(price: Fact, text: str, source_prices: Sequence[float], tolerance: float) -> bool:
+#: Words after a price that make it a price per piece ("$3.58 a bar", "$2 each", "$5 per bottle").
+_PER_PIECE = re.compile(r"^\s*(?:each\b|apiece\b|(?:a|an|per|/)\s*[a-z]+)", re.IGNORECASE)
+
+
+def price_supported(
+    price: Fact, text: str, source_prices: Sequence[float], tolerance: float, counts: Sequence[float] = ()
+) -> bool:
     """True when a price the item states agrees with one of the source's: the same amount (within
-    ``tolerance``), or a bound or estimate the source's price satisfies ("under six dollars" for 5.45)."""
+    ``tolerance``), a bound or estimate the source's price satisfies ("under six dollars" for 5.45), or,
+    said per piece ("$3.58 a bar"), the source's price over a count of pieces the source states."""
     before = text[max(0, price.start - 24) : price.start].rstrip().lower()
     qualifier = None
     for m in _PRICE_QUALIFIER.finditer(before):
         if m.end() == len(before):
             qualifier = m.lastgroup
+    if _PER_PIECE.match(text[price.end : price.end + 16]):
+        pieces = [c for c in counts if c > 1 and c == int(c)]
+        source_prices = [*source_prices, *(q / c for q in source_prices for c in pieces)]
     for q in source_prices:
         if abs(price.value - q) <= tolerance * max(q, 1e-9):
             return True
@@ -263,6 +273,16 @@ def supported(fact: Fact, source: Iterable[Fact]) -> bool:
     return False
 
 
+_SENTENCE_END = re.compile(r"[.;!?](?!\d)|\n")
+
+
+def _sentence(text: str, fact: Fact) -> tuple[int, int]:
+    """The span of the sentence (or clause after a semicolon) a fact stands in."""
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, fact.start)), default=0)
+    end = _SENTENCE_END.search(text, fact.end)
+    return start, end.start() if end else len(text)
+
+
 _TOTAL_CUE = re.compile(r"\b(?:in\s+total|total|altogether|in\s+all|combined|overall|all\s+told)\b", re.IGNORECASE)
 
 
@@ -270,7 +290,8 @@ def derived_total(fact: Fact, source: Sequence[Fact], text: str = "") -> bool:
     """True when ``fact`` is a count of pieces times an amount the source states, said as a total: a count
     of pieces ("6 x 40" -> "240 sponges") or an amount with "in total" near it ("Twin Pack, 6 fl oz" ->
     "12 fl oz in total"); "1 fl oz (Pack of 2)" for a pack of two 0.5 fl oz is a changed size."""
-    near = text[max(0, fact.start - 30) : fact.end + 30]
+    start, end = _sentence(text, fact)
+    near = text[start:end]
     if fact.unit not in _PIECES and not _TOTAL_CUE.search(near):
         return False
     counts = [s for s in source if s.unit in _PIECES or not s.unit]
@@ -284,6 +305,29 @@ def derived_total(fact: Fact, source: Sequence[Fact], text: str = "") -> bool:
     return False
 
 
+#: A wait a direction asks for ("patch test 48 hours before use", "leave on for 10 minutes", "every 2 hours").
+_WAIT_BEFORE = re.compile(
+    r"(?:\bevery|\bwait(?:\s+for)?|\b(?:leave|let|sit|soak|rest|steep|process|dry|cool)\b[^.;:!?]{0,24}\bfor)\s*$",
+    re.IGNORECASE,
+)
+_WAIT_AFTER = re.compile(r"^\s*(?:before|after|prior\s+to|apart|between)\b", re.IGNORECASE)
+#: Words that make a duration a product claim ("lasts 48 hours", "hydration for 72 hours after application").
+_DURATION_CLAIM = re.compile(
+    r"\b(?:lasts?|lasting|long|holds?|wear|hydrat\w*|moistur\w*|battery|play\w*|protect\w*|up\s+to|stays?)\b",
+    re.IGNORECASE,
+)
+
+
+def direction_wait(fact: Fact, text: str) -> bool:
+    """True when a duration is a wait a usage or safety direction asks for, not a claim about the product."""
+    if _dimension(fact.unit)[0] != "time":
+        return False
+    before = text[_sentence(text, fact)[0] : fact.start]
+    if _DURATION_CLAIM.search(before):
+        return False
+    return bool(_WAIT_BEFORE.search(before) or _WAIT_AFTER.match(text[fact.end : fact.end + 16]))
+
+
 def count_words(text: str) -> list[Fact]:
     """Counts stated as words ("Twin Pack" = 2, "Trio" = 3) as bare facts."""
     return [
@@ -295,6 +339,14 @@ def count_words(text: str) -> list[Fact]:
 def list_markers(text: str) -> list[tuple[int, int]]:
     """Spans of the numbers that open list items ("1. Shampoo ... 2. Rinse")."""
     return [(m.start(1), m.end(1)) for m in _LIST_MARKER.finditer(text)]
+
+
+#: Things used with a product, not the product: "use wooden or silicone utensils", "with a cotton pad".
+_OTHER_OBJECT = re.compile(
+    r"(?:\s+or\s+[a-z-]+)?\s+(?:utensils?|spatulas?|spoons?|cloths?|towels?|pads?|sponges?|combs?|gloves?|"
+    r"bowls?|dish(?:es)?|swabs?|balls?|buds?|hangers?)\b",
+    re.IGNORECASE,
+)
 
 
 def _materials_regex(words: Iterable[str]) -> re.Pattern[str]:
@@ -526,14 +578,18 @@ class AuthenticityCheck(Check):
             prices = extract_prices(text)
             price_spans = [(p.start, p.end) for p in prices]
             for p in prices:
-                if not price_supported(p, text, [q.value for q in src_prices], s.price_tolerance):
+                counts = [f.value for f in src_facts if f.unit in _PIECES or not f.unit]
+                if not price_supported(p, text, [q.value for q in src_prices], s.price_tolerance, counts):
                     findings.append(
                         finding("changed_price", f"price {p.text!r} is not the source's", fld, n, p.start, p.end)
                     )
+            src_waits = any(_dimension(x.unit)[0] == "time" for x in src_facts)
             personal = [(m.start, m.end) for m in find_structured(text)]  # a phone number is no product fact
             for f in extract_numbers(text, price_spans + personal + list_markers(text)):
                 if not f.unit and f.value <= 12 and n.changed("number_word", f.start, f.end):
                     continue  # "two of the best": a small number word without a unit is no numeric claim
+                if direction_wait(f, text) and not src_waits:
+                    continue  # a wait the source does not set; one it does set must be kept
                 if not supported(f, src_facts) and not derived_total(f, src_facts, text):
                     findings.append(
                         finding("unsupported_number", f"{f.text!r} is not stated by the source", fld, n, f.start, f.end)
@@ -551,7 +607,7 @@ class AuthenticityCheck(Check):
                         )
                     )
             for mat in materials.finditer(text):
-                if f" {norm(mat.group())} " not in support_norm:
+                if f" {norm(mat.group())} " not in support_norm and not _OTHER_OBJECT.match(text[mat.end() :]):
                     findings.append(
                         finding(
                             "unsupported_material",
@@ -770,9 +826,32 @@ COMPOUND_PART_FREQUENCY = 1000
 def _made_up(word: str, catalog: frozenset[str]) -> bool:
     """A word in neither the English word list nor the catalog, nor a compound of two common English words."""
     w = word.lower()
-    if w in catalog or english_words().get(w, 0) > 0:
+    if any(v in catalog or english_words().get(v, 0) > 0 for v in (w, *_us_spellings(w))):
         return False
     return not _compound(w)
+
+
+#: British endings and their American forms ("volumising" -> "volumizing", "colour" -> "color").
+_BRITISH = (
+    ("ising", "izing"),
+    ("ised", "ized"),
+    ("iser", "izer"),
+    ("ise", "ize"),
+    ("isation", "ization"),
+    ("our", "or"),
+    ("ours", "ors"),
+    ("yse", "yze"),
+    ("tre", "ter"),
+    ("tres", "ters"),
+    ("ogue", "og"),
+)
+
+
+def _us_spellings(word: str) -> list[str]:
+    """The American spellings a British-spelt word may have (a word list may know only those)."""
+    out = [word[: -len(uk)] + us for uk, us in _BRITISH if word.endswith(uk)]
+    out += [word.replace("our", "or")] if "our" in word[1:-2] else []
+    return out
 
 
 def _compound(word: str) -> bool:

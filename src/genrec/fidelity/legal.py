@@ -90,8 +90,12 @@ class LegalCheck(Check):
             if s.protected_brands == "catalog":
                 brands |= brand_lexicon(ctx).brands
             allowed = {norm(b) for b in s.allow_brands}
-            lines = brand_lexicon(ctx).lines if ctx.catalog is not None else {}
-            return BrandLexicon(brands - allowed, lines=lines)
+            if ctx.catalog is None:
+                return BrandLexicon(brands - allowed)
+            catalog = brand_lexicon(ctx)  # the catalog says which brand words are everyday words and phrases
+            return BrandLexicon(
+                brands - allowed, common_words=catalog.ambiguous, lines=catalog.lines, phrases=catalog.phrases
+            )
 
         key = f"legal.protected.{s.protected_brands}.{tuple(s.brand_lists)}.{tuple(s.allow_brands)}"
         return ctx.cached(key, build)

@@ -44,6 +44,23 @@ def profanity_model() -> Callable[[list[str]], Any]:
     return predict_prob
 
 
+_TOKEN = re.compile(r"\S+")
+
+
+def blank_initialisms(text: str) -> str:
+    """``text`` with lone two-capital initialisms ("CK", "SH") blanked: the classifier learnt such letter pairs
+    as fragments of masked swear words, but a pair beside another fragment ("FU CK") is kept (same length)."""
+    toks = list(_TOKEN.finditer(text))
+    out = list(text)
+    for i, t in enumerate(toks):
+        if not re.fullmatch(r"[A-Z]{2}[.,:;!?]?", t.group()):
+            continue
+        neighbours = [toks[j].group() for j in (i - 1, i + 1) if 0 <= j < len(toks)]
+        if all(len(re.sub(r"\W", "", w)) > 2 for w in neighbours):
+            out[t.start() : t.start() + 2] = "  "
+    return "".join(out)
+
+
 def _worst_span(text: str, predict: Callable[[list[str]], Any]) -> tuple[int, int, float]:
     """The word (or, failing that, the sentence) of ``text`` the classifier scores highest."""
     words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
@@ -103,7 +120,7 @@ class SafetyCheck(Check):
         flat = [
             (i, fld, text, a, b)
             for i, flds in enumerate(fields)
-            for fld, text in flds.items()
+            for fld, text in ((f, blank_initialisms(t)) for f, t in flds.items())
             for a, b in sentence_spans(text)
         ]
         probs = predict([text[a:b] for _, _, text, a, b in flat]) if flat else []
