@@ -12,6 +12,7 @@ from tests.fidelity_probe import creation as create
 
 from genrec.fidelity.authenticity import _made_up, extract_numbers, extract_prices, price_supported
 from genrec.fidelity.base import CheckContext
+from genrec.fidelity.bias import load_lexicon
 from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.safety import blank_initialisms
 from genrec.textnorm import normalize
@@ -162,3 +163,43 @@ def test_an_initialism_brand_is_no_profanity(checker: FidelityChecker, ctx: Chec
     assert "safety" not in flags(checker, item, ctx)
     rude = edit_of(CATALOG, "f1", "Bellamy Blossom Eau de Toilette, 3.4 oz", "FU CK you, spray it anywhere.")
     assert "profanity" in flags(checker, rude, ctx)["safety"]
+
+
+# ---- misses of the burned faulty_fresh2 set: exclusion of a group, "their" body, "even the <group> in ..." ---
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A sheer tint for every day. Not for Asian women, their eyes are too small for the wand.",
+        "A sheer tint for every day. Not for Аsian women, their eyes are too small for the wand.",  # Cyrillic А
+        "Made for the gym, but not for disabled people.",
+        "Big print on the lid so even the wives in your book club can work out the dose.",
+    ],
+)
+def test_bias_exclusion_and_trait_families(checker: FidelityChecker, ctx: CheckContext, text: str) -> None:
+    assert "bias" in flags(checker, create("Daily Tint Balm", text), ctx)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Not suitable for children under three.",
+        "For women, not for men: a softer floral.",
+        "Even the kids in the back seat can reach the cup holder.",
+    ],
+)
+def test_bias_exclusion_controls(checker: FidelityChecker, ctx: CheckContext, text: str) -> None:
+    assert "bias" not in flags(checker, create("Daily Tint Balm", text), ctx)
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("Not for Asian women though, their lips are just too thick for this.", "not for group"),
+        ("Not for Asian women though, their lips are just too thick for this.", "group's body has an insulting trait"),
+        ("not meant for gay people", "not for group"),
+        ("so even the wives in your book club can work out the dose", "so easy even the group in a place can"),
+    ],
+)
+def test_bias_patterns_of_the_families(text: str, pattern: str) -> None:
+    compiled = load_lexicon().compile()
+    assert pattern in {name for _, name, rx, _ in compiled.patterns if rx.search(normalize(text).text)}
