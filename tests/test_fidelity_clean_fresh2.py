@@ -124,6 +124,8 @@ def test_the_default_safety_policy_has_a_neutral_lead() -> None:
         "Strap on the shin guards and charge down the wing.",
         "Pierce the film a few times and microwave for three minutes.",
         "Rub the spice mix into the pork shoulder and smoke it for six hours.",
+        # a known false positive until the idioms of examples_usage.toml (clean_fresh5 round)
+        "Pack it in your kid's school bag for a mid-morning snack.",
     ],
 )
 def test_ordinary_steps_are_not_unsafe(checker: FidelityChecker, ctx: CheckContext, sentence: str) -> None:
@@ -142,7 +144,6 @@ _KNOWN = (
         "A leak-proof snack pot that little hands can open at school.",
         "One spoonful and you'll be hooked for life.",
         "Wait twenty minutes and watch the dead skin slough off your heels.",
-        "Pack it in your kid's school bag for a mid-morning snack.",
     ],
 )
 @pytest.mark.xfail(strict=True, reason=_KNOWN)

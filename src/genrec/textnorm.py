@@ -168,6 +168,12 @@ def sensitive_words() -> frozenset[str]:
 
 
 @functools.cache
+def _words_of_length(n: int) -> dict[str, int]:
+    """English words of ``n`` letters with their frequencies."""
+    return {w: f for w, f in english_words().items() if len(w) == n and w.isalpha()}
+
+
+@functools.cache
 def _maskable() -> frozenset[str]:
     """The sensitive words and their plurals ("sp*cs"): what a masked word may be restored to."""
     words = sensitive_words()
@@ -593,6 +599,10 @@ class Normalizer:
             word = m.group()
             rx = re.compile("^" + re.sub(r"[*#]+", lambda s: f"[a-z]{{1,{len(s.group()) + 1}}}", word.lower()) + "$")
             fits = sorted(w for w in _maskable() if rx.match(w))
+            if not fits and re.fullmatch(r"[A-Za-z]+[*#][A-Za-z]+", word) and len(word) >= 4:
+                # one letter masked inside an everyday word ("y*urself", "h*ndle"): the most frequent word that fits
+                same_length = _words_of_length(len(word))
+                fits = sorted((w for w in same_length if rx.match(w)), key=lambda w: -same_length[w])[:1]
             if not fits:
                 continue
             same = [w for w in fits if len(w) == len(word)]
@@ -600,9 +610,9 @@ class Normalizer:
             edits.append((m.start(), m.end(), _recase(pick, word), "masked"))
         b.rewrite(edits)
 
-    def _deleet(self, word: str) -> str | None:
+    def _deleet(self, word: str, min_letters: int = 2) -> str | None:
         """The known word a l33t spelling stands for, or None."""
-        if not any(c in _LEET for c in word) or sum(c.isalpha() for c in word) < 2:
+        if not any(c in _LEET for c in word) or sum(c.isalpha() for c in word) < min_letters:
             return None
         options = [_LEET.get(c, c.lower()) if c in _LEET else c.lower() for c in word]
         candidates = [""]
@@ -630,7 +640,25 @@ class Normalizer:
             plain = self._deleet(word)
             if plain:
                 edits.append((m.start(), m.end(), plain, "leet"))
-        b.rewrite(edits)
+        edits += self._leet_sentences(b.text, edits)
+        b.rewrite(sorted(edits))
+
+    def _leet_sentences(self, text: str, found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+        """In a sentence written in l33t throughout (two or more words undone), also the short words and those with
+        digits at their ends ("7h3", "0f", "wh0"), which alone are too often model numbers to undo."""
+        out = []
+        for a, b in sentence_spans(text):
+            if sum(a <= e[0] < b for e in found) < 2:
+                continue
+            done = {e[0] for e in found}
+            for m in _LEET_TOKEN.finditer(text, a, b):
+                word = m.group()
+                if m.start() in done or _UNIT_TOKEN.fullmatch(word) or self.known(word.lower()):
+                    continue
+                plain = self._deleet(word, min_letters=1)
+                if plain:
+                    out.append((m.start(), m.end(), plain, "leet"))
+        return out
 
     def _numbers(self, b: _Builder) -> None:
         edits = []

@@ -178,6 +178,14 @@ class CopyIndex:
         own = self.words[hit.item_id]
         return merge_spans((t.start, t.end) for t in tokens(text) if t.text in own and t.text in self.idf)
 
+    def explained(self, text: str, item_id: str, source_text: str, word_threshold: float) -> bool:
+        """True when the rare words ``text`` repeats of ``item_id`` are, but for too few to pass ``word_threshold``,
+        words its source says too (plural and "pcs"/"piece" folded): an edit restating its source, not copying a sibling."""
+        said = {_fold(t.text) for t in tokens(source_text)}
+        repeated = self.words[item_id] & {t.text for t in tokens(text)}
+        new = sum(self.idf.get(w, 0.0) for w in repeated if _fold(w) not in said)
+        return self.weight.get(item_id, 0.0) <= 0 or new / self.weight[item_id] < word_threshold
+
     def pair(self, text: str, item_id: str, shingle_threshold: float, word_threshold: float, min_words: int) -> bool:
         """True when ``text`` copies human item ``item_id`` by either measure."""
         keys = {sh.key for sh in shingles(text, self.shingles.n) if sh.key not in self.shingles.stop}
@@ -201,3 +209,14 @@ class CopyIndex:
             return False
         got = sum(self.idf.get(w, 0.0) for w in self.words[item_id] & words)
         return got / self.weight[item_id] >= word_threshold
+
+
+_ABBREVIATIONS = {"pcs": "piece", "pc": "piece", "pce": "piece", "pcs.": "piece"}
+
+
+def _fold(word: str) -> str:
+    """A word with its plural and common abbreviations folded ("brushes" ~ "brush", "pcs" ~ "piece")."""
+    w = _ABBREVIATIONS.get(word, word)
+    if w.endswith(("shes", "ches", "xes", "zes", "sses")):
+        return w[:-2]
+    return w[:-1] if w.endswith("s") and len(w) > 3 and not w.endswith("ss") else w

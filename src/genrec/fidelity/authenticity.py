@@ -108,7 +108,11 @@ _PREFIXES = {
     "ip": "ip",
 }
 _WORD_NUMBERS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+)?|(?<![\w.])\.\d+|\b(?:" + _WORD_NUMBERS + r")\b)"
+_NUM = (
+    r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d{1,2}(?!\d))?|(?<![\w.])\.\d+|\b(?:"
+    + _WORD_NUMBERS
+    + r")\b)"
+)
 _FACT = re.compile(
     r"(?:(?P<pre>\b(?:spf|eu|uk|us|size|pack\s+of|set\s+of|box\s+of|case\s+of|no\.|number|bluetooth|usb|version|ip)"
     r"\s*|#\s*))?"
@@ -118,7 +122,9 @@ _FACT = re.compile(
 )
 _PRICE = re.compile(
     r"(?P<cur>[$£€])\s?(?P<amt>\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
-    r"|(?P<amt2>\d+(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|bucks?)\b",
+    r"|(?P<amt2>\d+(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|bucks?)\b"
+    # cents said after the dollars ("eight dollars thirty-four" normalises to "8 dollars 34")
+    r"(?:\s+(?:and\s+)?(?P<cents>\d{1,2})(?:\s+cents?\b)?(?=\s*(?:[.,;:!?)]|$)))?",
     re.IGNORECASE,
 )
 _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2XL|3XL)(?=\s*(?:\)|$|[,.;]))", re.M)
@@ -126,7 +132,7 @@ _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2X
 
 #: Units that count pieces: "4-pack", "pack of 4", "4 x 3 oz", "4 bottles" and "4 count" state one number.
 _PIECES = frozenset(
-    {"count", "pack", "set", "x", "bottle", "tube", "jar", "unit", "brush", "refill", "sheet", "pad", "wipe"}
+    {"count", "pack", "set", "x", "bottle", "tube", "jar", "unit", "brush", "refill", "sheet", "pad", "wipe", "pair"}
 )
 #: Prefixes that label a size ("EU 42", "size 42", "UK 8"): the same number under another of them is the same size.
 _SIZE_LABELS = frozenset({"eu", "uk", "us", "size"})
@@ -190,9 +196,10 @@ def extract_prices(text: str) -> list[Fact]:
     out = []
     for m in _PRICE.finditer(text):
         raw = m.group("amt") or m.group("amt2")
+        cents = int(m.group("cents")) / 100 if m.group("cents") else 0.0
         out.append(
             Fact(
-                float(raw.replace(",", "")) if m.group("amt") else float(raw.replace(",", ".")),
+                float(raw.replace(",", "")) if m.group("amt") else float(raw.replace(",", ".")) + cents,
                 "price",
                 m.start(),
                 m.end(),
@@ -347,6 +354,10 @@ _OTHER_OBJECT = re.compile(
     r"bowls?|dish(?:es)?|swabs?|balls?|buds?|hangers?)\b",
     re.IGNORECASE,
 )
+
+
+#: Words a source may use for the same ingredient ("scented with green tea" supports "green tea fragrance").
+_SAME_MATERIAL = {"fragrance": ("scent", "scented", "perfume", "perfumed", "fragranced", "fragrant", "parfum")}
 
 
 def _materials_regex(words: Iterable[str]) -> re.Pattern[str]:
@@ -607,7 +618,8 @@ class AuthenticityCheck(Check):
                         )
                     )
             for mat in materials.finditer(text):
-                if f" {norm(mat.group())} " not in support_norm and not _OTHER_OBJECT.match(text[mat.end() :]):
+                said = [norm(mat.group()), *_SAME_MATERIAL.get(norm(mat.group()), ())]
+                if not any(f" {w} " in support_norm for w in said) and not _OTHER_OBJECT.match(text[mat.end() :]):
                     findings.append(
                         finding(
                             "unsupported_material",

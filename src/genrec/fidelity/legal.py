@@ -160,7 +160,12 @@ class LegalCheck(Check):
             # an edit may reuse text its source already shares with another item (listing duplicates)
             nz = normalizer(ctx)
             source_text = f"{nz.normalize(clean(source.get('title'))).text}\n{nz.normalize(clean(source.get('description'))).text}"
-            hits = [h for h in hits if not index.pair(source_text, h.item_id, *thresholds)]
+            hits = [
+                h
+                for h in hits
+                if not index.pair(source_text, h.item_id, *thresholds)
+                and not (h.how == "words" and index.explained(text, h.item_id, source_text, s.paraphrase_threshold))
+            ]
         if not hits:
             if s.similar_threshold is None or top_shingles < s.similar_threshold:
                 return []
