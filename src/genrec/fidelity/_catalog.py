@@ -255,8 +255,8 @@ class BrandLexicon:
             # Title Case Prose Capitalises Every Word: only a sentence's first words can read as a name
             return "title-start" if not text[sentence_start:start].strip() else None
         before = text[:start].rstrip()
-        # capitalised mid-sentence, not a sentence start
-        return "mid-sentence" if before and before[-1] not in ".!?:\n" else None
+        # capitalised mid-sentence, not a sentence or list-item start ("• For kids")
+        return "mid-sentence" if before and before[-1] not in ".!?:;\n•·*-–—|>" else None
 
     def _in_line(self, brand: str, rest: str) -> bool:
         """Whether the words after an everyday-word brand that starts a title belong to the brand's product line.

@@ -53,7 +53,7 @@ for _names, _canon, _dim, _factor in (
     (("mm", "millimeter", "millimeters", "millimetre", "millimetres"), "mm", "length", 0.1),
     (("cm", "centimeter", "centimeters", "centimetre", "centimetres"), "cm", "length", 1.0),
     (("meter", "meters", "metre", "metres"), "m", "length", 100.0),
-    (("inch", "inches", '"', "in."), "inch", "length", 2.54),
+    (("inch", "inches", '"', "''", "in."), "inch", "length", 2.54),
     (("ft", "feet", "foot"), "ft", "length", 30.48),
     (("%", "percent", "per cent"), "%", "", 1.0),
     (("count", "ct", "pcs", "pc", "piece", "pieces", "units"), "count", "", 1.0),
@@ -122,6 +122,7 @@ _FACT = re.compile(
 )
 _PRICE = re.compile(
     r"(?P<cur>[$£€])\s?(?P<amt>\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
+    r"|(?P<amt3>\d{1,2})\s?(?:cents?\b|¢)"
     r"|(?P<amt2>\d+(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|bucks?)\b"
     # cents said after the dollars ("eight dollars thirty-four" normalises to "8 dollars 34")
     r"(?:\s+(?:and\s+)?(?P<cents>\d{1,2})(?:\s+cents?\b)?(?=\s*(?:[.,;:!?)]|$)))?",
@@ -134,6 +135,8 @@ _LETTER_SIZE = re.compile(r"(?:\bsize\s+|\(\s*|,\s*)(XXS|XS|S|M|L|XL|XXL|XXXL|2X
 _PIECES = frozenset(
     {"count", "pack", "set", "x", "bottle", "tube", "jar", "unit", "brush", "refill", "sheet", "pad", "wipe", "pair"}
 )
+#: Units that count doses a price may be worked out per ("under 60 cents a serving").
+_DOSES = frozenset({"serving", "capsule", "tablet", "softgel"})
 #: Prefixes that label a size ("EU 42", "size 42", "UK 8"): the same number under another of them is the same size.
 _SIZE_LABELS = frozenset({"eu", "uk", "us", "size"})
 #: Words that state a count of pieces without a digit ("Twin Pack", "Duo").
@@ -195,6 +198,9 @@ def extract_prices(text: str) -> list[Fact]:
     """Money amounts ("$12.99", "15 EUR") in ``text``."""
     out = []
     for m in _PRICE.finditer(text):
+        if m.group("amt3"):
+            out.append(Fact(int(m.group("amt3")) / 100, "price", m.start(), m.end(), m.group()))
+            continue
         raw = m.group("amt") or m.group("amt2")
         cents = int(m.group("cents")) / 100 if m.group("cents") else 0.0
         out.append(
@@ -335,6 +341,23 @@ def direction_wait(fact: Fact, text: str) -> bool:
     return bool(_WAIT_BEFORE.search(before) or _WAIT_AFTER.match(text[fact.end : fact.end + 16]))
 
 
+#: An age a warning sets ("for babies under six months, ask a doctor", "not for children under 3 years").
+_AGE_BOUND = re.compile(r"(?:under|over|below|above|younger\s+than|older\s+than|aged?|ages)\s*$", re.IGNORECASE)
+_AGE_WARNING = re.compile(
+    r"\b(?:bab(?:y|ies)|infants?|toddlers?|child(?:ren)?|kids?|doctor|physician|paediatrician|pediatrician|"
+    r"not\s+(?:suitable|intended|for)|keep\s+out\s+of\s+reach|adult\s+supervision)\b",
+    re.IGNORECASE,
+)
+
+
+def warning_age(fact: Fact, text: str) -> bool:
+    """True when a number of months or years is an age a warning sets, not a claim about the product."""
+    if fact.unit not in ("month", "year"):
+        return False
+    start, end = _sentence(text, fact)
+    return bool(_AGE_BOUND.search(text[start : fact.start]) and _AGE_WARNING.search(text[start:end]))
+
+
 def count_words(text: str) -> list[Fact]:
     """Counts stated as words ("Twin Pack" = 2, "Trio" = 3) as bare facts."""
     return [
@@ -357,7 +380,13 @@ _OTHER_OBJECT = re.compile(
 
 
 #: Words a source may use for the same ingredient ("scented with green tea" supports "green tea fragrance").
-_SAME_MATERIAL = {"fragrance": ("scent", "scented", "perfume", "perfumed", "fragranced", "fragrant", "parfum")}
+_SAME_MATERIAL = {
+    "fragrance": ("scent", "scented", "perfume", "perfumed", "fragranced", "fragrant", "parfum"),
+    "aluminum": ("aluminium",),
+    "aluminium": ("aluminum",),
+    "fiber": ("fibre",),
+    "fibre": ("fiber",),
+}
 
 
 def _materials_regex(words: Iterable[str]) -> re.Pattern[str]:
@@ -589,18 +618,21 @@ class AuthenticityCheck(Check):
             prices = extract_prices(text)
             price_spans = [(p.start, p.end) for p in prices]
             for p in prices:
-                counts = [f.value for f in src_facts if f.unit in _PIECES or not f.unit]
+                counts = [f.value for f in src_facts if f.unit in _PIECES | _DOSES or not f.unit]
                 if not price_supported(p, text, [q.value for q in src_prices], s.price_tolerance, counts):
                     findings.append(
                         finding("changed_price", f"price {p.text!r} is not the source's", fld, n, p.start, p.end)
                     )
             src_waits = any(_dimension(x.unit)[0] == "time" for x in src_facts)
+            src_ages = any(x.unit in ("month", "year") for x in src_facts)
             personal = [(m.start, m.end) for m in find_structured(text)]  # a phone number is no product fact
             for f in extract_numbers(text, price_spans + personal + list_markers(text)):
                 if not f.unit and f.value <= 12 and n.changed("number_word", f.start, f.end):
                     continue  # "two of the best": a small number word without a unit is no numeric claim
                 if direction_wait(f, text) and not src_waits:
                     continue  # a wait the source does not set; one it does set must be kept
+                if warning_age(f, text) and not src_ages:
+                    continue
                 if not supported(f, src_facts) and not derived_total(f, src_facts, text):
                     findings.append(
                         finding("unsupported_number", f"{f.text!r} is not stated by the source", fld, n, f.start, f.end)

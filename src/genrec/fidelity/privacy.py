@@ -401,10 +401,11 @@ class PrivateIndex:
     def find_names(self, text: str) -> list[tuple[str, int, int]]:
         """(user id, start, end) of every stored multi-word name in ``text``."""
         toks = tokens(text)
+        words = [re.sub(r"['’]s$", "", t.text) for t in toks]  # "Baumgartl's cat" names Baumgartl
         out = []
         for i, tok in enumerate(toks):
             for name, user in self.names.get(tok.text, ()):
-                if tuple(t.text for t in toks[i : i + len(name)]) == name:
+                if tuple(words[i : i + len(name)]) == name:
                     out.append((user, tok.start, toks[i + len(name) - 1].end))
         return out
 
