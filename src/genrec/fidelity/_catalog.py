@@ -213,6 +213,8 @@ class BrandLexicon:
                 if brand is None:
                     continue
                 a, b = toks[i].start, toks[i + size - 1].end
+                if size > 1 and size > len(brand.split()):
+                    continue  # "and is" is not "Andis": a one-word brand is not read across words
                 if key in self.ambiguous and not loose:
                     if self._in_phrase(squashed, i, size):
                         continue

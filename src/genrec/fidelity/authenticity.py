@@ -53,7 +53,7 @@ for _names, _canon, _dim, _factor in (
     (("mm", "millimeter", "millimeters", "millimetre", "millimetres"), "mm", "length", 0.1),
     (("cm", "centimeter", "centimeters", "centimetre", "centimetres"), "cm", "length", 1.0),
     (("meter", "meters", "metre", "metres"), "m", "length", 100.0),
-    (("inch", "inches", '"', "''", "in."), "inch", "length", 2.54),
+    (("inch", "inches", '"', "''", "in.", "in"), "inch", "length", 2.54),
     (("ft", "feet", "foot"), "ft", "length", 30.48),
     (("%", "percent", "per cent"), "%", "", 1.0),
     (("count", "ct", "pcs", "pc", "piece", "pieces", "units"), "count", "", 1.0),
@@ -186,12 +186,17 @@ def extract_numbers(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[Fac
         prefix = _PREFIXES.get(re.sub(r"\s+", " ", m.group("pre").strip().lower()), "") if m.group("pre") else ""
         if prefix in _NAMING:
             unit = prefix  # "Bluetooth 5.3 pairs fast": the number is Bluetooth's version, not a count of pairs
-        elif m.group("unit"):
+        elif m.group("unit") and not _bare_in(m.group("unit"), text[m.end() :]):
             unit = _UNITS[re.sub(r"\s+", " ", m.group("unit").lower())][0]
         else:
             unit = prefix
         out.append(Fact(value, unit, m.start(), m.end(), m.group()))
     return out
+
+
+def _bare_in(unit: str, rest: str) -> bool:
+    """True for "in" that is the preposition ("3 in 1", "5 in stock"), not inches ("11 in)", "11 in.")."""
+    return unit.lower() == "in" and not re.match(r"\s*(?:[),;]|$)", rest)
 
 
 def extract_prices(text: str) -> list[Fact]:
@@ -276,9 +281,13 @@ def supported(fact: Fact, source: Iterable[Fact]) -> bool:
             return True
         if same_value and ({s.unit, fact.unit} <= _SIZE_LABELS or {s.unit, fact.unit} == {"oz", "floz"}):
             return True  # "EU size 42" for "EU 42"; catalogs write fluid ounces as "Ounce"
-        if same_value and ({s.unit, fact.unit} <= _PIECES or (fact.unit in _LABELS and not s.unit)):
-            return True
+        if same_value and ({s.unit, fact.unit} <= _PIECES or (fact.unit in _LABELS | _PIECES and not s.unit)):
+            return True  # "Pack of 100" for "100 Packed"
         sdim, sfactor = _dimension(s.unit)
+        if {s.unit, fact.unit} & {"oz"} and {sdim, dim} == {"mass", "volume"}:
+            # catalogs write fluid ounces as "oz": "1.7 oz" of perfume is 50 ml
+            sdim, sfactor = ("volume", 29.5735) if s.unit == "oz" else (sdim, sfactor)
+            dim, factor = ("volume", 29.5735) if fact.unit == "oz" else (dim, factor)
         if dim and dim == sdim:
             a, b = fact.value * factor, s.value * sfactor
             if abs(a - b) <= 0.03 * max(abs(a), abs(b)):
@@ -315,6 +324,12 @@ def derived_total(fact: Fact, source: Sequence[Fact], text: str = "") -> bool:
             same_unit = s.unit == fact.unit or not fact.unit or fact.unit in _PIECES
             if same_unit and abs(c.value * s.value - fact.value) <= 1e-6 * max(1.0, fact.value):
                 return True
+            dim, factor = _dimension(fact.unit)
+            sdim, sfactor = _dimension(s.unit)
+            if dim and dim == sdim:  # "8 x 4 oz" -> "2 lb in all"
+                a, b = fact.value * factor, c.value * s.value * sfactor
+                if abs(a - b) <= 0.03 * max(a, b):
+                    return True
     return False
 
 
