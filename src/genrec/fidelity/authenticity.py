@@ -53,6 +53,7 @@ for _names, _canon, _dim, _factor in (
     (("mm", "millimeter", "millimeters", "millimetre", "millimetres"), "mm", "length", 0.1),
     (("cm", "centimeter", "centimeters", "centimetre", "centimetres"), "cm", "length", 1.0),
     (("meter", "meters", "metre", "metres"), "m", "length", 100.0),
+    # "in" is inches only before a bracket, a comma or the end ("11 in)"), not in "3 in 1" (see _FACT)
     (("inch", "inches", '"', "''", "in.", "in"), "inch", "length", 2.54),
     (("ft", "feet", "foot"), "ft", "length", 30.48),
     (("%", "percent", "per cent"), "%", "", 1.0),
@@ -117,7 +118,7 @@ _FACT = re.compile(
     r"(?:(?P<pre>\b(?:spf|eu|uk|us|size|pack\s+of|set\s+of|box\s+of|case\s+of|no\.|number|bluetooth|usb|version|ip)"
     r"\s*|#\s*))?"
     r"(?<![\d.])(?<!\d,)(?P<num>" + _NUM + r")(?![\d])"
-    r"(?:\s*-?\s*(?P<unit>" + _rules.alternation(_UNITS) + r")(?![\w]))?",
+    r"(?:\s*-?\s*(?P<unit>" + _rules.alternation(u for u in _UNITS if u != "in") + r"|in(?=\s*(?:[),;]|$)))(?![\w]))?",
     re.IGNORECASE,
 )
 _PRICE = re.compile(
@@ -186,17 +187,12 @@ def extract_numbers(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[Fac
         prefix = _PREFIXES.get(re.sub(r"\s+", " ", m.group("pre").strip().lower()), "") if m.group("pre") else ""
         if prefix in _NAMING:
             unit = prefix  # "Bluetooth 5.3 pairs fast": the number is Bluetooth's version, not a count of pairs
-        elif m.group("unit") and not _bare_in(m.group("unit"), text[m.end() :]):
+        elif m.group("unit"):
             unit = _UNITS[re.sub(r"\s+", " ", m.group("unit").lower())][0]
         else:
             unit = prefix
         out.append(Fact(value, unit, m.start(), m.end(), m.group()))
     return out
-
-
-def _bare_in(unit: str, rest: str) -> bool:
-    """True for "in" that is the preposition ("3 in 1", "5 in stock"), not inches ("11 in)", "11 in.")."""
-    return unit.lower() == "in" and not re.match(r"\s*(?:[),;]|$)", rest)
 
 
 def extract_prices(text: str) -> list[Fact]:
