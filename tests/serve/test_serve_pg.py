@@ -8,6 +8,7 @@ given through one is used by the other, a generated item stays its owner's on bo
 from __future__ import annotations
 
 import concurrent.futures as cf
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def first_admin_key(*servers: ServerProcess) -> str:
     raise AssertionError("no process printed the first admin key")
 
 
+def ready_post(url: str, body: dict[str, object], key: str, tries: int = 60) -> httpx.Response:
+    """POST as a client would: a pool worker that is still loading answers 503 with Retry-After, so wait and retry
+    (``wait_ready`` saw one worker ready, not necessarily the one that answers)."""
+    for _ in range(tries):
+        r = httpx.post(url, json=body, headers=bearer(key))
+        if r.status_code != 503:
+            assert r.status_code == 200, r.text
+            return r
+        time.sleep(float(r.headers.get("Retry-After", "1")) / 5)
+    raise AssertionError(f"{url} still loading after {tries} tries: {r.text}")
+
+
 def test_two_servers_share_one_postgres_store(pg_db: str, serve_home: Path, server: ServerProcess) -> None:
     loop = ServerProcess(serve_home, *serve_args("--db", pg_db))
     pool = ServerProcess(serve_home, *serve_args("--db", pg_db, "--no-loop", "--workers", "2"))
@@ -49,15 +62,12 @@ def test_two_servers_share_one_postgres_store(pg_db: str, serve_home: Path, serv
         assert httpx.get(loop.url + "/v1/me", headers=bearer(me)).json()["user_id"] == "u00007"
 
         # feedback through one process is used by the other
-        first = httpx.post(pool.url + "/v1/recommendations", json={"k": 10}, headers=bearer(me)).json()["items"]
+        first = ready_post(pool.url + "/v1/recommendations", {"k": 10}, me).json()["items"]
         disliked = first[0]["item_id"]
         r = httpx.post(loop.url + "/v1/feedback", json={"kind": "dislike", "item_id": disliked}, headers=bearer(me))
         assert r.status_code == 201
         for _ in range(4):  # whichever worker answers
-            again = httpx.post(
-                pool.url + "/v1/recommendations", json={"k": 50, "exclude_history": False}, headers=bearer(me)
-            )
-            assert again.status_code == 200, again.text
+            again = ready_post(pool.url + "/v1/recommendations", {"k": 50, "exclude_history": False}, me)
             assert disliked not in {i["item_id"] for i in again.json()["items"]}
 
         # a turn on the loop server; its item is the owner's on every process, and nobody else's
