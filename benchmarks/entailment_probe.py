@@ -99,6 +99,8 @@ def main() -> None:
     ]
     payload = {
         "what": "SmolLM2-135M-Instruct as a judge of authenticity findings (burned hand-written edits, both catalogs)",
+        "dataset": "synthetic + amazon-beauty (hand-written edits of benchmarks/data/fidelity)",
+        "split": f"burned sets only (development): {', '.join(BURNED_SETS)} and the authenticity faults",
         "prompt": PROMPT,
         "findings": len(pairs),
         "supported": len(supported),
