@@ -88,8 +88,8 @@ BRAND_SUFFIXES = frozenset(
 )
 _MAX_NGRAM = 4
 _COMMON = 100  # an English word this frequent (pyspellchecker's counts) is an everyday word, not (only) a brand
-_CATALOG_COMMON = 20
-_PHRASE_USES = 5  # a two-word phrase in this many titles of other brands is an everyday phrase  # ... and so is a word in this many catalog titles
+_CATALOG_COMMON = 20  # ... and so is a word in this many catalog titles
+_PHRASE_USES = 5  # a two-word phrase in this many titles of other brands is an everyday phrase
 _CUE_BEFORE = re.compile(
     r"(?i)\b(?:by|from|inspired\s+by|like|style\s+of|dupe\s+(?:of|for)|vs\.?|versus|than|same\s+as|as\s+used\s+by|made\s+by)\s*$"
 )

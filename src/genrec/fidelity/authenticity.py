@@ -284,11 +284,14 @@ def supported(fact: Fact, source: Iterable[Fact]) -> bool:
             # catalogs write fluid ounces as "oz": "1.7 oz" of perfume is 50 ml
             sdim, sfactor = ("volume", 29.5735) if s.unit == "oz" else (sdim, sfactor)
             dim, factor = ("volume", 29.5735) if fact.unit == "oz" else (dim, factor)
-        if dim and dim == sdim:
-            a, b = fact.value * factor, s.value * sfactor
-            if abs(a - b) <= 0.03 * max(abs(a), abs(b)):
-                return True
+        if dim and dim == sdim and _close(fact.value * factor, s.value * sfactor):
+            return True
     return False
+
+
+def _close(a: float, b: float) -> bool:
+    """Two amounts in one base unit that agree up to rounding in a unit conversion (3%)."""
+    return abs(a - b) <= 0.03 * max(abs(a), abs(b))
 
 
 _SENTENCE_END = re.compile(r"[.;!?](?!\d)|\n")
@@ -313,6 +316,7 @@ def derived_total(fact: Fact, source: Sequence[Fact], text: str = "") -> bool:
     if fact.unit not in _PIECES and not _TOTAL_CUE.search(near):
         return False
     counts = [s for s in source if s.unit in _PIECES or not s.unit]
+    dim, factor = _dimension(fact.unit)
     for c in counts:
         for s in source:
             if s is c or c.value <= 1:
@@ -320,12 +324,9 @@ def derived_total(fact: Fact, source: Sequence[Fact], text: str = "") -> bool:
             same_unit = s.unit == fact.unit or not fact.unit or fact.unit in _PIECES
             if same_unit and abs(c.value * s.value - fact.value) <= 1e-6 * max(1.0, fact.value):
                 return True
-            dim, factor = _dimension(fact.unit)
             sdim, sfactor = _dimension(s.unit)
-            if dim and dim == sdim:  # "8 x 4 oz" -> "2 lb in all"
-                a, b = fact.value * factor, c.value * s.value * sfactor
-                if abs(a - b) <= 0.03 * max(a, b):
-                    return True
+            if dim and dim == sdim and _close(fact.value * factor, c.value * s.value * sfactor):
+                return True  # "8 x 4 oz" -> "2 lb in all"
     return False
 
 
@@ -603,6 +604,9 @@ class AuthenticityCheck(Check):
         if isinstance(src_price, (int, float)) and src_price == src_price:
             src_prices.append(Fact(float(src_price), "price", 0, 0, ""))
             src_facts.append(Fact(float(src_price), "", 0, 0, ""))
+        counts = [f.value for f in src_facts if f.unit in _PIECES | _DOSES or not f.unit]  # for prices per piece
+        src_waits = any(_dimension(x.unit)[0] == "time" for x in src_facts)
+        src_ages = any(x.unit in ("month", "year") for x in src_facts)
         raw_attrs = source.get("attributes")
         attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
         src_sizes = {m.group(1) for m in _LETTER_SIZE.finditer(support.text)} | {
@@ -629,13 +633,10 @@ class AuthenticityCheck(Check):
             prices = extract_prices(text)
             price_spans = [(p.start, p.end) for p in prices]
             for p in prices:
-                counts = [f.value for f in src_facts if f.unit in _PIECES | _DOSES or not f.unit]
                 if not price_supported(p, text, [q.value for q in src_prices], s.price_tolerance, counts):
                     findings.append(
                         finding("changed_price", f"price {p.text!r} is not the source's", fld, n, p.start, p.end)
                     )
-            src_waits = any(_dimension(x.unit)[0] == "time" for x in src_facts)
-            src_ages = any(x.unit in ("month", "year") for x in src_facts)
             personal = [(m.start, m.end) for m in find_structured(text)]  # a phone number is no product fact
             for f in extract_numbers(text, price_spans + personal + list_markers(text)):
                 if not f.unit and f.value <= 12 and n.changed("number_word", f.start, f.end):
