@@ -56,3 +56,28 @@ def flags(checker: FidelityChecker, item: GeneratedItem, ctx: CheckContext) -> d
     """Finding codes of every check that did not pass."""
     report = checker.check(item, ctx, attach=False)
     return {name: [f.code for f in r.findings] for name, r in report.checks.items() if r.verdict != "pass"}
+
+
+def auth_codes(
+    checker: FidelityChecker, catalog: pd.DataFrame, item_id: str, title: str, text: str, ctx: CheckContext
+) -> list[str]:
+    """Authenticity finding codes of an edit of ``item_id`` (empty when the check passes)."""
+    return flags(checker, edit_of(catalog, item_id, title, text), ctx).get("authenticity", [])
+
+
+def rule_labels(text: str) -> set[str]:
+    """What the pattern rules alone find in ``text`` (normalised): safety categories, "integrity:<code>",
+    "identifiability:<code>" and "bias:<pattern name>"."""
+    from genrec.fidelity import _rules
+    from genrec.fidelity.bias import load_lexicon
+    from genrec.fidelity.identifiability import load_rules as authorship_rules
+    from genrec.fidelity.integrity import load_rules as integrity_rules
+    from genrec.fidelity.safety import load_rules as safety_rules
+    from genrec.textnorm import normalize
+
+    n = normalize(text).text
+    found = {r.label for r, _, _ in _rules.find_patterns(n, safety_rules())}
+    found |= {"integrity:" + r.code for r, _, _ in _rules.find_patterns(n, integrity_rules())}
+    found |= {"identifiability:" + r.code for r, _, _ in _rules.find_patterns(n, authorship_rules())}
+    found |= {"bias:" + name for _, name, rx, _ in load_lexicon().compile().patterns if rx.search(n)}
+    return found

@@ -7,12 +7,11 @@ flagged before the fix; a control next to it shows the fault the check must stil
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import auth_codes, catalog_of, edit_of, flags, probe_fixtures, rule_labels
 from tests.fidelity_probe import creation as create
 
 from genrec.fidelity.authenticity import _made_up, extract_numbers, extract_prices, price_supported
 from genrec.fidelity.base import CheckContext
-from genrec.fidelity.bias import load_lexicon
 from genrec.fidelity.checker import FidelityChecker
 from genrec.fidelity.safety import blank_initialisms
 from genrec.textnorm import normalize
@@ -50,10 +49,6 @@ CATALOG = catalog_of(
 checker, ctx = probe_fixtures(CATALOG)
 
 
-def _auth(checker: FidelityChecker, item_id: str, title: str, text: str, ctx: CheckContext) -> list[str]:
-    return flags(checker, edit_of(CATALOG, item_id, title, text), ctx).get("authenticity", [])
-
-
 # ---- cause 1: a number glued to a word by a comma ("Conditioner,8.2 Ounce") was not read from the source ----
 def test_a_number_after_a_comma_is_read() -> None:
     assert [(f.value, f.unit) for f in extract_numbers("Conditioner,8.2 Ounce")] == [(8.2, "oz")]
@@ -62,9 +57,9 @@ def test_a_number_after_a_comma_is_read() -> None:
 
 def test_pack_sizes_and_their_total(checker: FidelityChecker, ctx: CheckContext) -> None:
     ok = "Two bottles of 8.2 ounces each, 16.4 oz in total."
-    assert _auth(checker, "c1", "Ravelle Smoothing Conditioner, 2 x 8.2 oz", ok, ctx) == []
+    assert auth_codes(checker, CATALOG, "c1", "Ravelle Smoothing Conditioner, 2 x 8.2 oz", ok, ctx) == []
     bad = "Two bottles of 8.2 ounces each, 18 oz in total."
-    assert "unsupported_number" in _auth(checker, "c1", "Ravelle Smoothing Conditioner", bad, ctx)
+    assert "unsupported_number" in auth_codes(checker, CATALOG, "c1", "Ravelle Smoothing Conditioner", bad, ctx)
 
 
 # ---- cause 2: number words: "and a half", and "bucks" as a currency -----------------------------------------
@@ -74,10 +69,14 @@ def test_and_a_half() -> None:
 
 
 def test_number_words_as_sizes_and_prices(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "p1", "Bellamy Shower Gel", "Seventeen and a half ounces.", ctx) == []
-    assert "unsupported_number" in _auth(checker, "p1", "Bellamy Shower Gel", "Eighteen and a half ounces.", ctx)
-    assert _auth(checker, "s1", "Bellamy Trail Shoes, EU 42", "just under two hundred bucks", ctx) == []
-    assert "changed_price" in _auth(checker, "s1", "Bellamy Trail Shoes, EU 42", "only a hundred bucks", ctx)
+    assert auth_codes(checker, CATALOG, "p1", "Bellamy Shower Gel", "Seventeen and a half ounces.", ctx) == []
+    assert "unsupported_number" in auth_codes(
+        checker, CATALOG, "p1", "Bellamy Shower Gel", "Eighteen and a half ounces.", ctx
+    )
+    assert auth_codes(checker, CATALOG, "s1", "Bellamy Trail Shoes, EU 42", "just under two hundred bucks", ctx) == []
+    assert "changed_price" in auth_codes(
+        checker, CATALOG, "s1", "Bellamy Trail Shoes, EU 42", "only a hundred bucks", ctx
+    )
 
 
 # ---- cause 3: a price per piece of a multipack ("$2.50 a bar") ----------------------------------------------
@@ -97,29 +96,31 @@ def test_price_per_piece(text: str, ok: bool) -> None:
 
 
 def test_price_per_piece_in_an_edit(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "b1", "Ravelle Oat Soap Bars, 4 pack", "Works out to $2.50 a bar.", ctx) == []
+    assert auth_codes(checker, CATALOG, "b1", "Ravelle Oat Soap Bars, 4 pack", "Works out to $2.50 a bar.", ctx) == []
 
 
 # ---- cause 4: a wait a label asks for ("patch test 48 hours before use") -----------------------------------
 def test_a_wait_in_a_direction_is_no_product_fact(checker: FidelityChecker, ctx: CheckContext) -> None:
     text = "Plum shade, 3 oz. Do a patch test 48 hours before each use and wear gloves."
-    assert _auth(checker, "d1", "Ravelle Hair Dye Creme, Plum", text, ctx) == []
+    assert auth_codes(checker, CATALOG, "d1", "Ravelle Hair Dye Creme, Plum", text, ctx) == []
     claim = "Plum shade, 3 oz. The colour lasts 48 hours before it fades."
-    assert "unsupported_number" in _auth(checker, "d1", "Ravelle Hair Dye Creme, Plum", claim, ctx)
+    assert "unsupported_number" in auth_codes(checker, CATALOG, "d1", "Ravelle Hair Dye Creme, Plum", claim, ctx)
 
 
 def test_a_wait_the_source_sets_must_be_kept(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "t1", "Ravelle Leave-In Mask", "Leave on for 10 minutes, then rinse.", ctx) == []
-    changed = _auth(checker, "t1", "Ravelle Leave-In Mask", "Leave on for 30 minutes, then rinse.", ctx)
+    assert (
+        auth_codes(checker, CATALOG, "t1", "Ravelle Leave-In Mask", "Leave on for 10 minutes, then rinse.", ctx) == []
+    )
+    changed = auth_codes(checker, CATALOG, "t1", "Ravelle Leave-In Mask", "Leave on for 30 minutes, then rinse.", ctx)
     assert "unsupported_number" in changed
 
 
 # ---- cause 5: a material of a tool the direction names ("silicone utensils") -------------------------------
 def test_a_tools_material_is_not_the_products(checker: FidelityChecker, ctx: CheckContext) -> None:
     care = "Stainless steel with a glass lid. Use wooden or silicone utensils to keep it looking new."
-    assert _auth(checker, "k1", "Ostrel Steel Saucepan, 18 cm", care, ctx) == []
+    assert auth_codes(checker, CATALOG, "k1", "Ostrel Steel Saucepan, 18 cm", care, ctx) == []
     claim = "Stainless steel with a glass lid and a silicone handle."
-    assert "unsupported_material" in _auth(checker, "k1", "Ostrel Steel Saucepan, 18 cm", claim, ctx)
+    assert "unsupported_material" in auth_codes(checker, CATALOG, "k1", "Ostrel Steel Saucepan, 18 cm", claim, ctx)
 
 
 # ---- cause 6: British spellings read as made-up brand names ("Volumising") ----------------------------------
@@ -201,5 +202,4 @@ def test_bias_exclusion_controls(checker: FidelityChecker, ctx: CheckContext, te
     ],
 )
 def test_bias_patterns_of_the_families(text: str, pattern: str) -> None:
-    compiled = load_lexicon().compile()
-    assert pattern in {name for _, name, rx, _ in compiled.patterns if rx.search(normalize(text).text)}
+    assert "bias:" + pattern in rule_labels(text)

@@ -7,16 +7,12 @@ next to it shows what the check must still find, or must still pass.
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import auth_codes, catalog_of, edit_of, flags, probe_fixtures, rule_labels
 from tests.fidelity_probe import creation as create
 
-from genrec.fidelity import _rules
 from genrec.fidelity.authenticity import extract_numbers, extract_prices
 from genrec.fidelity.base import CheckContext
-from genrec.fidelity.bias import load_lexicon
 from genrec.fidelity.checker import FidelityChecker
-from genrec.fidelity.integrity import load_rules as integrity_rules
-from genrec.fidelity.safety import load_rules as safety_rules
 from genrec.textnorm import normalize
 
 CATALOG = catalog_of(
@@ -52,10 +48,6 @@ CATALOG = catalog_of(
 checker, ctx = probe_fixtures(CATALOG)
 
 
-def _auth(checker: FidelityChecker, item_id: str, title: str, text: str, ctx: CheckContext) -> list[str]:
-    return flags(checker, edit_of(CATALOG, item_id, title, text), ctx).get("authenticity", [])
-
-
 # ---- authenticity: prices with the cents said in words, model numbers with a slash, pairs, scent ----------
 def test_cents_said_after_the_dollars() -> None:
     assert [p.value for p in extract_prices(normalize("about eighty-one dollars fifty.").text)] == [81.5]
@@ -64,8 +56,10 @@ def test_cents_said_after_the_dollars() -> None:
 
 
 def test_spoken_price_in_an_edit(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "e1", "Velkor Travel Kettle, Steel", "Eighty-one dollars fifty.", ctx) == []
-    assert "changed_price" in _auth(checker, "e1", "Velkor Travel Kettle, Steel", "Ninety dollars fifty.", ctx)
+    assert auth_codes(checker, CATALOG, "e1", "Velkor Travel Kettle, Steel", "Eighty-one dollars fifty.", ctx) == []
+    assert "changed_price" in auth_codes(
+        checker, CATALOG, "e1", "Velkor Travel Kettle, Steel", "Ninety dollars fifty.", ctx
+    )
 
 
 def test_a_slash_between_long_numbers_is_no_fraction() -> None:
@@ -74,14 +68,23 @@ def test_a_slash_between_long_numbers_is_no_fraction() -> None:
 
 
 def test_shade_numbers_and_pairs(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "n1", "Glazeco Nail Lacquer Ember Tide (2210 / 60413)", "", ctx) == []
-    assert _auth(checker, "l1", "Lashwell Feather Strip Lashes - 4 Pairs", "Four pairs in the box.", ctx) == []
-    assert "unsupported_number" in _auth(checker, "l1", "Lashwell Feather Strip Lashes - 6 Pairs", "", ctx)
+    assert auth_codes(checker, CATALOG, "n1", "Glazeco Nail Lacquer Ember Tide (2210 / 60413)", "", ctx) == []
+    assert (
+        auth_codes(checker, CATALOG, "l1", "Lashwell Feather Strip Lashes - 4 Pairs", "Four pairs in the box.", ctx)
+        == []
+    )
+    assert "unsupported_number" in auth_codes(
+        checker, CATALOG, "l1", "Lashwell Feather Strip Lashes - 6 Pairs", "", ctx
+    )
 
 
 def test_a_scent_is_a_fragrance(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "s1", "Iorvane Calming Night Cream", "With a soft chamomile fragrance.", ctx) == []
-    assert "unsupported_material" in _auth(checker, "s1", "Iorvane Calming Night Cream", "With shea butter.", ctx)
+    assert (
+        auth_codes(checker, CATALOG, "s1", "Iorvane Calming Night Cream", "With a soft chamomile fragrance.", ctx) == []
+    )
+    assert "unsupported_material" in auth_codes(
+        checker, CATALOG, "s1", "Iorvane Calming Night Cream", "With shea butter.", ctx
+    )
 
 
 # ---- legal: an edit that restates its own source is no copy of the source's sibling listing -----------------
@@ -104,12 +107,6 @@ def test_a_sentence_in_l33t_throughout() -> None:
 
 
 # ---- rules: safety, bias, integrity families ---------------------------------------------------------------
-def _codes(text: str) -> set[str]:
-    n = normalize(text).text
-    found = {r.label for r, _, _ in _rules.find_patterns(n, safety_rules())}
-    found |= {"integrity:" + r.code for r, _, _ in _rules.find_patterns(n, integrity_rules())}
-    found |= {"bias:" + name for _, name, rx, _ in load_lexicon().compile().patterns if rx.search(n)}
-    return found
 
 
 @pytest.mark.parametrize(
@@ -128,7 +125,7 @@ def _codes(text: str) -> set[str]:
     ],
 )
 def test_rule_families(text: str, code: str) -> None:
-    assert code in _codes(text)
+    assert code in rule_labels(text)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +140,7 @@ def test_rule_families(text: str, code: str) -> None:
     ],
 )
 def test_rule_controls(text: str) -> None:
-    assert _codes(text) == set()
+    assert rule_labels(text) == set()
 
 
 def test_rules_flag_a_creation(checker: FidelityChecker, ctx: CheckContext) -> None:

@@ -7,18 +7,12 @@ next to it shows what the check must still find, or must still pass.
 from __future__ import annotations
 
 import pytest
-from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import auth_codes, catalog_of, flags, probe_fixtures, rule_labels
 
 from genrec.data.generated import GeneratedItem, Provenance
-from genrec.fidelity import _rules
 from genrec.fidelity.authenticity import extract_numbers, extract_prices, find_claims, load_claims
 from genrec.fidelity.base import CheckContext, PrivateStore
-from genrec.fidelity.bias import load_lexicon
 from genrec.fidelity.checker import FidelityChecker
-from genrec.fidelity.identifiability import load_rules as authorship_rules
-from genrec.fidelity.integrity import load_rules as integrity_rules
-from genrec.fidelity.safety import load_rules as safety_rules
-from genrec.textnorm import normalize
 
 CATALOG = catalog_of(
     [
@@ -40,41 +34,42 @@ CATALOG = catalog_of(
 checker, ctx = probe_fixtures(CATALOG)
 
 
-def _auth(checker: FidelityChecker, item_id: str, title: str, text: str, ctx: CheckContext) -> list[str]:
-    return flags(checker, edit_of(CATALOG, item_id, title, text), ctx).get("authenticity", [])
-
-
 # ---- authenticity --------------------------------------------------------------------------------------
 def test_cents_and_a_price_per_dose() -> None:
     assert [(p.value, p.text) for p in extract_prices("under 60 cents a serving")] == [(0.6, "60 cents")]
 
 
 def test_price_per_serving_in_an_edit(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "g1", "Pelvo Berry Energy Gel, 40 Servings", "Under 60 cents a serving.", ctx) == []
-    assert "changed_price" in _auth(checker, "g1", "Pelvo Berry Energy Gel", "Under 40 cents a serving.", ctx)
+    assert (
+        auth_codes(checker, CATALOG, "g1", "Pelvo Berry Energy Gel, 40 Servings", "Under 60 cents a serving.", ctx)
+        == []
+    )
+    assert "changed_price" in auth_codes(
+        checker, CATALOG, "g1", "Pelvo Berry Energy Gel", "Under 40 cents a serving.", ctx
+    )
 
 
 def test_inches_written_with_two_apostrophes(checker: FidelityChecker, ctx: CheckContext) -> None:
     assert [(f.value, f.unit) for f in extract_numbers("16'' 5pcs")] == [(16.0, "inch"), (5.0, "count")]
-    assert _auth(checker, "w1", 'Korri 16" Clip-In Hair Extensions', "Five 16-inch pieces.", ctx) == []
-    assert "unsupported_number" in _auth(checker, "w1", 'Korri 20" Clip-In Hair Extensions', "", ctx)
+    assert auth_codes(checker, CATALOG, "w1", 'Korri 16" Clip-In Hair Extensions', "Five 16-inch pieces.", ctx) == []
+    assert "unsupported_number" in auth_codes(checker, CATALOG, "w1", 'Korri 20" Clip-In Hair Extensions', "", ctx)
 
 
 def test_us_and_uk_spellings_of_a_material(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "p1", "Ravik Slim Aluminum Power Bank, Black", "", ctx) == []
-    assert "unsupported_material" in _auth(checker, "p1", "Ravik Slim Steel Power Bank, Black", "", ctx)
+    assert auth_codes(checker, CATALOG, "p1", "Ravik Slim Aluminum Power Bank, Black", "", ctx) == []
+    assert "unsupported_material" in auth_codes(checker, CATALOG, "p1", "Ravik Slim Steel Power Bank, Black", "", ctx)
 
 
 def test_an_age_a_warning_sets(checker: FidelityChecker, ctx: CheckContext) -> None:
     warn = "SPF 50, 8 oz. For babies under six months, ask a doctor before use."
-    assert _auth(checker, "s1", "Suntra Baby Sunscreen SPF 50", warn, ctx) == []
+    assert auth_codes(checker, CATALOG, "s1", "Suntra Baby Sunscreen SPF 50", warn, ctx) == []
     claim = "SPF 50, 8 oz. Stays on for six months."
-    assert "unsupported_number" in _auth(checker, "s1", "Suntra Baby Sunscreen SPF 50", claim, ctx)
+    assert "unsupported_number" in auth_codes(checker, CATALOG, "s1", "Suntra Baby Sunscreen SPF 50", claim, ctx)
 
 
 def test_a_list_item_start_is_no_brand_name(checker: FidelityChecker, ctx: CheckContext) -> None:
     text = "• For kids\n• SPF 50\n• 12 fl oz"
-    assert _auth(checker, "k1", "Suntra Kids Sunscreen SPF 50, 12 fl oz", text, ctx) == []
+    assert auth_codes(checker, CATALOG, "k1", "Suntra Kids Sunscreen SPF 50, 12 fl oz", text, ctx) == []
 
 
 def test_award_claims() -> None:
@@ -92,13 +87,6 @@ def test_a_stored_name_in_the_possessive() -> None:
 
 
 # ---- rules -----------------------------------------------------------------------------------------------
-def _codes(text: str) -> set[str]:
-    n = normalize(text).text
-    found = {r.label for r, _, _ in _rules.find_patterns(n, safety_rules())}
-    found |= {"integrity:" + r.code for r, _, _ in _rules.find_patterns(n, integrity_rules())}
-    found |= {"identifiability:" + r.code for r, _, _ in _rules.find_patterns(n, authorship_rules())}
-    found |= {"bias:" + name for _, name, rx, _ in load_lexicon().compile().patterns if rx.search(n)}
-    return found
 
 
 @pytest.mark.parametrize(
@@ -116,7 +104,7 @@ def _codes(text: str) -> set[str]:
     ],
 )
 def test_rule_families(text: str, code: str) -> None:
-    assert code in _codes(text)
+    assert code in rule_labels(text)
 
 
 @pytest.mark.parametrize(
@@ -131,4 +119,4 @@ def test_rule_families(text: str, code: str) -> None:
     ],
 )
 def test_rule_controls(text: str) -> None:
-    assert _codes(text) == set()
+    assert rule_labels(text) == set()

@@ -6,7 +6,7 @@ next to it shows what the check must still find.
 
 from __future__ import annotations
 
-from tests.fidelity_probe import catalog_of, edit_of, flags, probe_fixtures
+from tests.fidelity_probe import auth_codes, catalog_of, probe_fixtures
 
 from genrec.fidelity._catalog import build_brand_lexicon
 from genrec.fidelity.authenticity import derived_total, extract_numbers, supported
@@ -26,10 +26,6 @@ CATALOG = catalog_of(
 checker, ctx = probe_fixtures(CATALOG)
 
 
-def _auth(checker: FidelityChecker, item_id: str, title: str, text: str, ctx: CheckContext) -> list[str]:
-    return flags(checker, edit_of(CATALOG, item_id, title, text), ctx).get("authenticity", [])
-
-
 def test_a_one_word_brand_is_not_read_across_words() -> None:
     lex = build_brand_lexicon([("Andis Hair Clipper", "Andis"), ("L'Oreal Paris Mascara", "L'Oreal Paris")])
     assert [m.brand for m in lex.find("A warm scent that is soft and is never loud.")] == []
@@ -40,7 +36,7 @@ def test_a_one_word_brand_is_not_read_across_words() -> None:
 def test_ounces_of_perfume_are_fluid_ounces(checker: FidelityChecker, ctx: CheckContext) -> None:
     assert supported(extract_numbers("50 ml")[0], extract_numbers("1.7 oz Spray"))
     assert not supported(extract_numbers("100 ml")[0], extract_numbers("1.7 oz Spray"))
-    assert _auth(checker, "p1", "Orvane Fig Eau de Parfum, 1.7 oz", "A 50 ml spray.", ctx) == []
+    assert auth_codes(checker, CATALOG, "p1", "Orvane Fig Eau de Parfum, 1.7 oz", "A 50 ml spray.", ctx) == []
 
 
 def test_a_total_in_another_unit() -> None:
@@ -52,8 +48,8 @@ def test_a_total_in_another_unit() -> None:
 
 
 def test_a_count_of_pieces_for_a_bare_source_number(checker: FidelityChecker, ctx: CheckContext) -> None:
-    assert _auth(checker, "c1", "Disposable Shower Caps, Pack of 100", "", ctx) == []
-    assert "unsupported_number" in _auth(checker, "c1", "Disposable Shower Caps, Pack of 50", "", ctx)
+    assert auth_codes(checker, CATALOG, "c1", "Disposable Shower Caps, Pack of 100", "", ctx) == []
+    assert "unsupported_number" in auth_codes(checker, CATALOG, "c1", "Disposable Shower Caps, Pack of 50", "", ctx)
 
 
 def test_inches_written_in(checker: FidelityChecker, ctx: CheckContext) -> None:
@@ -63,4 +59,6 @@ def test_inches_written_in(checker: FidelityChecker, ctx: CheckContext) -> None:
         (3.0, ""),
         (1.0, ""),
     ]
-    assert _auth(checker, "k1", "Corvo Steel Frying Pan, 28 cm", "28 cm (roughly 11 in) across.", ctx) == []
+    assert (
+        auth_codes(checker, CATALOG, "k1", "Corvo Steel Frying Pan, 28 cm", "28 cm (roughly 11 in) across.", ctx) == []
+    )
