@@ -557,6 +557,8 @@ class Normalizer:
         for m in _SPACED.finditer(text):
             start, end = m.start(), m.end()
             run = m.group()
+            if sum(run.count(c) for c in "*#") == 1 and re.search(r"[A-Za-z][*#][A-Za-z]", run):
+                continue  # one masked letter after a short word ("ex's c*r"): not spacing; the mask step reads it
             dotted = bool(re.fullmatch(r"(?:[A-Za-z]\.){2,}[A-Za-z]?\.?", run))
             if run.endswith(".") and not dotted:
                 run, end = run[:-1], end - 1  # the sentence's full stop

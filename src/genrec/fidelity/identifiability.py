@@ -1,7 +1,9 @@
 """Identifiability: the item says it is AI-generated, carries full provenance, and keeps its watermark.
 
 Provenance fields holding a placeholder ("n/a", "-", "N / A", "null", "unknown", invisible
-characters) count as missing, and ``created_at`` must be a timestamp. A text that claims a
+characters) count as missing, and ``created_at`` must be a timestamp. Provenance that contradicts
+the item is ``inconsistent_provenance``: a ``created_at`` before ``earliest_created_at`` or in the
+future, or an edit that shares almost no words with the source item it names. A text that claims a
 person wrote it or that no AI was involved ("100% human-written", "not AI-generated"; rules in
 ``rules/authorship.toml``, read on the normalised text) is flagged ``claims_human``.
 
@@ -21,11 +23,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from genrec.data.generated import GENERATED_PREFIX, GeneratedItem
 from genrec.fidelity import _rules
+from genrec.fidelity._catalog import record_text
 from genrec.fidelity._norm import finding, normalized_fields
 from genrec.fidelity.base import Check, CheckContext, Finding
 from genrec.fidelity.policy import IdentifiabilitySettings
@@ -139,8 +142,25 @@ class IdentifiabilityCheck(Check):
             )
         if "created_at" not in missing and not _timestamp(prov.created_at):
             missing.append("created_at")
+        elif "created_at" not in missing:
+            when = _timestamp(prov.created_at)
+            assert when is not None
+            earliest = datetime.combine(self.settings.earliest_created_at, datetime.min.time(), UTC)
+            if when < earliest or when > datetime.now(UTC) + timedelta(days=1):
+                findings.append(
+                    Finding(
+                        "inconsistent_provenance",
+                        f"created_at {prov.created_at} is before {self.settings.earliest_created_at} or in the future: "
+                        "not when the item was generated",
+                        "provenance",
+                        text=str(prov.created_at),
+                    )
+                )
         if prov.kind == "edit" and placeholder(prov.source_item_id):
             missing.append("source_item_id")
+        wrong = self._wrong_source(item, ctx)
+        if wrong:
+            findings.append(Finding("inconsistent_provenance", wrong, "provenance", text=str(prov.source_item_id)))
         if missing:
             findings.append(
                 Finding(
@@ -199,11 +219,43 @@ class IdentifiabilityCheck(Check):
                     )
         return findings, details
 
+    def _wrong_source(self, item: GeneratedItem, ctx: CheckContext) -> str:
+        """Why an edit's named source cannot be what it was made from ("" when it can, or cannot be told)."""
+        prov = item.provenance
+        if prov.kind != "edit" or placeholder(prov.source_item_id):
+            return ""
+        source = ctx.catalog_records().get(str(prov.source_item_id))
+        if source is None:
+            return ""
+        # a faithful edit restates its source: on every hand-written clean edit at least half the title's words
+        # are in the source, while an edit credited to an unrelated item shares next to none
+        theirs = _content_words(record_text(source))
+        share = {
+            name: len(words & theirs) / len(words)
+            for name, words in (("title", _content_words(item.title)), ("text", _content_words(item.text)))
+            if words
+        }
+        floor = self.settings.min_source_overlap
+        if not share or max(share.values()) >= floor:
+            return ""
+        return (
+            f"provenance names {prov.source_item_id!r} as the edited item, but the edit shares "
+            f"{max(share.values()):.0%} of its words with it (below {floor:.0%}): the source is wrong"
+        )
 
-def _timestamp(value: object) -> bool:
-    """True when ``value`` reads as an ISO 8601 date or time."""
+
+def _timestamp(value: object) -> datetime | None:
+    """``value`` read as an ISO 8601 date or time (UTC when it names no zone), or None."""
     try:
-        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return False
-    return True
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+_WORD = re.compile(r"[a-z]{3,}")
+
+
+def _content_words(text: str) -> set[str]:
+    """Lower-case words of three letters or more, a plural "s" dropped, read on the normalised text."""
+    return {w.removesuffix("s") for w in _WORD.findall(normalize(text).text.lower())}

@@ -9,6 +9,7 @@ and rule files) are relative to the policy file.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -277,13 +278,30 @@ class IdentifiabilitySettings(CheckSettings):
     codes: ClassVar[tuple[str, ...]] = (
         "not_flagged",
         "missing_provenance",
+        "inconsistent_provenance",
         "claims_human",
         "watermark_missing",
         "watermark_weak",
         "no_detector",
     )
     block: list[str] = Field(
-        default_factory=lambda: ["not_flagged", "missing_provenance", "claims_human", "watermark_missing"]
+        default_factory=lambda: [
+            "not_flagged",
+            "missing_provenance",
+            "inconsistent_provenance",
+            "claims_human",
+            "watermark_missing",
+        ]
+    )
+    earliest_created_at: date = Field(
+        default=date(2020, 1, 1),
+        description="a created_at before this date (or over a day in the future) is not when the item was generated",
+    )
+    min_source_overlap: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="an edit whose title and text share less than this share of words with its named source names the wrong source",
     )
     watermark_z_threshold: float = Field(default=4.0, description="detector z-score below this warns")
     watermark_block_z: float = Field(
