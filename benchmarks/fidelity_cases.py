@@ -29,7 +29,7 @@ DATA = Path(__file__).resolve().parent / "data" / "fidelity"
 CHECKS = ("bias", "privacy", "safety", "authenticity", "legal", "identifiability", "integrity")
 #: The clean sets: ``clean`` (issue 21), ``clean_hard`` (hard negatives written after issue 21's run),
 #: ``clean_fresh`` (all held out, written after the clean_hard round; burned in the clean_fresh2 round),
-#: ``clean_fresh2`` to ``clean_fresh6`` (all held out, written blind to the checks; the newest is the estimate).
+#: ``clean_fresh2`` to ``clean_fresh7`` (all held out, written blind to the checks; the newest is the estimate).
 CLEAN_FILES = (
     "clean",
     "clean_hard",
@@ -39,15 +39,25 @@ CLEAN_FILES = (
     "clean_fresh4",
     "clean_fresh5",
     "clean_fresh6",
+    "clean_fresh7",
 )
 #: The newest clean set, never tuned on, and the faulty set written blind to the checks with it
 #: (``clean_fresh2`` and ``faulty_fresh`` were the first blind pair, burned in the clean_fresh3 round;
 #: ``clean_fresh3`` and ``faulty_fresh2`` the second, burned in the clean_fresh4 round; ``clean_fresh4`` and
 #: ``faulty_fresh3`` the third, burned in the clean_fresh5 round; ``clean_fresh5`` and ``faulty_fresh4`` the
-#: fourth, burned in the clean_fresh6 round).
-NEWEST_CLEAN = "clean_fresh6"
-FRESH_FAULTY = "faulty_fresh5"
-FAULTY_FILES = (*CHECKS, "faulty_fresh", "faulty_fresh2", "faulty_fresh3", "faulty_fresh4", FRESH_FAULTY)
+#: fourth, burned in the clean_fresh6 round; ``clean_fresh6`` and ``faulty_fresh5`` the fifth, burned in the
+#: clean_fresh7 round).
+NEWEST_CLEAN = "clean_fresh7"
+FRESH_FAULTY = "faulty_fresh6"
+FAULTY_FILES = (
+    *CHECKS,
+    "faulty_fresh",
+    "faulty_fresh2",
+    "faulty_fresh3",
+    "faulty_fresh4",
+    "faulty_fresh5",
+    FRESH_FAULTY,
+)
 FILES = (*FAULTY_FILES, *CLEAN_FILES)
 GENERATOR = "handwritten"
 #: The generator name of cases that claim a watermark (a detector is registered for it).
