@@ -185,7 +185,8 @@ def fit(
         _fail("name the model once: `genrec fit tiger ...` or `genrec fit --model tiger ...`")
     model = model or model_opt
     assert model is not None
-    check_model_dir(out_dir, force)
+    protected = _store_files(store)
+    check_model_dir(out_dir, force, protected)  # before training: a refusal costs nothing
     ds = _load(data, store, opt)
     try:
         sp = make_split(ds, split)
@@ -217,7 +218,7 @@ def fit(
         recommender = result.model
         recommender.fit_info["protocol"] = result.summary()
     recommender.fit_info.update({"dataset": data, "data_fingerprint": ds.fingerprint(), "split": sp.describe()})
-    recommender.save(out_dir, force=force)
+    recommender.save(out_dir, force=force, protected=protected)
     summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
     if as_json:
         out.print_json(json.dumps(summary, default=float))
@@ -233,6 +234,18 @@ def fit(
         keys = [f"{m}@{k}" for k in (5, 10, 20) for m in ("Recall", "NDCG")] + ["Coverage@20"]
         title = f"{ds.name} / {split} / test ({how}; chosen on valid {protocol['valid_metrics'].get('NDCG@10', float('nan')):.4f})"
         out.print(_metrics_table(title, {model: protocol["test_metrics"]}, keys))
+
+
+def _store_files(store: Optional[Path]) -> list[tuple[str, Path]]:
+    """The store file (and a DuckDB file of $GENREC_DB_URL): paths a model folder may never replace."""
+    from genrec.data.sql import is_postgres, resolve_url
+    from genrec.data.store import default_store_path
+
+    files = [("the store file", store or default_store_path())]
+    url = resolve_url(None, store)
+    if not is_postgres(url):
+        files.append(("the database file", Path(url.removeprefix("duckdb://"))))
+    return files
 
 
 def _load_model(path: Path) -> Any:

@@ -17,6 +17,7 @@ import genrec
 from genrec.atomic import atomic_directory, check_replaceable
 from genrec.config import config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
+from genrec.home import default_home
 
 if TYPE_CHECKING:
     from genrec.train import Validator
@@ -102,13 +103,14 @@ class Recommender(ABC):
             out_scores[lo : lo + len(batch)] = top
         return Recommendations(out_items, out_scores)
 
-    def save(self, path: str | Path, force: bool = False) -> Path:
+    def save(self, path: str | Path, force: bool = False, protected: Sequence[tuple[str, Path]] = ()) -> Path:
         """Write the model to directory ``path`` (replaced atomically).
 
-        Only a missing path, an empty folder or an earlier saved model is replaced, unless ``force``.
+        Only a missing path, an empty folder or an earlier saved model is replaced, unless ``force``;
+        never genrec's home, the current directory, the user's home, ``/`` or a ``protected`` path.
         """
         path = Path(path)
-        with atomic_directory(path, marker=MODEL_MARKER, force=force) as tmp:
+        with atomic_directory(path, MODEL_MARKER, force, _protected(protected)) as tmp:
             meta = {
                 "format_version": FORMAT_VERSION,
                 "genrec_version": genrec.__version__,
@@ -152,9 +154,14 @@ class Recommender(ABC):
         return model
 
 
-def check_model_dir(path: str | Path, force: bool = False) -> None:
+def check_model_dir(path: str | Path, force: bool = False, protected: Sequence[tuple[str, Path]] = ()) -> None:
     """Raise unless ``save`` may write to ``path`` (call it before training, so a refusal costs nothing)."""
-    check_replaceable(path, MODEL_MARKER, force)
+    check_replaceable(path, MODEL_MARKER, force, _protected(protected))
+
+
+def _protected(extra: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """Genrec's home and ``extra``: folders no saved model may replace (beyond ``atomic.protected_paths``)."""
+    return [("genrec's home (GENREC_HOME)", default_home()), *extra]
 
 
 def data_mismatch(model: Recommender, dataset: Dataset) -> str | None:
