@@ -80,3 +80,52 @@ def test_fit_out_unwritable_is_refused_before_training_14(env):
     res = run("fit", "popularity", *data(env), "--out", "/proc/genrec-x/model")
     one_line_error(res, "cannot write /proc/genrec-x/model")
     assert "sequence" not in res.output and "trained" not in res.output
+
+
+# ---- 6: non-finite settings, diverging training ------------------------------------------------------------
+TINY_SASREC = ["--set", "dim=8", "--set", "layers=1", "--set", "max_length=8", "--set", "threads=1"]
+TINY_SASREC += ["--set", "progress=false"]
+
+
+@pytest.mark.parametrize(
+    "args,parts",
+    [
+        (["--set", "lr=inf"], ["lr", "finite"]),
+        (["--set", "lr=nan"], ["lr", "finite"]),
+        (["--set", "dropout=-inf"], ["dropout", "finite"]),
+        (["--set", "weight_decay=1e999"], ["weight_decay", "finite"]),
+    ],
+)
+def test_non_finite_settings_are_refused_6(env, args, parts):
+    res = run("fit", "sasrec", *data(env), "--out", str(env / "m"), *args, "--json")
+    one_line_error(res, *parts)
+    assert not (env / "m").exists()
+
+
+@pytest.mark.parametrize("table", ["[sasrec.settings]\nlr = inf\n", "[sasrec.grid]\nlr = [0.001, nan]\n"])
+def test_non_finite_settings_file_is_refused_6(env, table):
+    settings = env / "s.toml"
+    settings.write_text(table)
+    res = run("fit", "sasrec", *data(env), "--out", str(env / "m"), "--settings", str(settings))
+    one_line_error(res, "s.toml", "sasrec.", ".lr", "not a finite number")
+    assert not (env / "m").exists()
+
+
+def test_non_finite_config_values_fail_in_python_too_6():
+    from genrec.config import ConfigError, FusionConfig, SASRecConfig, apply_overrides
+
+    with pytest.raises(ValueError, match="finite"):
+        SASRecConfig(lr=float("inf"))
+    with pytest.raises(ConfigError, match="finite"):
+        apply_overrides(FusionConfig(), ["mix=0.5,nan"])
+
+
+def test_diverging_training_stops_and_saves_nothing_6(env):
+    out = env / "m"
+    args = [*data(env), "--out", str(out), *TINY_SASREC, "--set", "epochs=3", "--set", "lr=1e30"]
+    res = run("fit", "sasrec", *args, "--json")
+    one_line_error(res, "sasrec", "training loss became nan", "diverged")
+    assert not out.exists()
+    res = run("fit", "sasrec", *args, "--train-only")
+    one_line_error(res, "diverged")
+    assert not out.exists()
