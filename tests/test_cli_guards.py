@@ -5,6 +5,7 @@ Each test is a defect found by the adversarial review of 2026-12-07 (the item nu
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -129,3 +130,69 @@ def test_diverging_training_stops_and_saves_nothing_6(env):
     res = run("fit", "sasrec", *args, "--train-only")
     one_line_error(res, "diverged")
     assert not out.exists()
+
+
+# ---- 5: exclude-history, strict JSON ----------------------------------------------------------------------
+def strict_json(text: str):
+    def refuse(name: str):
+        raise AssertionError(f"{name} in the JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture()
+def popularity(env):
+    out = env / "pop"
+    res = run("fit", "popularity", *data(env), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_exclude_history_never_returns_history_items_5(env, popularity):
+    histories = {line.split()[0]: set(line.split()[1:]) for line in SEQ.splitlines()}
+    n_items = len(set().union(*histories.values()))
+    res = run("recommend", str(popularity), *data(env), "--user", "1", "--user", "2", "-k", "40", "--exclude-history")
+    assert res.exit_code == 0, res.output
+    res = run(
+        "recommend",
+        str(popularity),
+        *data(env),
+        "--user",
+        "1",
+        "--user",
+        "2",
+        "-k",
+        "40",
+        "--exclude-history",
+        "--json",
+    )
+    assert res.exit_code == 0, res.output
+    for entry in strict_json(res.stdout):
+        got = [r["item_id"] for r in entry["recommendations"]]
+        assert not set(got) & histories[entry["user"]]
+        assert len(got) == n_items - len(histories[entry["user"]])  # every other item, no more
+    res = run("recommend", str(popularity), *data(env), "--history", "1,2,3", "-k", "40", "--exclude-history", "--json")
+    assert res.exit_code == 0, res.output
+    got = [r["item_id"] for r in strict_json(res.stdout)[0]["recommendations"]]
+    assert len(got) == n_items - 3 and not {"1", "2", "3"} & set(got)
+
+
+def test_recommend_json_has_no_nan_or_infinity_5(env, popularity):
+    import numpy as np
+
+    counts = np.load(popularity / "state.npz")["counts"]
+    counts[:3] = [np.nan, np.inf, -np.inf]
+    np.savez(popularity / "state.npz", counts=counts)
+    res = run("recommend", str(popularity), *data(env), "--user", "1", "-k", "5", "--json")
+    assert res.exit_code == 0, res.output
+    scores = [r["score"] for r in strict_json(res.stdout)[0]["recommendations"]]
+    assert None in scores
+
+
+def test_recommendations_lists_drop_empty_slots_5():
+    import numpy as np
+
+    from genrec.models.base import Recommendations
+
+    recs = Recommendations(np.array([[4, 2, -1], [1, 0, 3]]), np.array([[0.5, -np.inf, -np.inf], [1.0, 0.5, 0.1]]))
+    assert recs.lists() == [[(4, 0.5)], [(1, 1.0), (0, 0.5), (3, 0.1)]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -14,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from genrec.cli.errors import GuardedGroup
-from genrec.cli.render import literal
+from genrec.cli.render import json_text, literal
 from genrec.cli.serve import keys_app
 from genrec.cli.serve import serve as serve_command
 from genrec.config import ConfigError, EvalConfig, apply_overrides, parse_assignment, parse_value
@@ -89,7 +88,7 @@ def data_stats(
     ds = _load(spec, store, opt)
     stats = ds.stats().to_dict()
     if as_json:
-        out.print_json(json.dumps(stats))
+        out.print_json(json_text(stats))
         return
     table = Table(title=literal(f"dataset {ds.name}"))
     table.add_column("statistic")
@@ -221,7 +220,7 @@ def fit(
     recommender.save(out_dir, force=force, protected=protected)
     summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
     if as_json:
-        out.print_json(json.dumps(summary, default=float))
+        out.print_json(json_text(summary))
         return
     out.print(
         literal(f"trained {model} on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"),
@@ -305,7 +304,7 @@ def evaluate(
     result = run_eval(model, getattr(sp, on), history, config, progress=not as_json)
     payload = {"model": model.name, "dataset": ds.name, "split": sp.describe(), "on": on, **result.to_dict()}
     if as_json:
-        out.print_json(json.dumps(payload, default=float))
+        out.print_json(json_text(payload))
         return
     keys = [f"{m}@{k}" for k in config.ks for m in ("Recall", "NDCG")] + [f"Coverage@{config.ks[-1]}"]
     out.print(
@@ -340,22 +339,27 @@ def recommend(
             hists = [ds.sequences()[ds.user_index(u)] for u in labels]
     except KeyError as err:
         _fail(str(err.args[0]))
-    recs = model.recommend(hists, k=k, exclude="history" if exclude_history else None)
+    # excluded slots (score -inf) are dropped: fewer than k rows when the catalog runs out
+    lists = model.recommend(hists, k=k, exclude="history" if exclude_history else None).lists()
     result = [
         {
             "user": label,
             "recommendations": [
-                {"item_id": str(ds.item_external(i)), "title": ds.items.at[int(i), "title"], "score": float(s)}
-                for i, s in zip(items, scores)
+                {
+                    "item_id": str(ds.item_external(i)),
+                    "title": ds.items.at[i, "title"],
+                    "score": s,
+                }
+                for i, s in pairs
             ],
         }
-        for label, items, scores in zip(labels, recs.items, recs.scores)
+        for label, pairs in zip(labels, lists)
     ]
     if as_json:
-        out.print_json(json.dumps(result))
+        out.print_json(json_text(result))
         return
-    for label, hist, items in zip(labels, hists, recs.items):
-        show_recommendations(ds, label, hist, [str(ds.item_external(i)) for i in items])
+    for label, hist, pairs in zip(labels, hists, lists):
+        show_recommendations(ds, label, hist, [str(ds.item_external(i)) for i, _ in pairs])
 
 
 def show_recommendations(ds: Any, user: str, history: np.ndarray, item_ids: list[str], last: int = 3) -> None:

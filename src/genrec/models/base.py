@@ -30,10 +30,21 @@ Histories = Sequence[np.ndarray]
 
 @dataclass
 class Recommendations:
-    """Top-k lists: ``items[b]`` are internal item ids, best first, with their ``scores``."""
+    """Top-k lists: ``items[b]`` are internal item ids, best first, with their ``scores``.
+
+    A slot without an item (excluded items, or a catalog too small for ``k``) has score -inf (and,
+    for some models, item -1); ``lists`` drops those slots.
+    """
 
     items: np.ndarray  # int64 [batch, k]
     scores: np.ndarray  # float32 [batch, k]
+
+    def lists(self) -> list[list[tuple[int, float]]]:
+        """Per history the (item, score) pairs that are real recommendations, best first (may be fewer than k)."""
+        return [
+            [(int(i), float(s)) for i, s in zip(items, scores) if i >= 0 and s != -np.inf]
+            for items, scores in zip(self.items, self.scores)
+        ]
 
 
 class Recommender(ABC):
