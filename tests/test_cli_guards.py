@@ -196,3 +196,40 @@ def test_recommendations_lists_drop_empty_slots_5():
 
     recs = Recommendations(np.array([[4, 2, -1], [1, 0, 3]]), np.array([[0.5, -np.inf, -np.inf], [1.0, 0.5, 0.1]]))
     assert recs.lists() == [[(4, 0.5)], [(1, 1.0), (0, 0.5), (3, 0.1)]]
+
+
+# ---- 7: unknown URL schemes; 15: keys of a store that is not there -----------------------------------------
+@pytest.mark.parametrize(
+    "args,parts",
+    [
+        (["keys", "create", "--user", "x", "--db", "mysql://x"], ["--db mysql://x", "unknown scheme 'mysql://'"]),
+        (["keys", "create", "--user", "x", "--db", "postgresql+psycopg://u:secret@h/db"], ["postgresql+psycopg://"]),
+        (["keys", "list", "--db", "POSTGRESQL://h/db"], ["unknown scheme 'POSTGRESQL://'"]),
+        (["keys", "list", "--store", "http://h/x.duckdb"], ["--store", "not a URL"]),
+        (["data", "list", "--store", "mysql://x"], ["--store", "not a URL"]),
+        (["serve", "--db", "sqlite:///x", "--no-loop", "--workers", "2"], ["--db sqlite:///x", "unknown scheme"]),
+    ],
+)
+def test_unknown_url_schemes_are_refused_7(env, monkeypatch, args, parts):
+    monkeypatch.chdir(env)
+    res = run(*args)
+    one_line_error(res, *parts)
+    assert "secret" not in res.output
+    assert sorted(p.name for p in env.iterdir()) == ["seq.txt"]  # no file or folder named after the URL
+
+
+def test_unknown_scheme_in_the_environment_is_refused_7(env, monkeypatch):
+    monkeypatch.setenv("GENREC_DB_URL", "mysql://x")
+    one_line_error(run("keys", "list"), "GENREC_DB_URL mysql://x", "unknown scheme")
+
+
+def test_keys_of_a_store_that_is_not_there_15(env):
+    missing = env / "nonexist" / "dir" / "x.duckdb"
+    one_line_error(run("keys", "list", "--store", str(missing)), str(missing), "no such folder")
+    one_line_error(run("keys", "revoke", "abcdef012345", "--store", str(missing)), "no such folder")
+    one_line_error(run("keys", "list", "--db", str(env / "none.duckdb")), "no such store file")
+    assert not (env / "nonexist").exists() and not (env / "none.duckdb").exists()
+    res = run("keys", "create", "--user", "u1", "--store", str(env / "k.duckdb"))
+    assert res.exit_code == 0, res.output
+    res = run("keys", "list", "--store", str(env / "k.duckdb"))
+    assert res.exit_code == 0 and "u1" in res.output

@@ -23,6 +23,7 @@ from genrec.data.connection import connect, prepare_store_dir, transaction
 from genrec.data.dataset import Dataset, Interactions
 from genrec.home import default_home
 
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:/")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 SCHEMA_VERSION = 1
 #: Names genrec stores its built-in datasets under; a user's dataset may not take them.
@@ -32,6 +33,16 @@ RESERVED_NAMES: tuple[str, ...] = ("synthetic",)
 def default_store_path() -> Path:
     """The default embedded database file."""
     return default_home() / "genrec.duckdb"
+
+
+def check_store_path(path: str | Path) -> Path:
+    """``path`` as a Path, unless it looks like a URL (``mysql://x``): a store is a DuckDB file, not a URL."""
+    text = str(path)
+    if _URL_RE.match(text):  # Path("mysql://x") reads "mysql:/x": one slash is enough to tell
+        raise ValueError(
+            f"--store {text}: a store is the path of a DuckDB file, not a URL (a PostgreSQL URL goes to --db)"
+        )
+    return Path(path)
 
 
 def check_dataset_name(name: str, builtin: bool = False) -> str:
@@ -54,7 +65,7 @@ class Store:
     """A DuckDB file holding named datasets."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
+        self.path = check_store_path(path) if path is not None else default_store_path()
         prepare_store_dir(self.path)
 
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
