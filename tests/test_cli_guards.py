@@ -233,3 +233,31 @@ def test_keys_of_a_store_that_is_not_there_15(env):
     assert res.exit_code == 0, res.output
     res = run("keys", "list", "--store", str(env / "k.duckdb"))
     assert res.exit_code == 0 and "u1" in res.output
+
+
+# ---- 8: data convert onto a stored name ------------------------------------------------------------------
+def test_convert_onto_a_stored_name_needs_force_8(env):
+    store = env / "db.duckdb"
+    other = env / "other.txt"
+    other.write_text("a x y z\nb y z\nc x z\n")
+    res = run("data", "convert", "sequence", str(env / "seq.txt"), "--name", "conc", "--store", str(store))
+    assert res.exit_code == 0, res.output
+    before = Store(store).load_dataset("conc").n_interactions
+    res = run("data", "convert", "sequence", str(other), "--name", "conc", "--store", str(store))
+    one_line_error(res, "'conc'", "already", "--force")
+    assert Store(store).load_dataset("conc").n_interactions == before
+    res = run("data", "convert", "sequence", str(other), "--name", "conc", "--store", str(store), "--force")
+    assert res.exit_code == 0, res.output
+    assert Store(store).load_dataset("conc").n_interactions == 7
+    assert [d["name"] for d in Store(store).list_datasets()] == ["conc"]
+
+
+def test_save_dataset_without_replace_keeps_the_stored_one_8(tmp_path):
+    from genrec.data import Dataset
+    from genrec.data.store import DatasetExistsError
+
+    store = Store(tmp_path / "db.duckdb")
+    store.save_dataset(Dataset.from_sequences("d", {"u": ["1", "2", "3"]}))
+    with pytest.raises(DatasetExistsError, match="--force"):
+        store.save_dataset(Dataset.from_sequences("d", {"u": ["1", "2"]}), replace=False)
+    assert store.load_dataset("d").n_interactions == 3

@@ -106,20 +106,23 @@ def data_convert(
     opt: Optional[list[str]] = OPT_OPT,
     kcore: int = typer.Option(0, "--kcore", min=0, help="Apply k-core filtering before storing."),
     store: Optional[Path] = STORE_OPT,
+    force: bool = typer.Option(False, "--force", help="Replace a stored dataset of that name (atomically)."),
 ) -> None:
-    """Load a dataset with a loader and store it in the embedded database."""
+    """Load a dataset with a loader and store it in the embedded database (an existing name needs --force)."""
     from genrec.data.loaders import load
-    from genrec.data.store import check_dataset_name
+    from genrec.data.store import DatasetExistsError, check_dataset_name
 
     check_dataset_name(name)
+    st = _store(store)
+    if not force and st.has_dataset(name):  # before loading: a refusal costs nothing
+        raise DatasetExistsError(name, st.path)
     try:
         ds = load(kind, path, **_parse_options(opt))
     except (DataFormatError, FileNotFoundError, ValueError) as err:
         _fail(str(err))
     if kcore > 1:
         ds = ds.kcore(kcore)
-    st = _store(store)
-    st.save_dataset(ds, name=name)
+    st.save_dataset(ds, name=name, replace=force)
     out.print(
         literal(
             f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"

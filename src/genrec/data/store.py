@@ -30,6 +30,13 @@ SCHEMA_VERSION = 1
 RESERVED_NAMES: tuple[str, ...] = ("synthetic",)
 
 
+class DatasetExistsError(ValueError):
+    """A dataset of that name is stored already and replacing it was not asked for."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        super().__init__(f"a dataset named {name!r} is stored in {path} already: pass --force to replace it")
+
+
 def default_store_path() -> Path:
     """The default embedded database file."""
     return default_home() / "genrec.duckdb"
@@ -93,11 +100,17 @@ class Store:
         return False
 
     def save_dataset(
-        self, dataset: Dataset, name: str | None = None, fingerprint: str = "", builtin: bool = False
+        self,
+        dataset: Dataset,
+        name: str | None = None,
+        fingerprint: str = "",
+        builtin: bool = False,
+        replace: bool = True,
     ) -> str:
         """Store ``dataset`` under ``name`` (default: its own), replacing one of that name atomically.
 
-        Refuses an empty dataset and (unless ``builtin``) the names in ``RESERVED_NAMES``.
+        Refuses an empty dataset, (unless ``builtin``) the names in ``RESERVED_NAMES`` and, unless
+        ``replace``, a name already stored (``DatasetExistsError``, checked in the write transaction).
         """
         name = check_dataset_name(name or dataset.name, builtin=builtin)
         if dataset.n_interactions == 0:
@@ -138,6 +151,8 @@ class Store:
                 "n_users BIGINT, n_items BIGINT, n_interactions BIGINT, created_at DOUBLE, "
                 "fingerprint VARCHAR, meta VARCHAR)"
             )
+            if not replace and con.execute("SELECT 1 FROM genrec_datasets WHERE name = ?", [name]).fetchone():
+                raise DatasetExistsError(name, self.path)
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             con.execute(f"CREATE SCHEMA {schema}")
             for table, data in (("items", items_tbl), ("users", users_tbl), ("interactions", inter_tbl)):
