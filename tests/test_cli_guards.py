@@ -261,3 +261,9 @@ def test_save_dataset_without_replace_keeps_the_stored_one_8(tmp_path):
     with pytest.raises(DatasetExistsError, match="--force"):
         store.save_dataset(Dataset.from_sequences("d", {"u": ["1", "2"]}), replace=False)
     assert store.load_dataset("d").n_interactions == 3
+
+
+# ---- 16 (CLI part): --user with --history -----------------------------------------------------------------
+def test_recommend_user_and_history_together_are_refused_16(env, popularity):
+    res = run("recommend", str(popularity), *data(env), "--user", "1", "--history", "1,2", "--json")
+    one_line_error(res, "--user", "--history")

@@ -330,6 +330,8 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Top-k recommendations for users of the dataset, or for a given history."""
+    if user and history is not None:
+        _fail("--user and --history exclude each other: recommend for dataset users or for one history")
     model = _load_model(model_dir)
     ds = _load(data, store, opt)
     _check_catalog(model, ds, strict=False)
