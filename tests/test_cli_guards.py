@@ -267,3 +267,28 @@ def test_save_dataset_without_replace_keeps_the_stored_one_8(tmp_path):
 def test_recommend_user_and_history_together_are_refused_16(env, popularity):
     res = run("recommend", str(popularity), *data(env), "--user", "1", "--history", "1,2", "--json")
     one_line_error(res, "--user", "--history")
+
+
+# ---- 10: damaged saved models ----------------------------------------------------------------------------
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+@pytest.mark.parametrize(
+    "damage,file,words",
+    [
+        (truncate, "state.npz", "not a readable saved model state"),
+        (lambda p: p.write_bytes(b""), "state.npz", "not a readable saved model state"),
+        (lambda p: p.unlink(), "state.npz", "missing"),
+        (lambda p: p.write_text('{"model": "\x01"}'), "meta.json", "not valid JSON"),
+        (lambda p: p.write_bytes(b'{"model": "\xff"}'), "meta.json", "not UTF-8"),
+        (lambda p: p.write_text("[1, 2]"), "meta.json", "expected a JSON dict"),
+        (lambda p: p.write_text('{"format_version": 2}'), "meta.json", "not a genrec model's metadata"),
+        (truncate, "item_ids.json", "not valid JSON"),
+    ],
+)
+def test_damaged_saved_model_is_one_line_naming_the_file_10(env, popularity, damage, file, words):
+    damage(popularity / file)
+    for command in (["recommend", str(popularity), "--user", "1"], ["evaluate", str(popularity)]):
+        res = run(*command, *data(env))
+        one_line_error(res, str(popularity / file), words)
