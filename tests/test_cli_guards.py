@@ -292,3 +292,60 @@ def test_damaged_saved_model_is_one_line_naming_the_file_10(env, popularity, dam
     for command in (["recommend", str(popularity), "--user", "1"], ["evaluate", str(popularity)]):
         res = run(*command, *data(env))
         one_line_error(res, str(popularity / file), words)
+
+
+# ---- 11, 12: table loader: duplicated columns, dates outside pandas' nanosecond range --------------------
+TABLE = ["--opt", "user=user", "--opt", "item=item", "--opt", "timestamp=ts"]
+
+
+@pytest.mark.parametrize(
+    "header,options,column",
+    [
+        ("user,user,ts,rating", ["--opt", "user=user", "--opt", "item=user", "--opt", "timestamp=ts"], "user"),
+        ("user,item,ts,ts", TABLE, "ts"),
+    ],
+)
+def test_table_with_a_duplicated_column_is_one_line_11(env, header, options, column):
+    table = env / "d.csv"
+    table.write_text(f"{header}\nu1,i1,5,3\nu2,i1,6,3\n")
+    res = run("data", "stats", f"table:{table}", *options)
+    one_line_error(res, "d.csv", "line 1", f"field '{column}'", "2 times")
+
+
+def test_table_with_a_duplicated_item_column_is_one_line_11(env):
+    (env / "d.csv").write_text("user,item\nu1,i1\n")
+    (env / "items.csv").write_text("item,title,title\ni1,a,b\n")
+    res = run("data", "stats", f"table:{env / 'd.csv'}", "--opt", "user=user", "--opt", "item=item")
+    assert res.exit_code == 0, res.output
+    res = run(
+        "data",
+        "stats",
+        f"table:{env / 'd.csv'}",
+        "--opt",
+        "user=user",
+        "--opt",
+        "item=item",
+        "--opt",
+        f"items_path={env / 'items.csv'}",
+    )
+    one_line_error(res, "items.csv", "line 1", "'title' 2 times")
+
+
+def test_table_dates_of_any_year_12(env):
+    from genrec.data.loaders import load
+
+    table = env / "d.csv"
+    table.write_text(
+        "user,item,ts\nu1,i1,0001-01-01\nu1,i2,2262-05-01\nu1,i3,9999-12-31T23:59:59Z\nu2,i1,1969-12-31T23:59:59.5\n"
+    )
+    res = run("data", "stats", f"table:{table}", *TABLE, "--json")
+    assert res.exit_code == 0, res.output
+    ds = load("table", table, user="user", item="item", timestamp="ts")
+    assert sorted(ds.interactions.timestamp.tolist()) == [-62135596800, -1, 9225014400, 253402300799]
+
+
+def test_table_integer_among_iso_dates_says_so_12(env):
+    table = env / "d.csv"
+    table.write_text("user,item,ts\nu1,i1,2020-01-01\nu1,i2,1700000000\n")
+    res = run("data", "stats", f"table:{table}", *TABLE)
+    one_line_error(res, "d.csv", "line 3", "field 'ts'", "'1700000000' is an integer", "ISO-8601 dates")
