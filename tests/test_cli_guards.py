@@ -349,3 +349,27 @@ def test_table_integer_among_iso_dates_says_so_12(env):
     table.write_text("user,item,ts\nu1,i1,2020-01-01\nu1,i2,1700000000\n")
     res = run("data", "stats", f"table:{table}", *TABLE)
     one_line_error(res, "d.csv", "line 3", "field 'ts'", "'1700000000' is an integer", "ISO-8601 dates")
+
+
+# ---- 13: settings and chat scripts that are not UTF-8 text files -----------------------------------------
+def test_settings_file_not_utf8_is_named_13(env):
+    settings = env / "s.toml"
+    settings.write_bytes(b"[sasrec.settings]\n# caf\xe9\nepochs = 2\n")
+    res = run("fit", "sasrec", *data(env), "--out", str(env / "m"), "--settings", str(settings))
+    one_line_error(res, str(settings), "not UTF-8")
+
+
+def test_chat_script_checked_before_anything_loads_13(env):
+    bad = env / "script.txt"
+    bad.write_bytes(b"show me \xff things\n")
+    one_line_error(run("chat", "--script", str(bad)), str(bad), "not UTF-8")
+    one_line_error(run("chat", "--script", str(env)), str(env), "a folder, not a file")
+    one_line_error(run("chat", "--script", str(env / "none.txt")), "none.txt", "no such file")
+
+
+def test_chat_script_drops_a_byte_order_mark_13(env):
+    from genrec.cli.main import _script_lines
+
+    script = env / "script.txt"
+    script.write_bytes("\ufeffshow me tea\n:quit\n".encode())
+    assert _script_lines(script) == ["show me tea", ":quit"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import numpy as np
 import typer
@@ -34,7 +34,7 @@ OPT_OPT = typer.Option(None, "--opt", help="Loader option key=value (repeatable)
 SET_OPT = typer.Option(None, "--set", help="Config override key=value, dotted for parts: sid.levels=4 (repeatable).")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     console.print(Text.assemble(("error: ", "bold red"), literal(message)), soft_wrap=True)
     raise typer.Exit(code)
 
@@ -435,8 +435,7 @@ def chat(
     from genrec.generation.assemble import build_pipeline, load_recommender, training_plan
 
     started = time.perf_counter()
-    if script is not None and not script.is_file():
-        _fail(f"--script {script}: no such file")
+    script_lines = _script_lines(script) if script is not None else None  # read first: a bad file costs nothing
     if model is not None and not (model.expanduser() / "meta.json").exists():
         _fail(f"--model {model}: not a saved genrec model (no meta.json)")
     try:
@@ -467,13 +466,27 @@ def chat(
     interactive = script is None and sys.stdin.isatty()
     if interactive:
         console.print(f"chatting as {user_id} on {ds.name}. " + HELP)
-    lines = script.read_text().splitlines() if script is not None else sys.stdin
+    lines = script_lines if script_lines is not None else sys.stdin
     try:
         run_chat(
             pipeline, user_id, lines, out, as_json=as_json, echo=script is not None, events=EventStore(db, ds.name)
         )
     finally:
         db.close()
+
+
+def _script_lines(script: Path) -> list[str]:
+    """The lines of a chat script (UTF-8, a byte-order mark dropped); a one-line error naming the file if not."""
+    if script.is_dir():
+        _fail(f"--script {script}: a folder, not a file")
+    if not script.is_file():
+        _fail(f"--script {script}: no such file")
+    try:
+        return script.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        _fail(f"--script {script}: not UTF-8 text (byte {err.start})")
+    except OSError as err:
+        _fail(f"--script {script}: cannot read ({err.strerror})")
 
 
 def main() -> None:  # pragma: no cover
