@@ -373,3 +373,29 @@ def test_chat_script_drops_a_byte_order_mark_13(env):
     script = env / "script.txt"
     script.write_bytes("\ufeffshow me tea\n:quit\n".encode())
     assert _script_lines(script) == ["show me tea", ":quit"]
+
+
+# ---- 18: --ks, catalogs in another order, GENREC_LOCK_TIMEOUT --------------------------------------------
+@pytest.mark.parametrize("ks,part", [("0", "'0' is not a cut-off"), ("5,x", "'x' is not a cut-off"), (",", "give one")])
+def test_bad_cutoffs_are_one_short_line_18(env, popularity, ks, part):
+    res = run("evaluate", str(popularity), *data(env), "--ks", ks)
+    one_line_error(res, "--ks", part)
+    assert "Tuple" not in res.output
+
+
+def test_same_catalog_in_another_order_is_named_18(env, popularity):
+    reordered = env / "reordered.txt"
+    reordered.write_text("".join(reversed(SEQ.splitlines(keepends=True))))
+    res = run("evaluate", str(popularity), "--data", f"sequence:{reordered}")
+    one_line_error(res, "another catalog", "in another order", "position 1")
+    other = env / "other.txt"
+    other.write_text(SEQ + "99 1 2 77\n")
+    res = run("evaluate", str(popularity), "--data", f"sequence:{other}")
+    one_line_error(res, "12 items in the model, 13 in the dataset", "1 only in the dataset (e.g. '77')")
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan"])
+def test_bad_lock_timeout_is_refused_18(env, monkeypatch, value):
+    monkeypatch.setenv("GENREC_LOCK_TIMEOUT", value)
+    res = run("data", "stats", f"sequence:{env / 'seq.txt'}")
+    one_line_error(res, "GENREC_LOCK_TIMEOUT", repr(value))

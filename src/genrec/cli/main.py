@@ -263,15 +263,46 @@ def _check_catalog(model: Any, ds: Any, strict: bool = True) -> None:
     """Refuse a dataset whose catalog differs from the model's; other training data: refuse if strict, else warn."""
     from genrec.models.base import data_mismatch
 
-    if model.item_ids != [str(x) for x in ds.items["item_id"]]:
+    ids = [str(x) for x in ds.items["item_id"]]
+    if model.item_ids != ids:
         _fail(
-            f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)"
+            f"the model was trained on another catalog than dataset '{ds.name}': {_catalog_difference(model.item_ids, ids)}"
         )
     mismatch = data_mismatch(model, ds)
     if mismatch and strict:
         _fail(mismatch + ": evaluating it there would test on data it may have been trained on")
     if mismatch:
         console.print(Text.assemble(("warning: ", "bold yellow"), literal(mismatch)), soft_wrap=True)
+
+
+def _catalog_difference(model_ids: list[str], data_ids: list[str]) -> str:
+    """How two catalogs differ, in a few words: sizes, ids on one side only, or the order."""
+    in_model, in_data = set(model_ids), set(data_ids)
+    only_model = [i for i in model_ids if i not in in_data]
+    only_data = [i for i in data_ids if i not in in_model]
+    if not only_model and not only_data and len(model_ids) == len(data_ids):
+        at = next(n for n, (a, b) in enumerate(zip(model_ids, data_ids)) if a != b)
+        return (
+            f"the same {len(data_ids)} item ids in another order (position {at + 1}: model {model_ids[at]!r}, "
+            f"dataset {data_ids[at]!r}); the model's scores would go to the wrong items"
+        )
+    parts = [f"{len(model_ids)} items in the model, {len(data_ids)} in the dataset"]
+    if only_model:
+        parts.append(f"{len(only_model)} only in the model (e.g. {only_model[0]!r})")
+    if only_data:
+        parts.append(f"{len(only_data)} only in the dataset (e.g. {only_data[0]!r})")
+    return "; ".join(parts)
+
+
+def _cutoffs(ks: str) -> list[int]:
+    """``--ks 5,10,20`` as positive integers; a one-line error naming the bad part."""
+    parts = [p.strip() for p in ks.split(",") if p.strip()]
+    if not parts:
+        _fail("--ks: give one or more cut-offs, e.g. --ks 5,10,20")
+    for part in parts:
+        if not (part.isascii() and part.isdigit() and int(part) >= 1):
+            _fail(f"--ks: {part!r} is not a cut-off (a whole number >= 1, e.g. --ks 5,10,20)")
+    return [int(p) for p in parts]
 
 
 @app.command()
@@ -300,7 +331,7 @@ def evaluate(
         _fail(f"{model_dir} was refit on {refit['data']}: its validation cases are training data; evaluate --on test")
     try:
         sp = make_split(ds, split)
-        config = apply_overrides(EvalConfig(), {"ks": ks, "exclude_history": str(exclude_history)})
+        config = apply_overrides(EvalConfig(), {"ks": _cutoffs(ks), "exclude_history": exclude_history})
     except ValueError as err:
         _fail(str(err))
     history = sp.train_valid if refit and sp.train_valid is not None else sp.train  # what the model was fit on
