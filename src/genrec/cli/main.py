@@ -355,7 +355,9 @@ def recommend(
         None, "--history", help="Comma-separated external item ids instead of a user."
     ),
     k: int = typer.Option(10, "--k", "-k", min=1, help="How many items."),
-    exclude_history: bool = typer.Option(False, "--exclude-history", help="Never recommend history items."),
+    exclude_history: bool = typer.Option(
+        False, "--exclude-history", help="Never recommend history items (lists may then hold fewer than k)."
+    ),
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
