@@ -245,7 +245,7 @@ def kill_during_convert(points: int, seed: int, work: Path) -> dict[str, Any]:
         name = "target" if n % 2 == 0 else f"fresh{n}"  # replace a stored dataset, or add a new one
         delay = rng.uniform(0.05, 1.1) * duration
         kill_times.append(round(delay, 2))
-        proc = _cli(home, "data", "convert", "sequence", str(big), "--name", name)
+        proc = _cli(home, "data", "convert", "sequence", str(big), "--name", name, "--force")
         time.sleep(delay)
         finished_before_kill = proc.poll() is not None
         proc.send_signal(signal.SIGKILL)

@@ -77,7 +77,9 @@ def test_evaluate_ks(fitted, ks):
 @given(kcore=wide)
 def test_convert_kcore(fitted, kcore):
     _, store, _, seqs = fitted
-    res = invoke("data", "convert", "sequence", str(seqs), "--name", "fz", "--kcore", str(kcore), "--store", store)
+    res = invoke(
+        "data", "convert", "sequence", str(seqs), "--name", "fz", "--force", "--kcore", str(kcore), "--store", store
+    )
     if kcore < 0:
         assert res.exit_code == 2
     elif kcore <= 4:  # every user has 4 items, every item 4+ users: the 4-core is everything

@@ -200,7 +200,7 @@ def test_known_failures_are_one_line(env, monkeypatch):
     not_duckdb = write(env / "notes.duckdb", "just text")
     cases = [
         (["data", "stats", "synthetic", "--store", str(not_duckdb)], "not a DuckDB database"),
-        (["evaluate", model, *SMALL, "--store", store, "--ks", "0,-5"], "at least 1"),
+        (["evaluate", model, *SMALL, "--store", store, "--ks", "0,-5"], "whole number >= 1"),
         (["data", "convert", "sequence", str(seqs), "--name", "x", "--opt", "bogus=1"], "unknown option 'bogus'"),
         (["data", "convert", "amazon", str(seqs), "--name", "x", "--opt", "kcore=abc"], "must be an integer"),
         (["data", "convert", "sequence", str(env), "--name", "x"], "is a directory"),

@@ -13,6 +13,7 @@ the literal: bool, int, float or string); the CLI's ``--set`` and ``--opt`` both
 
 from __future__ import annotations
 
+import math
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
@@ -29,9 +30,9 @@ class ConfigError(ValueError):
 
 
 class Config(BaseModel):
-    """Base of every genrec config: unknown keys are errors, assignments are validated."""
+    """Base of every genrec config: unknown keys, non-finite numbers are errors; assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     def replace(self, **changes: Any) -> Self:
         """A validated copy with top-level fields replaced (``apply_overrides`` for dotted keys)."""
@@ -439,9 +440,10 @@ def parse_value(text: str, annotation: Any = None) -> Any:
         return low == "true"
     for cast in (int, float):
         try:
-            return cast(text)
+            value = cast(text)
         except ValueError:
-            pass
+            continue
+        return value if math.isfinite(value) else text  # "inf" and "nan" stay text: no setting takes them
     return text
 
 
@@ -548,6 +550,8 @@ def load_settings(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, M
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(f"{path}: cannot read ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the settings file as UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     out: dict[str, ModelSettings] = {}
@@ -562,11 +566,24 @@ def load_settings(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, M
     for model, table in data.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {model}: expected a table [{model}.settings] / [{model}.grid]")
+        _check_finite(table, f"{path}: {model}")
         out[model] = validated(ModelSettings, table, f"{path}: {model}")
         for key, values in out[model].grid.items():
             if not values:
                 raise ConfigError(f"{path}: {model}.grid.{key}: an empty list of values")
     return out
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Raise a ConfigError naming the key of the first infinite or NaN number in a settings table."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {value!r} is not a finite number")
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            _check_finite(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for inner in value:
+            _check_finite(inner, where)
 
 
 def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,6 +15,7 @@ else:
   epoch without validation) and when training stops, and ``best/`` (the model, via the loop's
   ``save_best``). A run started with a ``resume.pt`` present continues from it; the result equals
   an uninterrupted run. A checkpoint of another architecture is a clear error;
+- **divergence**: a loss that becomes infinite or NaN stops training with ``TrainingDiverged``;
 - the **refit** settings (``refit_overrides``): the same configuration trained for the chosen
   epoch count, without a budget, on training + validation data.
 
@@ -70,6 +71,10 @@ class Validator(Protocol):
     def subset(self, n: int, seed: int) -> Validator:
         """The same metric on ``n`` cases drawn without replacement by ``seed``."""
         ...
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became infinite or NaN: the weights are lost, nothing should be kept."""
 
 
 @dataclass
@@ -184,6 +189,12 @@ class Trainer:
             )
             for batch in bar:
                 step = loop.step(batch)
+                if not math.isfinite(step.loss):
+                    bar.close()
+                    raise TrainingDiverged(
+                        f"{loop.name}: the training loss became {step.loss} at epoch {state.epoch + 1}, "
+                        f"step {state.steps + 1}: training diverged; lower lr (now {cfg.lr:g}) or set grad_clip"
+                    )
                 loop.optimizer.zero_grad(set_to_none=True)
                 step.objective.backward()
                 if cfg.grad_clip > 0:

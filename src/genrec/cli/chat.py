@@ -11,7 +11,6 @@ A line is an instruction for the loop, or a command:
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -20,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genrec.cli.render import literal
+from genrec.cli.render import json_text, literal
 from genrec.config import LoopSettings, apply_overrides
 from genrec.data.events import EventStore
 from genrec.generation.memory import catalog_index, replay
@@ -113,7 +112,7 @@ def run_chat(
                 if echo:
                     console.print(f"[dim]({record['seconds']:.1f} s)[/]")
         if as_json:
-            print(json.dumps(record, default=str), file=stream, flush=True)
+            print(json_text(record, default=str), file=stream, flush=True)
         elif "note" in record:
             console.print(literal(record["note"]))
         elif "error" in record:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import numpy as np
 import typer
@@ -14,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from genrec.cli.errors import GuardedGroup
-from genrec.cli.render import literal
+from genrec.cli.render import json_text, literal
 from genrec.cli.serve import keys_app
 from genrec.cli.serve import serve as serve_command
 from genrec.config import ConfigError, EvalConfig, apply_overrides, parse_assignment, parse_value
@@ -35,7 +34,7 @@ OPT_OPT = typer.Option(None, "--opt", help="Loader option key=value (repeatable)
 SET_OPT = typer.Option(None, "--set", help="Config override key=value, dotted for parts: sid.levels=4 (repeatable).")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     console.print(Text.assemble(("error: ", "bold red"), literal(message)), soft_wrap=True)
     raise typer.Exit(code)
 
@@ -89,7 +88,7 @@ def data_stats(
     ds = _load(spec, store, opt)
     stats = ds.stats().to_dict()
     if as_json:
-        out.print_json(json.dumps(stats))
+        out.print_json(json_text(stats))
         return
     table = Table(title=literal(f"dataset {ds.name}"))
     table.add_column("statistic")
@@ -107,20 +106,23 @@ def data_convert(
     opt: Optional[list[str]] = OPT_OPT,
     kcore: int = typer.Option(0, "--kcore", min=0, help="Apply k-core filtering before storing."),
     store: Optional[Path] = STORE_OPT,
+    force: bool = typer.Option(False, "--force", help="Replace a stored dataset of that name (atomically)."),
 ) -> None:
-    """Load a dataset with a loader and store it in the embedded database."""
+    """Load a dataset with a loader and store it in the embedded database (an existing name needs --force)."""
     from genrec.data.loaders import load
-    from genrec.data.store import check_dataset_name
+    from genrec.data.store import DatasetExistsError, check_dataset_name
 
     check_dataset_name(name)
+    st = _store(store)
+    if not force and st.has_dataset(name):  # before loading: a refusal costs nothing
+        raise DatasetExistsError(name, st.path)
     try:
         ds = load(kind, path, **_parse_options(opt))
     except (DataFormatError, FileNotFoundError, ValueError) as err:
         _fail(str(err))
     if kcore > 1:
         ds = ds.kcore(kcore)
-    st = _store(store)
-    st.save_dataset(ds, name=name)
+    st.save_dataset(ds, name=name, replace=force)
     out.print(
         literal(
             f"stored {name} in {st.path}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions"
@@ -185,7 +187,8 @@ def fit(
         _fail("name the model once: `genrec fit tiger ...` or `genrec fit --model tiger ...`")
     model = model or model_opt
     assert model is not None
-    check_model_dir(out_dir, force)
+    protected = _store_files(store)
+    check_model_dir(out_dir, force, protected)  # before training: a refusal costs nothing
     ds = _load(data, store, opt)
     try:
         sp = make_split(ds, split)
@@ -217,10 +220,10 @@ def fit(
         recommender = result.model
         recommender.fit_info["protocol"] = result.summary()
     recommender.fit_info.update({"dataset": data, "data_fingerprint": ds.fingerprint(), "split": sp.describe()})
-    recommender.save(out_dir, force=force)
+    recommender.save(out_dir, force=force, protected=protected)
     summary = {"model": model, "saved_to": str(out_dir), "fit_info": recommender.fit_info}
     if as_json:
-        out.print_json(json.dumps(summary, default=float))
+        out.print_json(json_text(summary))
         return
     out.print(
         literal(f"trained {model} on {ds.name} in {recommender.fit_info['fit_seconds']:.1f}s; saved to {out_dir}"),
@@ -233,6 +236,18 @@ def fit(
         keys = [f"{m}@{k}" for k in (5, 10, 20) for m in ("Recall", "NDCG")] + ["Coverage@20"]
         title = f"{ds.name} / {split} / test ({how}; chosen on valid {protocol['valid_metrics'].get('NDCG@10', float('nan')):.4f})"
         out.print(_metrics_table(title, {model: protocol["test_metrics"]}, keys))
+
+
+def _store_files(store: Optional[Path]) -> list[tuple[str, Path]]:
+    """The store file (and a DuckDB file of $GENREC_DB_URL): paths a model folder may never replace."""
+    from genrec.data.sql import is_postgres, resolve_url
+    from genrec.data.store import default_store_path
+
+    files = [("the store file", store or default_store_path())]
+    url = resolve_url(None, store)
+    if not is_postgres(url):
+        files.append(("the database file", Path(url.removeprefix("duckdb://"))))
+    return files
 
 
 def _load_model(path: Path) -> Any:
@@ -248,15 +263,46 @@ def _check_catalog(model: Any, ds: Any, strict: bool = True) -> None:
     """Refuse a dataset whose catalog differs from the model's; other training data: refuse if strict, else warn."""
     from genrec.models.base import data_mismatch
 
-    if model.item_ids != [str(x) for x in ds.items["item_id"]]:
+    ids = [str(x) for x in ds.items["item_id"]]
+    if model.item_ids != ids:
         _fail(
-            f"the model was trained on another catalog ({len(model.item_ids)} items) than dataset '{ds.name}' ({ds.n_items} items)"
+            f"the model was trained on another catalog than dataset '{ds.name}': {_catalog_difference(model.item_ids, ids)}"
         )
     mismatch = data_mismatch(model, ds)
     if mismatch and strict:
         _fail(mismatch + ": evaluating it there would test on data it may have been trained on")
     if mismatch:
         console.print(Text.assemble(("warning: ", "bold yellow"), literal(mismatch)), soft_wrap=True)
+
+
+def _catalog_difference(model_ids: list[str], data_ids: list[str]) -> str:
+    """How two catalogs differ, in a few words: sizes, ids on one side only, or the order."""
+    in_model, in_data = set(model_ids), set(data_ids)
+    only_model = [i for i in model_ids if i not in in_data]
+    only_data = [i for i in data_ids if i not in in_model]
+    if not only_model and not only_data and len(model_ids) == len(data_ids):
+        at = next(n for n, (a, b) in enumerate(zip(model_ids, data_ids)) if a != b)
+        return (
+            f"the same {len(data_ids)} item ids in another order (position {at + 1}: model {model_ids[at]!r}, "
+            f"dataset {data_ids[at]!r}); the model's scores would go to the wrong items"
+        )
+    parts = [f"{len(model_ids)} items in the model, {len(data_ids)} in the dataset"]
+    if only_model:
+        parts.append(f"{len(only_model)} only in the model (e.g. {only_model[0]!r})")
+    if only_data:
+        parts.append(f"{len(only_data)} only in the dataset (e.g. {only_data[0]!r})")
+    return "; ".join(parts)
+
+
+def _cutoffs(ks: str) -> list[int]:
+    """``--ks 5,10,20`` as positive integers; a one-line error naming the bad part."""
+    parts = [p.strip() for p in ks.split(",") if p.strip()]
+    if not parts:
+        _fail("--ks: give one or more cut-offs, e.g. --ks 5,10,20")
+    for part in parts:
+        if not (part.isascii() and part.isdigit() and int(part) >= 1):
+            _fail(f"--ks: {part!r} is not a cut-off (a whole number >= 1, e.g. --ks 5,10,20)")
+    return [int(p) for p in parts]
 
 
 @app.command()
@@ -285,14 +331,14 @@ def evaluate(
         _fail(f"{model_dir} was refit on {refit['data']}: its validation cases are training data; evaluate --on test")
     try:
         sp = make_split(ds, split)
-        config = apply_overrides(EvalConfig(), {"ks": ks, "exclude_history": str(exclude_history)})
+        config = apply_overrides(EvalConfig(), {"ks": _cutoffs(ks), "exclude_history": exclude_history})
     except ValueError as err:
         _fail(str(err))
     history = sp.train_valid if refit and sp.train_valid is not None else sp.train  # what the model was fit on
     result = run_eval(model, getattr(sp, on), history, config, progress=not as_json)
     payload = {"model": model.name, "dataset": ds.name, "split": sp.describe(), "on": on, **result.to_dict()}
     if as_json:
-        out.print_json(json.dumps(payload, default=float))
+        out.print_json(json_text(payload))
         return
     keys = [f"{m}@{k}" for k in config.ks for m in ("Recall", "NDCG")] + [f"Coverage@{config.ks[-1]}"]
     out.print(
@@ -309,12 +355,16 @@ def recommend(
         None, "--history", help="Comma-separated external item ids instead of a user."
     ),
     k: int = typer.Option(10, "--k", "-k", min=1, help="How many items."),
-    exclude_history: bool = typer.Option(False, "--exclude-history", help="Never recommend history items."),
+    exclude_history: bool = typer.Option(
+        False, "--exclude-history", help="Never recommend history items (lists may then hold fewer than k)."
+    ),
     opt: Optional[list[str]] = OPT_OPT,
     store: Optional[Path] = STORE_OPT,
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Top-k recommendations for users of the dataset, or for a given history."""
+    if user and history is not None:
+        _fail("--user and --history exclude each other: recommend for dataset users or for one history")
     model = _load_model(model_dir)
     ds = _load(data, store, opt)
     _check_catalog(model, ds, strict=False)
@@ -327,22 +377,27 @@ def recommend(
             hists = [ds.sequences()[ds.user_index(u)] for u in labels]
     except KeyError as err:
         _fail(str(err.args[0]))
-    recs = model.recommend(hists, k=k, exclude="history" if exclude_history else None)
+    # excluded slots (score -inf) are dropped: fewer than k rows when the catalog runs out
+    lists = model.recommend(hists, k=k, exclude="history" if exclude_history else None).lists()
     result = [
         {
             "user": label,
             "recommendations": [
-                {"item_id": str(ds.item_external(i)), "title": ds.items.at[int(i), "title"], "score": float(s)}
-                for i, s in zip(items, scores)
+                {
+                    "item_id": str(ds.item_external(i)),
+                    "title": ds.items.at[i, "title"],
+                    "score": s,
+                }
+                for i, s in pairs
             ],
         }
-        for label, items, scores in zip(labels, recs.items, recs.scores)
+        for label, pairs in zip(labels, lists)
     ]
     if as_json:
-        out.print_json(json.dumps(result))
+        out.print_json(json_text(result))
         return
-    for label, hist, items in zip(labels, hists, recs.items):
-        show_recommendations(ds, label, hist, [str(ds.item_external(i)) for i in items])
+    for label, hist, pairs in zip(labels, hists, lists):
+        show_recommendations(ds, label, hist, [str(ds.item_external(i)) for i, _ in pairs])
 
 
 def show_recommendations(ds: Any, user: str, history: np.ndarray, item_ids: list[str], last: int = 3) -> None:
@@ -413,8 +468,7 @@ def chat(
     from genrec.generation.assemble import build_pipeline, load_recommender, training_plan
 
     started = time.perf_counter()
-    if script is not None and not script.is_file():
-        _fail(f"--script {script}: no such file")
+    script_lines = _script_lines(script) if script is not None else None  # read first: a bad file costs nothing
     if model is not None and not (model.expanduser() / "meta.json").exists():
         _fail(f"--model {model}: not a saved genrec model (no meta.json)")
     try:
@@ -445,13 +499,27 @@ def chat(
     interactive = script is None and sys.stdin.isatty()
     if interactive:
         console.print(f"chatting as {user_id} on {ds.name}. " + HELP)
-    lines = script.read_text().splitlines() if script is not None else sys.stdin
+    lines = script_lines if script_lines is not None else sys.stdin
     try:
         run_chat(
             pipeline, user_id, lines, out, as_json=as_json, echo=script is not None, events=EventStore(db, ds.name)
         )
     finally:
         db.close()
+
+
+def _script_lines(script: Path) -> list[str]:
+    """The lines of a chat script (UTF-8, a byte-order mark dropped); a one-line error naming the file if not."""
+    if script.is_dir():
+        _fail(f"--script {script}: a folder, not a file")
+    if not script.is_file():
+        _fail(f"--script {script}: no such file")
+    try:
+        return script.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        _fail(f"--script {script}: not UTF-8 text (byte {err.start})")
+    except OSError as err:
+        _fail(f"--script {script}: cannot read ({err.strerror})")
 
 
 def main() -> None:  # pragma: no cover

@@ -169,11 +169,19 @@ def _prepare_for_workers(settings: ServeConfig, db: Any) -> None:
     db.close()
 
 
-def _accounts(db: Optional[str], store: Optional[Path]) -> AccountStore:
+def _accounts(db: Optional[str], store: Optional[Path], existing: bool = False) -> AccountStore:
+    """The key store of ``--db`` / ``--store``; ``existing``: a DuckDB file that is not there is an error."""
     from genrec.data.accounts import AccountStore
-    from genrec.data.sql import database_for, resolve_url
+    from genrec.data.sql import database_for, is_postgres, resolve_url
 
-    return AccountStore(database_for(resolve_url(db, store)))
+    url = resolve_url(db, store)
+    if existing and not is_postgres(url):
+        path = Path(url.removeprefix("duckdb://")).expanduser()
+        if not path.parent.is_dir():
+            _fail(f"{path}: no such folder {path.parent}, so no store and no keys there (check --store or --db)")
+        if not path.is_file():
+            _fail(f"{path}: no such store file, so no keys there (check --store or --db; genrec keys create makes one)")
+    return AccountStore(database_for(url))
 
 
 def _busy(call: Callable[[], T]) -> T:
@@ -204,7 +212,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(db: Optional[str] = DB_OPT, store: Optional[Path] = STORE_OPT) -> None:
     """List the keys (ids, users, roles; never secrets)."""
-    accounts = _accounts(db, store)
+    accounts = _accounts(db, store, existing=True)
     rows = _busy(accounts.keys)
     table = Table(title="API keys")
     for col in ("key id", "user", "role", "label", "revoked"):
@@ -222,7 +230,7 @@ def keys_revoke(
     store: Optional[Path] = STORE_OPT,
 ) -> None:
     """Revoke a key (its browser sessions end too)."""
-    accounts = _accounts(db, store)
+    accounts = _accounts(db, store, existing=True)
     if not _busy(lambda: accounts.revoke_key(key_id)):
         _fail(f"no active key {key_id!r}")
     console.print(literal(f"revoked {key_id}"))

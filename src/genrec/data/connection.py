@@ -15,6 +15,7 @@ opening the file again; other processes wait for the lock and then get the one-l
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import threading
@@ -33,12 +34,17 @@ _HELD_LOCK = threading.Lock()
 
 
 def lock_timeout() -> float:
-    """Seconds to wait for a locked store: $GENREC_LOCK_TIMEOUT or 30."""
-    text = os.environ.get("GENREC_LOCK_TIMEOUT", "")
-    try:
-        return max(0.0, float(text)) if text else DEFAULT_LOCK_TIMEOUT
-    except ValueError:
+    """Seconds to wait for a locked store: $GENREC_LOCK_TIMEOUT or 30; anything but seconds >= 0 is a ValueError."""
+    text = os.environ.get("GENREC_LOCK_TIMEOUT", "").strip()
+    if not text:
         return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0:  # NaN too
+        raise ValueError(f"GENREC_LOCK_TIMEOUT={text!r}: expected seconds to wait for a locked store (a number >= 0)")
+    return seconds
 
 
 def connect(path: str | Path, read_only: bool = False, timeout: float | None = None) -> duckdb.DuckDBPyConnection:

@@ -27,10 +27,12 @@ from typing import Any
 
 from genrec.data import connection
 from genrec.data.errors import StoreUnavailableError
-from genrec.data.store import default_store_path
+from genrec.data.store import check_store_path, default_store_path
 
 ENV_URL = "GENREC_DB_URL"
 _PG = re.compile(r"^postgres(ql)?://")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+KNOWN_SCHEMES = ("postgresql", "postgres", "duckdb")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
 __all__ = ["ENV_URL", "Database", "DuckDBDatabase", "PostgresDatabase", "StoreUnavailableError", "Tx"]
@@ -240,12 +242,27 @@ _OPEN_LOCK = threading.RLock()
 
 
 def resolve_url(url: str | Path | None = None, store_path: str | Path | None = None) -> str:
-    """The database to use: ``url`` if given, else $GENREC_DB_URL, else the DuckDB store file."""
+    """The database to use: ``url`` if given, else $GENREC_DB_URL, else the DuckDB store file.
+
+    A URL is ``postgresql://...`` (or ``postgres://``), ``duckdb://PATH`` or a plain file path; any
+    other ``scheme://`` is a ValueError (it would otherwise become a DuckDB file of that name).
+    """
     if url:
-        return str(url)
+        return check_url(str(url), "--db")
     if os.environ.get(ENV_URL):
-        return os.environ[ENV_URL]
-    return str(Path(store_path) if store_path else default_store_path())
+        return check_url(os.environ[ENV_URL], ENV_URL)
+    return str(check_store_path(store_path) if store_path else default_store_path())
+
+
+def check_url(url: str, source: str = "the database URL") -> str:
+    """``url`` if its scheme is one genrec speaks (postgresql, postgres, duckdb, or none: a file path)."""
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1) not in KNOWN_SCHEMES:  # lower case only, as is_postgres reads it
+        raise ValueError(
+            f"{source} {redact(url)}: unknown scheme '{scheme.group(1)}://'; "
+            "use postgresql://..., duckdb://PATH or the path of a DuckDB file"
+        )
+    return url
 
 
 def is_postgres(url: str) -> bool:

@@ -23,15 +23,33 @@ from genrec.data.connection import connect, prepare_store_dir, transaction
 from genrec.data.dataset import Dataset, Interactions
 from genrec.home import default_home
 
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:/")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 SCHEMA_VERSION = 1
 #: Names genrec stores its built-in datasets under; a user's dataset may not take them.
 RESERVED_NAMES: tuple[str, ...] = ("synthetic",)
 
 
+class DatasetExistsError(ValueError):
+    """A dataset of that name is stored already and replacing it was not asked for."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        super().__init__(f"a dataset named {name!r} is stored in {path} already: pass --force to replace it")
+
+
 def default_store_path() -> Path:
     """The default embedded database file."""
     return default_home() / "genrec.duckdb"
+
+
+def check_store_path(path: str | Path) -> Path:
+    """``path`` as a Path, unless it looks like a URL (``mysql://x``): a store is a DuckDB file, not a URL."""
+    text = str(path)
+    if _URL_RE.match(text):  # Path("mysql://x") reads "mysql:/x": one slash is enough to tell
+        raise ValueError(
+            f"--store {text}: a store is the path of a DuckDB file, not a URL (a PostgreSQL URL goes to --db)"
+        )
+    return Path(path)
 
 
 def check_dataset_name(name: str, builtin: bool = False) -> str:
@@ -54,7 +72,7 @@ class Store:
     """A DuckDB file holding named datasets."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
+        self.path = check_store_path(path) if path is not None else default_store_path()
         prepare_store_dir(self.path)
 
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -82,11 +100,17 @@ class Store:
         return False
 
     def save_dataset(
-        self, dataset: Dataset, name: str | None = None, fingerprint: str = "", builtin: bool = False
+        self,
+        dataset: Dataset,
+        name: str | None = None,
+        fingerprint: str = "",
+        builtin: bool = False,
+        replace: bool = True,
     ) -> str:
         """Store ``dataset`` under ``name`` (default: its own), replacing one of that name atomically.
 
-        Refuses an empty dataset and (unless ``builtin``) the names in ``RESERVED_NAMES``.
+        Refuses an empty dataset, (unless ``builtin``) the names in ``RESERVED_NAMES`` and, unless
+        ``replace``, a name already stored (``DatasetExistsError``, checked in the write transaction).
         """
         name = check_dataset_name(name or dataset.name, builtin=builtin)
         if dataset.n_interactions == 0:
@@ -127,6 +151,8 @@ class Store:
                 "n_users BIGINT, n_items BIGINT, n_interactions BIGINT, created_at DOUBLE, "
                 "fingerprint VARCHAR, meta VARCHAR)"
             )
+            if not replace and con.execute("SELECT 1 FROM genrec_datasets WHERE name = ?", [name]).fetchone():
+                raise DatasetExistsError(name, self.path)
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             con.execute(f"CREATE SCHEMA {schema}")
             for table, data in (("items", items_tbl), ("users", users_tbl), ("interactions", inter_tbl)):

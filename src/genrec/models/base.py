@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import genrec
 from genrec.atomic import atomic_directory, check_replaceable
 from genrec.config import config_from_dict, config_to_dict
 from genrec.data.dataset import Dataset
+from genrec.home import default_home
 
 if TYPE_CHECKING:
     from genrec.train import Validator
@@ -29,10 +31,21 @@ Histories = Sequence[np.ndarray]
 
 @dataclass
 class Recommendations:
-    """Top-k lists: ``items[b]`` are internal item ids, best first, with their ``scores``."""
+    """Top-k lists: ``items[b]`` are internal item ids, best first, with their ``scores``.
+
+    A slot without an item (excluded items, or a catalog too small for ``k``) has score -inf (and,
+    for some models, item -1); ``lists`` drops those slots.
+    """
 
     items: np.ndarray  # int64 [batch, k]
     scores: np.ndarray  # float32 [batch, k]
+
+    def lists(self) -> list[list[tuple[int, float]]]:
+        """Per history the (item, score) pairs that are real recommendations, best first (may be fewer than k)."""
+        return [
+            [(int(i), float(s)) for i, s in zip(items, scores) if i >= 0 and s != -np.inf]
+            for items, scores in zip(self.items, self.scores)
+        ]
 
 
 class Recommender(ABC):
@@ -102,13 +115,14 @@ class Recommender(ABC):
             out_scores[lo : lo + len(batch)] = top
         return Recommendations(out_items, out_scores)
 
-    def save(self, path: str | Path, force: bool = False) -> Path:
+    def save(self, path: str | Path, force: bool = False, protected: Sequence[tuple[str, Path]] = ()) -> Path:
         """Write the model to directory ``path`` (replaced atomically).
 
-        Only a missing path, an empty folder or an earlier saved model is replaced, unless ``force``.
+        Only a missing path, an empty folder or an earlier saved model is replaced, unless ``force``;
+        never genrec's home, the current directory, the user's home, ``/`` or a ``protected`` path.
         """
         path = Path(path)
-        with atomic_directory(path, marker=MODEL_MARKER, force=force) as tmp:
+        with atomic_directory(path, MODEL_MARKER, force, _protected(protected)) as tmp:
             meta = {
                 "format_version": FORMAT_VERSION,
                 "genrec_version": genrec.__version__,
@@ -132,7 +146,7 @@ class Recommender(ABC):
         meta_file = path / "meta.json"
         if not meta_file.exists():
             raise FileNotFoundError(f"{path} is not a saved genrec model (no meta.json)")
-        meta = json.loads(meta_file.read_text())
+        meta = _read_json(meta_file, dict)
         version = meta.get("format_version", 0)
         if version > FORMAT_VERSION:
             raise ValueError(
@@ -140,21 +154,62 @@ class Recommender(ABC):
             )
         if version < FORMAT_VERSION:
             raise ValueError(f"{path}: saved by an older genrec (model format {version}); retrain the model")
+        missing = [key for key in ("model", "config", "n_items") if key not in meta]
+        if missing or not isinstance(meta["config"], dict) or not isinstance(meta["n_items"], int):
+            raise ValueError(f"{meta_file}: not a genrec model's metadata (model, config or n_items missing or wrong)")
         model_cls: type[Recommender] = get_model_class(meta["model"]) if cls is Recommender else cls
         if model_cls.name != meta["model"]:
             raise ValueError(f"{path} holds a '{meta['model']}' model, not '{model_cls.name}'")
         model = model_cls(config_from_dict(model_cls.config_class, meta["config"], f"{meta_file}: config"))
-        model.n_items = int(meta["n_items"])
-        model.item_ids = json.loads((path / "item_ids.json").read_text())
+        model.n_items = meta["n_items"]
+        model.item_ids = [str(x) for x in _read_json(path / "item_ids.json", list)]
         model.fit_info = meta.get("fit_info", {})
-        with np.load(path / "state.npz") as data:
-            model._set_state({k: data[k] for k in data.files})
+        state_file = path / "state.npz"
+        try:
+            with np.load(state_file, allow_pickle=False) as data:
+                model._set_state({k: data[k] for k in data.files})
+        except FileNotFoundError:
+            raise ValueError(f"{state_file}: missing; the saved model is incomplete (save it again)") from None
+        except (
+            OSError,
+            ValueError,
+            EOFError,
+            KeyError,
+            IndexError,
+            TypeError,
+            RuntimeError,
+            zipfile.BadZipFile,
+        ) as err:
+            detail = " ".join(str(err).split())[:200] or type(err).__name__
+            raise ValueError(f"{state_file}: not a readable saved model state ({detail}); save it again") from None
         return model
 
 
-def check_model_dir(path: str | Path, force: bool = False) -> None:
+def _read_json(path: Path, kind: type) -> Any:
+    """The JSON value of a saved model's file, which must be a ``kind``; a ValueError naming the file if not."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing; the saved model is incomplete (save it again)") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}); the saved model is damaged") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); the saved model is damaged"
+        ) from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{path}: expected a JSON {kind.__name__}, got {type(value).__name__}; the model is damaged")
+    return value
+
+
+def check_model_dir(path: str | Path, force: bool = False, protected: Sequence[tuple[str, Path]] = ()) -> None:
     """Raise unless ``save`` may write to ``path`` (call it before training, so a refusal costs nothing)."""
-    check_replaceable(path, MODEL_MARKER, force)
+    check_replaceable(path, MODEL_MARKER, force, _protected(protected))
+
+
+def _protected(extra: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """Genrec's home and ``extra``: folders no saved model may replace (beyond ``atomic.protected_paths``)."""
+    return [("genrec's home (GENREC_HOME)", default_home()), *extra]
 
 
 def data_mismatch(model: Recommender, dataset: Dataset) -> str | None:

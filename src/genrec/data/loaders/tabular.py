@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def load_table(
     for column in (c for c in wanted.values() if c is not None):
         if column not in frame.columns:
             raise DataFormatError(f"missing column {column!r} (columns: {list(frame.columns)})", path, header, column)
+    _unique_columns(frame, [c for c in wanted.values() if c is not None], path, header)
     out = pd.DataFrame(
         {
             "user_id": _ids(frame[user], path, line_of, user),
@@ -198,6 +200,15 @@ def _jsonl_line_of(path: Path) -> LineOf:
 
 
 # ---- column checks ----------------------------------------------------------------------
+def _unique_columns(frame: pd.DataFrame, used: list[str], path: Path, header: int | None) -> None:
+    """A DataFormatError naming the first column of ``used`` that the header has more than once."""
+    names = [str(c) for c in frame.columns]
+    for column in used:
+        if names.count(column) > 1:
+            message = f"the header has column {column!r} {names.count(column)} times: rename all but one"
+            raise DataFormatError(message, path, header, column)
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -281,9 +292,17 @@ def _timestamps(series: pd.Series, path: Path, line_of: LineOf, column: str) -> 
     dates = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     if dates.isna().any():
         row = _first(dates.isna().to_numpy())
-        message = f"timestamp {text.iloc[row][:40]!r} is neither an integer nor an ISO-8601 date"
-        raise DataFormatError(message, path, line_of(row), column)
+        _not_a_date(text, row, path, line_of, column)
     return _epoch_seconds(dates)
+
+
+def _not_a_date(text: pd.Series, row: int, path: Path, line_of: LineOf, column: str) -> None:
+    value = text.iloc[row][:40]
+    if re.fullmatch(r"[+-]?\d+", value):
+        message = f"timestamp {value!r} is an integer, but the column holds ISO-8601 dates: use one format"
+    else:
+        message = f"timestamp {value!r} is neither an integer nor an ISO-8601 date"
+    raise DataFormatError(message, path, line_of(row), column)
 
 
 def _out_of_range(value: Any, path: Path, line: int, column: str) -> None:
@@ -293,7 +312,9 @@ def _out_of_range(value: Any, path: Path, line: int, column: str) -> None:
 def _epoch_seconds(series: pd.Series) -> np.ndarray:
     if getattr(series.dt, "tz", None) is not None:
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-    return ((series - pd.Timestamp(0)) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+    # in the series' own unit (pandas 3 parses ISO dates in microseconds: years 1-9999), floored to seconds;
+    # subtracting a nanosecond Timestamp would overflow outside 1677-2262
+    return series.to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
 def _events(series: pd.Series, path: Path, line_of: LineOf, column: str) -> pd.Series:
@@ -337,6 +358,7 @@ def _item_table(path: Path, item: str, item_columns: Mapping[str, str] | None) -
                 header,
                 column,
             )
+    _unique_columns(frame, list(frame.columns), path, header)
     ids = _ids(frame[mapping["item_id"]], path, line_of, mapping["item_id"])
     duplicated = ids.duplicated().to_numpy()
     if duplicated.any():
