@@ -401,6 +401,7 @@ class ServeConfig(Config):
     turn_workers: int = Field(1, ge=1, le=16)  # turns of the loop run at once (one pipeline)
     turn_queue: int = Field(32, ge=1, le=10_000)  # turns waiting at most; more get 429
     session_hours: float = Field(12.0, gt=0, le=24 * 30)  # browser sessions last this long
+    max_body_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)  # larger request bodies get 413, unread
     secure_cookies: bool = False  # mark cookies Secure (set behind HTTPS)
     bootstrap_admin: bool = True  # create and print an admin key when there is none
     log_impressions: bool = True  # store every recommendation list shown

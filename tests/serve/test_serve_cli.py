@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,8 @@ def test_bad_arguments_get_one_line_and_exit_code_2(tmp_path: Path) -> None:
     assert code == 2 and "PostgreSQL" in out
     code, out = run("serve", "--port", "70000")
     assert code == 2 and "--port" in out
+    code, out = run("serve", "--max-body-bytes", "10")
+    assert code == 2 and "--max-body-bytes" in out
     code, out = run("serve", "--log-level", "loud")
     assert code == 2 and "--log-level" in out
     code, out = run("serve", "--set", "recommender.nope=1")
@@ -118,3 +121,58 @@ def test_serve_on_a_full_disk_or_a_foreign_file_is_one_line_before_it_listens(tm
         assert proc.returncode == 2 and len(errors) == 1 and expected in errors[0], proc.stderr
         assert "Traceback" not in proc.stderr
     assert foreign.read_text() == "not a database\n"
+
+
+def serve_fails(tmp_path: Path, *args: str) -> str:
+    """Run `genrec serve` (its own process, store and home): it must stop before listening, exit 2, one error line."""
+    env = {**os.environ, "GENREC_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "genrec.cli.main", "serve", "--no-loop", "--db", str(tmp_path / "state.duckdb")]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=120)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "listening on" not in proc.stderr, proc.stderr[-3000:]
+    return errors[0]
+
+
+def test_serve_on_a_taken_port_or_a_bad_host_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        error = serve_fails(tmp_path, "--port", str(port))
+    assert f"--port {port}" in error and "in use" in error
+    assert "--host 'not a host'" in serve_fails(tmp_path, "--host", "not a host", "--port", "0")
+
+
+def test_serve_with_a_bad_dataset_or_model_is_one_line_before_it_listens(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"1 2 3\n2 \xff\xfe 4\n")
+    not_a_model = tmp_path / "empty-folder"
+    not_a_model.mkdir()
+    cases = [
+        (["--dataset", "nosuch"], "--dataset nosuch: unknown dataset"),
+        (["--dataset", f"sequence:{bad}"], f"{bad}, line 2"),
+        (["--dataset", f"sequence:{tmp_path / 'missing.txt'}"], "missing.txt"),
+        (["--recommender", "nosuch"], "--recommender: unknown model 'nosuch'"),
+        (["--model-dir", "/nonexistent"], "--model-dir /nonexistent: no such folder"),
+        (["--model-dir", str(not_a_model)], "no meta.json"),
+    ]
+    for args, expected in cases:
+        error = serve_fails(tmp_path, "--port", "0", *args)
+        assert expected in error, (args, error)
+
+
+def test_serve_with_a_damaged_model_or_one_of_another_catalog_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "seq.txt"
+    data.write_text("".join(f"{u} {' '.join(str(1 + (u * 7 + j) % 12) for j in range(5))}\n" for u in range(1, 20)))
+    env = {**os.environ, "GENREC_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    model = tmp_path / "pop"
+    fit = [sys.executable, "-m", "genrec.cli.main", "fit", "popularity", "--data", f"sequence:{data}"]
+    subprocess.run([*fit, "--out", str(model)], check=True, capture_output=True, env=env, timeout=300)
+    error = serve_fails(
+        tmp_path, "--port", "0", "--model-dir", str(model), "--opt", "n_users=30", "--opt", "n_items=20"
+    )
+    assert "trained on another catalog" in error
+    (model / "state.npz").write_bytes(b"PK\x03\x04 truncated")
+    error = serve_fails(tmp_path, "--port", "0", "--model-dir", str(model), "--dataset", f"sequence:{data}")
+    assert f"--model-dir {model}: the saved model is damaged" in error

@@ -6,8 +6,10 @@ Every option is a key of ``genrec.config.ServeConfig`` (``--set`` reaches its ``
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, TypeVar
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
     from genrec.config import ServeConfig
     from genrec.data.accounts import AccountStore
+    from genrec.data.dataset import Dataset
 
 T = TypeVar("T")
 
@@ -64,6 +67,7 @@ def serve(
     turn_workers: int = typer.Option(1, "--turn-workers", help="Turns of the loop run at once."),
     turn_queue: int = typer.Option(32, "--turn-queue", help="Turns waiting at most (more get 429)."),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (behind HTTPS)."),
+    max_body_bytes: int = typer.Option(1 << 20, "--max-body-bytes", help="Larger request bodies get 413."),
     no_impressions: bool = typer.Option(False, "--no-impressions", help="Do not store the recommendation lists shown."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
@@ -88,6 +92,7 @@ def serve(
             "turn_workers": turn_workers,
             "turn_queue": turn_queue,
             "secure_cookies": secure_cookies,
+            "max_body_bytes": max_body_bytes,
             "log_impressions": not no_impressions,
             "log_level": log_level.lower(),
         },
@@ -114,11 +119,26 @@ def serve_config(options: dict[str, Any], overrides: list[str]) -> ServeConfig:
         model_config(loop.pipeline.recommender, loop.recommender)  # recommender.* keys checked now, not at load
     except ValueError as err:  # ConfigError, or an unknown pipeline.recommender
         _fail(f"--set: {err}")
+    if settings.recommender:
+        try:
+            model_config(settings.recommender)
+        except ValueError as err:
+            _fail(f"--recommender: {err}")
+    if settings.model_dir:
+        path = Path(settings.model_dir)
+        if not path.is_dir():
+            _fail(f"--model-dir {path}: no such folder")
+        if not (path / "meta.json").is_file():
+            _fail(f"--model-dir {path}: not a saved genrec model (no meta.json)")
     return settings.replace(loop=loop)
 
 
 def run_server(settings: ServeConfig) -> None:
-    """Open the state database (this process holds a DuckDB file: its one writer), then run uvicorn."""
+    """Check everything a start needs (listening address, store, dataset, saved model), then run uvicorn.
+
+    Every check runs before the server listens, so a bad setting is one line and exit code 2, never
+    a server that answers "loading failed" forever. This process holds a DuckDB file: its one writer.
+    """
     import uvicorn
 
     from genrec.data.sql import is_postgres, open_database, resolve_url
@@ -131,9 +151,13 @@ def run_server(settings: ServeConfig) -> None:
             "file allows one writing process"
         )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sock = _bind(settings.host, settings.port)
     # Opened and first written here, before uvicorn starts, so a busy, foreign, read-only, full or
     # unreachable store is a one-line error (cli/errors.py); the app's start-up gets the same held database.
     db = open_database(url)
+    dataset = _load_dataset(settings)
+    if settings.model_dir:
+        _check_saved_model(Path(settings.model_dir), dataset)
     if settings.bootstrap_admin:
         from genrec.data.accounts import AccountStore
         from genrec.serve.app import bootstrap_admin
@@ -143,10 +167,15 @@ def run_server(settings: ServeConfig) -> None:
     if settings.workers == 1:
         from genrec.serve.app import create_app
 
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+        app = create_app(settings, dataset=dataset)
+        config = uvicorn.Config(app, log_level=settings.log_level, access_log=False)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        logging.getLogger("genrec.serve").info("listening on http://%s:%d (Ctrl+C stops)", shown, port)
+        uvicorn.Server(config).run(sockets=[sock])  # the socket bound above: no second bind that could fail
         return
-    _prepare_for_workers(settings, db)
+    sock.close()  # each worker binds for itself (SO_REUSEADDR); the check above caught a taken port
+    _prepare_for_workers(settings, db, dataset)
     os.environ.update(to_env(settings))
     uvicorn.run(
         "genrec.serve.app:app_factory",
@@ -159,11 +188,71 @@ def run_server(settings: ServeConfig) -> None:
     )
 
 
-def _prepare_for_workers(settings: ServeConfig, db: Any) -> None:
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (as uvicorn binds); a taken port or a bad host is one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except (OSError, UnicodeError, OverflowError) as err:
+        sock.close()
+        if isinstance(err, socket.gaierror) or not isinstance(err, OSError):
+            _fail(f"--host {host!r}: not an address or host name this machine can listen on ({err})")
+        if err.errno == errno.EADDRINUSE:
+            _fail(f"--port {port}: the port is in use on {host} (another server?); choose another with --port")
+        if err.errno == errno.EADDRNOTAVAIL:
+            _fail(f"--host {host!r}: not an address of this machine")
+        if err.errno in (errno.EACCES, errno.EPERM):
+            _fail(f"--port {port}: not allowed to listen on it ({err.strerror}); ports below 1024 need privileges")
+        _fail(f"--host/--port: cannot listen on {host}:{port} ({err.strerror or err})")
+    return sock
+
+
+def _load_dataset(settings: ServeConfig) -> Dataset:
+    """The dataset of ``--dataset`` (loaded, or found in the store); a failure names the setting."""
+    from genrec.cli.errors import describe
+    from genrec.data.sources import resolve_dataset
+    from genrec.data.store import Store
+
+    try:
+        dataset = resolve_dataset(settings.dataset, Store(settings.store or None), dict(settings.dataset_options))
+    except Exception as err:
+        message = describe(err)
+        if message is None:
+            raise
+        _fail(f"--dataset {settings.dataset}: {message}")
+    logging.getLogger("genrec.serve").info(
+        "dataset %s: %d users, %d items", dataset.name, dataset.n_users, dataset.n_items
+    )
+    return dataset
+
+
+def _check_saved_model(path: Path, dataset: Dataset) -> None:
+    """Refuse a saved model that does not load or was trained on another catalog than ``dataset``."""
+    import zipfile
+
+    from genrec.cli.errors import describe
+    from genrec.models.base import Recommender
+
+    try:
+        model = Recommender.load(path)
+    except (zipfile.BadZipFile, EOFError) as err:  # a truncated or empty state.npz
+        _fail(f"--model-dir {path}: the saved model is damaged ({type(err).__name__}: {err})")
+    except Exception as err:
+        message = describe(err)
+        if message is None:
+            raise
+        _fail(f"--model-dir {path}: {message}")
+    if model.item_ids != [str(x) for x in dataset.items["item_id"]]:
+        _fail(f"--model-dir {path}: trained on another catalog ({model.n_items} items) than {dataset.name}")
+
+
+def _prepare_for_workers(settings: ServeConfig, db: Any, dataset: Dataset) -> None:
     """Train (or find cached) every model once before the worker processes start."""
     from genrec.serve.service import Service
 
-    service = Service(settings, db)
+    service = Service(settings, db, dataset=dataset)
     logging.getLogger("genrec.serve").info("preparing the models once for %d workers", settings.workers)
     service.engine.build(0)
     db.close()

@@ -69,6 +69,10 @@ def check_user_id(user_id: str) -> str:
     return user_id
 
 
+class LastAdminKeyError(ValueError):
+    """Revoking this key would leave no active admin key."""
+
+
 class AccountStore:
     """API keys (hashed) and browser sessions."""
 
@@ -111,9 +115,24 @@ class AccountStore:
             return None
         return Principal(str(rows[0][0]), str(rows[0][1]), key_id)
 
-    def revoke_key(self, key_id: str) -> bool:
-        """Revoke a key and end the browser sessions it opened; False when there is no such active key."""
-        with self._ready().transaction() as tx:
+    def revoke_key(self, key_id: str, keep_an_admin: bool = False) -> bool:
+        """Revoke a key and end the browser sessions it opened; False when there is no such active key.
+
+        ``keep_an_admin``: refuse (``LastAdminKeyError``) to revoke the only active admin key, which
+        would leave a running server with nobody to manage it.
+        """
+        db = self._ready()
+        with db.transaction() as tx:
+            if keep_an_admin:
+                if db.kind == "postgresql":  # two processes revoking the last two admin keys at once
+                    tx.execute("LOCK TABLE genrec_api_keys IN SHARE ROW EXCLUSIVE MODE")
+                admins = tx.execute(
+                    "SELECT key_id FROM genrec_api_keys WHERE role = 'admin' AND revoked_at IS NULL", []
+                )
+                if [str(r[0]) for r in admins] == [key_id]:
+                    raise LastAdminKeyError(
+                        f"key {key_id} is the last active admin key; create another admin key before revoking it"
+                    )
             rows = tx.execute(
                 "UPDATE genrec_api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL RETURNING 1",
                 [time.time(), key_id],

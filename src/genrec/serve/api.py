@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from genrec.data.accounts import Principal
+from genrec.data.accounts import LastAdminKeyError, Principal
 from genrec.serve.auth import admin_principal, api_principal
 from genrec.serve.jobs import QueueFull
 from genrec.serve.schemas import (
@@ -208,11 +208,20 @@ def list_keys(who: Admin, request: Request) -> list[dict[str, Any]]:
     return service(request).accounts.keys()
 
 
-@router.delete("/admin/keys/{key_id}", status_code=204, tags=["admin"], responses={403: {}})
+@router.delete(
+    "/admin/keys/{key_id}",
+    status_code=204,
+    tags=["admin"],
+    responses={403: {}, 409: {"model": Problem, "description": "the last active admin key"}},
+)
 def revoke_key(key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")], who: Admin, request: Request) -> Response:
-    """Revoke a key (its browser sessions end too)."""
+    """Revoke a key (its browser sessions end too); the last active admin key is kept (409)."""
     svc = service(request)
-    if not svc.accounts.revoke_key(key_id):
+    try:
+        revoked = svc.accounts.revoke_key(key_id, keep_an_admin=True)
+    except LastAdminKeyError as err:
+        raise HTTPException(409, str(err)) from err
+    if not revoked:
         raise HTTPException(404, NOT_FOUND_KEY)
     request.app.state.keys.forget()
     return Response(status_code=204)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,9 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import genrec
 from genrec.config import ServeConfig
 from genrec.data.accounts import AccountStore
+from genrec.data.dataset import Dataset
 from genrec.data.sql import open_database, redact, resolve_url
 from genrec.serve import api, web
 from genrec.serve.auth import KeyCache
+from genrec.serve.limits import BodyLimit, safe_errors
 from genrec.serve.service import Service
 from genrec.serve.settings import settings_from_env
 
@@ -81,8 +83,8 @@ def bootstrap_admin(accounts: AccountStore) -> None:
     )
 
 
-def create_app(settings: ServeConfig | None = None) -> FastAPI:
-    """The application for ``settings`` (start-up loads the models in the background)."""
+def create_app(settings: ServeConfig | None = None, dataset: Dataset | None = None) -> FastAPI:
+    """The application for ``settings`` (start-up loads the models in the background; ``dataset``: loaded already)."""
     settings = settings or settings_from_env()
     url = resolve_url(settings.db, settings.store)
 
@@ -90,7 +92,7 @@ def create_app(settings: ServeConfig | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(url)
         log.info("state database: %s (%s)", redact(url), db.kind)
-        service = Service(settings, db)
+        service = Service(settings, db, dataset)
         app.state.service = service
         app.state.accounts = service.accounts
         app.state.keys = KeyCache(service.accounts)
@@ -106,7 +108,10 @@ def create_app(settings: ServeConfig | None = None) -> FastAPI:
             await service.batcher.stop()
             await service.feedback_writer.stop()
             service.stop()
-            db.close()
+            if service.engine.wait_loaded(5.0):
+                db.close()
+            else:  # closing a connection the loading thread is using crashes DuckDB; exiting releases it
+                log.warning("stopping while the models are still loading; the database is released at exit")
 
     app = FastAPI(
         title="genrec",
@@ -117,7 +122,8 @@ def create_app(settings: ServeConfig | None = None) -> FastAPI:
         docs_url=None,  # the Swagger page loads scripts from a CDN, which the CSP forbids
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so the 413 gets the headers too
     app.include_router(api.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -125,7 +131,13 @@ def create_app(settings: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-HEADINGS = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Please check what you entered"}
+HEADINGS = {
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Not possible",
+    422: "Please check what you entered",
+}
 
 
 def add_error_pages(app: FastAPI) -> None:
@@ -156,8 +168,8 @@ def add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        if request.url.path.startswith("/v1/"):
-            return await request_validation_exception_handler(request, exc)
+        if request.url.path.startswith("/v1/"):  # never echo a large or non-JSON input (NaN, lone surrogates)
+            return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
         return await http_error(request, HTTPException(422, "The request was not valid."))
 
 

@@ -67,13 +67,13 @@ class Snapshot:
 class Engine:
     """Loads snapshots and hands out the current one."""
 
-    def __init__(self, settings: ServeConfig, db: Database) -> None:
+    def __init__(self, settings: ServeConfig, db: Database, dataset: Dataset | None = None) -> None:
         self.settings = settings
         self.db = db
         self.stage = "starting"
         self.error: str | None = None
         self.current: Snapshot | None = None
-        self.dataset: Dataset | None = None
+        self.dataset: Dataset | None = dataset  # given when `genrec serve` loaded it before listening
         self.loop_settings: LoopSettings = settings.loop
         self._reload = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -87,6 +87,12 @@ class Engine:
         """Load in a background thread (the server answers /v1/ready meanwhile)."""
         self._thread = threading.Thread(target=self._load_first, name="genrec-load", daemon=True)
         self._thread.start()
+
+    def wait_loaded(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the first load to end; whether no load is running."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
 
     def _load_first(self) -> None:
         try:

@@ -7,13 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: What the loaders strip from shown text (``genrec.textsafe.CONTROL_RE``: C0 and C1 controls, DEL, bidi
+#: embeddings, overrides and isolates), except carriage return: a browser's text box sends line breaks as CR LF.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _clean(text: str) -> str:
-    """Refuse control characters and text that is not valid Unicode (lone surrogates)."""
+    """Refuse control characters (bidi overrides too) and text that is not valid Unicode (lone surrogates)."""
     if _CONTROL.search(text):
-        raise ValueError("must not contain control characters")
+        raise ValueError("must not contain control characters (C0, C1, or bidirectional overrides and isolates)")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
@@ -60,8 +62,9 @@ class FiltersIn(Strict):
 class RecommendIn(Strict):
     """A recommendation request: for the caller, another user (admins), or an anonymous history."""
 
-    k: int = Field(default=10, ge=1, le=100, description="how many items")
-    exclude_history: bool = Field(default=True, description="never recommend items of the history")
+    # strict: true and "5" are not numbers, "yes" is not a boolean
+    k: int = Field(default=10, ge=1, le=100, strict=True, description="how many items")
+    exclude_history: bool = Field(default=True, strict=True, description="never recommend items of the history")
     history: list[ItemId] | None = Field(
         default=None,
         max_length=200,

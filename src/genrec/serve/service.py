@@ -16,6 +16,7 @@ from fastapi import HTTPException
 
 from genrec.config import ServeConfig
 from genrec.data.accounts import AccountStore, Principal
+from genrec.data.dataset import Dataset
 from genrec.data.events import EventStore
 from genrec.data.generated import GENERATED_PREFIX, GeneratedItem
 from genrec.data.generated_store import GeneratedStore
@@ -41,10 +42,10 @@ def unprocessable(field: list[str | int], message: str) -> HTTPException:
 class Service:
     """The server's state and operations."""
 
-    def __init__(self, settings: ServeConfig, db: Database) -> None:
+    def __init__(self, settings: ServeConfig, db: Database, dataset: Dataset | None = None) -> None:
         self.settings = settings
         self.db = db
-        self.engine = Engine(settings, db)
+        self.engine = Engine(settings, db, dataset)
         self.accounts = AccountStore(db)
         self.generated = GeneratedStore(db)
         self.batcher = MicroBatcher(score_batch, settings.batch_max, settings.batch_wait_ms / 1000.0)
@@ -79,9 +80,10 @@ class Service:
     def impressions(self) -> ImpressionLog | None:
         """The impression writer (None when impressions are not logged)."""
         if self._impressions is None and self.settings.log_impressions and self.engine.ready:
+            events = self.events  # outside the lock: ``events`` takes it too (an anonymous first request)
             with self._lock:
                 if self._impressions is None:
-                    self._impressions = ImpressionLog(self.events)
+                    self._impressions = ImpressionLog(events)
                     self._impressions.start()
         return self._impressions
 
@@ -128,7 +130,11 @@ class Service:
             exclude |= rejected
         if body.exclude_history:
             exclude |= set(history)
-        exclude |= {catalog.index[i] for i in body.exclude_items if i in catalog.index}
+        unknown = [n for n, item in enumerate(body.exclude_items) if item not in catalog.index]
+        if unknown:
+            item = body.exclude_items[unknown[0]]
+            raise unprocessable(["exclude_items", unknown[0]], f"unknown item id {item!r}")
+        exclude |= {catalog.index[i] for i in body.exclude_items}
         f = body.filters
         filters = Filters(f.brands, f.categories, f.price_min, f.price_max)
         return RecQuery(snap.model, catalog, history, body.k, exclude, filters), user, history

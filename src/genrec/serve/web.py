@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from genrec.data.accounts import Principal, WebSession
+from genrec.data.accounts import LastAdminKeyError, Principal, WebSession
 from genrec.serve.auth import COOKIE, PRE_CSRF_COOKIE, csrf_ok, web_session
 from genrec.serve.jobs import Job, QueueFull
 from genrec.serve.schemas import FeedbackIn, FiltersIn, KeyIn, RecommendIn, TurnIn
@@ -331,7 +331,13 @@ def _admin(request: Request) -> WebSession:
     return ws
 
 
-def _admin_page(request: Request, ws: WebSession, new_key: dict[str, str] | None = None) -> Response:
+def _admin_page(
+    request: Request,
+    ws: WebSession,
+    new_key: dict[str, str] | None = None,
+    key_error: str = "",
+    status: int = 200,
+) -> Response:
     if (busy := _not_ready(request)) is not None:
         return busy
     svc = _service(request)
@@ -351,8 +357,9 @@ def _admin_page(request: Request, ws: WebSession, new_key: dict[str, str] | None
         verdict=verdict,
         check=check,
         new_key=new_key,
+        key_error=key_error,
     )
-    return _page(request, "admin.html", **context)
+    return _page(request, "admin.html", status, **context)
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -385,9 +392,16 @@ async def admin_create_key(request: Request) -> Response:
 
 @router.post("/admin/keys/{key_id}/revoke")
 async def admin_revoke_key(request: Request, key_id: str) -> Response:
-    """Revoke a key."""
-    _admin(request)
+    """Revoke a key; an unknown key, or the last active admin key, shows why on the admin page."""
+    ws = _admin(request)
     await _post(request)
-    await run_in_threadpool(_service(request).accounts.revoke_key, key_id[:12])
+    key_id = key_id[:12]
+    try:
+        revoked = await run_in_threadpool(_service(request).accounts.revoke_key, key_id, True)
+    except LastAdminKeyError as err:
+        return await run_in_threadpool(_admin_page, request, ws, None, f"Not revoked: {err}.", 409)
+    if not revoked:
+        message = f"Not revoked: there is no active key {key_id}."
+        return await run_in_threadpool(_admin_page, request, ws, None, message, 404)
     request.app.state.keys.forget()
     return RedirectResponse("/admin", status_code=303)
