@@ -175,4 +175,4 @@ def test_serve_with_a_damaged_model_or_one_of_another_catalog_is_one_line(tmp_pa
     assert "trained on another catalog" in error
     (model / "state.npz").write_bytes(b"PK\x03\x04 truncated")
     error = serve_fails(tmp_path, "--port", "0", "--model-dir", str(model), "--dataset", f"sequence:{data}")
-    assert f"--model-dir {model}: the saved model is damaged" in error
+    assert f"--model-dir {model}: {model / 'state.npz'}: not a readable saved model state" in error
