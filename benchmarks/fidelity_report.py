@@ -12,21 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS
-from benchmarks.fidelity_cases import CHECKS, CLEAN_FILES, FRESH_FAULTY, NEWEST_CLEAN, row_file, summarise
+from benchmarks.fidelity_cases import CHECKS, CLEAN_FILES, FAULTY_FILES, FRESH_FAULTY, NEWEST_CLEAN, row_file, summarise
 
 DATASETS = ("synthetic", "amazon-beauty")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "fidelity.md"
-#: Clean sets whose held-out cases were looked at (burned) to fix their false positives, and when.
-BURNED_SETS = (
-    "clean",
-    "clean_hard",
-    "clean_fresh",
-    "clean_fresh2",
-    "clean_fresh3",
-    "clean_fresh4",
-    "clean_fresh5",
-    "clean_fresh6",
-)
+#: Clean sets whose held-out cases were looked at (burned) to fix their false positives, and when: every one but the newest.
+BURNED_SETS = tuple(name for name in CLEAN_FILES if name != NEWEST_CLEAN)
 BURNED = (
     "2026-12-07: clean and clean_hard in the clean_fresh round, clean_fresh in the clean_fresh2 round, "
     "clean_fresh2 in the clean_fresh3 round, clean_fresh3 in the clean_fresh4 round, clean_fresh4 in the clean_fresh5 round, clean_fresh5 in the clean_fresh6 round, clean_fresh6 in the clean_fresh7 round"
@@ -49,8 +40,8 @@ def _f(x: float | None, pct: bool = False) -> str:
     return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
 
 
-#: Blind faulty sets whose misses were read to fix their causes: no longer held out.
-BURNED_FAULTY = ("faulty_fresh", "faulty_fresh2", "faulty_fresh3", "faulty_fresh4", "faulty_fresh5")
+#: Blind faulty sets whose misses were read to fix their causes (every one but the newest): no longer held out.
+BURNED_FAULTY = tuple(name for name in FAULTY_FILES if name not in CHECKS and name != FRESH_FAULTY)
 
 
 def recall_cell(rows: list[dict[str, Any]], check: str, **where: str) -> str:

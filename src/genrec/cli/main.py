@@ -261,37 +261,16 @@ def _load_model(path: Path) -> Any:
 
 def _check_catalog(model: Any, ds: Any, strict: bool = True) -> None:
     """Refuse a dataset whose catalog differs from the model's; other training data: refuse if strict, else warn."""
-    from genrec.models.base import data_mismatch
+    from genrec.models.base import catalog_mismatch, data_mismatch
 
-    ids = [str(x) for x in ds.items["item_id"]]
-    if model.item_ids != ids:
-        _fail(
-            f"the model was trained on another catalog than dataset '{ds.name}': {_catalog_difference(model.item_ids, ids)}"
-        )
+    difference = catalog_mismatch(model, ds)
+    if difference:
+        _fail(f"the model was trained on another catalog than dataset '{ds.name}': {difference}")
     mismatch = data_mismatch(model, ds)
     if mismatch and strict:
         _fail(mismatch + ": evaluating it there would test on data it may have been trained on")
     if mismatch:
         console.print(Text.assemble(("warning: ", "bold yellow"), literal(mismatch)), soft_wrap=True)
-
-
-def _catalog_difference(model_ids: list[str], data_ids: list[str]) -> str:
-    """How two catalogs differ, in a few words: sizes, ids on one side only, or the order."""
-    in_model, in_data = set(model_ids), set(data_ids)
-    only_model = [i for i in model_ids if i not in in_data]
-    only_data = [i for i in data_ids if i not in in_model]
-    if not only_model and not only_data and len(model_ids) == len(data_ids):
-        at = next(n for n, (a, b) in enumerate(zip(model_ids, data_ids)) if a != b)
-        return (
-            f"the same {len(data_ids)} item ids in another order (position {at + 1}: model {model_ids[at]!r}, "
-            f"dataset {data_ids[at]!r}); the model's scores would go to the wrong items"
-        )
-    parts = [f"{len(model_ids)} items in the model, {len(data_ids)} in the dataset"]
-    if only_model:
-        parts.append(f"{len(only_model)} only in the model (e.g. {only_model[0]!r})")
-    if only_data:
-        parts.append(f"{len(only_data)} only in the dataset (e.g. {only_data[0]!r})")
-    return "; ".join(parts)
 
 
 def _cutoffs(ks: str) -> list[int]:

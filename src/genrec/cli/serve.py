@@ -231,7 +231,7 @@ def _load_dataset(settings: ServeConfig) -> Dataset:
 def _check_saved_model(path: Path, dataset: Dataset) -> None:
     """Refuse a saved model that does not load or was trained on another catalog than ``dataset``."""
     from genrec.cli.errors import describe
-    from genrec.models.base import Recommender
+    from genrec.models.base import Recommender, catalog_mismatch
 
     try:
         model = Recommender.load(path)  # a damaged file is a ValueError naming it
@@ -240,8 +240,9 @@ def _check_saved_model(path: Path, dataset: Dataset) -> None:
         if message is None:
             raise
         _fail(f"--model-dir {path}: {message}")
-    if model.item_ids != [str(x) for x in dataset.items["item_id"]]:
-        _fail(f"--model-dir {path}: trained on another catalog ({model.n_items} items) than {dataset.name}")
+    difference = catalog_mismatch(model, dataset)
+    if difference:
+        _fail(f"--model-dir {path}: trained on another catalog than {dataset.name}: {difference}")
 
 
 def _prepare_for_workers(settings: ServeConfig, db: Any, dataset: Dataset) -> None:

@@ -140,11 +140,10 @@ class IdentifiabilityCheck(Check):
                     text=str(prov.generator),
                 )
             )
-        if "created_at" not in missing and not _timestamp(prov.created_at):
+        when = None if "created_at" in missing else _timestamp(prov.created_at)
+        if when is None and "created_at" not in missing:
             missing.append("created_at")
-        elif "created_at" not in missing:
-            when = _timestamp(prov.created_at)
-            assert when is not None
+        elif when is not None:
             earliest = datetime.combine(self.settings.earliest_created_at, datetime.min.time(), UTC)
             if when < earliest or when > datetime.now(UTC) + timedelta(days=1):
                 findings.append(

@@ -212,6 +212,31 @@ def _protected(extra: Sequence[tuple[str, Path]]) -> list[tuple[str, Path]]:
     return [("genrec's home (GENREC_HOME)", default_home()), *extra]
 
 
+def catalog_mismatch(model: Recommender, dataset: Dataset) -> str | None:
+    """How ``dataset``'s catalog differs from the one ``model`` was trained on, in a few words (None: the same).
+
+    Sizes, ids on one side only, or the same ids in another order (the scores would go to the wrong items).
+    """
+    model_ids, data_ids = model.item_ids, [str(x) for x in dataset.items["item_id"]]
+    if model_ids == data_ids:
+        return None
+    in_model, in_data = set(model_ids), set(data_ids)
+    only_model = [i for i in model_ids if i not in in_data]
+    only_data = [i for i in data_ids if i not in in_model]
+    if not only_model and not only_data and len(model_ids) == len(data_ids):
+        at = next(n for n, (a, b) in enumerate(zip(model_ids, data_ids)) if a != b)
+        return (
+            f"the same {len(data_ids)} item ids in another order (position {at + 1}: model {model_ids[at]!r}, "
+            f"dataset {data_ids[at]!r}); the model's scores would go to the wrong items"
+        )
+    parts = [f"{len(model_ids)} items in the model, {len(data_ids)} in the dataset"]
+    if only_model:
+        parts.append(f"{len(only_model)} only in the model (e.g. {only_model[0]!r})")
+    if only_data:
+        parts.append(f"{len(only_data)} only in the dataset (e.g. {only_data[0]!r})")
+    return "; ".join(parts)
+
+
 def data_mismatch(model: Recommender, dataset: Dataset) -> str | None:
     """Why ``dataset`` is not the data ``model`` was trained on (by fingerprint), or None when it is or unknown."""
     recorded = model.fit_info.get("data_fingerprint")

@@ -23,7 +23,7 @@ from genrec.data.sql import Database
 from genrec.data.store import Store
 from genrec.generation.assemble import build_pipeline, trained_recommender
 from genrec.generation.pipeline import GenerativePipeline
-from genrec.models.base import Recommender
+from genrec.models.base import Recommender, catalog_mismatch
 from genrec.serve.catalog import CatalogIndex
 
 log = logging.getLogger("genrec.serve")
@@ -139,11 +139,9 @@ class Engine:
         if s.model_dir:
             self._stage(f"loading the recommendations model from {s.model_dir}")
             model = Recommender.load(Path(s.model_dir))
-            if model.item_ids != [str(x) for x in dataset.items["item_id"]]:
-                raise ValueError(
-                    f"{s.model_dir} was trained on another catalog ({len(model.item_ids)} items) than "
-                    f"{dataset.name} ({dataset.n_items} items)"
-                )
+            difference = catalog_mismatch(model, dataset)
+            if difference:
+                raise ValueError(f"{s.model_dir} was trained on another catalog than {dataset.name}: {difference}")
             source = str(s.model_dir)
         else:
             loop_model = self.loop_settings.pipeline.recommender
